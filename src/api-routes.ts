@@ -1,0 +1,105 @@
+// One fastify route per spec operation; requests that match none fall back to openapi-backend's router.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Context, OpenAPIBackend } from 'openapi-backend'
+import type { AnyResult, HandlerContext, Handlers, OperationId } from './handler-types.js'
+import { compileRequestValidator, toProblemError } from './request-validation.js'
+import { problem, type Problem } from './problems.js'
+import { sendProblem, sendResult } from './reply.js'
+
+type AnyHandler = (request: unknown, context: HandlerContext) => Promise<AnyResult>
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const
+
+const INVALID_REQUEST = 'The request does not match the API contract.'
+
+declare module 'fastify' {
+  interface FastifyContextConfig { operationId?: string }
+}
+
+function requestPath (request: FastifyRequest): string {
+  const query = request.url.indexOf('?')
+  return query === -1 ? request.url : request.url.slice(0, query)
+}
+
+/** `{userId}` in the spec is `:userId` to fastify's router. */
+function toRoutePath (basePath: string, specPath: string): string {
+  return basePath + specPath.replace(/\{([^}]+)\}/g, ':$1')
+}
+
+function checkHandlersMatchSpec (api: OpenAPIBackend, handlers: Handlers): void {
+  const inSpec = new Set(api.getOperations().map((operation) => operation.operationId))
+  const missing = [...inSpec].filter((id) => id === undefined || !(id in handlers))
+  const extra = Object.keys(handlers).filter((id) => !inSpec.has(id))
+  if (missing.length > 0 || extra.length > 0) {
+    throw new Error(`handlers and spec disagree: missing ${missing.join(', ') || 'none'}, unknown ${extra.join(', ') || 'none'}`)
+  }
+}
+
+export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, handlers: Handlers, basePath: string): void {
+  checkHandlersMatchSpec(api, handlers)
+  for (const operation of api.getOperations()) {
+    const operationId = operation.operationId as OperationId
+    const handler = handlers[operationId] as unknown as AnyHandler
+    const validate = compileRequestValidator(api, operation)
+    fastify.route({
+      method: operation.method.toUpperCase(),
+      url: toRoutePath(basePath, operation.path),
+      config: { operationId },
+      async handler (request, reply) {
+        const path = requestPath(request)
+        const validation = validate(request)
+        if (!validation.valid) return sendProblem(reply, problem('validation', INVALID_REQUEST, path, validation.errors))
+        return sendResult(reply, await handler(validation.request, { path }))
+      },
+    })
+  }
+  registerFallback(fastify, api)
+}
+
+/** Methods the spec serves on a path; HEAD rides along with GET, as fastify answers it. */
+function allowedMethods (api: OpenAPIBackend, path: string): string[] {
+  const allowed = HTTP_METHODS.filter((method) => api.router.matchOperation({ method, path, headers: {} }) !== undefined)
+  if (allowed.includes('get')) allowed.push('head' as never)
+  return allowed.map((method) => method.toUpperCase())
+}
+
+/**
+ * Requests no fastify route took: openapi-backend routes them against the spec, so an unknown path is a 404,
+ * a known path with another method a 405 with `Allow`, and a path too odd for fastify's router (a
+ * 5000-digit id) still gets its validation errors.
+ */
+function registerFallback (fastify: FastifyInstance, api: OpenAPIBackend): void {
+  type Outcome = { problem: Problem, headers?: Record<string, string> }
+  const instanceOf = (context: Context) => context.request.path
+
+  api.register({
+    notFound: (context: Context): Outcome => ({
+      problem: problem('routeNotFound', `No operation at ${context.request.method.toUpperCase()} ${instanceOf(context)}.`, instanceOf(context)),
+    }),
+    methodNotAllowed: (context: Context): Outcome => {
+      const allow = allowedMethods(api, context.request.path)
+      return {
+        problem: problem('methodNotAllowed', `${context.request.method.toUpperCase()} is not allowed here; use ${allow.join(', ')}.`, instanceOf(context)),
+        headers: { Allow: allow.join(', ') },
+      }
+    },
+    validationFail: (context: Context): Outcome => ({
+      problem: problem('validation', INVALID_REQUEST, instanceOf(context), (context.validation.errors ?? []).map(toProblemError)),
+    }),
+    // Reached only when openapi-backend matches a path variant fastify's router did not; no such route is served.
+    notImplemented: (context: Context): Outcome => ({
+      problem: problem('routeNotFound', `No operation at ${context.request.method.toUpperCase()} ${instanceOf(context)}.`, instanceOf(context)),
+    }),
+  })
+
+  fastify.setNotFoundHandler(async (request, reply) => {
+    const outcome = await api.handleRequest({
+      method: request.method,
+      path: requestPath(request),
+      query: request.query as Record<string, string>,
+      headers: request.headers as Record<string, string>,
+      body: request.body,
+    }) as Outcome
+    return sendProblem(reply, outcome.problem, outcome.headers)
+  })
+}

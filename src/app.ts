@@ -1,0 +1,58 @@
+// Assembles the server: content types, errors, health, and one route per spec operation.
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { registerApiRoutes } from './api-routes.js'
+import { registerContentTypes } from './content-types.js'
+import { openDatabase } from './database.js'
+import { handleError, registerErrorHandling } from './error-handler.js'
+import { createHandlers } from './handlers.js'
+import { registerHealthRoutes } from './health.js'
+import { createRepositories } from './repositories/index.js'
+import { apiBasePath, createOpenApi, readSpec } from './spec.js'
+
+export interface AppOptions {
+  databaseUrl: string
+  logger?: FastifyServerOptions['logger']
+}
+
+export const BODY_LIMIT_BYTES = 1024 * 1024
+
+// A client's X-Request-Id is kept when it is a sane token, so their logs and ours line up.
+const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/
+
+function requestId (request: IncomingMessage): string {
+  const fromClient = request.headers['x-request-id']
+  return typeof fromClient === 'string' && CLIENT_REQUEST_ID.test(fromClient) ? fromClient : randomUUID()
+}
+
+export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  const fastify = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: requestId,
+    // Long enough that a 5000-digit id reaches validation (a 400 naming it) instead of the router's 414;
+    // the whole URL stays bounded by Node's header size limit.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
+    return503OnClosing: true,
+    // fastify's router answers a malformed percent-encoding before any route or hook: make it a Problem too.
+    frameworkErrors: (error, request, reply) => handleError(error, request, reply),
+  })
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Request-Id', request.id)
+  })
+  registerContentTypes(fastify)
+  registerErrorHandling(fastify)
+
+  const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }
+  const database = await openDatabase(options.databaseUrl, log)
+  fastify.addHook('onClose', () => database.close())
+  registerHealthRoutes(fastify, database)
+
+  const spec = readSpec()
+  const basePath = apiBasePath(spec)
+  const api = await createOpenApi(spec)
+  registerApiRoutes(fastify, api, createHandlers(createRepositories(database.prisma), basePath), basePath)
+  return fastify
+}

@@ -1,0 +1,75 @@
+// One handler per operationId: typed input in, one repository call, typed result out.
+import type { Handlers } from './handler-types.js'
+import { decodeCursor, nextPageLink } from './pagination.js'
+import { problem } from './problems.js'
+import type { Repositories } from './repositories/index.js'
+import type { ConversationKey } from './repositories/conversations.js'
+import type { MessageKey } from './repositories/messages.js'
+
+const notFound = (detail: string, instance: string) => ({ status: 404, body: problem('notFound', detail, instance) }) as const
+
+const badCursor = (instance: string) => ({
+  status: 400,
+  body: problem('validation', 'The cursor was not issued by this list.', instance, [
+    { in: 'query', pointer: '/cursor', detail: 'is not a cursor this server issued' },
+  ]),
+}) as const
+
+export function createHandlers ({ users, conversations, messages }: Repositories, basePath: string): Handlers {
+  return {
+    async create_user ({ body }, { path }) {
+      const user = await users.create(body)
+      if (user === null) return { status: 409, body: problem('conflict', 'Another user already has this email.', path) }
+      return { status: 201, body: user, headers: { Location: `${basePath}/users/${user.id}` } }
+    },
+
+    async get_user_by_id ({ params }, { path }) {
+      const user = await users.findById(params.userId)
+      return user === null ? notFound(`User ${params.userId} does not exist.`, path) : { status: 200, body: user }
+    },
+
+    async delete_user ({ params }, { path }) {
+      const deleted = await users.delete(params.userId)
+      return deleted ? { status: 204 } : notFound(`User ${params.userId} does not exist.`, path)
+    },
+
+    async create_conversation ({ params, body }, { path }) {
+      const conversation = await conversations.create(params.userId, body ?? {})
+      if (conversation === null) return notFound(`User ${params.userId} does not exist.`, path)
+      return { status: 201, body: conversation, headers: { Location: `${basePath}/conversations/${conversation.id}` } }
+    },
+
+    async list_conversations ({ params, query }, { path }) {
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 2) as ConversationKey | null
+      if (after === null) return badCursor(path)
+      const page = await conversations.listByUser(params.userId, { limit: query.limit, after })
+      if (page === null) return notFound(`User ${params.userId} does not exist.`, path)
+      return { status: 200, body: page.items, headers: { Link: nextPageLink(path, query.limit, page.next) } }
+    },
+
+    async get_conversation_by_id ({ params }, { path }) {
+      const conversation = await conversations.findById(params.conversationId)
+      if (conversation === null) return notFound(`Conversation ${params.conversationId} does not exist.`, path)
+      return { status: 200, body: conversation }
+    },
+
+    async delete_conversation ({ params }, { path }) {
+      const deleted = await conversations.delete(params.conversationId)
+      return deleted ? { status: 204 } : notFound(`Conversation ${params.conversationId} does not exist.`, path)
+    },
+
+    async create_message ({ params, body }, { path }) {
+      const message = await messages.create(params.conversationId, body)
+      if (message === null) return notFound(`Conversation ${params.conversationId} does not exist.`, path)
+      return { status: 201, body: message }
+    },
+
+    async list_messages ({ params, query }, { path }) {
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 1) as MessageKey | null
+      if (after === null) return badCursor(path)
+      const page = await messages.listByConversation(params.conversationId, { limit: query.limit, after })
+      if (page === null) return notFound(`Conversation ${params.conversationId} does not exist.`, path)
+      return { status: 200, body: page.items, headers: { Link: nextPageLink(path, query.limit, page.next) } }
+    },
+  }
+}

@@ -1,0 +1,38 @@
+// `npm start`: the Trackbot server on PORT/HOST, closing cleanly on SIGTERM or SIGINT.
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig } from './config.js'
+
+async function main (): Promise<void> {
+  const config = loadConfig()
+  const app = await buildApp({
+    databaseUrl: config.databaseUrl,
+    logger: { level: config.logLevel },
+  })
+
+  let closing = false
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) {
+      app.log.warn(`${signal} again: exiting now`)
+      process.exit(1)
+    }
+    closing = true
+    app.log.info(`${signal}: finishing in-flight requests, then exiting`)
+    app.close().then(() => process.exit(0), (error: unknown) => {
+      app.log.error({ err: error }, 'error while closing')
+      process.exit(1)
+    })
+  }
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
+
+  await app.listen({ port: config.port, host: config.host })
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(`trackbot: bad configuration: ${error.message}`)
+  } else {
+    console.error('trackbot: failed to start:', error)
+  }
+  process.exit(1)
+})

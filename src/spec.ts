@@ -1,0 +1,45 @@
+// The OpenAPI document the server runs: loaded once, shared by routing, validation and the tests.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse } from 'yaml'
+import { OpenAPIBackend, type Document } from 'openapi-backend'
+import type { Ajv } from 'ajv'
+import addFormats from 'ajv-formats'
+import { projectRoot } from './project-root.js'
+
+export const specPath = join(projectRoot, 'openapi', 'trackbot.yaml')
+
+export function readSpec (): Document {
+  return parse(readFileSync(specPath, 'utf8')) as Document
+}
+
+/** The path prefix of the spec's server URL, e.g. /api/v1. */
+export function apiBasePath (spec: Document): string {
+  const url = spec.servers?.[0]?.url ?? '/'
+  return new URL(url, 'http://localhost').pathname.replace(/\/$/, '')
+}
+
+/**
+ * Formats the spec uses (OpenAPI's int32 among them), and `x-propertyNames`: OpenAPI 3.0 has no propertyNames, so the spec
+ * spells it as an extension and the validator expands it to the JSON Schema keyword.
+ */
+export function customizeAjv (ajv: Ajv): Ajv {
+  addFormats.default(ajv, ['email', 'date-time', 'uri'])
+  ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 })
+  ajv.addKeyword({ keyword: 'x-propertyNames', macro: (schema: object) => ({ propertyNames: schema }) })
+  return ajv
+}
+
+export async function createOpenApi (spec: Document): Promise<OpenAPIBackend> {
+  const api = new OpenAPIBackend({
+    definition: spec,
+    apiRoot: apiBasePath(spec),
+    strict: true,
+    validate: true,
+    coerceTypes: true,
+    ajvOpts: { allErrors: true },
+    customizeAjv,
+  })
+  await api.init()
+  return api
+}

@@ -1,0 +1,74 @@
+import t from 'tap'
+import { API, startApp, type TestApp } from '../helper.js'
+
+/** Follows rel="next" links from `url`, returning every page's items. */
+async function walk (request: TestApp['request'], url: string): Promise<{ pages: any[][], lastLink: unknown }> {
+  const pages: any[][] = []
+  let next: string | undefined = url
+  let reply
+  while (next !== undefined) {
+    reply = await request('GET', next)
+    t.equal(reply.status, 200)
+    pages.push(reply.body)
+    const link = reply.headers.link as string | undefined
+    next = link === undefined ? undefined : /^<([^>]+)>; rel="next"$/.exec(link)?.[1]
+    if (link !== undefined) t.ok(next, `well-formed Link: ${link}`)
+  }
+  return { pages, lastLink: reply?.headers.link }
+}
+
+t.test('conversation pages join up to the full list, without duplicates', async (t) => {
+  const { request } = await startApp(t)
+  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
+  // Created in one burst, many share an updatedAt, so the id tie-break is exercised.
+  await Promise.all(Array.from({ length: 23 }, (_, i) =>
+    request('POST', `${API}/users/${userId}/conversations`, { body: { title: `c${i}` } })))
+  const full = (await request('GET', `${API}/users/${userId}/conversations`)).body.map((c: any) => c.id)
+  t.equal(full.length, 23)
+
+  for (const limit of [1, 5, 10, 23, 1000]) {
+    const { pages, lastLink } = await walk(request, `${API}/users/${userId}/conversations?limit=${limit}`)
+    t.same(pages.flat().map((c) => c.id), full, `limit=${limit} joins up`)
+    t.equal(pages.length, Math.max(1, Math.ceil(23 / limit)))
+    t.ok(pages.every((page) => page.length <= limit))
+    t.equal(lastLink, undefined, 'no Link on the last page')
+  }
+})
+
+t.test('a conversation bumped between pages is not served twice', async (t) => {
+  const { request } = await startApp(t)
+  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
+  for (let i = 0; i < 6; i++) await request('POST', `${API}/users/${userId}/conversations`, { body: { title: `c${i}` } })
+  const first = await request('GET', `${API}/users/${userId}/conversations?limit=3`)
+  const next = /^<([^>]+)>/.exec(first.headers.link as string)?.[1] as string
+  // Activity on a conversation already served moves it to the front, outside the remaining pages.
+  await request('POST', `${API}/conversations/${first.body[2].id}/messages`, { body: { role: 'user', content: 'bump' } })
+  const second = await request('GET', next)
+  const seen = [...first.body, ...second.body].map((c: any) => c.id)
+  t.equal(new Set(seen).size, seen.length)
+  t.equal(second.body.length, 3)
+})
+
+t.test('message pages join up, oldest first', async (t) => {
+  const { request } = await startApp(t)
+  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
+  const messages = Array.from({ length: 12 }, (_, i) => ({ role: 'user', content: `m${i}` }))
+  const conversation = (await request('POST', `${API}/users/${userId}/conversations`, { body: { messages } })).body
+  for (const limit of [1, 5, 12, 13]) {
+    const { pages } = await walk(request, `${API}/conversations/${conversation.id}/messages?limit=${limit}`)
+    t.same(pages.flat().map((m) => m.content), messages.map((m) => m.content), `limit=${limit}`)
+  }
+})
+
+t.test('a cursor this server did not issue is a 400 naming the cursor', async (t) => {
+  const { request } = await startApp(t)
+  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
+  for (const cursor of ['abc', Buffer.from('1.2.3').toString('base64url'), Buffer.from('x.y').toString('base64url')]) {
+    const reply = await request('GET', `${API}/users/${userId}/conversations?limit=2&cursor=${cursor}`)
+    t.equal(reply.status, 400)
+    t.match(reply.body.errors, [{ in: 'query', pointer: '/cursor' }])
+  }
+  const conversationId = (await request('POST', `${API}/users/${userId}/conversations`, { body: {} })).body.id
+  const reply = await request('GET', `${API}/conversations/${conversationId}/messages?cursor=${Buffer.from('1.2').toString('base64url')}`)
+  t.equal(reply.status, 400)
+})

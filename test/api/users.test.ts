@@ -1,0 +1,64 @@
+import t from 'tap'
+import { API, startApp } from '../helper.js'
+
+t.test('create_user returns the user with a Location, and get_user_by_id finds it', async (t) => {
+  const { request } = await startApp(t)
+  const created = await request('POST', `${API}/users`, { body: { name: 'Ada Lovelace', email: 'ada@example.com' } })
+  t.equal(created.status, 201)
+  t.match(created.body, { id: Number, name: 'Ada Lovelace', email: 'ada@example.com', createdAt: String })
+  t.equal(created.headers.location, `${API}/users/${created.body.id}`)
+
+  const fetched = await request('GET', created.headers.location as string)
+  t.equal(fetched.status, 200)
+  t.same(fetched.body, created.body)
+})
+
+t.test('email is optional and null when absent', async (t) => {
+  const { request } = await startApp(t)
+  const created = await request('POST', `${API}/users`, { body: { name: 'Grace' } })
+  t.equal(created.status, 201)
+  t.equal(created.body.email, null)
+})
+
+t.test('a second user with the same email is a 409 and is not stored', async (t) => {
+  const { request } = await startApp(t)
+  const first = await request('POST', `${API}/users`, { body: { name: 'A', email: 'same@example.com' } })
+  const clash = await request('POST', `${API}/users`, { body: { name: 'B', email: 'same@example.com' } })
+  t.equal(clash.status, 409)
+  t.equal(clash.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.match(clash.body, { status: 409, title: 'Conflict', instance: `${API}/users` })
+  const next = await request('POST', `${API}/users`, { body: { name: 'C' } })
+  // AUTOINCREMENT: the refused insert used no id, and nothing else was stored in between.
+  t.equal(next.body.id, first.body.id + 1)
+})
+
+t.test('get_user_by_id and delete_user on a missing user are 404 problems', async (t) => {
+  const { request } = await startApp(t)
+  for (const method of ['GET', 'DELETE']) {
+    const missing = await request(method, `${API}/users/999`)
+    t.equal(missing.status, 404)
+    t.match(missing.body, { type: 'urn:trackbot:problem:not-found', status: 404, detail: 'User 999 does not exist.' })
+  }
+})
+
+t.test('delete_user removes the user, its conversations and their messages', async (t) => {
+  const { request } = await startApp(t)
+  const user = (await request('POST', `${API}/users`, { body: { name: 'Doomed' } })).body
+  const other = (await request('POST', `${API}/users`, { body: { name: 'Kept' } })).body
+  const conversation = (await request('POST', `${API}/users/${user.id}/conversations`, {
+    body: { messages: [{ role: 'user', content: 'hi' }] },
+  })).body
+  const kept = (await request('POST', `${API}/users/${other.id}/conversations`, {
+    body: { messages: [{ role: 'user', content: 'stay' }] },
+  })).body
+
+  t.equal((await request('DELETE', `${API}/users/${user.id}`)).status, 204)
+  t.equal((await request('GET', `${API}/users/${user.id}`)).status, 404)
+  t.equal((await request('GET', `${API}/conversations/${conversation.id}`)).status, 404)
+  t.equal((await request('GET', `${API}/conversations/${conversation.id}/messages`)).status, 404)
+  t.equal((await request('GET', `${API}/users/${user.id}/conversations`)).status, 404)
+  // Exactly the user's rows went.
+  t.equal((await request('GET', `${API}/conversations/${kept.id}`)).body.messageCount, 1)
+  t.equal((await request('GET', `${API}/conversations/${kept.id}/messages`)).body.length, 1)
+  t.equal((await request('DELETE', `${API}/users/${user.id}`)).status, 404)
+})
