@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
-import { contractErrors } from './contract.js'
+import { contractErrors, type SeenResponse } from './contract.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
 
@@ -36,21 +36,35 @@ export function tempDir (t: Teardown): string {
   return dir
 }
 
-export async function request<T> (app: FastifyInstance, method: string, url: string, options: RequestOptions = {}): Promise<Reply<T>> {
+function encode (options: RequestOptions): { headers: Record<string, string>, payload?: string | Buffer } {
   const headers: Record<string, string> = { ...options.headers }
-  let payload = options.payload
-  if (payload === undefined && options.body !== undefined) {
-    payload = JSON.stringify(options.body)
-    headers['content-type'] ??= 'application/json'
-  }
-  const response = await app.inject({ method: method as 'GET', url, headers, payload })
-  const seen = { method, url, status: response.statusCode, headers: response.headers, text: response.body }
+  if (options.payload !== undefined || options.body === undefined) return { headers, payload: options.payload }
+  headers['content-type'] ??= 'application/json'
+  return { headers, payload: JSON.stringify(options.body) }
+}
+
+/** Fails unless the response obeys the spec; parses its JSON body. */
+function checked<T> (seen: SeenResponse): Reply<T> {
   const errors = contractErrors(seen)
   if (errors.length > 0) {
-    throw new Error(`${method} ${url} → ${response.statusCode} breaks the spec:\n  ${errors.join('\n  ')}\n  body: ${response.body.slice(0, 500)}`)
+    throw new Error(`${seen.method} ${seen.url} → ${seen.status} breaks the spec:\n  ${errors.join('\n  ')}\n  body: ${seen.text.slice(0, 500)}`)
   }
-  const isJson = /json/.test(String(response.headers['content-type'] ?? ''))
-  return { ...seen, body: isJson && response.body !== '' ? JSON.parse(response.body) : undefined }
+  const isJson = /json/.test(String(seen.headers['content-type'] ?? ''))
+  return { ...seen, body: isJson && seen.text !== '' ? JSON.parse(seen.text) : undefined }
+}
+
+export async function request<T> (app: FastifyInstance, method: string, url: string, options: RequestOptions = {}): Promise<Reply<T>> {
+  const { headers, payload } = encode(options)
+  const response = await app.inject({ method: method as 'GET', url, headers, payload })
+  return checked({ method, url, status: response.statusCode, headers: response.headers, text: response.body })
+}
+
+/** The same over a real socket, for a server running in another process. */
+export async function httpRequest<T> (origin: string, method: string, url: string, options: RequestOptions = {}): Promise<Reply<T>> {
+  const { headers, payload } = encode(options)
+  const response = await fetch(origin + url, { method, headers, body: payload })
+  const text = await response.text()
+  return checked({ method, url, status: response.status, headers: Object.fromEntries(response.headers), text })
 }
 
 /** Starts the app on `file` (default: a fresh one in a temporary directory) and closes it after the test. */
