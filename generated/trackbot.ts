@@ -226,7 +226,10 @@ export interface components {
          * @enum {string}
          */
         Role: "user" | "assistant" | "system";
-        /** @example What should I see in Lisbon in two days? */
+        /**
+         * @description Text without NUL characters or unpaired UTF-16 surrogates, which no store can keep.
+         * @example What should I see in Lisbon in two days?
+         */
         MessageContent: string;
         /**
          * @example {

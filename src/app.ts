@@ -13,6 +13,8 @@ import { apiBasePath, createOpenApi, readSpec } from './spec.js'
 
 export interface AppOptions {
   databaseUrl: string
+  /** PostgreSQL connections per process (default 10). */
+  poolSize?: number
   logger?: FastifyServerOptions['logger']
 }
 
@@ -46,7 +48,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   registerErrorHandling(fastify)
 
   const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }
-  const database = await openDatabase(options.databaseUrl, log)
+  const database = await openDatabase(options.databaseUrl, log, { poolSize: options.poolSize })
   fastify.addHook('onClose', () => database.close())
   registerHealthRoutes(fastify, database)
 

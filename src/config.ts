@@ -4,6 +4,8 @@ export interface Config {
   port: number
   host: string
   databaseUrl: string
+  /** PostgreSQL connections per process. */
+  poolSize: number
   logLevel: string
 }
 
@@ -22,10 +24,22 @@ function port (value: string | undefined): number {
 
 function databaseUrl (value: string | undefined): string {
   if (value === undefined || value === '') return DEFAULT_DATABASE_URL
-  if (!value.startsWith('file:')) {
-    throw new ConfigError(`DATABASE_URL must be a file: URL for the embedded SQLite store (e.g. ${DEFAULT_DATABASE_URL}), got "${value}"`)
+  if (!/^(file|postgres|postgresql):/.test(value)) {
+    throw new ConfigError(`DATABASE_URL must be a file: URL (SQLite, e.g. ${DEFAULT_DATABASE_URL}) or a postgresql:// URL, got "${redact(value)}"`)
   }
   return value
+}
+
+/** A URL as it may appear in a message: without its password. */
+function redact (url: string): string {
+  return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')
+}
+
+function poolSize (value: string | undefined): number {
+  if (value === undefined || value === '') return 10
+  const number = Number(value)
+  if (!/^\d+$/.test(value) || number < 1 || number > 1000) throw new ConfigError(`DATABASE_POOL_SIZE must be an integer from 1 to 1000, got "${value}"`)
+  return number
 }
 
 function logLevel (value: string | undefined): string {
@@ -39,6 +53,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     port: port(env.PORT),
     host: env.HOST || '0.0.0.0',
     databaseUrl: databaseUrl(env.DATABASE_URL),
+    poolSize: poolSize(env.DATABASE_POOL_SIZE),
     logLevel: logLevel(env.LOG_LEVEL),
   }
 }

@@ -1,22 +1,43 @@
-// Opens the store a DATABASE_URL names: migrations first, then a Prisma client on the migrated schema.
+// Opens the store a DATABASE_URL names, embedded SQLite or PostgreSQL: migrations first, then a Prisma
+// client on the migrated schema. Nothing above this file knows which store it is.
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
+import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/sqlite/client.js'
-import { migrateSqlite, migrationsDir, readMigrations, type MigrationLog } from './migrate.js'
+import { PrismaClient as PostgresClient } from '../generated/prisma/postgres/client.js'
+import { migratePostgres } from './migrate-postgres.js'
+import { migrateSqlite } from './migrate-sqlite.js'
+import { migrationsDir, readMigrations, type MigrationLog, type Provider } from './migrations.js'
 import { SerializedSqliteAdapterFactory } from './sqlite-adapter.js'
 
+/**
+ * The client type repositories program against. Both generated clients come from the same models
+ * (prisma/models.prisma), so their model delegates behave alike; TypeScript cannot unify the two
+ * generated type trees, so the PostgreSQL client is typed as this one, and the whole HTTP suite runs
+ * on both stores to hold that promise.
+ */
 export type { PrismaClient }
 
 export interface Database {
+  provider: Provider
   prisma: PrismaClient
   /** Reachable, and every committed migration applied. */
   isReady (): Promise<boolean>
   close (): Promise<void>
 }
 
-/** Milliseconds a write waits for another connection's lock before failing with a 503. */
+export interface DatabaseOptions {
+  /** PostgreSQL connections per server process. */
+  poolSize?: number
+}
+
+/** Milliseconds an SQLite write waits for another connection's lock before failing with a 503. */
 const BUSY_TIMEOUT_MS = 5000
+
+export function providerOf (databaseUrl: string): Provider {
+  return /^postgres(ql)?:/.test(databaseUrl) ? 'postgres' : 'sqlite'
+}
 
 /** `file:./data/trackbot.db` → an absolute path, relative paths from the working directory. */
 export function sqliteFile (databaseUrl: string): string {
@@ -24,21 +45,34 @@ export function sqliteFile (databaseUrl: string): string {
 }
 
 export async function migrateDatabase (databaseUrl: string, log: MigrationLog): Promise<string[]> {
+  const provider = providerOf(databaseUrl)
+  const migrations = readMigrations(migrationsDir(provider))
+  if (provider === 'postgres') return await migratePostgres(databaseUrl, migrations, log)
   const file = sqliteFile(databaseUrl)
   mkdirSync(dirname(file), { recursive: true })
-  return await migrateSqlite(file, readMigrations(migrationsDir('sqlite')), log)
+  return await migrateSqlite(file, migrations, log)
 }
 
-export async function openDatabase (databaseUrl: string, log: MigrationLog): Promise<Database> {
-  await migrateDatabase(databaseUrl, log)
-  const expected = readMigrations(migrationsDir('sqlite')).length
+function createClient (databaseUrl: string, options: DatabaseOptions): PrismaClient {
+  if (providerOf(databaseUrl) === 'postgres') {
+    const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.poolSize ?? 10 })
+    return new PostgresClient({ adapter, errorFormat: 'minimal' }) as unknown as PrismaClient
+  }
   const adapter = new SerializedSqliteAdapterFactory(
     new PrismaBetterSqlite3({ url: sqliteFile(databaseUrl), timeout: BUSY_TIMEOUT_MS }),
   )
-  const prisma = new PrismaClient({ adapter, errorFormat: 'minimal' })
+  return new PrismaClient({ adapter, errorFormat: 'minimal' })
+}
+
+export async function openDatabase (databaseUrl: string, log: MigrationLog, options: DatabaseOptions = {}): Promise<Database> {
+  await migrateDatabase(databaseUrl, log)
+  const provider = providerOf(databaseUrl)
+  const expected = readMigrations(migrationsDir(provider)).length
+  const prisma = createClient(databaseUrl, options)
   await prisma.$connect()
 
   return {
+    provider,
     prisma,
     async isReady () {
       try {

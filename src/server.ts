@@ -6,6 +6,7 @@ async function main (): Promise<void> {
   const config = loadConfig()
   const app = await buildApp({
     databaseUrl: config.databaseUrl,
+    poolSize: config.poolSize,
     logger: { level: config.logLevel },
   })
 

@@ -1,10 +1,15 @@
 // The one way tests talk to the server: a real app on its own SQLite file, every response checked
 // against the spec before a test sees it.
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import Sqlite from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
+import pg from 'pg'
 import { buildApp } from '../src/app.js'
+import { sqliteFile } from '../src/database.js'
+import type { Provider } from '../src/migrations.js'
 import { contractErrors, type SeenResponse } from './contract.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
@@ -23,9 +28,13 @@ export interface RequestOptions {
   headers?: Record<string, string>
 }
 
+/** The store this run tests: `TRACKBOT_TEST_STORE=postgres` for PostgreSQL, SQLite otherwise. */
+export const store: Provider = process.env.TRACKBOT_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite'
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres'
+
 export interface TestApp {
   app: FastifyInstance
-  file: string
   databaseUrl: string
   request<T = any>(method: string, url: string, options?: RequestOptions): Promise<Reply<T>>
 }
@@ -67,16 +76,72 @@ export async function httpRequest<T> (origin: string, method: string, url: strin
   return checked({ method, url, status: response.status, headers: Object.fromEntries(response.headers), text })
 }
 
-/** Starts the app on `file` (default: a fresh one in a temporary directory) and closes it after the test. */
-export async function startApp (t: Teardown, file?: string): Promise<TestApp> {
-  const path = file ?? join(tempDir(t), 'trackbot.db')
-  const databaseUrl = `file:${path}`
-  const app = await buildApp({ databaseUrl })
-  t.teardown(() => app.close())
+async function onServer<T> (work: (client: pg.Client) => Promise<T>, url = TEST_DATABASE_URL): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return await work(client)
+  } finally {
+    await client.end()
+  }
+}
+
+/** A new empty database on the store under test; the returned function drops it. */
+export async function createDatabase (t: Teardown, provider: Provider = store): Promise<{ url: string, drop: () => Promise<void> }> {
+  if (provider === 'sqlite') return { url: `file:${join(tempDir(t), 'trackbot.db')}`, drop: async () => {} }
+  const name = `trackbot_test_${randomUUID().replaceAll('-', '')}`
+  await onServer((client) => client.query(`CREATE DATABASE "${name}"`))
+  const url = new URL(TEST_DATABASE_URL)
+  url.pathname = `/${name}`
+  return { url: url.toString(), drop: () => onServer(async (client) => { await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) }) }
+}
+
+/** A new empty database for this test, dropped when it ends. */
+export async function freshDatabaseUrl (t: Teardown): Promise<string> {
+  const { url, drop } = await createDatabase(t)
+  t.teardown(drop)
+  return url
+}
+
+/** Runs SQL straight on a test database, behind the app's back. */
+export async function runSql (databaseUrl: string, sql: string): Promise<unknown[]> {
+  if (databaseUrl.startsWith('file:')) {
+    const db = new Sqlite(sqliteFile(databaseUrl))
+    try {
+      const statement = db.prepare(sql)
+      return statement.reader ? statement.all() : [statement.run()]
+    } finally {
+      db.close()
+    }
+  }
+  return await onServer(async (client) => (await client.query(sql)).rows, databaseUrl)
+}
+
+/** Every stored row and id counter, to show that a refused request changed nothing. */
+export async function snapshot (databaseUrl: string): Promise<string> {
+  const tables = ['User', 'Conversation', 'Message']
+  const rows = await Promise.all(tables.map((table) => runSql(databaseUrl, `SELECT * FROM "${table}" ORDER BY id`)))
+  const counters = databaseUrl.startsWith('file:')
+    ? await runSql(databaseUrl, 'SELECT * FROM sqlite_sequence ORDER BY name')
+    : await Promise.all(tables.map((table) => runSql(databaseUrl, `SELECT last_value, is_called FROM "${table}_id_seq"`)))
+  return JSON.stringify({ rows, counters })
+}
+
+/**
+ * Starts the app on `databaseUrl` (default: a fresh database on the store under test) and, when the
+ * test ends, closes it and drops the database it made.
+ */
+export async function startApp (t: Teardown, databaseUrl?: string): Promise<TestApp> {
+  const fresh = databaseUrl === undefined ? await createDatabase(t) : undefined
+  const url = databaseUrl ?? fresh!.url
+  const app = await buildApp({ databaseUrl: url, poolSize: 4 })
+  t.teardown(async () => {
+    await app.close()
+    await fresh?.drop()
+  })
   return {
     app,
-    file: path,
-    databaseUrl,
+    databaseUrl: url,
     request: (method, url, options) => request(app, method, url, options),
   }
 }

@@ -1,53 +1,14 @@
 // The server as `npm start` runs it: a separate process on a real port, its config, SIGTERM, restarts.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import { API, httpRequest, tempDir } from './helper.js'
-
-async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-interface Running { child: ChildProcess, origin: string, output: () => string }
-
-function startServer (env: Record<string, string>): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  child.stdout?.on('data', (chunk) => { output += chunk })
-  child.stderr?.on('data', (chunk) => { output += chunk })
-  return { child, origin: `http://127.0.0.1:${env.PORT}`, output: () => output }
-}
-
-async function waitReady (origin: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`)
-    try {
-      if ((await fetch(`${origin}/readyz`)).status === 200) return
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error('server not ready in 30 s')
-}
-
-async function stop (child: ChildProcess): Promise<number | null> {
-  const exited = once(child, 'exit')
-  child.kill('SIGTERM')
-  const [code] = await exited
-  return code as number | null
-}
+import { API, freshDatabaseUrl, httpRequest, runSql, store, tempDir } from './helper.js'
+import { freePort, startServer, stop, waitReady } from './server-process.js'
 
 t.test('serves the API on PORT, reports health, exits 0 on SIGTERM, and a restart keeps the data', async (t) => {
-  const env = { PORT: String(await freePort()), HOST: '127.0.0.1', DATABASE_URL: `file:${join(tempDir(t), 'data', 'trackbot.db')}` }
+  // SQLite: the data directory is created on first start.
+  const databaseUrl = store === 'sqlite' ? `file:${join(tempDir(t), 'data', 'trackbot.db')}` : await freshDatabaseUrl(t)
+  const env = { PORT: String(await freePort()), HOST: '127.0.0.1', DATABASE_URL: databaseUrl }
   const first = startServer(env)
   t.teardown(() => { first.child.kill('SIGKILL') })
   await waitReady(first.origin, first.child)
@@ -74,16 +35,14 @@ t.test('serves the API on PORT, reports health, exits 0 on SIGTERM, and a restar
 })
 
 t.test('an unexpected error is a masked 500 logged with the request id', async (t) => {
-  const dir = tempDir(t)
-  const env = { PORT: String(await freePort()), HOST: '127.0.0.1', DATABASE_URL: `file:${join(dir, 'trackbot.db')}` }
+  const databaseUrl = await freshDatabaseUrl(t)
+  const env = { PORT: String(await freePort()), HOST: '127.0.0.1', DATABASE_URL: databaseUrl }
   const server = startServer(env)
   t.teardown(() => { server.child.kill('SIGKILL') })
   await waitReady(server.origin, server.child)
   // Break the store under the running server: the next read fails in a way no handler expects.
-  const Sqlite = (await import('better-sqlite3')).default
-  const db = new Sqlite(join(dir, 'trackbot.db'))
-  db.exec('DROP TABLE "Message"; DROP TABLE "Conversation"')
-  db.close()
+  await runSql(databaseUrl, 'DROP TABLE "Message"')
+  await runSql(databaseUrl, 'DROP TABLE "Conversation"')
   const reply = await httpRequest<any>(server.origin, 'GET', `${API}/conversations/1`, { headers: { 'x-request-id': 'trace-500' } })
   t.equal(reply.status, 500)
   t.match(reply.body, { type: 'urn:trackbot:problem:internal-error', status: 500, detail: /trace-500/ })

@@ -1,17 +1,6 @@
 // Hostile and malformed requests: each gets its 4xx Problem, never a 5xx, and nothing stored changes.
-import Sqlite from 'better-sqlite3'
 import t from 'tap'
-import { API, startApp } from '../helper.js'
-
-function snapshot (file: string): string {
-  const db = new Sqlite(file, { readonly: true })
-  try {
-    const tables = ['User', 'Conversation', 'Message', 'sqlite_sequence']
-    return JSON.stringify(tables.map((table) => db.prepare(`SELECT * FROM "${table}" ORDER BY 1`).all()))
-  } finally {
-    db.close()
-  }
-}
+import { API, snapshot, startApp } from '../helper.js'
 
 const badIds = ['0', '-1', 'abc', '1.5', '1e3', '0x1', '%20%31', '2147483648', '9'.repeat(20), '9'.repeat(5000)]
 
@@ -27,12 +16,12 @@ const idPaths = (id: string) => [
 ] as const
 
 t.test('bad input', async (t) => {
-  const { request, file } = await startApp(t)
+  const { request, databaseUrl } = await startApp(t)
   const user = (await request('POST', `${API}/users`, { body: { name: 'Ada', email: 'ada@example.com' } })).body
   const conversation = (await request('POST', `${API}/users/${user.id}/conversations`, {
     body: { title: 'kept', messages: [{ role: 'user', content: 'hello' }] },
   })).body
-  const before = snapshot(file)
+  const before = await snapshot(databaseUrl)
 
   async function expectProblem (status: number, method: string, url: string, options: Parameters<typeof request>[2] = {}) {
     const reply = await request(method, url, options)
@@ -95,6 +84,13 @@ t.test('bad input', async (t) => {
       [`${API}/conversations/${conversation.id}/messages`, {}, '/role'],
       [`${API}/conversations/${conversation.id}/messages`, { role: 'user', content: long(32769) }, '/content'],
       [`${API}/conversations/${conversation.id}/messages`, { role: 'user', content: ['x'] }, '/content'],
+      // Neither store can keep a NUL or a lone surrogate as given, so the contract refuses them.
+      [`${API}/conversations/${conversation.id}/messages`, { role: 'user', content: 'a\u0000b' }, '/content'],
+      [`${API}/conversations/${conversation.id}/messages`, { role: 'user', content: 'a\ud800b' }, '/content'],
+      [`${API}/users`, { name: '\u0000' }, '/name'],
+      [`${API}/users/${user.id}/conversations`, { title: 'x\udfff' }, '/title'],
+      [`${API}/users/${user.id}/conversations`, { metadata: { k: '\u0000' } }, '/metadata/k'],
+      [`${API}/users/${user.id}/conversations`, { metadata: { 'k\u0000': 'v' } }, '/metadata/k\u0000'],
     ]
     for (const [path, body, pointer] of cases) {
       const reply = await expectProblem(400, 'POST', path, { body })
@@ -155,6 +151,6 @@ t.test('bad input', async (t) => {
   })
 
   t.test('nothing stored changed', async (t) => {
-    t.equal(snapshot(file), before)
+    t.equal(await snapshot(databaseUrl), before)
   })
 })

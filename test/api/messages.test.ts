@@ -32,7 +32,7 @@ t.test('message content keeps its characters exactly, up to 32768 of them', asyn
   const { request } = await startApp(t)
   const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
   const conversationId = (await request('POST', `${API}/users/${userId}/conversations`, { body: {} })).body.id
-  const content = 'é🙂\u0000"\\\n'.padEnd(32768, 'x')
+  const content = 'é🙂\u0001"\\\n\t<\u2028>'.padEnd(32768, 'x')
   const posted = await request('POST', `${API}/conversations/${conversationId}/messages`, { body: { role: 'system', content } })
   t.equal(posted.status, 201)
   const listed = await request('GET', `${API}/conversations/${conversationId}/messages`)

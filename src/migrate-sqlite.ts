@@ -1,40 +1,10 @@
-// Applies the committed migrations (prisma/<provider>/migrations/*/migration.sql) in name order and
-// records them in Prisma's own _prisma_migrations table, so Prisma's tools agree with what we did.
-import { createHash, randomUUID } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+// Applies pending migrations to an SQLite file and records them in Prisma's _prisma_migrations table.
+import { randomUUID } from 'node:crypto'
 import Sqlite from 'better-sqlite3'
-import { projectRoot } from './project-root.js'
-
-export interface Migration { name: string, sql: string, checksum: string }
-
-export interface MigrationLog { info (message: string): void, warn (message: string): void }
-
-interface AppliedRow {
-  migration_name: string
-  checksum: string
-  finished_at: string | null
-  logs: string | null
-}
+import { pending, type AppliedRow, type Migration, type MigrationLog } from './migrations.js'
 
 /** How long to wait for another process that is applying a migration to the same file. */
 const WAIT_FOR_OTHER_MS = 30_000
-
-export function migrationsDir (provider: 'sqlite' | 'postgres'): string {
-  return join(projectRoot, 'prisma', provider, 'migrations')
-}
-
-export function readMigrations (dir: string): Migration[] {
-  if (!existsSync(dir)) return []
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, 'migration.sql')))
-    .map((entry) => entry.name)
-    .sort()
-    .map((name) => {
-      const bytes = readFileSync(join(dir, name, 'migration.sql'))
-      return { name, sql: bytes.toString('utf8'), checksum: createHash('sha256').update(bytes).digest('hex') }
-    })
-}
 
 // Prisma's own DDL for SQLite, so `prisma migrate status` reads our history.
 const CREATE_HISTORY = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
@@ -58,13 +28,12 @@ function appliedRows (db: Sqlite.Database): Map<string, AppliedRow> {
 }
 
 /**
- * Claims the next migration by inserting its history row inside a write lock, so two processes
- * on one file never apply it twice. Returns the row id, or null when someone else holds it.
+ * Claims a migration by inserting its history row inside a write lock, so two processes on one file
+ * never apply it twice. Returns the row id, or null when another process got there first.
  */
 function claim (db: Sqlite.Database, migration: Migration): string | null {
   return db.transaction(() => {
-    const row = appliedRows(db).get(migration.name)
-    if (row !== undefined) return null
+    if (appliedRows(db).has(migration.name)) return null
     const id = randomUUID()
     db.prepare('INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at) VALUES (?, ?, ?, ?)')
       .run(id, migration.checksum, migration.name, new Date().toISOString())
@@ -107,13 +76,8 @@ export async function migrateSqlite (file: string, migrations: Migration[], log:
     db.pragma('journal_mode = WAL')
     db.exec(CREATE_HISTORY)
     const applied: string[] = []
-    for (const migration of migrations) {
-      const row = appliedRows(db).get(migration.name)
-      if (row?.finished_at != null) {
-        if (row.checksum !== migration.checksum) log.warn(`migration ${migration.name} was edited after it was applied`)
-        continue
-      }
-      const id = row === undefined ? claim(db, migration) : null
+    for (const migration of pending(migrations, appliedRows(db), log)) {
+      const id = claim(db, migration)
       if (id === null) {
         await waitForOther(db, migration.name)
         continue
@@ -127,4 +91,3 @@ export async function migrateSqlite (file: string, migrations: Migration[], log:
     db.close()
   }
 }
-
