@@ -1,5 +1,5 @@
-// `npm run db:migration:new -- --name <snake_case> [--provider sqlite|postgres]`: write the next migration
-// for the models in prisma/<provider>/*.prisma, as `prisma migrate dev --create-only --name <name>` would.
+// `npm run db:migration:new -- --name <snake_case> [--provider sqlite|postgres|all]`: write the next migration
+// for the models in prisma/<provider>/*.prisma (default: every provider, each in its own process), as `prisma migrate dev --create-only --name <name>` would.
 //
 // Why not the Prisma CLI: its migration commands download a native schema engine, which these machines
 // cannot reach. The same engine ships as WebAssembly inside the `prisma` package; the npm package
@@ -9,6 +9,7 @@
 // Nothing here touches a real database: the engine gets throwaway databases (in-memory for SQLite,
 // created and dropped on the SHADOW_DATABASE_URL server for PostgreSQL), replays the committed
 // migrations into a shadow one and diffs that against the current datamodel.
+import { spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -42,7 +43,7 @@ class UsageError extends Error {}
 
 interface Options {
   name: string
-  provider: Provider
+  provider: Provider | 'all'
 }
 
 function parseOptions(argv: string[]): Options {
@@ -50,12 +51,12 @@ function parseOptions(argv: string[]): Options {
   try {
     ;({ values } = parseArgs({
       args: argv,
-      options: { name: { type: 'string' }, provider: { type: 'string', default: 'sqlite' } },
+      options: { name: { type: 'string' }, provider: { type: 'string', default: 'all' } },
     }))
   } catch (error) {
     throw new UsageError((error as Error).message)
   }
-  const { name, provider = 'sqlite' } = values
+  const { name, provider = 'all' } = values
   if (name === undefined) {
     throw new UsageError('--name is required, e.g. --name add_user_locale')
   }
@@ -63,10 +64,10 @@ function parseOptions(argv: string[]): Options {
   if (!/^[a-z0-9_]+$/.test(name)) {
     throw new UsageError(`--name must be snake_case (only a-z, 0-9 and _), got "${name}"`)
   }
-  if (!(PROVIDERS as readonly string[]).includes(provider)) {
-    throw new UsageError(`--provider must be one of ${PROVIDERS.join(', ')}, got "${provider}"`)
+  if (provider !== 'all' && !(PROVIDERS as readonly string[]).includes(provider)) {
+    throw new UsageError(`--provider must be one of ${PROVIDERS.join(', ')} or all, got "${provider}"`)
   }
-  return { name, provider: provider as Provider }
+  return { name, provider: provider as Provider | 'all' }
 }
 
 /** Every *.prisma file of prisma/<provider>/ (a multi-file schema; symlinks such as models.prisma are followed). */
@@ -150,10 +151,8 @@ function sqliteAdapterFactory(): SqlMigrationAwareDriverAdapterFactory {
  * pool is still connected, which PostgreSQL refuses.
  */
 function postgresAdapterFactory(): SqlMigrationAwareDriverAdapterFactory {
-  const url = process.env.SHADOW_DATABASE_URL
-  if (!url) {
-    throw new UsageError('--provider postgres needs SHADOW_DATABASE_URL (a server where databases may be created)')
-  }
+  // Scratch databases are created and dropped on this server; nothing existing is touched.
+  const url = process.env.SHADOW_DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres'
   const parsed = new URL(url)
   const server = {
     host: decodeURIComponent(parsed.hostname),
@@ -336,8 +335,18 @@ async function writeMigration(migrationsDir: string, migration: NewMigration, lo
   return file
 }
 
+/** One process per provider: the wasm engine is loaded once per process. */
+function runEveryProvider (name: string): void {
+  for (const provider of PROVIDERS) {
+    console.log(`${provider}:`)
+    const { status } = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--name', name, '--provider', provider], { stdio: 'inherit' })
+    if (status !== 0) process.exit(status ?? 1)
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const { name, provider } = parseOptions(argv)
+  if (provider === 'all') return runEveryProvider(name)
   const schemaDir = path.join(PROJECT_ROOT, 'prisma', provider)
   const migrationsDir = path.join(schemaDir, 'migrations')
   const schemaFiles = await readSchemaFiles(schemaDir)

@@ -36,8 +36,29 @@ function fastifyProblem (error: FastifyError, instance: string): Mapped | undefi
   return undefined
 }
 
+const unavailable = (instance: string): Mapped => ({
+  problem: problem('unavailable', 'The database is busy or unreachable; retry shortly.', instance),
+  headers: { 'Retry-After': RETRY_AFTER_SECONDS },
+})
+
+// Socket errors, and SQLSTATE classes 08 (connection exception), 53 (insufficient resources) and
+// 57P (operator intervention: shutdown, restart).
+const CONNECTION_CODE = /^(E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|AI_AGAIN)|08...|53...|57P0[1-3])$/
+
+/**
+ * A connection that died while idle in the pool reaches Prisma's caller as the driver's own error,
+ * not as a Prisma error code, so it is recognised by its code or pg's fixed message.
+ */
+function isConnectionLoss (error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  return (typeof code === 'string' && CONNECTION_CODE.test(code)) ||
+    /^Connection terminated( unexpectedly| due to connection timeout)?$/.test(error.message)
+}
+
 /** Database errors that reach here without a repository expecting them, e.g. in a race with a delete. */
 function databaseProblem (error: unknown, instance: string): Mapped | undefined {
+  if (isConnectionLoss(error)) return unavailable(instance)
   if (!(error instanceof PrismaClientKnownRequestError)) return undefined
   switch (error.code) {
     case 'P2002':
@@ -45,11 +66,9 @@ function databaseProblem (error: unknown, instance: string): Mapped | undefined 
     case 'P2003':
     case 'P2025':
       return { problem: problem('notFound', 'A resource this request needs no longer exists.', instance) }
+    // Unreachable, timed out, connection closed, pool timeout, write conflict or deadlock.
     case 'P1001': case 'P1002': case 'P1008': case 'P1017': case 'P2024': case 'P2034':
-      return {
-        problem: problem('unavailable', 'The database is busy or unreachable; retry shortly.', instance),
-        headers: { 'Retry-After': RETRY_AFTER_SECONDS },
-      }
+      return unavailable(instance)
   }
   return undefined
 }
@@ -60,7 +79,7 @@ export function handleError (error: FastifyError, request: FastifyRequest, reply
   reply.header('X-Request-Id', request.id)
   const mapped = fastifyProblem(error, instance) ?? databaseProblem(error, instance)
   if (mapped !== undefined) {
-    if (mapped.problem.status >= 500) request.log.warn({ err: error }, 'database unavailable')
+    if (mapped.problem.status === 503) request.log.warn({ err: error }, 'database unavailable')
     return sendProblem(reply, mapped.problem, mapped.headers)
   }
   // Anything else is our bug: log it in full with the request id, tell the client nothing of it.
