@@ -1,6 +1,6 @@
 // One handler per operationId: typed input in, one repository call, typed result out.
 import type { Handlers } from './handler-types.js'
-import { decodeCursor, nextPageLink } from './pagination.js'
+import { decodeCursor, nextPageLink, type Page } from './pagination.js'
 import { problem } from './problems.js'
 import type { Repositories } from './repositories/index.js'
 import type { ConversationKey } from './repositories/conversations.js'
@@ -14,6 +14,9 @@ const badCursor = (instance: string) => ({
     { in: 'query', pointer: '/cursor', detail: 'is not a cursor this server issued' },
   ]),
 }) as const
+
+const pageOf = <T>(page: Page<T, readonly number[]>, path: string, limit: number | undefined) =>
+  ({ status: 200, body: page.items, headers: { Link: nextPageLink(path, limit, page.next) } }) as const
 
 export function createHandlers ({ users, conversations, messages }: Repositories, basePath: string): Handlers {
   return {
@@ -43,8 +46,7 @@ export function createHandlers ({ users, conversations, messages }: Repositories
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 2) as ConversationKey | null
       if (after === null) return badCursor(path)
       const page = await conversations.listByUser(params.userId, { limit: query.limit, after })
-      if (page === null) return notFound(`User ${params.userId} does not exist.`, path)
-      return { status: 200, body: page.items, headers: { Link: nextPageLink(path, query.limit, page.next) } }
+      return page === null ? notFound(`User ${params.userId} does not exist.`, path) : pageOf(page, path, query.limit)
     },
 
     async get_conversation_by_id ({ params }, { path }) {
@@ -68,8 +70,7 @@ export function createHandlers ({ users, conversations, messages }: Repositories
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 1) as MessageKey | null
       if (after === null) return badCursor(path)
       const page = await messages.listByConversation(params.conversationId, { limit: query.limit, after })
-      if (page === null) return notFound(`Conversation ${params.conversationId} does not exist.`, path)
-      return { status: 200, body: page.items, headers: { Link: nextPageLink(path, query.limit, page.next) } }
+      return page === null ? notFound(`Conversation ${params.conversationId} does not exist.`, path) : pageOf(page, path, query.limit)
     },
   }
 }
