@@ -31,7 +31,7 @@ function databaseUrl (value: string | undefined): string {
 }
 
 /** A URL as it may appear in a message: without its password. */
-function redact (url: string): string {
+export function redact (url: string): string {
   return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')
 }
 
