@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { registerApiRoutes } from './api-routes.js'
 import { registerContentTypes } from './content-types.js'
 import { openDatabase } from './database.js'
+import { registerDocs } from './docs.js'
 import { handleError, registerErrorHandling } from './error-handler.js'
 import { createHandlers } from './handlers.js'
 import { registerHealthRoutes } from './health.js'
@@ -56,5 +57,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const basePath = apiBasePath(spec)
   const api = await createOpenApi(spec)
   registerApiRoutes(fastify, api, createHandlers(createRepositories(database.prisma), basePath), basePath)
+  await registerDocs(fastify, basePath)
   return fastify
 }

@@ -1,0 +1,69 @@
+// /docs: the interactive API reference, rendered from the spec the server runs, with every asset served
+// from installed packages so the page works offline and tells no third party it was opened.
+import { readFileSync } from 'node:fs'
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+import { parse } from 'yaml'
+import { specPath } from './spec.js'
+import { registerSpecRoutes, type SpecSource } from './spec-routes.js'
+
+export const DOCS_PREFIX = '/docs'
+
+// Only this origin: scripts and styles are files (swagger-ui sets styles through the DOM, which CSP allows),
+// images may be data: URLs, try-it requests go back to the page's own server.
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "base-uri 'self'",
+  "connect-src 'self'",
+  "font-src 'self' data:",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "script-src 'self'",
+  "script-src-attr 'none'",
+  "style-src 'self'",
+].join('; ')
+
+const SECURITY_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+}
+
+export function readSpecSource (): SpecSource {
+  const yaml = readFileSync(specPath)
+  return { yaml, document: parse(yaml.toString('utf8')) as object }
+}
+
+/**
+ * The copy the page renders: the spec's server URL names one host and port, so the page points try-it
+ * at the API path on whatever server it was loaded from instead.
+ */
+function docsDocument (document: object, basePath: string): object {
+  return { ...structuredClone(document), servers: [{ url: basePath, description: 'This server' }] }
+}
+
+async function docsPlugin (docs: FastifyInstance, options: { document: object }): Promise<void> {
+  // Encapsulated: these headers and the swagger decorator stay with the docs routes.
+  docs.addHook('onRequest', async (_request, reply) => {
+    reply.headers(SECURITY_HEADERS)
+  })
+  await docs.register(fastifySwagger, { mode: 'static', specification: { document: options.document as never } })
+  await docs.register(fastifySwaggerUi, {
+    routePrefix: DOCS_PREFIX,
+    staticCSP: CONTENT_SECURITY_POLICY,
+    // swagger-ui would otherwise send the spec to validator.swagger.io for a badge.
+    validatorUrl: false,
+    uiConfig: { deepLinking: true, displayOperationId: true, displayRequestDuration: true },
+    theme: { title: 'Trackbot API reference' },
+  })
+}
+
+/** The served spec (`<basePath>/openapi.json|yaml`) and the reference page at /docs. */
+export async function registerDocs (fastify: FastifyInstance, basePath: string, source: SpecSource = readSpecSource()): Promise<void> {
+  registerSpecRoutes(fastify, basePath, source)
+  await fastify.register(docsPlugin, { document: docsDocument(source.document, basePath) })
+}
