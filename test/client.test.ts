@@ -1,0 +1,185 @@
+// The typed client against a real server on a real port: every operation, pagination by Link, errors as
+// typed Problems; every raw response is checked against the spec on its way to the client.
+import { execFile } from 'node:child_process'
+import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t, { type Test } from 'tap'
+import { createTrackbotClient, nextCursor, type Problem, type TrackbotClient } from '../src/client.js'
+import { projectRoot } from '../src/project-root.js'
+import { contractErrors } from './contract.js'
+import { API, startApp, store, tempDir } from './helper.js'
+
+const run = promisify(execFile)
+
+interface Checked { fetch: (request: Request) => Promise<Response>, seen: string[] }
+
+/** A fetch that fails the call when a response breaks the spec, and records what it saw. */
+function contractCheckedFetch (): Checked {
+  const seen: string[] = []
+  async function checkedFetch (request: Request): Promise<Response> {
+    const response = await fetch(request)
+    const { pathname, search } = new URL(request.url)
+    const url = pathname + search
+    const errors = contractErrors({
+      method: request.method,
+      url,
+      status: response.status,
+      headers: Object.fromEntries(response.headers),
+      text: await response.clone().text(),
+    })
+    if (errors.length > 0) throw new Error(`${request.method} ${url} → ${response.status} breaks the spec:\n  ${errors.join('\n  ')}`)
+    seen.push(`${request.method} ${pathname} ${response.status}`)
+    return response
+  }
+  return { fetch: checkedFetch, seen }
+}
+
+async function listening (t: Parameters<typeof startApp>[0]): Promise<string> {
+  const { app } = await startApp(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  return `http://127.0.0.1:${port}`
+}
+
+function assertNotFound (t: Test, error: Problem | undefined, instance: string): void {
+  t.match(error, { type: 'urn:trackbot:problem:not-found', status: 404, instance })
+}
+
+t.test('every operation round-trips through the typed client', async (t) => {
+  const origin = await listening(t)
+  const checked = contractCheckedFetch()
+  const client = createTrackbotClient({ baseUrl: `${origin}${API}`, fetch: checked.fetch, headers: { 'X-Request-Id': 'client-test' } })
+
+  const created = await client.POST('/users', { body: { name: 'Ada', email: 'ada@example.com' } })
+  t.equal(created.response.status, 201)
+  t.equal(created.response.headers.get('x-request-id'), 'client-test', 'default headers are sent')
+  const user = created.data!
+  t.match(user, { name: 'Ada', email: 'ada@example.com' })
+  t.equal(created.response.headers.get('location'), `${API}/users/${user.id}`)
+
+  const fetched = await client.GET('/users/{userId}', { params: { path: { userId: user.id } } })
+  t.same(fetched.data, user)
+
+  const first = await client.POST('/users/{userId}/conversations', {
+    params: { path: { userId: user.id } },
+    body: { title: 'Lisbon', metadata: { model: 'x' }, messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }] },
+  })
+  t.equal(first.response.status, 201)
+  const conversation = first.data!
+  t.match(conversation, { userId: user.id, title: 'Lisbon', metadata: { model: 'x' } })
+  t.same(conversation.messages.map((message) => [message.role, message.content]), [['user', 'Hi'], ['assistant', 'Hello!']])
+  for (const title of ['second', 'third']) {
+    const more = await client.POST('/users/{userId}/conversations', { params: { path: { userId: user.id } }, body: { title } })
+    t.equal(more.response.status, 201)
+  }
+
+  // Follow Link rel="next" until it is gone.
+  const pages: string[][] = []
+  let cursor: string | undefined
+  do {
+    const page = await client.GET('/users/{userId}/conversations', { params: { path: { userId: user.id }, query: { limit: 2, cursor } } })
+    t.equal(page.response.status, 200)
+    pages.push(page.data!.map((item) => item.title ?? ''))
+    cursor = nextCursor(page.response)
+  } while (cursor !== undefined && pages.length < 5)
+  t.same(pages.map((page) => page.length), [2, 1], 'two pages of limit 2')
+  t.same(pages.flat().sort(), ['Lisbon', 'second', 'third'])
+
+  const got = await client.GET('/conversations/{conversationId}', { params: { path: { conversationId: conversation.id } } })
+  const { messages: initialMessages, ...summary } = conversation
+  t.same(got.data, summary, 'a conversation read alone comes without its messages')
+  t.equal(initialMessages.length, 2)
+
+  const message = await client.POST('/conversations/{conversationId}/messages', {
+    params: { path: { conversationId: conversation.id } },
+    body: { role: 'user', content: 'And Porto?' },
+  })
+  t.equal(message.response.status, 201)
+  t.match(message.data, { conversationId: conversation.id, role: 'user', content: 'And Porto?' })
+  const messages = await client.GET('/conversations/{conversationId}/messages', { params: { path: { conversationId: conversation.id } } })
+  t.same(messages.data!.map((item) => item.content), ['Hi', 'Hello!', 'And Porto?'])
+  const firstTwo = await client.GET('/conversations/{conversationId}/messages', { params: { path: { conversationId: conversation.id }, query: { limit: 2 } } })
+  const rest = await client.GET('/conversations/{conversationId}/messages', {
+    params: { path: { conversationId: conversation.id }, query: { limit: 2, cursor: nextCursor(firstTwo.response) } },
+  })
+  t.same([...firstTwo.data!, ...rest.data!], messages.data, 'message pages join up')
+  t.equal(nextCursor(rest.response), undefined, 'last page has no next link')
+
+  const invalid = await client.POST('/users', { body: { name: '' } })
+  t.equal(invalid.response.status, 400)
+  t.equal(invalid.data, undefined)
+  t.match(invalid.error, { type: 'urn:trackbot:problem:validation-error', status: 400, errors: [{ in: 'body', pointer: '/name' }] })
+
+  const deleted = await client.DELETE('/conversations/{conversationId}', { params: { path: { conversationId: conversation.id } } })
+  t.equal(deleted.response.status, 204)
+  t.equal(deleted.error, undefined)
+  const gone = await client.GET('/conversations/{conversationId}', { params: { path: { conversationId: conversation.id } } })
+  t.equal(gone.response.status, 404)
+  t.equal(gone.data, undefined)
+  assertNotFound(t, gone.error, `${API}/conversations/${conversation.id}`)
+
+  t.equal((await client.DELETE('/users/{userId}', { params: { path: { userId: user.id } } })).response.status, 204)
+  const noUser = await client.GET('/users/{userId}', { params: { path: { userId: user.id } } })
+  assertNotFound(t, noUser.error, `${API}/users/${user.id}`)
+
+  const operations = new Set(checked.seen.map((line) => line.replace(/\/\d+/g, '/{id}').replace(/ \d+$/, '')))
+  t.equal(operations.size, 9, `all nine operations went through the client: ${[...operations].join(', ')}`)
+})
+
+t.test('nextCursor reads rel="next" among other links and parameters', { skip: store === 'postgres' && 'no store involved' }, async (t) => {
+  const withLink = (link: string | null) => {
+    const response = new Response(null, { headers: link === null ? {} : { link } })
+    return nextCursor(response)
+  }
+  t.equal(withLink(null), undefined)
+  t.equal(withLink('</api/v1/users/1/conversations?limit=2&cursor=abc>; rel="next"'), 'abc')
+  t.equal(withLink('</a?cursor=p>; rel="prev", </a?cursor=n%3D>; title="x"; rel="next"'), 'n=')
+  t.equal(withLink('</a?cursor=q>; rel="prev next"'), 'q', 'one of several relation types')
+  t.equal(withLink('</a?cursor=r>; rel=next'), 'r', 'unquoted')
+  t.equal(withLink('</a?cursor=p>; rel="prev"'), undefined)
+  t.equal(withLink('</a?cursor=p>; rel="nextpage"'), undefined)
+})
+
+// Never called: compiled by the type-check, so a client that stopped checking the contract fails CI.
+export function typeChecks (client: TrackbotClient): void {
+  // @ts-expect-error no such path
+  void client.GET('/users')
+  // @ts-expect-error path parameters are required
+  void client.GET('/users/{userId}')
+  // @ts-expect-error ids are numbers
+  void client.GET('/users/{userId}', { params: { path: { userId: 'one' } } })
+  // @ts-expect-error name is required
+  void client.POST('/users', { body: { email: 'a@example.com' } })
+  // @ts-expect-error role is one of the spec's values
+  void client.POST('/conversations/{conversationId}/messages', { params: { path: { conversationId: 1 } }, body: { role: 'robot', content: 'x' } })
+}
+
+t.test('`trackbot/client` resolves through package exports to a build that plain Node runs', { skip: store === 'postgres' && 'no store involved' }, async (t) => {
+  // A copy of the package as a consumer sees it after `npm run build`: package.json (its exports) and dist/.
+  const root = tempDir(t)
+  copyFileSync(join(projectRoot, 'package.json'), join(root, 'package.json'))
+  symlinkSync(join(projectRoot, 'node_modules'), join(root, 'node_modules'))
+  const tsc = join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc')
+  const common = ['--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--strict', '--skipLibCheck', '--types', 'node']
+  await run(process.execPath, [tsc, ...common, '--rootDir', projectRoot, '--outDir', join(root, 'dist'), '--declaration', join(projectRoot, 'src', 'client.ts')])
+
+  mkdirSync(join(root, 'consumer'))
+  writeFileSync(join(root, 'consumer', 'main.ts'), [
+    "import { createTrackbotClient, type User } from 'trackbot/client'",
+    'const client = createTrackbotClient({ baseUrl: process.argv[2] as string })',
+    "const { data, error } = await client.POST('/users', { body: { name: 'From the package' } })",
+    'const user: User | undefined = data',
+    "const missing = await client.GET('/users/{userId}', { params: { path: { userId: (user?.id ?? 0) + 1000 } } })",
+    'console.log(JSON.stringify({ user, error, missing: missing.error?.type }))',
+  ].join('\n'))
+  // Type-checked against dist/src/client.d.ts via exports.types, then run with no loader at all.
+  const consumer = join(root, 'consumer')
+  await run(process.execPath, [tsc, ...common, '--rootDir', consumer, '--outDir', consumer, join(consumer, 'main.ts')], { cwd: root })
+
+  const origin = await listening(t)
+  const { stdout } = await run(process.execPath, [join(root, 'consumer', 'main.js'), `${origin}${API}`], { cwd: root })
+  const result = JSON.parse(stdout)
+  t.match(result, { user: { id: Number, name: 'From the package' }, missing: 'urn:trackbot:problem:not-found' })
+  t.equal(result.error, undefined)
+})
