@@ -4,11 +4,13 @@ import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { registerApiRoutes } from './api-routes.js'
 import { registerContentTypes } from './content-types.js'
+import { registerCors } from './cors.js'
 import { openDatabase } from './database.js'
 import { registerDocs } from './docs.js'
 import { handleError, registerErrorHandling } from './error-handler.js'
 import { createHandlers } from './handlers.js'
 import { registerHealthRoutes } from './health.js'
+import { registerRequestLog } from './request-log.js'
 import { createRepositories } from './repositories/index.js'
 import { apiBasePath, createOpenApi, readSpec } from './spec.js'
 
@@ -17,6 +19,8 @@ export interface AppOptions {
   /** PostgreSQL connections per process (default 10). */
   poolSize?: number
   logger?: FastifyServerOptions['logger']
+  /** Origins allowed to call the API from a browser (CORS); none by default. */
+  corsOrigins?: string[]
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024
@@ -38,6 +42,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // the whole URL stays bounded by Node's header size limit.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
     return503OnClosing: true,
+    // src/request-log.ts writes one line per request instead of fastify's two.
+    disableRequestLogging: true,
     // fastify's router answers a malformed percent-encoding before any route or hook: make it a Problem too.
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
   })
@@ -45,6 +51,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id)
   })
+  registerRequestLog(fastify)
+  await registerCors(fastify, options.corsOrigins ?? [])
   registerContentTypes(fastify)
   registerErrorHandling(fastify)
 

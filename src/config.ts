@@ -1,4 +1,6 @@
 // Configuration from the environment, checked once at start so a bad value fails loudly and early.
+import { accessSync, constants, existsSync, statSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 
 export interface Config {
   port: number
@@ -7,6 +9,10 @@ export interface Config {
   /** PostgreSQL connections per process. */
   poolSize: number
   logLevel: string
+  /** `json` lines for machines, `pretty` for a developer's terminal (needs the pino-pretty dev dependency). */
+  logFormat: 'json' | 'pretty'
+  /** Origins allowed to call the API from a browser; empty means CORS is off. */
+  corsOrigins: string[]
 }
 
 export class ConfigError extends Error {}
@@ -27,7 +33,26 @@ function databaseUrl (value: string | undefined): string {
   if (!/^(file|postgres|postgresql):/.test(value)) {
     throw new ConfigError(`DATABASE_URL must be a file: URL (SQLite, e.g. ${DEFAULT_DATABASE_URL}) or a postgresql:// URL, got "${redact(value)}"`)
   }
+  if (value.startsWith('file:')) checkWritableDirectory(value)
   return value
+}
+
+/**
+ * The SQLite file's directory (or the nearest existing parent, where it will be created) must be
+ * writable: otherwise the first write, not the start, would fail.
+ */
+function checkWritableDirectory (url: string): void {
+  const file = resolve(url.replace(/^file:/, '').replace(/\?.*$/, ''))
+  let dir = dirname(file)
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir)
+  if (!statSync(dir).isDirectory()) throw new ConfigError(`DATABASE_URL points at ${file}, but ${dir} is not a directory`)
+  try {
+    // SQLite writes its -wal and -shm files beside the database, so the directory itself must be writable.
+    accessSync(dir, constants.W_OK | constants.X_OK)
+    if (existsSync(file)) accessSync(file, constants.R_OK | constants.W_OK)
+  } catch {
+    throw new ConfigError(`DATABASE_URL points at ${file}, but ${existsSync(file) ? 'that file' : `the directory ${dir}`} is not writable by this process`)
+  }
 }
 
 /** A URL as it may appear in a message: without its password. */
@@ -48,6 +73,25 @@ function logLevel (value: string | undefined): string {
   return value
 }
 
+function logFormat (value: string | undefined): Config['logFormat'] {
+  if (value === undefined || value === '') return 'json'
+  if (value !== 'json' && value !== 'pretty') throw new ConfigError(`LOG_FORMAT must be json or pretty, got "${value}"`)
+  return value
+}
+
+function corsOrigins (value: string | undefined): string[] {
+  const origins = (value ?? '').split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
+  for (const origin of origins) {
+    if (origin === '*') continue
+    let parsed: URL | undefined
+    try { parsed = new URL(origin) } catch {}
+    if (parsed === undefined || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(`CORS_ORIGINS must be a comma-separated list of origins like https://chat.example.com (scheme, host, optional port, no path) or *, got "${origin}"`)
+    }
+  }
+  return origins
+}
+
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: port(env.PORT),
@@ -55,5 +99,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: databaseUrl(env.DATABASE_URL),
     poolSize: poolSize(env.DATABASE_POOL_SIZE),
     logLevel: logLevel(env.LOG_LEVEL),
+    logFormat: logFormat(env.LOG_FORMAT),
+    corsOrigins: corsOrigins(env.CORS_ORIGINS),
   }
 }

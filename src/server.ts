@@ -7,7 +7,11 @@ async function main (): Promise<void> {
   const app = await buildApp({
     databaseUrl: config.databaseUrl,
     poolSize: config.poolSize,
-    logger: { level: config.logLevel },
+    logger: {
+      level: config.logLevel,
+      ...(config.logFormat === 'pretty' ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
+    },
+    corsOrigins: config.corsOrigins,
   })
 
   let closing = false

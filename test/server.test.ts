@@ -1,5 +1,7 @@
 // The server as `npm start` runs it: a separate process on a real port, its config, SIGTERM, restarts.
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { API, freshDatabaseUrl, httpRequest, runSql, store, tempDir } from './helper.js'
@@ -53,11 +55,17 @@ t.test('an unexpected error is a masked 500 logged with the request id', async (
 })
 
 t.test('bad configuration exits 1 with a clear message', async (t) => {
+  const notADirectory = join(tempDir(t), 'not-a-directory')
+  writeFileSync(notADirectory, '')
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ PORT: '70000' }, /PORT must be an integer from 0 to 65535, got "70000"/],
     [{ PORT: 'http' }, /PORT must be an integer/],
     [{ DATABASE_URL: 'mysql://localhost/x' }, /DATABASE_URL must be/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+    [{ LOG_FORMAT: 'xml' }, /LOG_FORMAT must be json or pretty, got "xml"/],
+    [{ CORS_ORIGINS: 'https://ok.example, chat.example.com' }, /CORS_ORIGINS must be a comma-separated list of origins.*got "chat.example.com"/],
+    [{ CORS_ORIGINS: 'https://chat.example.com/app' }, /CORS_ORIGINS must be .*got "https:\/\/chat.example.com\/app"/],
+    [{ DATABASE_URL: `file:${notADirectory}/data/trackbot.db` }, /DATABASE_URL points at .*trackbot.db, but .*not-a-directory is not a directory/],
   ]
   for (const [env, message] of cases) {
     const server = startServer({ PORT: '0', ...env })
@@ -65,4 +73,24 @@ t.test('bad configuration exits 1 with a clear message', async (t) => {
     t.equal(code, 1, JSON.stringify(env))
     t.match(server.output(), message)
   }
+})
+
+t.test('a data directory the server cannot write is a configuration error, not a failure at the first write', async (t) => {
+  // Root may write anywhere, so the server runs as the unprivileged user `nobody` here.
+  const dir = join(tempDir(t), 'read-only')
+  mkdirSync(dir)
+  chmodSync(join(dir, '..'), 0o755)
+  chmodSync(dir, 0o555)
+  // `env -i`: tap and c8 inject hooks (NODE_OPTIONS) that would try to write where `nobody` cannot.
+  const env = [`PATH=${process.env.PATH}`, 'HOME=/tmp', 'PORT=0', `DATABASE_URL=file:${dir}/trackbot.db`]
+  const child = spawn('env', ['-i', ...env, process.execPath, '--import', 'tsx', 'src/server.ts'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}),
+  })
+  let output = ''
+  child.stdout.on('data', (chunk) => { output += chunk })
+  child.stderr.on('data', (chunk) => { output += chunk })
+  const [code] = await once(child, 'exit')
+  t.equal(code, 1, output)
+  t.match(output, /bad configuration: DATABASE_URL points at .*read-only\/trackbot.db, but the directory .*read-only is not writable by this process/)
 })
