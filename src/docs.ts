@@ -57,7 +57,9 @@ async function docsPlugin (docs: FastifyInstance, options: { document: object })
     staticCSP: CONTENT_SECURITY_POLICY,
     // swagger-ui would otherwise send the spec to validator.swagger.io for a badge.
     validatorUrl: false,
-    uiConfig: { deepLinking: true, displayOperationId: true, displayRequestDuration: true },
+    // BaseLayout: no top bar, whose logo is an SVG with an inline <style> the CSP refuses, and whose URL box
+    // would load other specs into the page.
+    uiConfig: { layout: 'BaseLayout', deepLinking: true, displayOperationId: true, displayRequestDuration: true },
     theme: { title: 'Trackbot API reference' },
   })
 }
