@@ -1,9 +1,8 @@
 // `npm run db:copy`: an SQLite deployment moved to PostgreSQL (and back) answers every read the same.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { join } from 'node:path'
 import t from 'tap'
 import { API, createDatabase, snapshot, startApp, store, tempDir, type TestApp } from './helper.js'
+import { runScript } from './server-process.js'
 
 if (store !== 'postgres') {
   t.pass('runs on the PostgreSQL pass: it needs both stores')
@@ -141,11 +140,6 @@ async function readEverything (request: TestApp['request'], users: number[]): Pr
   return seen
 }
 
-async function dbCopy (...args: string[]): Promise<{ code: number | null, output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/db-copy.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (chunk) => { output += chunk })
-  child.stderr.on('data', (chunk) => { output += chunk })
-  const [code] = await once(child, 'exit')
-  return { code, output }
+function dbCopy (...args: string[]) {
+  return runScript('scripts/db-copy.ts', args)
 }

@@ -1,18 +1,10 @@
 // `npm run db:seed`: demo data the API serves like any other, the same for the same seed.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import t from 'tap'
 import { API, freshDatabaseUrl, runSql, startApp } from './helper.js'
+import { runScript } from './server-process.js'
 
-async function seed (databaseUrl: string, ...args: string[]): Promise<{ code: number | null, output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/db-seed.ts', ...args], {
-    env: { ...process.env, DATABASE_URL: databaseUrl }, stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  child.stdout.on('data', (chunk) => { output += chunk })
-  child.stderr.on('data', (chunk) => { output += chunk })
-  const [code] = await once(child, 'exit')
-  return { code, output }
+function seed (databaseUrl: string, ...args: string[]) {
+  return runScript('scripts/db-seed.ts', args, { DATABASE_URL: databaseUrl })
 }
 
 t.test('fills a database with users, conversations and messages the API serves', async (t) => {

@@ -12,6 +12,16 @@ export async function freePort (): Promise<number> {
   return port
 }
 
+/** Runs a TypeScript entry point (a script under scripts/) to its end: exit code and everything it printed. */
+export async function runScript (script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (chunk) => { output += chunk })
+  child.stderr.on('data', (chunk) => { output += chunk })
+  const [code] = await once(child, 'exit')
+  return { code: code as number | null, output }
+}
+
 export interface Running { child: ChildProcess, origin: string, output: () => string }
 
 export function startServer (env: Record<string, string>): Running {
