@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
+import type { OpenAPIV3 } from 'openapi-types'
 import { parse } from 'yaml'
 import { specPath } from './spec.js'
 import { registerSpecRoutes, type SpecSource } from './spec-routes.js'
@@ -35,27 +36,27 @@ const SECURITY_HEADERS = {
 
 export function readSpecSource (): SpecSource {
   const yaml = readFileSync(specPath)
-  return { yaml, document: parse(yaml.toString('utf8')) as object }
+  return { yaml, document: parse(yaml.toString('utf8')) as OpenAPIV3.Document }
 }
 
 /**
  * The copy the page renders: the spec's server URL names one host and port, so the page points try-it
  * at the API path on whatever server it was loaded from instead.
  */
-function docsDocument (document: object, basePath: string): object {
+function docsDocument (document: OpenAPIV3.Document, basePath: string): OpenAPIV3.Document {
   return { ...structuredClone(document), servers: [{ url: basePath, description: 'This server' }] }
 }
 
-async function docsPlugin (docs: FastifyInstance, options: { document: object }): Promise<void> {
+async function docsPlugin (docs: FastifyInstance, options: { document: OpenAPIV3.Document }): Promise<void> {
   // Encapsulated: these headers and the swagger decorator stay with the docs routes.
   docs.addHook('onRequest', async (_request, reply) => {
     reply.headers(SECURITY_HEADERS)
   })
-  await docs.register(fastifySwagger, { mode: 'static', specification: { document: options.document as never } })
+  await docs.register(fastifySwagger, { mode: 'static', specification: { document: options.document } })
   await docs.register(fastifySwaggerUi, {
     routePrefix: DOCS_PREFIX,
     staticCSP: CONTENT_SECURITY_POLICY,
-    // swagger-ui would otherwise send the spec to validator.swagger.io for a badge.
+    // Said outright: swagger-ui's own default sends the spec to validator.swagger.io for a badge.
     validatorUrl: false,
     // BaseLayout: no top bar, whose logo is an SVG with an inline <style> the CSP refuses, and whose URL box
     // would load other specs into the page.
