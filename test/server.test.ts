@@ -76,16 +76,15 @@ t.test('bad configuration exits 1 with a clear message', async (t) => {
 })
 
 t.test('a data directory the server cannot write is a configuration error, not a failure at the first write', async (t) => {
-  // Root may write anywhere, so the server runs as the unprivileged user `nobody` here.
+  // Root may write anywhere: drop the capabilities that let it, so root is bound by the mode bits like anyone.
   const dir = join(tempDir(t), 'read-only')
   mkdirSync(dir)
-  chmodSync(join(dir, '..'), 0o755)
   chmodSync(dir, 0o555)
-  // `env -i`: tap and c8 inject hooks (NODE_OPTIONS) that would try to write where `nobody` cannot.
-  const env = [`PATH=${process.env.PATH}`, 'HOME=/tmp', 'PORT=0', `DATABASE_URL=file:${dir}/trackbot.db`]
-  const child = spawn('env', ['-i', ...env, process.execPath, '--import', 'tsx', 'src/server.ts'], {
+  const asRoot = process.getuid?.() === 0
+  const command = [process.execPath, '--import', 'tsx', 'src/server.ts']
+  const child = spawn(asRoot ? 'setpriv' : command[0]!, asRoot ? ['--bounding-set', '-dac_override,-dac_read_search', ...command] : command.slice(1), {
+    env: { ...process.env, PORT: '0', DATABASE_URL: `file:${dir}/trackbot.db` },
     stdio: ['ignore', 'pipe', 'pipe'],
-    ...(process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}),
   })
   let output = ''
   child.stdout.on('data', (chunk) => { output += chunk })
