@@ -11,7 +11,9 @@ import { API, httpRequest, startApp, store } from '../helper.js'
 
 const CHROMIUM = process.env.TRACKBOT_CHROMIUM ?? '/usr/bin/chromium'
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
-const SCREENSHOT = join(projectRoot, 'test', 'artifacts', 'docs-page.png')
+// Each run's screenshot is a test artifact under .tap/; UPDATE_SCREENSHOT=1 refreshes README's committed copy.
+const SCREENSHOT_DIR = process.env.UPDATE_SCREENSHOT === '1' ? join(projectRoot, 'test', 'artifacts') : join(projectRoot, '.tap', 'artifacts')
+const SCREENSHOT = join(SCREENSHOT_DIR, 'docs-page.png')
 // A busy CI machine renders slowly; these bound waits for things that do happen, they are not assertions on time.
 const STEP_TIMEOUT_MS = 60_000
 
@@ -119,7 +121,7 @@ t.test('/docs renders the spec from this server and its try-it reaches this serv
   t.equal(await operation.locator('.request-url pre').innerText(), `${origin}${API}/conversations/${conversation.body.id}`)
   t.match(await operation.locator('.live-responses-table .response .response-col_description').first().innerText(), /Seen in the docs/)
 
-  mkdirSync(join(projectRoot, 'test', 'artifacts'), { recursive: true })
+  mkdirSync(SCREENSHOT_DIR, { recursive: true })
   // From the top: the operation list, then the try-it form and what the server answered.
   await page.evaluate('window.scrollTo(0, 0)')
   await page.screenshot({ path: SCREENSHOT })
