@@ -6,6 +6,7 @@ import { registerApiRoutes } from './api-routes.js'
 import { registerContentTypes } from './content-types.js'
 import { registerCors } from './cors.js'
 import { openDatabase } from './database.js'
+import { registerDraining } from './draining.js'
 import { registerDocs } from './docs.js'
 import { handleError, registerErrorHandling } from './error-handler.js'
 import { createHandlers } from './handlers.js'
@@ -41,7 +42,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // Long enough that a 5000-digit id reaches validation (a 400 naming it) instead of the router's 414;
     // the whole URL stays bounded by Node's header size limit.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
-    return503OnClosing: true,
+    // src/draining.ts answers requests that arrive while closing, in the API's problem shape.
+    return503OnClosing: false,
     // src/request-log.ts writes one line per request instead of fastify's two.
     disableRequestLogging: true,
     // fastify's router answers a malformed percent-encoding before any route or hook: make it a Problem too.
@@ -51,6 +53,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id)
   })
+  registerDraining(fastify)
   registerRequestLog(fastify)
   await registerCors(fastify, options.corsOrigins ?? [])
   registerContentTypes(fastify)
