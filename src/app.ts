@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { registerApiRoutes } from './api-routes.js'
+import { handleClientError } from './client-errors.js'
 import { registerContentTypes } from './content-types.js'
 import { registerCors } from './cors.js'
 import { openDatabase } from './database.js'
@@ -20,11 +21,14 @@ export interface AppOptions {
   /** PostgreSQL connections per process (default 10). */
   poolSize?: number
   logger?: FastifyServerOptions['logger']
+  /** Longest a client may take to send a whole request (headers and body) before a 408; default 30 s. */
+  requestTimeoutMs?: number
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   corsOrigins?: string[]
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
 // A client's X-Request-Id is kept when it is a sane token, so their logs and ours line up.
 const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -35,9 +39,15 @@ function requestId (request: IncomingMessage): string {
 }
 
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
   const fastify = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
+    // A slow sender (slowloris) holds a socket at most this long; Node checks the deadline on an interval,
+    // so the interval shrinks with the timeout to keep the cut-off close to it.
+    requestTimeout: requestTimeoutMs,
+    http: { headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeoutMs / 4))) },
+    clientErrorHandler: handleClientError,
     genReqId: requestId,
     // Long enough that a 5000-digit id reaches validation (a 400 naming it) instead of the router's 414;
     // the whole URL stays bounded by Node's header size limit.

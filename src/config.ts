@@ -13,6 +13,8 @@ export interface Config {
   logFormat: 'json' | 'pretty'
   /** Origins allowed to call the API from a browser; empty means CORS is off. */
   corsOrigins: string[]
+  /** Longest a client may take to send a whole request. */
+  requestTimeoutMs: number
 }
 
 export class ConfigError extends Error {}
@@ -92,6 +94,13 @@ function corsOrigins (value: string | undefined): string[] {
   return origins
 }
 
+function requestTimeoutMs (value: string | undefined): number {
+  if (value === undefined || value === '') return 30_000
+  const number = Number(value)
+  if (!/^\d+$/.test(value) || number < 100 || number > 3_600_000) throw new ConfigError(`REQUEST_TIMEOUT_MS must be an integer from 100 to 3600000, got "${value}"`)
+  return number
+}
+
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: port(env.PORT),
@@ -101,5 +110,6 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: logLevel(env.LOG_LEVEL),
     logFormat: logFormat(env.LOG_FORMAT),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
+    requestTimeoutMs: requestTimeoutMs(env.REQUEST_TIMEOUT_MS),
   }
 }

@@ -12,6 +12,7 @@ async function main (): Promise<void> {
       ...(config.logFormat === 'pretty' ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
     },
     corsOrigins: config.corsOrigins,
+    requestTimeoutMs: config.requestTimeoutMs,
   })
 
   let closing = false
