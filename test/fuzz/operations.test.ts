@@ -1,0 +1,75 @@
+// Every operation in the spec, fuzzed from the spec: valid requests get a documented answer that is not
+// an error of the client's making; requests broken in one place get a 400 naming that place, and change
+// nothing. No request ever gets a 5xx. FUZZ_SEED replays a run, FUZZ_RUNS makes it longer.
+import fc from 'fast-check'
+import t from 'tap'
+import { API, snapshot, startApp, type TestApp } from '../helper.js'
+import { breakings, fillPath, runs, seed, specOperations, toUrl, valueFor, type SpecOperation } from './spec-arbitraries.js'
+
+const FRESH = 'fresh'
+
+t.comment(`fast-check seed ${seed} (FUZZ_SEED=${seed} replays it)`)
+
+/** An id for each path parameter: a row made just for this case, or any id at all (mostly absent). */
+function idsArbitrary (operation: SpecOperation): fc.Arbitrary<Record<string, number | typeof FRESH>> {
+  return fc.record(Object.fromEntries(operation.pathParams.map((parameter) =>
+    [parameter.name, fc.oneof({ arbitrary: fc.constant(FRESH), weight: 3 }, { arbitrary: fc.integer({ min: 1, max: 2 ** 31 - 1 }), weight: 1 })])))
+}
+
+/** Query values the spec allows; no cursor, which is opaque and only valid as a Link header gives it. */
+function queryArbitrary (operation: SpecOperation): fc.Arbitrary<Record<string, unknown>> {
+  const params = operation.queryParams.filter((parameter) => parameter.name !== 'cursor')
+  return fc.record(Object.fromEntries(params.map((parameter) => [parameter.name, valueFor(parameter.schema as never)])), { requiredKeys: [] })
+}
+
+function bodyArbitrary (operation: SpecOperation): fc.Arbitrary<unknown> {
+  return operation.body === undefined ? fc.constant(undefined) : valueFor(operation.body)
+}
+
+/** Turns FRESH into the id of a user (and conversation) created for this case alone. */
+async function resolveIds (request: TestApp['request'], ids: Record<string, number | typeof FRESH>): Promise<Record<string, number>> {
+  const resolved: Record<string, number> = {}
+  for (const [name, id] of Object.entries(ids)) {
+    if (id !== FRESH) { resolved[name] = id; continue }
+    const user = (await request('POST', `${API}/users`, { body: { name: 'Fuzz' } })).body
+    resolved[name] = name === 'userId'
+      ? user.id
+      : (await request('POST', `${API}/users/${user.id}/conversations`, { body: { messages: [{ role: 'user', content: 'hi' }] } })).body.id
+  }
+  return resolved
+}
+
+const operations = specOperations()
+
+t.test('valid requests get a documented answer, never a 400 or a 5xx', async (t) => {
+  const { request } = await startApp(t)
+  for (const operation of operations) {
+    await fc.assert(fc.asyncProperty(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), async (ids, query, body) => {
+      const url = toUrl(API, fillPath(operation, await resolveIds(request, ids)), query)
+      // `request` fails the case if the answer breaks the spec (status, headers, body).
+      const reply = await request(operation.method, url, body === undefined ? {} : { body })
+      if (reply.status === 400 || reply.status >= 500) throw new Error(`${operation.operationId} ${url} → ${reply.status} ${reply.text}`)
+    }), { seed, numRuns: runs(30) })
+    t.pass(`${operation.operationId}: valid requests answered as documented`)
+  }
+})
+
+t.test('requests broken in one place get a 400 naming it, and change nothing', async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  for (const operation of operations) {
+    const cases = fc.tuple(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), fc.nat())
+    await fc.assert(fc.asyncProperty(cases, async ([ids, query, body, pick]) => {
+      const resolved = await resolveIds(request, ids)
+      const options = breakings(operation, API, resolved, query, body)
+      const broken = options[pick % options.length]!
+      const before = await snapshot(databaseUrl)
+      const reply = await request(broken.request.method, broken.request.url, broken.request.body === undefined ? {} : { body: broken.request.body })
+      const named = (reply.body?.errors ?? []).some((error: any) => error.in === broken.in && error.pointer === broken.pointer)
+      if (reply.status !== 400 || !named) {
+        throw new Error(`${operation.operationId}, ${broken.how}: ${broken.request.url} → ${reply.status}, wanted a 400 naming ${broken.in} ${broken.pointer}: ${reply.text}`)
+      }
+      if (await snapshot(databaseUrl) !== before) throw new Error(`${operation.operationId}, ${broken.how}: a refused request changed the store`)
+    }), { seed, numRuns: runs(30) })
+    t.pass(`${operation.operationId}: broken requests refused where they are broken`)
+  }
+})
