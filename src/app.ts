@@ -12,7 +12,7 @@ import { registerDocs } from './docs.js'
 import { handleError, registerErrorHandling } from './error-handler.js'
 import { createHandlers } from './handlers.js'
 import { registerHealthRoutes } from './health.js'
-import { registerRequestLog } from './request-log.js'
+import { RequestLog } from './request-log.js'
 import { createRepositories } from './repositories/index.js'
 import { apiBasePath, createOpenApi, readSpec } from './spec.js'
 
@@ -54,8 +54,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
     // src/draining.ts answers requests that arrive while closing, in the API's problem shape.
     return503OnClosing: false,
-    // src/request-log.ts writes one line per request instead of fastify's two.
-    disableRequestLogging: true,
+    // One line per request instead of fastify's two.
+    logController: new RequestLog(),
     // fastify's router answers a malformed percent-encoding before any route or hook: make it a Problem too.
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
   })
@@ -64,7 +64,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     reply.header('X-Request-Id', request.id)
   })
   registerDraining(fastify)
-  registerRequestLog(fastify)
   await registerCors(fastify, options.corsOrigins ?? [])
   registerContentTypes(fastify)
   registerErrorHandling(fastify)
