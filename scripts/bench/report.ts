@@ -1,0 +1,80 @@
+// The benchmark's results: their JSON shape, and the one table printed from it.
+
+export const SERVERS = ['floor', 'peer', 'ours'] as const
+export type ServerName = typeof SERVERS[number]
+
+export interface Measure {
+  requestsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  requests: number
+  /** Non-2xx answers, connection errors and timeouts: any of them fails the run. */
+  failures: number
+  statusCodes: Record<string, number>
+}
+
+export interface ServerResult {
+  spawnToReadyMs: number
+  rssIdleMb: number
+  rssAfterMb: number
+  scenarios: Record<string, Measure>
+  /** page50 by the user's conversation count. */
+  growth: Record<string, Measure>
+}
+
+export interface Report {
+  store: string
+  startedAt: string
+  node: string
+  cpu: string
+  cores: number
+  connections: number
+  durationSeconds: number
+  smoke: boolean
+  commit: string
+  seed: object
+  servers: Partial<Record<ServerName, ServerResult>>
+}
+
+const ratio = (value: number, reference: number | undefined) => reference ? (value / reference).toFixed(2) + 'x' : '-'
+
+function table (header: string[], rows: string[][]): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)))
+  const line = (cells: string[]) => cells.map((cell, c) => c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)).join('  ').trimEnd()
+  return [line(header), ...rows.map(line)].join('\n')
+}
+
+function scenarioRows (report: Report): string[][] {
+  const names = Object.keys(Object.values(report.servers)[0]?.scenarios ?? {})
+  return names.flatMap((scenario) => SERVERS.flatMap((server) => {
+    const measure = report.servers[server]?.scenarios[scenario]
+    if (measure === undefined) return []
+    const of = (reference: ServerName) => report.servers[reference]?.scenarios[scenario]?.requestsPerSecond
+    return [[scenario, server, measure.requestsPerSecond.toFixed(0), measure.p50Ms.toFixed(1), measure.p99Ms.toFixed(1),
+      ratio(measure.requestsPerSecond, of('floor')), ratio(measure.requestsPerSecond, of('peer')), String(measure.failures)]]
+  }))
+}
+
+function processRows (report: Report): string[][] {
+  return SERVERS.flatMap((server) => {
+    const result = report.servers[server]
+    return result === undefined ? [] : [[server, '', result.spawnToReadyMs.toFixed(0), result.rssIdleMb.toFixed(0), result.rssAfterMb.toFixed(0)]]
+  })
+}
+
+function growthRows (report: Report): string[][] {
+  return SERVERS.flatMap((server) => Object.entries(report.servers[server]?.growth ?? {}).map(([size, measure]) =>
+    [server, Number(size).toLocaleString('en-US'), measure.requestsPerSecond.toFixed(0), measure.p50Ms.toFixed(1), measure.p99Ms.toFixed(1), String(measure.failures)]))
+}
+
+export function formatReport (report: Report): string {
+  return [
+    `${report.store}, ${report.connections} connections, ${report.durationSeconds} s per scenario${report.smoke ? ' (smoke)' : ''}; node ${report.node}, ${report.cores} x ${report.cpu}; ${report.commit}`,
+    table(['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'vs floor', 'vs peer', 'failed'], scenarioRows(report)),
+    '',
+    table(['server', '', 'spawn-to-ready ms', 'RSS idle MB', 'RSS after MB'], processRows(report)),
+    '',
+    'growth: page50 (limit=50) of a user with N conversations',
+    table(['server', 'N', 'req/s', 'p50 ms', 'p99 ms', 'failed'], growthRows(report)),
+  ].join('\n')
+}

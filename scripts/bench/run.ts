@@ -1,0 +1,286 @@
+// `npm run bench [-- --store postgres --duration 10 --connections 50 --smoke --only floor,peer,ours]`:
+// the floor, the peer and our production build, one after the other (2 cores: never together), each on
+// its own fresh copy of the same seeded database, loaded by autocannon over loopback. Prints one table
+// and writes it as JSON under bench/results/ (smoke runs: a temp dir). Exit 1 only when a server
+// failed to start or answered a request with a non-2xx or an error; never on speed.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+import { projectRoot } from '../../src/project-root.js'
+import { formatReport, SERVERS, type Measure, type Report, type ServerName, type ServerResult } from './report.js'
+import { adminQuery, copySqlite, FULL_SIZE, postgresUrl, seed, SMOKE_SIZE, type Fixture, type Store } from './seed.js'
+
+interface Options { store: Store, duration: number, connections: number, smoke: boolean, only: ServerName[] }
+
+const ENTRY: Record<ServerName, string> = {
+  floor: 'dist/scripts/bench/floor-server.js',
+  peer: 'dist/scripts/bench/peer-server.js',
+  ours: 'dist/src/server.js',
+}
+const WARM_UP_SECONDS = 1
+const GROWTH_SECONDS = 3
+/** Servers whose growth figure is measured: ours is the one that must stay flat, the floor shows what flat is. */
+const GROWTH_SERVERS: ServerName[] = ['floor', 'ours']
+
+const live = new Set<ChildProcess>()
+const cleanups: Array<() => Promise<void>> = []
+
+function options (): Options {
+  const { values } = parseArgs({
+    options: {
+      store: { type: 'string', default: 'sqlite' },
+      duration: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '50' },
+      smoke: { type: 'boolean', default: false },
+      only: { type: 'string', default: SERVERS.join(',') },
+    },
+  })
+  if (values.store !== 'sqlite' && values.store !== 'postgres') throw new Error(`--store must be sqlite or postgres, got "${values.store}"`)
+  const only = values.only.split(',').map((name) => name.trim())
+  const unknown = only.filter((name) => !(SERVERS as readonly string[]).includes(name))
+  if (unknown.length > 0) throw new Error(`--only takes ${SERVERS.join(',')}; unknown: ${unknown.join(',')}`)
+  const duration = values.smoke ? 1 : Number(values.duration)
+  const connections = Number(values.connections)
+  if (!(duration > 0) || !(connections >= 1)) throw new Error('--duration and --connections must be positive numbers')
+  return { store: values.store, duration, connections, smoke: values.smoke, only: SERVERS.filter((name) => only.includes(name)) }
+}
+
+const progress = (smoke: boolean, message: string) => { if (!smoke) console.error(`bench: ${message}`) }
+
+/** One seeded database, and a fresh copy of it per server. */
+interface Databases { fixture: Fixture, copyFor (server: ServerName): Promise<string> }
+
+async function sqliteDatabases (smoke: boolean): Promise<Databases> {
+  const dir = mkdtempSync(join(tmpdir(), 'trackbot-bench-'))
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
+  const seeded = `file:${join(dir, 'seeded.db')}`
+  const fixture = await seed(seeded, smoke ? SMOKE_SIZE : FULL_SIZE)
+  return {
+    fixture,
+    async copyFor (server) {
+      const url = `file:${join(dir, `${server}.db`)}`
+      copySqlite(seeded, url)
+      return url
+    },
+  }
+}
+
+async function postgresDatabases (smoke: boolean): Promise<Databases> {
+  const admin = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
+  const prefix = `trackbot_bench_${process.pid}`
+  const created: string[] = []
+  const create = async (name: string, template?: string) => {
+    created.push(name)
+    await adminQuery(admin, [`CREATE DATABASE ${name}${template === undefined ? '' : ` TEMPLATE ${template}`}`])
+    return postgresUrl(admin, name)
+  }
+  cleanups.push(() => adminQuery(admin, created.map((name) => `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
+  const fixture = await seed(await create(`${prefix}_seed`), smoke ? SMOKE_SIZE : FULL_SIZE)
+  return { fixture, copyFor: (server) => create(`${prefix}_${server}`, `${prefix}_seed`) }
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+function rssMb (pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+  return Number(kb) / 1024
+}
+
+interface Spawned { child: ChildProcess, origin: string, output: () => string }
+
+function spawnServer (server: ServerName, databaseUrl: string, port: number): Spawned {
+  const child = spawn(process.execPath, [join(projectRoot, ENTRY[server])], {
+    cwd: projectRoot,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  live.add(child)
+  child.on('exit', () => live.delete(child))
+  let output = ''
+  const keep = (chunk: Buffer) => { output = (output + chunk.toString()).slice(-8000) }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  return { child, origin: `http://127.0.0.1:${port}`, output: () => output }
+}
+
+async function waitReady ({ child, origin, output }: Spawned): Promise<void> {
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before ready:\n${output()}`)
+    try {
+      if ((await fetch(`${origin}/readyz`)).status === 200) return
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  throw new Error(`server not ready in 30 s:\n${output()}`)
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  // A server that hangs on close must not hang the benchmark.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(timer)
+}
+
+interface Scenario { name: string, request: autocannon.Request, maxRequests?: number }
+
+const between = ([first, last]: [number, number]) => first + Math.floor(Math.random() * (last - first + 1))
+const json = { 'content-type': 'application/json' }
+
+/** The six scenarios; `deleted` walks the delete pool, fresh for each server since each has its own copy. */
+function scenarios (fixture: Fixture, connections: number): Scenario[] {
+  const api = '/api/v1'
+  let deleted = fixture.deletePool[0]
+  const randomPath = (path: () => string): autocannon.Request => ({ setupRequest: (request) => ({ ...request, path: path() }) })
+  return [
+    { name: 'get', request: randomPath(() => `${api}/conversations/${between(fixture.typicalConversations)}`) },
+    { name: 'list', request: randomPath(() => `${api}/users/${between(fixture.typicalUsers)}/conversations`) },
+    { name: 'page50', request: { path: `${api}/users/${fixture.bigUser}/conversations?limit=50` } },
+    {
+      name: 'create',
+      request: {
+        method: 'POST', headers: json,
+        body: JSON.stringify({ title: 'Bench', metadata: { model: 'bench' }, messages: [{ role: 'user', content: 'Hello from the benchmark' }] }),
+        ...randomPath(() => `${api}/users/${between(fixture.typicalUsers)}/conversations`),
+      },
+    },
+    {
+      name: 'post',
+      request: { method: 'POST', headers: json, body: JSON.stringify({ role: 'user', content: 'One more question' }), ...randomPath(() => `${api}/conversations/${between(fixture.typicalConversations)}/messages`) },
+    },
+    {
+      name: 'delete',
+      request: { method: 'DELETE', ...randomPath(() => `${api}/conversations/${deleted++}`) },
+      // Every connection builds one request ahead; the margin keeps the pool from running dry (a 404).
+      get maxRequests () { return fixture.deletePool[1] - deleted + 1 - 2 * connections },
+    },
+  ]
+}
+
+async function load (origin: string, scenario: Scenario, seconds: number, connections: number): Promise<Measure> {
+  const result = await autocannon({
+    url: origin, connections, duration: seconds, requests: [scenario.request],
+    ...(scenario.maxRequests === undefined ? {} : { maxOverallRequests: Math.max(connections, scenario.maxRequests) }),
+  })
+  const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]))
+  return {
+    requestsPerSecond: result.requests.total / result.duration,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    failures: result.non2xx + result.errors + result.timeouts,
+    statusCodes,
+  }
+}
+
+async function measureServer (server: ServerName, databaseUrl: string, fixture: Fixture, options: Options): Promise<ServerResult> {
+  const started = performance.now()
+  const spawned = spawnServer(server, databaseUrl, await freePort())
+  try {
+    await waitReady(spawned)
+    const spawnToReadyMs = performance.now() - started
+    const rssIdleMb = rssMb(spawned.child.pid!)
+    const measured: Record<string, Measure> = {}
+    for (const scenario of scenarios(fixture, options.connections)) {
+      if (!options.smoke) await load(spawned.origin, scenario, WARM_UP_SECONDS, options.connections)
+      measured[scenario.name] = await load(spawned.origin, scenario, options.duration, options.connections)
+      progress(options.smoke, `${server} ${scenario.name}: ${measured[scenario.name]!.requestsPerSecond.toFixed(0)} req/s`)
+    }
+    const growth: Record<string, Measure> = {}
+    if (GROWTH_SERVERS.includes(server) && (!options.smoke || server === 'ours')) {
+      for (const { userId, conversations } of fixture.growthUsers) {
+        const page = { name: 'page50', request: { path: `/api/v1/users/${userId}/conversations?limit=50` } }
+        growth[conversations] = await load(spawned.origin, page, options.smoke ? 0.5 : GROWTH_SECONDS, options.connections)
+      }
+    }
+    return { spawnToReadyMs, rssIdleMb, rssAfterMb: rssMb(spawned.child.pid!), scenarios: measured, growth }
+  } catch (error) {
+    throw new Error(`${server}: ${error instanceof Error ? error.message : String(error)}\n${spawned.output()}`)
+  } finally {
+    await stop(spawned.child)
+  }
+}
+
+function commit (): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: projectRoot, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: projectRoot, encoding: 'utf8' }).trim() !== ''
+    return dirty ? `${head}+dirty` : head
+  } catch {
+    return 'unknown'
+  }
+}
+
+function writeResults (report: Report): string {
+  const dir = report.smoke ? join(tmpdir(), 'trackbot-bench-results') : join(projectRoot, 'bench', 'results')
+  mkdirSync(dir, { recursive: true })
+  const text = JSON.stringify(report, null, 2) + '\n'
+  const file = join(dir, `${report.store}-${report.startedAt.replace(/:/g, '-')}.json`)
+  writeFileSync(file, text)
+  writeFileSync(join(dir, `latest-${report.store}.json`), text)
+  return file
+}
+
+function failures (report: Report): string[] {
+  return Object.entries(report.servers).flatMap(([server, result]) =>
+    Object.entries({ ...result.scenarios, ...Object.fromEntries(Object.entries(result.growth).map(([n, m]) => [`growth ${n}`, m])) })
+      .filter(([, measure]) => measure.failures > 0)
+      .map(([scenario, measure]) => `${server} ${scenario}: ${measure.failures} failed (status codes ${JSON.stringify(measure.statusCodes)})`))
+}
+
+async function cleanUp (): Promise<void> {
+  for (const child of live) await stop(child)
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((error: unknown) => console.error('bench: cleanup:', error))
+}
+
+async function main (): Promise<void> {
+  const opts = options()
+  const startedAt = new Date().toISOString()
+  progress(opts.smoke, `seeding ${opts.store}`)
+  const databases = opts.store === 'postgres' ? await postgresDatabases(opts.smoke) : await sqliteDatabases(opts.smoke)
+  const report: Report = {
+    store: opts.store, startedAt, node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length,
+    connections: opts.connections, durationSeconds: opts.duration, smoke: opts.smoke, commit: commit(),
+    seed: opts.smoke ? SMOKE_SIZE : FULL_SIZE, servers: {},
+  }
+  for (const server of opts.only) {
+    report.servers[server] = await measureServer(server, await databases.copyFor(server), databases.fixture, opts)
+  }
+  console.log(formatReport(report))
+  const file = writeResults(report)
+  progress(opts.smoke, `wrote ${file}`)
+  const failed = failures(report)
+  if (failed.length > 0) {
+    console.error(`bench: FAILED: requests that did not get a 2xx:\n${failed.join('\n')}`)
+    process.exitCode = 1
+  }
+}
+
+// Interrupted: stop the servers and drop the databases before going.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => { cleanUp().finally(() => process.exit(130)) })
+}
+// Last resort on any other way out: no server outlives the benchmark.
+process.on('exit', () => { for (const child of live) child.kill('SIGKILL') })
+
+main()
+  .catch((error: unknown) => {
+    console.error(`bench: ${error instanceof Error ? error.message : String(error)}`)
+    process.exitCode = 1
+  })
+  .finally(cleanUp)
