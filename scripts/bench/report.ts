@@ -8,6 +8,8 @@ export interface Measure {
   p50Ms: number
   p99Ms: number
   requests: number
+  /** Measured seconds: shorter than asked only if the delete pool ran out. */
+  seconds: number
   /** Non-2xx answers, connection errors and timeouts: any of them fails the run. */
   failures: number
   statusCodes: Record<string, number>
@@ -33,6 +35,8 @@ export interface Report {
   smoke: boolean
   commit: string
   seed: object
+  /** 1, 5 and 15 minute load averages. */
+  loadAverage: { start: number[], end: number[] }
   servers: Partial<Record<ServerName, ServerResult>>
 }
 
@@ -69,7 +73,7 @@ function growthRows (report: Report): string[][] {
 
 export function formatReport (report: Report): string {
   return [
-    `${report.store}, ${report.connections} connections, ${report.durationSeconds} s per scenario${report.smoke ? ' (smoke)' : ''}; node ${report.node}, ${report.cores} x ${report.cpu}; ${report.commit}`,
+    `${report.store}, ${report.connections} connections, ${report.durationSeconds} s per scenario${report.smoke ? ' (smoke)' : ''}; node ${report.node}, ${report.cores} x ${report.cpu}; ${report.commit}; load ${report.loadAverage.start.map((n) => n.toFixed(1)).join(' ')}`,
     table(['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'vs floor', 'vs peer', 'failed'], scenarioRows(report)),
     '',
     table(['server', '', 'spawn-to-ready ms', 'RSS idle MB', 'RSS after MB'], processRows(report)),

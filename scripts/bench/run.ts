@@ -7,23 +7,25 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { projectRoot } from '../../src/project-root.js'
 import { formatReport, SERVERS, type Measure, type Report, type ServerName, type ServerResult } from './report.js'
-import { adminQuery, copySqlite, FULL_SIZE, postgresUrl, seed, SMOKE_SIZE, type Fixture, type Store } from './seed.js'
+import { adminQuery, copySqlite, FULL_SIZE, postgresUrl, seed, SMOKE_SIZE, type Fixture, type SeedSize, type Store } from './seed.js'
 
 interface Options { store: Store, duration: number, connections: number, smoke: boolean, only: ServerName[] }
 
 const ENTRY: Record<ServerName, string> = {
   floor: 'dist/scripts/bench/floor-server.js',
   peer: 'dist/scripts/bench/peer-server.js',
-  ours: 'dist/src/server.js',
+  ours: 'dist/scripts/bench/ours-server.js',
 }
 const WARM_UP_SECONDS = 1
 const GROWTH_SECONDS = 3
+/** More deletes per second than any server here reaches, so the pool outlasts the run (a repeated id is a 404). */
+const DELETE_RATE_BOUND = 20_000
 /** Servers whose growth figure is measured: ours is the one that must stay flat, the floor shows what flat is. */
 const GROWTH_SERVERS: ServerName[] = ['floor', 'ours']
 
@@ -55,11 +57,16 @@ const progress = (smoke: boolean, message: string) => { if (!smoke) console.erro
 /** One seeded database, and a fresh copy of it per server. */
 interface Databases { fixture: Fixture, copyFor (server: ServerName): Promise<string> }
 
-async function sqliteDatabases (smoke: boolean): Promise<Databases> {
+function seedSize ({ smoke, duration }: Options): SeedSize {
+  const size = smoke ? SMOKE_SIZE : FULL_SIZE
+  return { ...size, deletePool: Math.ceil(DELETE_RATE_BOUND * (duration + (smoke ? 0 : WARM_UP_SECONDS))) }
+}
+
+async function sqliteDatabases (size: SeedSize): Promise<Databases> {
   const dir = mkdtempSync(join(tmpdir(), 'trackbot-bench-'))
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
   const seeded = `file:${join(dir, 'seeded.db')}`
-  const fixture = await seed(seeded, smoke ? SMOKE_SIZE : FULL_SIZE)
+  const fixture = await seed(seeded, size)
   return {
     fixture,
     async copyFor (server) {
@@ -70,7 +77,7 @@ async function sqliteDatabases (smoke: boolean): Promise<Databases> {
   }
 }
 
-async function postgresDatabases (smoke: boolean): Promise<Databases> {
+async function postgresDatabases (size: SeedSize): Promise<Databases> {
   const admin = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
   const prefix = `trackbot_bench_${process.pid}`
   const created: string[] = []
@@ -80,7 +87,7 @@ async function postgresDatabases (smoke: boolean): Promise<Databases> {
     return postgresUrl(admin, name)
   }
   cleanups.push(() => adminQuery(admin, created.map((name) => `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
-  const fixture = await seed(await create(`${prefix}_seed`), smoke ? SMOKE_SIZE : FULL_SIZE)
+  const fixture = await seed(await create(`${prefix}_seed`), size)
   return { fixture, copyFor: (server) => create(`${prefix}_${server}`, `${prefix}_seed`) }
 }
 
@@ -125,6 +132,13 @@ async function waitReady ({ child, origin, output }: Spawned): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
   throw new Error(`server not ready in 30 s:\n${output()}`)
+}
+
+/** A server that died under load would otherwise show up as a scenario of connection errors. */
+function assertAlive (child: ChildProcess, scenario: string): void {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    throw new Error(`exited (code ${child.exitCode}, signal ${child.signalCode}) during ${scenario}`)
+  }
 }
 
 async function stop (child: ChildProcess): Promise<void> {
@@ -183,6 +197,7 @@ async function load (origin: string, scenario: Scenario, seconds: number, connec
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     requests: result.requests.total,
+    seconds: result.duration,
     failures: result.non2xx + result.errors + result.timeouts,
     statusCodes,
   }
@@ -199,6 +214,7 @@ async function measureServer (server: ServerName, databaseUrl: string, fixture: 
     for (const scenario of scenarios(fixture, options.connections)) {
       if (!options.smoke) await load(spawned.origin, scenario, WARM_UP_SECONDS, options.connections)
       measured[scenario.name] = await load(spawned.origin, scenario, options.duration, options.connections)
+      assertAlive(spawned.child, scenario.name)
       progress(options.smoke, `${server} ${scenario.name}: ${measured[scenario.name]!.requestsPerSecond.toFixed(0)} req/s`)
     }
     const growth: Record<string, Measure> = {}
@@ -252,15 +268,19 @@ async function main (): Promise<void> {
   const opts = options()
   const startedAt = new Date().toISOString()
   progress(opts.smoke, `seeding ${opts.store}`)
-  const databases = opts.store === 'postgres' ? await postgresDatabases(opts.smoke) : await sqliteDatabases(opts.smoke)
+  const size = seedSize(opts)
+  const databases = opts.store === 'postgres' ? await postgresDatabases(size) : await sqliteDatabases(size)
   const report: Report = {
     store: opts.store, startedAt, node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length,
     connections: opts.connections, durationSeconds: opts.duration, smoke: opts.smoke, commit: commit(),
-    seed: opts.smoke ? SMOKE_SIZE : FULL_SIZE, servers: {},
+    seed: size, servers: {},
+    // Other work on this machine skews every figure; the load average at start and end shows whether there was any.
+    loadAverage: { start: loadavg(), end: [] },
   }
   for (const server of opts.only) {
     report.servers[server] = await measureServer(server, await databases.copyFor(server), databases.fixture, opts)
   }
+  report.loadAverage.end = loadavg()
   console.log(formatReport(report))
   const file = writeResults(report)
   progress(opts.smoke, `wrote ${file}`)
