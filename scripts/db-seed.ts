@@ -103,7 +103,7 @@ async function main (): Promise<void> {
 
   const { databaseUrl } = loadConfig()
   const database = await openDatabase(databaseUrl, { info: () => {}, warn: console.warn })
-  const repositories = createRepositories(database.prisma)
+  const repositories = createRepositories(database.prisma, database.provider)
   let conversations = 0
   let messages = 0
   try {

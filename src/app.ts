@@ -76,7 +76,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const spec = readSpec()
   const basePath = apiBasePath(spec)
   const api = await createOpenApi(spec)
-  registerApiRoutes(fastify, api, createHandlers(createRepositories(database.prisma), basePath), basePath)
+  registerApiRoutes(fastify, api, createHandlers(createRepositories(database.prisma, database.provider), basePath), basePath)
   await registerDocs(fastify, basePath)
   return fastify
 }

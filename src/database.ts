@@ -2,14 +2,13 @@
 // client on the migrated schema. Nothing above this file knows which store it is.
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/sqlite/client.js'
 import { PrismaClient as PostgresClient } from '../generated/prisma/postgres/client.js'
 import { migratePostgres } from './migrate-postgres.js'
 import { migrateSqlite } from './migrate-sqlite.js'
 import { migrationsDir, readMigrations, type MigrationLog, type Provider } from './migrations.js'
-import { SerializedSqliteAdapterFactory } from './sqlite-adapter.js'
+import { SqliteAdapterFactory } from './sqlite-adapter.js'
 
 /**
  * The client type repositories program against. Both generated clients come from the same models
@@ -58,9 +57,7 @@ function createClient (databaseUrl: string, options: DatabaseOptions): PrismaCli
     const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.poolSize ?? 10 })
     return new PostgresClient({ adapter, errorFormat: 'minimal' }) as unknown as PrismaClient
   }
-  const adapter = new SerializedSqliteAdapterFactory(
-    new PrismaBetterSqlite3({ url: sqliteFile(databaseUrl), timeout: BUSY_TIMEOUT_MS }),
-  )
+  const adapter = new SqliteAdapterFactory({ file: sqliteFile(databaseUrl), busyTimeoutMs: BUSY_TIMEOUT_MS })
   return new PrismaClient({ adapter, errorFormat: 'minimal' })
 }
 

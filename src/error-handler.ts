@@ -1,6 +1,6 @@
 // Every error fastify, the JSON parser, Prisma or our own code throws becomes one Problem shape.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { PrismaClientKnownRequestError } from '@prisma/client/runtime/client'
+import { databaseErrorKind } from './repositories/prisma-errors.js'
 import { httpProblem, problem, type Problem } from './problems.js'
 import { sendProblem } from './reply.js'
 
@@ -41,33 +41,15 @@ const unavailable = (instance: string): Mapped => ({
   headers: { 'Retry-After': RETRY_AFTER_SECONDS },
 })
 
-// Socket errors, and SQLSTATE classes 08 (connection exception), 53 (insufficient resources) and
-// 57P (operator intervention: shutdown, restart).
-const CONNECTION_CODE = /^(E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|AI_AGAIN)|08...|53...|57P0[1-3])$/
-
-/**
- * A connection that died while idle in the pool reaches Prisma's caller as the driver's own error,
- * not as a Prisma error code, so it is recognised by its code or pg's fixed message.
- */
-function isConnectionLoss (error: unknown): boolean {
-  if (!(error instanceof Error)) return false
-  const code = (error as { code?: unknown }).code
-  return (typeof code === 'string' && CONNECTION_CODE.test(code)) ||
-    /^Connection terminated( unexpectedly| due to connection timeout)?$/.test(error.message)
-}
-
 /** Database errors that reach here without a repository expecting them, e.g. in a race with a delete. */
 function databaseProblem (error: unknown, instance: string): Mapped | undefined {
-  if (isConnectionLoss(error)) return unavailable(instance)
-  if (!(error instanceof PrismaClientKnownRequestError)) return undefined
-  switch (error.code) {
-    case 'P2002':
+  switch (databaseErrorKind(error)) {
+    case 'unique':
       return { problem: problem('conflict', 'The request clashes with stored data.', instance) }
-    case 'P2003':
-    case 'P2025':
+    case 'foreignKey':
+    case 'notFound':
       return { problem: problem('notFound', 'A resource this request needs no longer exists.', instance) }
-    // Unreachable, timed out, connection closed, pool timeout, write conflict or deadlock.
-    case 'P1001': case 'P1002': case 'P1008': case 'P1017': case 'P2024': case 'P2034':
+    case 'unavailable':
       return unavailable(instance)
   }
   return undefined

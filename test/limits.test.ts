@@ -88,24 +88,30 @@ if (store !== 'sqlite') {
       checkEarlyProblem(t, parseResponse(raw), 408)
       await stillAnswers(t, server)
     })
+  })
 
-    t.test('1,000 parallel connections are all answered, and the server answers after', async (t) => {
-      // One connection per request, all opened at once.
-      const agent = new Agent({ keepAlive: false, maxSockets: Infinity })
-      t.teardown(() => agent.destroy())
-      const get = (i: number) => new Promise<number>((resolve, reject) => {
-        const request = httpGet({ host: '127.0.0.1', port, path: `${API}/users/${i + 1}`, agent }, (response) => {
-          response.resume()
-          response.on('end', () => resolve(response.statusCode!))
-        })
-        request.on('error', reject)
-        request.end()
+  // On its own server with the default request timeout: on a busy machine a connection can wait longer than
+  // the 1 s above for its turn, and that is not what this test is about.
+  t.test('1,000 parallel connections are all answered, and the server answers after', async (t) => {
+    const port = await freePort()
+    const server = startServer({ PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: await freshDatabaseUrl(t), LOG_LEVEL: 'warn' })
+    t.teardown(() => { server.child.kill('SIGKILL') })
+    await waitReady(server.origin, server.child)
+    // One connection per request, all opened at once.
+    const agent = new Agent({ keepAlive: false, maxSockets: Infinity })
+    t.teardown(() => agent.destroy())
+    const get = (i: number) => new Promise<number>((resolve, reject) => {
+      const request = httpGet({ host: '127.0.0.1', port, path: `${API}/users/${i + 1}`, agent }, (response) => {
+        response.resume()
+        response.on('end', () => resolve(response.statusCode!))
       })
-      const statuses = await Promise.all(Array.from({ length: 1000 }, (_, i) => get(i)))
-      const counts: Record<number, number> = {}
-      for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1
-      t.same(counts, { 404: 1000 }, 'every connection got its answer')
-      await stillAnswers(t, server)
+      request.on('error', reject)
+      request.end()
     })
+    const statuses = await Promise.all(Array.from({ length: 1000 }, (_, i) => get(i)))
+    const counts: Record<number, number> = {}
+    for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1
+    t.same(counts, { 404: 1000 }, 'every connection got its answer')
+    await stillAnswers(t, server)
   })
 }

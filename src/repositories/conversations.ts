@@ -1,87 +1,90 @@
 import type { PrismaClient } from '../database.js'
 import { toPage, type Page } from '../pagination.js'
-import { isForeignKeyViolation } from './prisma-errors.js'
+import { join, limitTo, sql, type Dialect } from './dialect.js'
 import {
   toConversation, toMessage,
-  type Conversation, type ConversationWithMessages, type NewConversation,
+  type Conversation, type ConversationRow, type ConversationWithMessages, type MessageRow, type NewConversation,
 } from './models.js'
+import { databaseErrorKind } from './prisma-errors.js'
+import type { UserRepository } from './users.js'
 
 /** Sort key of list_conversations: most recent activity first. */
 export type ConversationKey = [updatedAtMs: number, id: number]
 
 export interface ListOptions<K> { limit?: number, after?: K }
 
-const columns = {
-  id: true, userId: true, title: true, metadata: true, messageCount: true, createdAt: true, updatedAt: true,
-} as const
-
-const newestFirst = [{ updatedAt: 'desc' }, { id: 'desc' }] as const
+const columns = sql`id, "userId", title, metadata, "messageCount", "createdAt", "updatedAt"`
+const messageColumns = sql`id, "conversationId", role, content, "createdAt"`
 
 /**
- * Rows strictly after `key` in newestFirst order, written as `updatedAt <= t AND (updatedAt < t OR id < i)`
- * so the database seeks the (userId, updatedAt, id) index instead of scanning from the top.
+ * Rows strictly after `key` in (updatedAt DESC, id DESC) order, written as
+ * `updatedAt <= t AND (updatedAt < t OR id < i)` so the database seeks the (userId, updatedAt, id) index
+ * instead of scanning from the top.
  */
-function after ([updatedAtMs, id]: ConversationKey) {
-  const updatedAt = new Date(updatedAtMs)
-  return { updatedAt: { lte: updatedAt }, OR: [{ updatedAt: { lt: updatedAt } }, { id: { lt: id } }] }
+function after (key: ConversationKey | undefined) {
+  if (key === undefined) return sql``
+  const updatedAt = new Date(key[0])
+  return sql`AND "updatedAt" <= ${updatedAt} AND ("updatedAt" < ${updatedAt} OR id < ${key[1]})`
 }
 
 const keyOf = (conversation: Conversation): ConversationKey => [Date.parse(conversation.updatedAt), conversation.id]
 
-export function createConversationRepository (prisma: PrismaClient) {
+const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
+
+export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository) {
   return {
     /** The new conversation with its initial messages (one transaction), or null when the user does not exist. */
     async create (userId: number, input: NewConversation): Promise<ConversationWithMessages | null> {
       const now = new Date()
       const messages = input.messages ?? []
+      const insertConversation = prisma.$queryRaw<ConversationRow[]>`
+        INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", "createdAt", "updatedAt")
+        VALUES (${userId}, ${input.title ?? null}, ${dialect.json(input.metadata ?? {})}, ${messages.length}, ${now}, ${now})
+        RETURNING ${columns}`
       try {
-        const row = await prisma.conversation.create({
-          data: {
-            userId,
-            title: input.title ?? null,
-            metadata: input.metadata ?? {},
-            messageCount: messages.length,
-            createdAt: now,
-            updatedAt: now,
-            messages: {
-              createMany: { data: messages.map(({ role, content }) => ({ role, content, createdAt: now })) },
-            },
-          },
-          include: { messages: { orderBy: { id: 'asc' } } },
-        })
-        return { ...toConversation(row), messages: row.messages.map(toMessage) }
+        if (messages.length === 0) {
+          const [row] = await insertConversation
+          return { ...toConversation(row!), messages: [] }
+        }
+        // One batch transaction (cheaper in Prisma than an interactive one): the messages name their
+        // conversation by the id this connection has just inserted.
+        const values = messages.map(({ role, content }) => sql`(${dialect.lastConversationId}, ${role}, ${content}, ${now})`)
+        const [[row], messageRows] = await prisma.$transaction([insertConversation, prisma.$queryRaw<MessageRow[]>`
+          INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
+          RETURNING ${messageColumns}`])
+        // RETURNING promises no order; ids grow in insertion order.
+        return { ...toConversation(row!), messages: messageRows.sort(byId).map(toMessage) }
       } catch (error) {
-        if (isForeignKeyViolation(error)) return null
+        if (databaseErrorKind(error) === 'foreignKey') return null
         throw error
       }
     },
 
     async findById (id: number): Promise<Conversation | null> {
-      const row = await prisma.conversation.findUnique({ where: { id }, select: columns })
-      return row === null ? null : toConversation(row)
+      const [row] = await prisma.$queryRaw<ConversationRow[]>`SELECT ${columns} FROM "Conversation" WHERE id = ${id}`
+      return row === undefined ? null : toConversation(row)
     },
 
     /** One page of a user's conversations, newest activity first; null when the user does not exist. */
     async listByUser (userId: number, options: ListOptions<ConversationKey>): Promise<Page<Conversation, ConversationKey> | null> {
-      const user = await prisma.user.findUnique({
-        where: { id: userId },
-        select: {
-          conversations: {
-            where: options.after === undefined ? {} : after(options.after),
-            orderBy: [...newestFirst],
-            take: options.limit === undefined ? undefined : options.limit + 1,
-            select: columns,
-          },
-        },
-      })
-      if (user === null) return null
-      return toPage(user.conversations.map(toConversation), options.limit, keyOf)
+      const rows = await prisma.$queryRaw<ConversationRow[]>`
+        SELECT ${columns} FROM "Conversation"
+        WHERE "userId" = ${userId} ${after(options.after)}
+        ORDER BY "updatedAt" DESC, id DESC
+        ${limitTo(options.limit === undefined ? undefined : options.limit + 1)}`
+      // An empty page is the one case where the user may not exist at all.
+      if (rows.length === 0 && !await users.exists(userId)) return null
+      return toPage(rows.map(toConversation), options.limit, keyOf)
+    },
+
+    async exists (id: number): Promise<boolean> {
+      const rows = await prisma.$queryRaw<unknown[]>`SELECT 1 AS found FROM "Conversation" WHERE id = ${id}`
+      return rows.length > 0
     },
 
     /** False when there was no such conversation. Its messages go by ON DELETE CASCADE, in the same statement. */
     async delete (id: number): Promise<boolean> {
-      const { count } = await prisma.conversation.deleteMany({ where: { id } })
-      return count > 0
+      return await prisma.$executeRaw`DELETE FROM "Conversation" WHERE id = ${id}` > 0
     },
   }
 }

@@ -1,14 +1,15 @@
 import type { PrismaClient } from '../database.js'
+import type { Provider } from '../migrations.js'
 import { createConversationRepository } from './conversations.js'
+import { dialectOf } from './dialect.js'
 import { createMessageRepository } from './messages.js'
 import { createUserRepository } from './users.js'
 
-export function createRepositories (prisma: PrismaClient) {
-  return {
-    users: createUserRepository(prisma),
-    conversations: createConversationRepository(prisma),
-    messages: createMessageRepository(prisma),
-  }
+export function createRepositories (prisma: PrismaClient, provider: Provider) {
+  const dialect = dialectOf(provider)
+  const users = createUserRepository(prisma)
+  const conversations = createConversationRepository(prisma, dialect, users)
+  return { users, conversations, messages: createMessageRepository(prisma, dialect, conversations) }
 }
 
 export type Repositories = ReturnType<typeof createRepositories>

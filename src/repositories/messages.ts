@@ -1,52 +1,52 @@
 import type { PrismaClient } from '../database.js'
 import { toPage, type Page } from '../pagination.js'
-import { isForeignKeyViolation, isRecordNotFound } from './prisma-errors.js'
-import type { ListOptions } from './conversations.js'
-import { toMessage, type Message, type NewMessage } from './models.js'
+import type { ConversationRepository, ListOptions } from './conversations.js'
+import { limitTo, sql, type Dialect } from './dialect.js'
+import { toMessage, type Message, type MessageRow, type NewMessage } from './models.js'
+import { databaseErrorKind } from './prisma-errors.js'
 
 /** Sort key of list_messages: oldest first, and ids grow with insertion. */
 export type MessageKey = [id: number]
 
+const columns = sql`id, "conversationId", role, content, "createdAt"`
+
 const keyOf = (message: Message): MessageKey => [message.id]
 
-export function createMessageRepository (prisma: PrismaClient) {
+export function createMessageRepository (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository) {
   return {
     /**
      * Appends a message and moves its conversation's updatedAt and messageCount, in one transaction.
-     * Null when the conversation does not exist (or is deleted meanwhile).
+     * Null when the conversation does not exist (or is deleted meanwhile): the insert's foreign key refuses it.
      */
     async create (conversationId: number, input: NewMessage): Promise<Message | null> {
       const now = new Date()
       try {
-        const [row] = await prisma.$transaction([
-          prisma.message.create({ data: { conversationId, role: input.role, content: input.content, createdAt: now } }),
-          prisma.conversation.update({
-            where: { id: conversationId },
-            data: { messageCount: { increment: 1 }, updatedAt: now },
-            select: { id: true },
-          }),
+        // The update goes first: on PostgreSQL its row lock queues concurrent posts to one conversation.
+        const [, [row]] = await prisma.$transaction([
+          prisma.$executeRaw`
+            UPDATE "Conversation" SET "messageCount" = "messageCount" + 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}
+            WHERE id = ${conversationId}`,
+          prisma.$queryRaw<MessageRow[]>`
+            INSERT INTO "Message" ("conversationId", role, content, "createdAt")
+            VALUES (${conversationId}, ${input.role}, ${input.content}, ${now})
+            RETURNING ${columns}`,
         ])
-        return toMessage(row)
+        return toMessage(row!)
       } catch (error) {
-        if (isForeignKeyViolation(error) || isRecordNotFound(error)) return null
+        if (databaseErrorKind(error) === 'foreignKey') return null
         throw error
       }
     },
 
     /** One page of a conversation's messages, oldest first; null when the conversation does not exist. */
     async listByConversation (conversationId: number, options: ListOptions<MessageKey>): Promise<Page<Message, MessageKey> | null> {
-      const conversation = await prisma.conversation.findUnique({
-        where: { id: conversationId },
-        select: {
-          messages: {
-            where: options.after === undefined ? {} : { id: { gt: options.after[0] } },
-            orderBy: { id: 'asc' },
-            take: options.limit === undefined ? undefined : options.limit + 1,
-          },
-        },
-      })
-      if (conversation === null) return null
-      return toPage(conversation.messages.map(toMessage), options.limit, keyOf)
+      const rows = await prisma.$queryRaw<MessageRow[]>`
+        SELECT ${columns} FROM "Message"
+        WHERE "conversationId" = ${conversationId} ${options.after === undefined ? sql`` : sql`AND id > ${options.after[0]}`}
+        ORDER BY id
+        ${limitTo(options.limit === undefined ? undefined : options.limit + 1)}`
+      if (rows.length === 0 && !await conversations.exists(conversationId)) return null
+      return toPage(rows.map(toMessage), options.limit, keyOf)
     },
   }
 }

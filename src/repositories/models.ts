@@ -10,8 +10,8 @@ export type NewConversation = Schemas['CreateConversationRequest']
 export type NewMessage = Schemas['NewMessage']
 export type ConversationWithMessages = Schemas['CreateConversationResponse']
 
-interface UserRow { id: number, name: string, email: string | null, createdAt: Date }
-interface ConversationRow {
+export interface UserRow { id: number, name: string, email: string | null, createdAt: Date }
+export interface ConversationRow {
   id: number
   userId: number
   title: string | null
@@ -20,7 +20,7 @@ interface ConversationRow {
   createdAt: Date
   updatedAt: Date
 }
-interface MessageRow { id: number, conversationId: number, role: string, content: string, createdAt: Date }
+export interface MessageRow { id: number, conversationId: number, role: string, content: string, createdAt: Date }
 
 export const toUser = (row: UserRow): User => ({
   id: row.id,

@@ -1,31 +1,38 @@
 import type { PrismaClient } from '../database.js'
-import { isUniqueViolation } from './prisma-errors.js'
-import { toUser, type NewUser, type User } from './models.js'
+import { sql } from './dialect.js'
+import { toUser, type NewUser, type User, type UserRow } from './models.js'
+import { databaseErrorKind } from './prisma-errors.js'
+
+const columns = sql`id, name, email, "createdAt"`
 
 export function createUserRepository (prisma: PrismaClient) {
   return {
     /** The new user, or null when another user already has the email. */
     async create (input: NewUser): Promise<User | null> {
       try {
-        const row = await prisma.user.create({
-          data: { name: input.name, email: input.email ?? null, createdAt: new Date() },
-        })
-        return toUser(row)
+        const [row] = await prisma.$queryRaw<UserRow[]>`
+          INSERT INTO "User" (name, email, "createdAt") VALUES (${input.name}, ${input.email ?? null}, ${new Date()})
+          RETURNING ${columns}`
+        return toUser(row!)
       } catch (error) {
-        if (isUniqueViolation(error)) return null
+        if (databaseErrorKind(error) === 'unique') return null
         throw error
       }
     },
 
     async findById (id: number): Promise<User | null> {
-      const row = await prisma.user.findUnique({ where: { id } })
-      return row === null ? null : toUser(row)
+      const [row] = await prisma.$queryRaw<UserRow[]>`SELECT ${columns} FROM "User" WHERE id = ${id}`
+      return row === undefined ? null : toUser(row)
+    },
+
+    async exists (id: number): Promise<boolean> {
+      const rows = await prisma.$queryRaw<unknown[]>`SELECT 1 AS found FROM "User" WHERE id = ${id}`
+      return rows.length > 0
     },
 
     /** False when there was no such user. Conversations and messages go by ON DELETE CASCADE, in the same statement. */
     async delete (id: number): Promise<boolean> {
-      const { count } = await prisma.user.deleteMany({ where: { id } })
-      return count > 0
+      return await prisma.$executeRaw`DELETE FROM "User" WHERE id = ${id}` > 0
     },
   }
 }

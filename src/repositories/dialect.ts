@@ -1,0 +1,37 @@
+// The few spellings SQLite and PostgreSQL disagree on. Every query is otherwise one tagged template,
+// the same text on both stores, with values always bound as parameters.
+import { Prisma } from '../../generated/prisma/sqlite/client.js'
+import type { Provider } from '../migrations.js'
+
+export const { sql, join, empty } = Prisma
+export type Sql = Prisma.Sql
+
+export interface Dialect {
+  /** A JSON value for a JSON column: SQLite stores the text, PostgreSQL needs the text cast to jsonb. */
+  json (value: unknown): Sql
+  /** The later of a timestamp column and a value, so concurrent writers never move it backwards. */
+  later (column: Sql, value: Date): Sql
+  /** The id of the conversation inserted earlier in the same transaction. */
+  lastConversationId: Sql
+}
+
+const sqlite: Dialect = {
+  json: (value) => sql`${JSON.stringify(value)}`,
+  // SQLite's scalar max(); its timestamps are ISO-8601 text of one fixed width, so text order is time order.
+  later: (column, value) => sql`max(${column}, ${value})`,
+  // SQLite has one writer at a time and AUTOINCREMENT ids only grow, so inside the write transaction the
+  // highest id is the row just inserted. (last_insert_rowid() would move with each message row inserted.)
+  lastConversationId: sql`(SELECT max(id) FROM "Conversation")`,
+}
+
+const postgres: Dialect = {
+  json: (value) => sql`CAST(${JSON.stringify(value)} AS jsonb)`,
+  later: (column, value) => sql`GREATEST(${column}, ${value})`,
+  // Per session, so concurrent inserts on other connections cannot interfere.
+  lastConversationId: sql`currval(pg_get_serial_sequence('"Conversation"', 'id'))`,
+}
+
+export const dialectOf = (provider: Provider): Dialect => provider === 'postgres' ? postgres : sqlite
+
+/** `LIMIT n` when a limit is set, nothing otherwise. */
+export const limitTo = (limit: number | undefined): Sql => limit === undefined ? empty : sql`LIMIT ${limit}`
