@@ -1,10 +1,7 @@
 import type { PrismaClient } from '../database.js'
 import { toPage, type Page } from '../pagination.js'
 import { join, limitTo, sql, type Dialect } from './dialect.js'
-import {
-  toConversation, toMessage,
-  type Conversation, type ConversationRow, type ConversationWithMessages, type MessageRow, type NewConversation,
-} from './models.js'
+import type { Conversation, ConversationWithMessages, Message, NewConversation } from './models.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { UserRepository } from './users.js'
 
@@ -13,8 +10,6 @@ export type ConversationKey = [updatedAtMs: number, id: number]
 
 export interface ListOptions<K> { limit?: number, after?: K }
 
-const columns = sql`id, "userId", title, metadata, "messageCount", "createdAt", "updatedAt"`
-const messageColumns = sql`id, "conversationId", role, content, "createdAt"`
 
 /**
  * Rows strictly after `key` in (updatedAt DESC, id DESC) order, written as
@@ -32,28 +27,32 @@ const keyOf = (conversation: Conversation): ConversationKey => [Date.parse(conve
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
 
 export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository) {
+  const columns = sql`id, "userId", title, metadata, "messageCount",
+    ${dialect.isoTime(sql`"createdAt"`)} AS "createdAt", ${dialect.isoTime(sql`"updatedAt"`)} AS "updatedAt"`
+  const messageColumns = sql`id, "conversationId", role, content, ${dialect.isoTime(sql`"createdAt"`)} AS "createdAt"`
+
   return {
     /** The new conversation with its initial messages (one transaction), or null when the user does not exist. */
     async create (userId: number, input: NewConversation): Promise<ConversationWithMessages | null> {
       const now = new Date()
       const messages = input.messages ?? []
-      const insertConversation = prisma.$queryRaw<ConversationRow[]>`
+      const insertConversation = prisma.$queryRaw<Conversation[]>`
         INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", "createdAt", "updatedAt")
         VALUES (${userId}, ${input.title ?? null}, ${dialect.json(input.metadata ?? {})}, ${messages.length}, ${now}, ${now})
         RETURNING ${columns}`
       try {
         if (messages.length === 0) {
-          const [row] = await insertConversation
-          return { ...toConversation(row!), messages: [] }
+          const [conversation] = await insertConversation
+          return { ...conversation!, messages: [] }
         }
         // One batch transaction (cheaper in Prisma than an interactive one): the messages name their
         // conversation by the id this connection has just inserted.
         const values = messages.map(({ role, content }) => sql`(${dialect.lastConversationId}, ${role}, ${content}, ${now})`)
-        const [[row], messageRows] = await prisma.$transaction([insertConversation, prisma.$queryRaw<MessageRow[]>`
+        const [[conversation], inserted] = await prisma.$transaction([insertConversation, prisma.$queryRaw<Message[]>`
           INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
           RETURNING ${messageColumns}`])
         // RETURNING promises no order; ids grow in insertion order.
-        return { ...toConversation(row!), messages: messageRows.sort(byId).map(toMessage) }
+        return { ...conversation!, messages: inserted.sort(byId) }
       } catch (error) {
         if (databaseErrorKind(error) === 'foreignKey') return null
         throw error
@@ -61,20 +60,20 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
     },
 
     async findById (id: number): Promise<Conversation | null> {
-      const [row] = await prisma.$queryRaw<ConversationRow[]>`SELECT ${columns} FROM "Conversation" WHERE id = ${id}`
-      return row === undefined ? null : toConversation(row)
+      const [conversation] = await prisma.$queryRaw<Conversation[]>`SELECT ${columns} FROM "Conversation" WHERE id = ${id}`
+      return conversation ?? null
     },
 
     /** One page of a user's conversations, newest activity first; null when the user does not exist. */
     async listByUser (userId: number, options: ListOptions<ConversationKey>): Promise<Page<Conversation, ConversationKey> | null> {
-      const rows = await prisma.$queryRaw<ConversationRow[]>`
+      const conversations = await prisma.$queryRaw<Conversation[]>`
         SELECT ${columns} FROM "Conversation"
         WHERE "userId" = ${userId} ${after(options.after)}
         ORDER BY "updatedAt" DESC, id DESC
         ${limitTo(options.limit === undefined ? undefined : options.limit + 1)}`
       // An empty page is the one case where the user may not exist at all.
-      if (rows.length === 0 && !await users.exists(userId)) return null
-      return toPage(rows.map(toConversation), options.limit, keyOf)
+      if (conversations.length === 0 && !await users.exists(userId)) return null
+      return toPage(conversations, options.limit, keyOf)
     },
 
     async exists (id: number): Promise<boolean> {

@@ -11,6 +11,8 @@ export interface Dialect {
   json (value: unknown): Sql
   /** The later of a timestamp column and a value, so concurrent writers never move it backwards. */
   later (column: Sql, value: Date): Sql
+  /** A timestamp column as the API writes it, `2026-11-24T18:11:37.123Z`: built by the database, not per row in JS. */
+  isoTime (column: Sql): Sql
   /** The id of the conversation inserted earlier in the same transaction. */
   lastConversationId: Sql
 }
@@ -19,6 +21,8 @@ const sqlite: Dialect = {
   json: (value) => sql`${JSON.stringify(value)}`,
   // SQLite's scalar max(); its timestamps are ISO-8601 text of one fixed width, so text order is time order.
   later: (column, value) => sql`max(${column}, ${value})`,
+  // Stored as ISO-8601 text with milliseconds and `+00:00` (what Prisma writes): 23 characters, then `Z`.
+  isoTime: (column) => sql`substr(${column}, 1, 23) || 'Z'`,
   // SQLite has one writer at a time and AUTOINCREMENT ids only grow, so inside the write transaction the
   // highest id is the row just inserted. (last_insert_rowid() would move with each message row inserted.)
   lastConversationId: sql`(SELECT max(id) FROM "Conversation")`,
@@ -27,6 +31,8 @@ const sqlite: Dialect = {
 const postgres: Dialect = {
   json: (value) => sql`CAST(${JSON.stringify(value)} AS jsonb)`,
   later: (column, value) => sql`GREATEST(${column}, ${value})`,
+  // timestamp(3) columns hold UTC (Prisma writes them so).
+  isoTime: (column) => sql`to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
   // Per session, so concurrent inserts on other connections cannot interfere.
   lastConversationId: sql`currval(pg_get_serial_sequence('"Conversation"', 'id'))`,
 }

@@ -7,7 +7,7 @@ import { createUserRepository } from './users.js'
 
 export function createRepositories (prisma: PrismaClient, provider: Provider) {
   const dialect = dialectOf(provider)
-  const users = createUserRepository(prisma)
+  const users = createUserRepository(prisma, dialect)
   const conversations = createConversationRepository(prisma, dialect, users)
   return { users, conversations, messages: createMessageRepository(prisma, dialect, conversations) }
 }

@@ -2,17 +2,17 @@ import type { PrismaClient } from '../database.js'
 import { toPage, type Page } from '../pagination.js'
 import type { ConversationRepository, ListOptions } from './conversations.js'
 import { limitTo, sql, type Dialect } from './dialect.js'
-import { toMessage, type Message, type MessageRow, type NewMessage } from './models.js'
+import type { Message, NewMessage } from './models.js'
 import { databaseErrorKind } from './prisma-errors.js'
 
 /** Sort key of list_messages: oldest first, and ids grow with insertion. */
 export type MessageKey = [id: number]
 
-const columns = sql`id, "conversationId", role, content, "createdAt"`
-
 const keyOf = (message: Message): MessageKey => [message.id]
 
 export function createMessageRepository (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository) {
+  const columns = sql`id, "conversationId", role, content, ${dialect.isoTime(sql`"createdAt"`)} AS "createdAt"`
+
   return {
     /**
      * Appends a message and moves its conversation's updatedAt and messageCount, in one transaction.
@@ -22,16 +22,16 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
       const now = new Date()
       try {
         // The update goes first: on PostgreSQL its row lock queues concurrent posts to one conversation.
-        const [, [row]] = await prisma.$transaction([
+        const [, [message]] = await prisma.$transaction([
           prisma.$executeRaw`
             UPDATE "Conversation" SET "messageCount" = "messageCount" + 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}
             WHERE id = ${conversationId}`,
-          prisma.$queryRaw<MessageRow[]>`
+          prisma.$queryRaw<Message[]>`
             INSERT INTO "Message" ("conversationId", role, content, "createdAt")
             VALUES (${conversationId}, ${input.role}, ${input.content}, ${now})
             RETURNING ${columns}`,
         ])
-        return toMessage(row!)
+        return message!
       } catch (error) {
         if (databaseErrorKind(error) === 'foreignKey') return null
         throw error
@@ -40,13 +40,13 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
 
     /** One page of a conversation's messages, oldest first; null when the conversation does not exist. */
     async listByConversation (conversationId: number, options: ListOptions<MessageKey>): Promise<Page<Message, MessageKey> | null> {
-      const rows = await prisma.$queryRaw<MessageRow[]>`
+      const messages = await prisma.$queryRaw<Message[]>`
         SELECT ${columns} FROM "Message"
         WHERE "conversationId" = ${conversationId} ${options.after === undefined ? sql`` : sql`AND id > ${options.after[0]}`}
         ORDER BY id
         ${limitTo(options.limit === undefined ? undefined : options.limit + 1)}`
-      if (rows.length === 0 && !await conversations.exists(conversationId)) return null
-      return toPage(rows.map(toMessage), options.limit, keyOf)
+      if (messages.length === 0 && !await conversations.exists(conversationId)) return null
+      return toPage(messages, options.limit, keyOf)
     },
   }
 }

@@ -1,19 +1,19 @@
 import type { PrismaClient } from '../database.js'
-import { sql } from './dialect.js'
-import { toUser, type NewUser, type User, type UserRow } from './models.js'
+import { sql, type Dialect } from './dialect.js'
+import type { NewUser, User } from './models.js'
 import { databaseErrorKind } from './prisma-errors.js'
 
-const columns = sql`id, name, email, "createdAt"`
+export function createUserRepository (prisma: PrismaClient, dialect: Dialect) {
+  const columns = sql`id, name, email, ${dialect.isoTime(sql`"createdAt"`)} AS "createdAt"`
 
-export function createUserRepository (prisma: PrismaClient) {
   return {
     /** The new user, or null when another user already has the email. */
     async create (input: NewUser): Promise<User | null> {
       try {
-        const [row] = await prisma.$queryRaw<UserRow[]>`
+        const [user] = await prisma.$queryRaw<User[]>`
           INSERT INTO "User" (name, email, "createdAt") VALUES (${input.name}, ${input.email ?? null}, ${new Date()})
           RETURNING ${columns}`
-        return toUser(row!)
+        return user!
       } catch (error) {
         if (databaseErrorKind(error) === 'unique') return null
         throw error
@@ -21,8 +21,8 @@ export function createUserRepository (prisma: PrismaClient) {
     },
 
     async findById (id: number): Promise<User | null> {
-      const [row] = await prisma.$queryRaw<UserRow[]>`SELECT ${columns} FROM "User" WHERE id = ${id}`
-      return row === undefined ? null : toUser(row)
+      const [user] = await prisma.$queryRaw<User[]>`SELECT ${columns} FROM "User" WHERE id = ${id}`
+      return user ?? null
     },
 
     async exists (id: number): Promise<boolean> {
