@@ -17,10 +17,18 @@ import { adminQuery, copySqlite, FULL_SIZE, postgresUrl, seed, SMOKE_SIZE, type 
 
 interface Options { store: Store, duration: number, connections: number, smoke: boolean, only: ServerName[] }
 
-const ENTRY: Record<ServerName, string> = {
-  floor: 'dist/scripts/bench/floor-server.js',
-  peer: 'dist/scripts/bench/peer-server.js',
-  ours: 'dist/scripts/bench/ours-server.js',
+/** Our server is started exactly as `npm start` starts it: the node flags and entry point of its script. */
+function npmStartArguments (): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }
+  const [command, ...args] = scripts.start.split(/\s+/)
+  if (command !== 'node') throw new Error(`package.json's start script must run node, got: ${scripts.start}`)
+  return args
+}
+
+const NODE_ARGUMENTS: Record<ServerName, () => string[]> = {
+  floor: () => ['dist/scripts/bench/floor-server.js'],
+  peer: () => ['dist/scripts/bench/peer-server.js'],
+  ours: npmStartArguments,
 }
 const WARM_UP_SECONDS = 1
 const GROWTH_SECONDS = 3
@@ -108,7 +116,7 @@ function rssMb (pid: number): number {
 interface Spawned { child: ChildProcess, origin: string, output: () => string }
 
 function spawnServer (server: ServerName, databaseUrl: string, port: number): Spawned {
-  const child = spawn(process.execPath, [join(projectRoot, ENTRY[server])], {
+  const child = spawn(process.execPath, NODE_ARGUMENTS[server](), {
     cwd: projectRoot,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -203,33 +211,72 @@ async function load (origin: string, scenario: Scenario, seconds: number, connec
   }
 }
 
-async function measureServer (server: ServerName, databaseUrl: string, fixture: Fixture, options: Options): Promise<ServerResult> {
+interface Started { name: ServerName, spawned: Spawned, spawnToReadyMs: number, rssIdleMb: number, scenarios: Scenario[] }
+
+async function startServer (name: ServerName, databaseUrl: string, fixture: Fixture, options: Options): Promise<Started> {
   const started = performance.now()
-  const spawned = spawnServer(server, databaseUrl, await freePort())
+  const spawned = spawnServer(name, databaseUrl, await freePort())
   try {
     await waitReady(spawned)
-    const spawnToReadyMs = performance.now() - started
-    const rssIdleMb = rssMb(spawned.child.pid!)
-    const measured: Record<string, Measure> = {}
-    for (const scenario of scenarios(fixture, options.connections)) {
-      if (!options.smoke) await load(spawned.origin, scenario, WARM_UP_SECONDS, options.connections)
-      measured[scenario.name] = await load(spawned.origin, scenario, options.duration, options.connections)
-      assertAlive(spawned.child, scenario.name)
-      progress(options.smoke, `${server} ${scenario.name}: ${measured[scenario.name]!.requestsPerSecond.toFixed(0)} req/s`)
-    }
-    const growth: Record<string, Measure> = {}
-    if (GROWTH_SERVERS.includes(server) && (!options.smoke || server === 'ours')) {
-      for (const { userId, conversations } of fixture.growthUsers) {
-        const page = { name: 'page50', request: { path: `/api/v1/users/${userId}/conversations?limit=50` } }
-        growth[conversations] = await load(spawned.origin, page, options.smoke ? 0.5 : GROWTH_SECONDS, options.connections)
-      }
-    }
-    return { spawnToReadyMs, rssIdleMb, rssAfterMb: rssMb(spawned.child.pid!), scenarios: measured, growth }
   } catch (error) {
-    throw new Error(`${server}: ${error instanceof Error ? error.message : String(error)}\n${spawned.output()}`)
-  } finally {
-    await stop(spawned.child)
+    throw new Error(`${name}: ${error instanceof Error ? error.message : String(error)}`)
   }
+  const spawnToReadyMs = performance.now() - started
+  return { name, spawned, spawnToReadyMs, rssIdleMb: rssMb(spawned.child.pid!), scenarios: scenarios(fixture, options.connections) }
+}
+
+async function measure (server: Started, scenario: Scenario, options: Options): Promise<Measure> {
+  try {
+    if (!options.smoke) await load(server.spawned.origin, scenario, WARM_UP_SECONDS, options.connections)
+    const measured = await load(server.spawned.origin, scenario, options.duration, options.connections)
+    assertAlive(server.spawned.child, scenario.name)
+    progress(options.smoke, `${server.name} ${scenario.name}: ${measured.requestsPerSecond.toFixed(0)} req/s`)
+    return measured
+  } catch (error) {
+    throw new Error(`${server.name}: ${error instanceof Error ? error.message : String(error)}\n${server.spawned.output()}`)
+  }
+}
+
+async function measureGrowth (server: Started, fixture: Fixture, options: Options): Promise<Record<string, Measure>> {
+  const growth: Record<string, Measure> = {}
+  if (!GROWTH_SERVERS.includes(server.name) || (options.smoke && server.name !== 'ours')) return growth
+  for (const { userId, conversations } of fixture.growthUsers) {
+    const page = { name: 'page50', request: { path: `/api/v1/users/${userId}/conversations?limit=50` } }
+    growth[conversations] = await measure(server, page, { ...options, duration: options.smoke ? 0.5 : GROWTH_SECONDS })
+  }
+  return growth
+}
+
+/**
+ * All servers are started first (one at a time, so each start is timed alone) and then idle while another
+ * is loaded. Scenarios are interleaved, each run on every server back to back, so a slowdown of the
+ * machine part-way through (other load, CPU throttling) hits all servers in a scenario alike instead of
+ * whichever server happened to run last.
+ */
+async function measureAll (databases: Databases, options: Options): Promise<Report['servers']> {
+  const started: Started[] = []
+  for (const name of options.only) started.push(await startServer(name, await databases.copyFor(name), databases.fixture, options))
+  const measured = new Map<ServerName, Record<string, Measure>>(started.map((server) => [server.name, {}]))
+  const count = started[0]?.scenarios.length ?? 0
+  for (let i = 0; i < count; i++) {
+    for (const server of started) {
+      const scenario = server.scenarios[i]!
+      measured.get(server.name)![scenario.name] = await measure(server, scenario, options)
+    }
+  }
+  const results: Report['servers'] = {}
+  for (const server of started) {
+    const growth = await measureGrowth(server, databases.fixture, options)
+    results[server.name] = {
+      spawnToReadyMs: server.spawnToReadyMs,
+      rssIdleMb: server.rssIdleMb,
+      rssAfterMb: rssMb(server.spawned.child.pid!),
+      scenarios: measured.get(server.name)!,
+      growth,
+    }
+  }
+  for (const server of started) await stop(server.spawned.child)
+  return results
 }
 
 function commit (): string {
@@ -277,9 +324,7 @@ async function main (): Promise<void> {
     // Other work on this machine skews every figure; the load average at start and end shows whether there was any.
     loadAverage: { start: loadavg(), end: [] },
   }
-  for (const server of opts.only) {
-    report.servers[server] = await measureServer(server, await databases.copyFor(server), databases.fixture, opts)
-  }
+  report.servers = await measureAll(databases, opts)
   report.loadAverage.end = loadavg()
   console.log(formatReport(report))
   const file = writeResults(report)

@@ -22,6 +22,8 @@ function after (key: ConversationKey | undefined) {
   return sql`AND "updatedAt" <= ${updatedAt} AND ("updatedAt" < ${updatedAt} OR id < ${key[1]})`
 }
 
+// ORDER BY names the table's columns: the bare names would mean the formatted output columns, which no
+// index covers (test/repositories/query-plans.test.ts).
 const keyOf = (conversation: Conversation): ConversationKey => [Date.parse(conversation.updatedAt), conversation.id]
 
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
@@ -69,7 +71,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
       const conversations = await prisma.$queryRaw<Conversation[]>`
         SELECT ${columns} FROM "Conversation"
         WHERE "userId" = ${userId} ${after(options.after)}
-        ORDER BY "updatedAt" DESC, id DESC
+        ORDER BY "Conversation"."updatedAt" DESC, "Conversation".id DESC
         ${limitTo(options.limit === undefined ? undefined : options.limit + 1)}`
       // An empty page is the one case where the user may not exist at all.
       if (conversations.length === 0 && !await users.exists(userId)) return null
