@@ -2,10 +2,7 @@
 // client on the migrated schema. Nothing above this file knows which store it is.
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/sqlite/client.js'
-import { PrismaClient as PostgresClient } from '../generated/prisma/postgres/client.js'
-import { migratePostgres } from './migrate-postgres.js'
 import { migrateSqlite } from './migrate-sqlite.js'
 import { migrationsDir, readMigrations, type MigrationLog, type Provider } from './migrations.js'
 import { SqliteAdapterFactory } from './sqlite-adapter.js'
@@ -46,14 +43,21 @@ export function sqliteFile (databaseUrl: string): string {
 export async function migrateDatabase (databaseUrl: string, log: MigrationLog): Promise<string[]> {
   const provider = providerOf(databaseUrl)
   const migrations = readMigrations(migrationsDir(provider))
-  if (provider === 'postgres') return await migratePostgres(databaseUrl, migrations, log)
+  if (provider === 'postgres') {
+    const { migratePostgres } = await import('./migrate-postgres.js')
+    return await migratePostgres(databaseUrl, migrations, log)
+  }
   const file = sqliteFile(databaseUrl)
   mkdirSync(dirname(file), { recursive: true })
   return await migrateSqlite(file, migrations, log)
 }
 
-function createClient (databaseUrl: string, options: DatabaseOptions): PrismaClient {
+// The PostgreSQL driver and client are loaded only for a PostgreSQL store: about 10 MB a SQLite server does not need.
+async function createClient (databaseUrl: string, options: DatabaseOptions): Promise<PrismaClient> {
   if (providerOf(databaseUrl) === 'postgres') {
+    const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
+      import('@prisma/adapter-pg'), import('../generated/prisma/postgres/client.js'),
+    ])
     const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.poolSize ?? 10 })
     return new PostgresClient({ adapter, errorFormat: 'minimal' }) as unknown as PrismaClient
   }
@@ -65,7 +69,7 @@ export async function openDatabase (databaseUrl: string, log: MigrationLog, opti
   await migrateDatabase(databaseUrl, log)
   const provider = providerOf(databaseUrl)
   const expected = readMigrations(migrationsDir(provider)).length
-  const prisma = createClient(databaseUrl, options)
+  const prisma = await createClient(databaseUrl, options)
   await prisma.$connect()
 
   return {
