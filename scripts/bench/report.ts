@@ -13,6 +13,8 @@ export interface Measure {
   /** Non-2xx answers, connection errors and timeouts: any of them fails the run. */
   failures: number
   statusCodes: Record<string, number>
+  /** Throughput of each round, when the scenario ran more than once; the figures above are the median round's. */
+  roundsRequestsPerSecond?: number[]
 }
 
 export interface ServerResult {
@@ -32,6 +34,8 @@ export interface Report {
   cores: number
   connections: number
   durationSeconds: number
+  /** Interleaved rounds per scenario; the table shows the median round. */
+  rounds: number
   smoke: boolean
   commit: string
   seed: object
@@ -73,7 +77,7 @@ function growthRows (report: Report): string[][] {
 
 export function formatReport (report: Report): string {
   return [
-    `${report.store}, ${report.connections} connections, ${report.durationSeconds} s per scenario${report.smoke ? ' (smoke)' : ''}; node ${report.node}, ${report.cores} x ${report.cpu}; ${report.commit}; load ${report.loadAverage.start.map((n) => n.toFixed(1)).join(' ')}`,
+    `${report.store}, ${report.connections} connections, median of ${report.rounds} rounds of ${report.durationSeconds} s per scenario${report.smoke ? ' (smoke)' : ''}; node ${report.node}, ${report.cores} x ${report.cpu}; ${report.commit}; load ${report.loadAverage.start.map((n) => n.toFixed(1)).join(' ')}`,
     table(['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'vs floor', 'vs peer', 'failed'], scenarioRows(report)),
     '',
     table(['server', '', 'spawn-to-ready ms', 'RSS idle MB', 'RSS after MB'], processRows(report)),

@@ -1,4 +1,4 @@
-// `npm run bench [-- --store postgres --duration 10 --connections 50 --smoke --only floor,peer,ours]`:
+// `npm run bench [-- --store postgres --duration 5 --rounds 3 --connections 50 --smoke --only floor,peer,ours]`:
 // the floor, the peer and our production build, one after the other (2 cores: never together), each on
 // its own fresh copy of the same seeded database, loaded by autocannon over loopback. Prints one table
 // and writes it as JSON under bench/results/ (smoke runs: a temp dir). Exit 1 only when a server
@@ -15,7 +15,7 @@ import { projectRoot } from '../../src/project-root.js'
 import { formatReport, SERVERS, type Measure, type Report, type ServerName, type ServerResult } from './report.js'
 import { adminQuery, copySqlite, FULL_SIZE, postgresUrl, seed, SMOKE_SIZE, type Fixture, type SeedSize, type Store } from './seed.js'
 
-interface Options { store: Store, duration: number, connections: number, smoke: boolean, only: ServerName[] }
+interface Options { store: Store, duration: number, rounds: number, connections: number, smoke: boolean, only: ServerName[] }
 
 /** Our server is started exactly as `npm start` starts it: the node flags and entry point of its script. */
 function npmStartArguments (): string[] {
@@ -44,7 +44,8 @@ function options (): Options {
   const { values } = parseArgs({
     options: {
       store: { type: 'string', default: 'sqlite' },
-      duration: { type: 'string', default: '10' },
+      duration: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '3' },
       connections: { type: 'string', default: '50' },
       smoke: { type: 'boolean', default: false },
       only: { type: 'string', default: SERVERS.join(',') },
@@ -55,9 +56,12 @@ function options (): Options {
   const unknown = only.filter((name) => !(SERVERS as readonly string[]).includes(name))
   if (unknown.length > 0) throw new Error(`--only takes ${SERVERS.join(',')}; unknown: ${unknown.join(',')}`)
   const duration = values.smoke ? 1 : Number(values.duration)
+  const rounds = values.smoke ? 1 : Number(values.rounds)
   const connections = Number(values.connections)
-  if (!(duration > 0) || !(connections >= 1)) throw new Error('--duration and --connections must be positive numbers')
-  return { store: values.store, duration, connections, smoke: values.smoke, only: SERVERS.filter((name) => only.includes(name)) }
+  if (!(duration > 0) || !(connections >= 1) || !Number.isInteger(rounds) || rounds < 1) {
+    throw new Error('--duration, --rounds and --connections must be positive numbers (rounds a whole one)')
+  }
+  return { store: values.store, duration, rounds, connections, smoke: values.smoke, only: SERVERS.filter((name) => only.includes(name)) }
 }
 
 const progress = (smoke: boolean, message: string) => { if (!smoke) console.error(`bench: ${message}`) }
@@ -65,9 +69,9 @@ const progress = (smoke: boolean, message: string) => { if (!smoke) console.erro
 /** One seeded database, and a fresh copy of it per server. */
 interface Databases { fixture: Fixture, copyFor (server: ServerName): Promise<string> }
 
-function seedSize ({ smoke, duration }: Options): SeedSize {
+function seedSize ({ smoke, duration, rounds }: Options): SeedSize {
   const size = smoke ? SMOKE_SIZE : FULL_SIZE
-  return { ...size, deletePool: Math.ceil(DELETE_RATE_BOUND * (duration + (smoke ? 0 : WARM_UP_SECONDS))) }
+  return { ...size, deletePool: Math.ceil(DELETE_RATE_BOUND * rounds * (duration + (smoke ? 0 : WARM_UP_SECONDS))) }
 }
 
 async function sqliteDatabases (size: SeedSize): Promise<Databases> {
@@ -211,6 +215,22 @@ async function load (origin: string, scenario: Scenario, seconds: number, connec
   }
 }
 
+/** The round with the median throughput, all its figures, and every round's throughput beside it. */
+function median (rounds: Measure[]): Measure {
+  const sorted = [...rounds].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)
+  const middle = sorted[Math.floor((sorted.length - 1) / 2)]!
+  return {
+    ...middle,
+    // A failure in any round fails the run.
+    failures: rounds.reduce((sum, round) => sum + round.failures, 0),
+    statusCodes: rounds.reduce<Record<string, number>>((all, round) => {
+      for (const [code, count] of Object.entries(round.statusCodes)) all[code] = (all[code] ?? 0) + count
+      return all
+    }, {}),
+    roundsRequestsPerSecond: rounds.map((round) => Math.round(round.requestsPerSecond)),
+  }
+}
+
 interface Started { name: ServerName, spawned: Spawned, spawnToReadyMs: number, rssIdleMb: number, scenarios: Scenario[] }
 
 async function startServer (name: ServerName, databaseUrl: string, fixture: Fixture, options: Options): Promise<Started> {
@@ -256,14 +276,18 @@ async function measureGrowth (server: Started, fixture: Fixture, options: Option
 async function measureAll (databases: Databases, options: Options): Promise<Report['servers']> {
   const started: Started[] = []
   for (const name of options.only) started.push(await startServer(name, await databases.copyFor(name), databases.fixture, options))
-  const measured = new Map<ServerName, Record<string, Measure>>(started.map((server) => [server.name, {}]))
+  const runs = new Map<string, Measure[]>()
   const count = started[0]?.scenarios.length ?? 0
-  for (let i = 0; i < count; i++) {
-    for (const server of started) {
-      const scenario = server.scenarios[i]!
-      measured.get(server.name)![scenario.name] = await measure(server, scenario, options)
+  for (let round = 0; round < options.rounds; round++) {
+    for (let i = 0; i < count; i++) {
+      for (const server of started) {
+        const scenario = server.scenarios[i]!
+        const key = `${server.name} ${scenario.name}`
+        runs.set(key, [...runs.get(key) ?? [], await measure(server, scenario, options)])
+      }
     }
   }
+  const measuredOf = (server: Started) => Object.fromEntries(server.scenarios.map((scenario) => [scenario.name, median(runs.get(`${server.name} ${scenario.name}`)!)]))
   const results: Report['servers'] = {}
   for (const server of started) {
     const growth = await measureGrowth(server, databases.fixture, options)
@@ -271,7 +295,7 @@ async function measureAll (databases: Databases, options: Options): Promise<Repo
       spawnToReadyMs: server.spawnToReadyMs,
       rssIdleMb: server.rssIdleMb,
       rssAfterMb: rssMb(server.spawned.child.pid!),
-      scenarios: measured.get(server.name)!,
+      scenarios: measuredOf(server),
       growth,
     }
   }
@@ -319,7 +343,7 @@ async function main (): Promise<void> {
   const databases = opts.store === 'postgres' ? await postgresDatabases(size) : await sqliteDatabases(size)
   const report: Report = {
     store: opts.store, startedAt, node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length,
-    connections: opts.connections, durationSeconds: opts.duration, smoke: opts.smoke, commit: commit(),
+    connections: opts.connections, durationSeconds: opts.duration, rounds: opts.rounds, smoke: opts.smoke, commit: commit(),
     seed: size, servers: {},
     // Other work on this machine skews every figure; the load average at start and end shows whether there was any.
     loadAverage: { start: loadavg(), end: [] },

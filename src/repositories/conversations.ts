@@ -1,6 +1,6 @@
 import type { PrismaClient } from '../database.js'
 import { toPage, type Page } from '../pagination.js'
-import { join, limitTo, sql, type Dialect } from './dialect.js'
+import { empty, join, limitTo, sql, type Dialect } from './dialect.js'
 import type { Conversation, ConversationWithMessages, Message, NewConversation } from './models.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { UserRepository } from './users.js'
@@ -17,7 +17,7 @@ export interface ListOptions<K> { limit?: number, after?: K }
  * instead of scanning from the top.
  */
 function after (key: ConversationKey | undefined) {
-  if (key === undefined) return sql``
+  if (key === undefined) return empty
   const updatedAt = new Date(key[0])
   return sql`AND "updatedAt" <= ${updatedAt} AND ("updatedAt" < ${updatedAt} OR id < ${key[1]})`
 }

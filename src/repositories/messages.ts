@@ -1,7 +1,7 @@
 import type { PrismaClient } from '../database.js'
 import { toPage, type Page } from '../pagination.js'
 import type { ConversationRepository, ListOptions } from './conversations.js'
-import { limitTo, sql, type Dialect } from './dialect.js'
+import { empty, limitTo, sql, type Dialect } from './dialect.js'
 import type { Message, NewMessage } from './models.js'
 import { databaseErrorKind } from './prisma-errors.js'
 
@@ -42,7 +42,7 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
     async listByConversation (conversationId: number, options: ListOptions<MessageKey>): Promise<Page<Message, MessageKey> | null> {
       const messages = await prisma.$queryRaw<Message[]>`
         SELECT ${columns} FROM "Message"
-        WHERE "conversationId" = ${conversationId} ${options.after === undefined ? sql`` : sql`AND id > ${options.after[0]}`}
+        WHERE "conversationId" = ${conversationId} ${options.after === undefined ? empty : sql`AND id > ${options.after[0]}`}
         ORDER BY id
         ${limitTo(options.limit === undefined ? undefined : options.limit + 1)}`
       if (messages.length === 0 && !await conversations.exists(conversationId)) return null
