@@ -21,15 +21,15 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
     async create (conversationId: number, input: NewMessage): Promise<Message | null> {
       const now = new Date()
       try {
-        // The update goes first: on PostgreSQL its row lock queues concurrent posts to one conversation.
-        const [, [message]] = await prisma.$transaction([
-          prisma.$executeRaw`
-            UPDATE "Conversation" SET "messageCount" = "messageCount" + 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}
-            WHERE id = ${conversationId}`,
+        // updatedAt only moves forward (dialect.later), so concurrent posts may commit in any order.
+        const [[message]] = await prisma.$transaction([
           prisma.$queryRaw<Message[]>`
             INSERT INTO "Message" ("conversationId", role, content, "createdAt")
             VALUES (${conversationId}, ${input.role}, ${input.content}, ${now})
             RETURNING ${columns}`,
+          prisma.$executeRaw`
+            UPDATE "Conversation" SET "messageCount" = "messageCount" + 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}
+            WHERE id = ${conversationId}`,
         ])
         return message!
       } catch (error) {
