@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../src/config.js'
 import { openDatabase } from '../src/database.js'
 import { createRepositories } from '../src/repositories/index.js'
 import type { NewConversation } from '../src/repositories/models.js'
+import { mulberry32 } from './mulberry32.js'
 
 const FIRST_NAMES = ['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Edsger', 'Frances', 'Ken', 'Radia', 'Tim', 'Hedy', 'Donald', 'Sophie']
 const LAST_NAMES = ['Lovelace', 'Hopper', 'Turing', 'Johnson', 'Torvalds', 'Hamilton', 'Ritchie', 'Liskov', 'Dijkstra', 'Allen', 'Thompson', 'Perlman', 'Berners-Lee', 'Lamarr', 'Knuth', 'Wilson']
@@ -67,17 +68,6 @@ const TOPICS: Topic[] = [
   },
 ]
 
-/** A small deterministic PRNG (mulberry32), so a seed always gives the same demo. */
-function random (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0
-    let x = Math.imul(state ^ (state >>> 15), state | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 function conversationFrom (topic: Topic, turns: number, system: boolean): NewConversation {
   const messages: NonNullable<NewConversation['messages']> = []
   if (system) messages.push({ role: 'system', content: 'You are Trackbot, a concise and friendly assistant.' })
@@ -98,7 +88,7 @@ async function main (): Promise<void> {
   const { values } = parseArgs({ options: { users: { type: 'string' }, conversations: { type: 'string' }, seed: { type: 'string' } } })
   const users = positiveInteger('users', values.users, 12, 100_000)
   const perUser = positiveInteger('conversations', values.conversations, 6, 1000)
-  const next = random(positiveInteger('seed', values.seed, 1, 2 ** 31))
+  const next = mulberry32(positiveInteger('seed', values.seed, 1, 2 ** 31))
   const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)]!
 
   const { databaseUrl } = loadConfig()

@@ -5,6 +5,7 @@ import { copyFileSync } from 'node:fs'
 import Sqlite from 'better-sqlite3'
 import pg from 'pg'
 import { migrateDatabase, sqliteFile } from '../../src/database.js'
+import { mulberry32 } from '../mulberry32.js'
 
 export type Store = 'sqlite' | 'postgres'
 
@@ -42,17 +43,6 @@ const BATCH = 10_000
 const BASE_MS = Date.UTC(2026, 0, 1)
 const DAY_MS = 86_400_000
 const MODELS = ['{"model":"gpt-4o"}', '{"model":"claude"}', '{"model":"gpt-4o","locale":"en-GB"}', '{}']
-
-/** mulberry32, as in scripts/db-seed.ts: the same seed always gives the same rows. */
-function prng (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0
-    let x = Math.imul(state ^ (state >>> 15), state | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function * chunks<T> (rows: T[]): Generator<T[]> {
   for (let i = 0; i < rows.length; i += BATCH) yield rows.slice(i, i + BATCH)
@@ -116,7 +106,7 @@ export function planFixture (size: SeedSize): Fixture {
 }
 
 function * allRows (size: SeedSize, fixture: Fixture): Generator<Batch> {
-  const next = prng(9)
+  const next = mulberry32(9)
   const poolOwner = size.users + size.growth.length + 1
   const users: UserRow[] = []
   for (let id = 1; id <= poolOwner; id++) users.push([id, `Bench user ${id}`, BASE_MS - DAY_MS + id * 1000])
