@@ -52,13 +52,31 @@ export async function migrateDatabase (databaseUrl: string, log: MigrationLog): 
   return await migrateSqlite(file, migrations, log)
 }
 
+/** Distinct SQL texts given a prepared-statement name; the repositories issue a bounded set well below it. */
+const NAMED_STATEMENTS = 1000
+const statementNames = new Map<string, string>()
+
+/**
+ * Names a query's SQL text so pg prepares it once per connection and PostgreSQL reuses its plan, instead of
+ * parsing and planning every query anew. Past NAMED_STATEMENTS distinct texts, queries go unnamed, so a
+ * source of ever-new SQL cannot grow each connection's prepared statements without bound.
+ */
+function statementName ({ sql }: { sql: string }): string {
+  let name = statementNames.get(sql)
+  if (name === undefined && statementNames.size < NAMED_STATEMENTS) {
+    name = `trackbot_${statementNames.size}`
+    statementNames.set(sql, name)
+  }
+  return name ?? ''
+}
+
 // The PostgreSQL driver and client are loaded only for a PostgreSQL store: about 10 MB a SQLite server does not need.
 async function createClient (databaseUrl: string, options: DatabaseOptions): Promise<PrismaClient> {
   if (providerOf(databaseUrl) === 'postgres') {
     const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
       import('@prisma/adapter-pg'), import('../generated/prisma/postgres/client.js'),
     ])
-    const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.poolSize ?? 10 })
+    const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.poolSize ?? 10 }, { statementNameGenerator: statementName })
     return new PostgresClient({ adapter, errorFormat: 'minimal' }) as unknown as PrismaClient
   }
   const adapter = new SqliteAdapterFactory({ file: sqliteFile(databaseUrl), busyTimeoutMs: BUSY_TIMEOUT_MS })
