@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../database.js'
 import { toPage, type Page } from '../pagination.js'
 import { empty, join, limitTo, sql, type Dialect } from './dialect.js'
+import { messageColumns } from './messages.js'
 import type { Conversation, ConversationWithMessages, Message, NewConversation } from './models.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { UserRepository } from './users.js'
@@ -31,7 +32,7 @@ const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
 export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository) {
   const columns = sql`id, "userId", title, metadata, "messageCount",
     ${dialect.isoTime(sql`"createdAt"`)} AS "createdAt", ${dialect.isoTime(sql`"updatedAt"`)} AS "updatedAt"`
-  const messageColumns = sql`id, "conversationId", role, content, ${dialect.isoTime(sql`"createdAt"`)} AS "createdAt"`
+  const newMessageColumns = messageColumns(dialect)
 
   return {
     /** The new conversation with its initial messages (one transaction), or null when the user does not exist. */
@@ -52,7 +53,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
         const values = messages.map(({ role, content }) => sql`(${dialect.lastConversationId}, ${role}, ${content}, ${now})`)
         const [[conversation], inserted] = await prisma.$transaction([insertConversation, prisma.$queryRaw<Message[]>`
           INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
-          RETURNING ${messageColumns}`])
+          RETURNING ${newMessageColumns}`])
         // RETURNING promises no order; ids grow in insertion order.
         return { ...conversation!, messages: inserted.sort(byId) }
       } catch (error) {

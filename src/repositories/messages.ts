@@ -10,8 +10,12 @@ export type MessageKey = [id: number]
 
 const keyOf = (message: Message): MessageKey => [message.id]
 
+/** A message row in the API's shape; conversations.ts returns the initial messages with it too. */
+export const messageColumns = (dialect: Dialect) =>
+  sql`id, "conversationId", role, content, ${dialect.isoTime(sql`"createdAt"`)} AS "createdAt"`
+
 export function createMessageRepository (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository) {
-  const columns = sql`id, "conversationId", role, content, ${dialect.isoTime(sql`"createdAt"`)} AS "createdAt"`
+  const columns = messageColumns(dialect)
 
   return {
     /**
