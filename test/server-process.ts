@@ -1,16 +1,8 @@
 // Runs the server as `npm start` does, in its own process on a real port.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 
-export async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
+export { freePort } from '../scripts/free-port.js'
 
 /** Runs a TypeScript entry point (a script under scripts/) to its end: exit code and everything it printed. */
 export async function runScript (script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, output: string }> {
