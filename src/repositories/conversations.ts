@@ -1,8 +1,8 @@
 import type { PrismaClient } from '../database.js'
 import { toPage, type Page } from '../pagination.js'
-import { empty, join, limitTo, sql, type Dialect } from './dialect.js'
+import { empty, join, limitTo, sql, type Dialect, type Sql } from './dialect.js'
 import { messageColumns } from './messages.js'
-import type { Conversation, ConversationWithMessages, Message, NewConversation } from './models.js'
+import type { Conversation, ConversationWithMessages, Message, NewConversation, NewMessage } from './models.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { UserRepository } from './users.js'
 
@@ -34,28 +34,51 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
     ${dialect.isoTime(sql`"createdAt"`)} AS "createdAt", ${dialect.isoTime(sql`"updatedAt"`)} AS "updatedAt"`
   const newMessageColumns = messageColumns(dialect)
 
+  // The messages name their conversation by the id this connection has just inserted. A batch
+  // transaction: cheaper in Prisma than an interactive one.
+  async function createInBatch (insertConversation: Sql, messages: NewMessage[], now: Date): Promise<ConversationWithMessages> {
+    const values = messages.map(({ role, content }) => sql`(${dialect.lastConversationId}, ${role}, ${content}, ${now})`)
+    const [[conversation], inserted] = await prisma.$transaction([
+      prisma.$queryRaw<Conversation[]>`${insertConversation} RETURNING ${columns}`,
+      prisma.$queryRaw<Message[]>`INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
+        RETURNING ${newMessageColumns}`,
+    ])
+    // RETURNING promises no order; ids grow in insertion order.
+    return { ...conversation!, messages: inserted.sort(byId) }
+  }
+
+  // PostgreSQL: one statement, the messages numbered in request order and returned as one JSON array.
+  async function createInOneStatement (insertConversation: Sql, messages: NewMessage[]): Promise<ConversationWithMessages> {
+    const values = messages.map(({ role, content }, position) => sql`(${role}, ${content}, CAST(${position} AS integer))`)
+    const [conversation] = await prisma.$queryRaw<ConversationWithMessages[]>`
+      WITH conversation AS (${insertConversation} RETURNING *),
+      message AS (
+        INSERT INTO "Message" ("conversationId", role, content, "createdAt")
+        SELECT conversation.id, m.role, m.content, conversation."createdAt"
+        FROM conversation, (VALUES ${join(values)}) AS m (role, content, position) ORDER BY m.position
+        RETURNING *)
+      SELECT ${columns}, (SELECT json_agg(json_build_object('id', id, 'conversationId', "conversationId", 'role', role,
+        'content', content, 'createdAt', ${dialect.isoTime(sql`"createdAt"`)}) ORDER BY id) FROM message) AS messages
+      FROM conversation`
+    return conversation!
+  }
+
   return {
-    /** The new conversation with its initial messages (one transaction), or null when the user does not exist. */
+    /** The new conversation with its initial messages (atomically), or null when the user does not exist. */
     async create (userId: number, input: NewConversation): Promise<ConversationWithMessages | null> {
       const now = new Date()
       const messages = input.messages ?? []
-      const insertConversation = prisma.$queryRaw<Conversation[]>`
+      const insertConversation = sql`
         INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", "createdAt", "updatedAt")
-        VALUES (${userId}, ${input.title ?? null}, ${dialect.json(input.metadata ?? {})}, ${messages.length}, ${now}, ${now})
-        RETURNING ${columns}`
+        VALUES (${userId}, ${input.title ?? null}, ${dialect.json(input.metadata ?? {})}, ${messages.length}, ${now}, ${now})`
       try {
         if (messages.length === 0) {
-          const [conversation] = await insertConversation
+          const [conversation] = await prisma.$queryRaw<Conversation[]>`${insertConversation} RETURNING ${columns}`
           return { ...conversation!, messages: [] }
         }
-        // One batch transaction (cheaper in Prisma than an interactive one): the messages name their
-        // conversation by the id this connection has just inserted.
-        const values = messages.map(({ role, content }) => sql`(${dialect.lastConversationId}, ${role}, ${content}, ${now})`)
-        const [[conversation], inserted] = await prisma.$transaction([insertConversation, prisma.$queryRaw<Message[]>`
-          INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
-          RETURNING ${newMessageColumns}`])
-        // RETURNING promises no order; ids grow in insertion order.
-        return { ...conversation!, messages: inserted.sort(byId) }
+        return dialect.writesInWith
+          ? await createInOneStatement(insertConversation, messages)
+          : await createInBatch(insertConversation, messages, now)
       } catch (error) {
         if (databaseErrorKind(error) === 'foreignKey') return null
         throw error

@@ -15,6 +15,11 @@ export interface Dialect {
   isoTime (column: Sql): Sql
   /** The id of the conversation inserted earlier in the same transaction. */
   lastConversationId: Sql
+  /**
+   * Whether INSERT and UPDATE may sit inside WITH, so a write and its bookkeeping are one statement: atomic
+   * on its own and one round trip, where a transaction costs four (BEGIN, two statements, COMMIT).
+   */
+  writesInWith: boolean
 }
 
 const sqlite: Dialect = {
@@ -26,6 +31,8 @@ const sqlite: Dialect = {
   // SQLite has one writer at a time and AUTOINCREMENT ids only grow, so inside the write transaction the
   // highest id is the row just inserted. (last_insert_rowid() would move with each message row inserted.)
   lastConversationId: sql`(SELECT max(id) FROM "Conversation")`,
+  // SQLite's WITH takes SELECT only; in-process, its batch transaction costs no round trips anyway.
+  writesInWith: false,
 }
 
 const postgres: Dialect = {
@@ -35,6 +42,7 @@ const postgres: Dialect = {
   isoTime: (column) => sql`to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
   // Per session, so concurrent inserts on other connections cannot interfere.
   lastConversationId: sql`currval(pg_get_serial_sequence('"Conversation"', 'id'))`,
+  writesInWith: true,
 }
 
 export const dialectOf = (provider: Provider): Dialect => provider === 'postgres' ? postgres : sqlite

@@ -24,17 +24,17 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
      */
     async create (conversationId: number, input: NewMessage): Promise<Message | null> {
       const now = new Date()
+      const insert = sql`
+        INSERT INTO "Message" ("conversationId", role, content, "createdAt")
+        VALUES (${conversationId}, ${input.role}, ${input.content}, ${now})`
+      // updatedAt only moves forward (dialect.later), so concurrent posts may commit in any order.
+      const touch = sql`
+        UPDATE "Conversation" SET "messageCount" = "messageCount" + 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}
+        WHERE id = ${conversationId}`
       try {
-        // updatedAt only moves forward (dialect.later), so concurrent posts may commit in any order.
-        const [[message]] = await prisma.$transaction([
-          prisma.$queryRaw<Message[]>`
-            INSERT INTO "Message" ("conversationId", role, content, "createdAt")
-            VALUES (${conversationId}, ${input.role}, ${input.content}, ${now})
-            RETURNING ${columns}`,
-          prisma.$executeRaw`
-            UPDATE "Conversation" SET "messageCount" = "messageCount" + 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}
-            WHERE id = ${conversationId}`,
-        ])
+        const [message] = dialect.writesInWith
+          ? await prisma.$queryRaw<Message[]>`WITH message AS (${insert} RETURNING *), touched AS (${touch}) SELECT ${columns} FROM message`
+          : (await prisma.$transaction([prisma.$queryRaw<Message[]>`${insert} RETURNING ${columns}`, prisma.$executeRaw`${touch}`]))[0]
         return message!
       } catch (error) {
         if (databaseErrorKind(error) === 'foreignKey') return null

@@ -52,6 +52,20 @@ t.test('create_conversation stores title, metadata and initial messages in order
   t.same(listed.body, created.body.messages)
 })
 
+t.test('create_conversation keeps the request order of a dozen initial messages, past the tenth', async (t) => {
+  const { request } = await startApp(t)
+  const userId = await newUser(request)
+  const messages = Array.from({ length: 12 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i}` }))
+  const created = await request('POST', `${API}/users/${userId}/conversations`, { body: { messages } })
+  t.equal(created.status, 201)
+  t.equal(created.body.messageCount, 12)
+  t.same(created.body.messages.map((m: any) => m.content), messages.map((m) => m.content))
+  const ids = created.body.messages.map((m: any) => m.id)
+  t.same(ids, [...ids].sort((a: number, b: number) => a - b), 'ids follow the given order')
+  const listed = await request('GET', `${API}/conversations/${created.body.id}/messages`)
+  t.same(listed.body, created.body.messages)
+})
+
 t.test('create_conversation and list_conversations for a missing user are 404', async (t) => {
   const { request } = await startApp(t)
   const created = await request('POST', `${API}/users/4242/conversations`, { body: { title: 'x' } })
