@@ -14,7 +14,7 @@ import { createHandlers } from './handlers.js'
 import { registerHealthRoutes } from './health.js'
 import { RequestLog } from './request-log.js'
 import { createRepositories } from './repositories/index.js'
-import { apiBasePath, createOpenApi, readSpec } from './spec.js'
+import { apiBasePath, createOpenApi, readSpecSource } from './spec.js'
 
 export interface AppOptions {
   databaseUrl: string
@@ -73,10 +73,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   fastify.addHook('onClose', () => database.close())
   registerHealthRoutes(fastify, database)
 
-  const spec = readSpec()
-  const basePath = apiBasePath(spec)
-  const api = await createOpenApi(spec)
+  const spec = readSpecSource()
+  const basePath = apiBasePath(spec.document)
+  // openapi-backend works on its own copy: the docs serve the document as written.
+  const api = await createOpenApi(structuredClone(spec.document))
   registerApiRoutes(fastify, api, createHandlers(createRepositories(database.prisma, database.provider), basePath), basePath)
-  await registerDocs(fastify, basePath)
+  await registerDocs(fastify, basePath, spec)
   return fastify
 }

@@ -1,13 +1,11 @@
 // /docs: the interactive API reference, rendered from the spec the server runs, with every asset served
 // from installed packages so the page works offline and tells no third party it was opened.
-import { readFileSync } from 'node:fs'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import type { OpenAPIV3 } from 'openapi-types'
-import { parse } from 'yaml'
-import { specPath } from './spec.js'
-import { registerSpecRoutes, type SpecSource } from './spec-routes.js'
+import type { SpecSource } from './spec.js'
+import { registerSpecRoutes } from './spec-routes.js'
 
 export const DOCS_PREFIX = '/docs'
 
@@ -32,11 +30,6 @@ const SECURITY_HEADERS = {
   'Referrer-Policy': 'no-referrer',
   'X-Frame-Options': 'DENY',
   'Cross-Origin-Opener-Policy': 'same-origin',
-}
-
-export function readSpecSource (): SpecSource {
-  const yaml = readFileSync(specPath)
-  return { yaml, document: parse(yaml.toString('utf8')) as OpenAPIV3.Document }
 }
 
 /**
@@ -66,7 +59,7 @@ async function docsPlugin (docs: FastifyInstance, options: { document: OpenAPIV3
 }
 
 /** The served spec (`<basePath>/openapi.json|yaml`) and the reference page at /docs. */
-export async function registerDocs (fastify: FastifyInstance, basePath: string, source: SpecSource = readSpecSource()): Promise<void> {
+export async function registerDocs (fastify: FastifyInstance, basePath: string, source: SpecSource): Promise<void> {
   registerSpecRoutes(fastify, basePath, source)
-  await fastify.register(docsPlugin, { document: docsDocument(source.document, basePath) })
+  await fastify.register(docsPlugin, { document: docsDocument(source.document as OpenAPIV3.Document, basePath) })
 }

@@ -2,16 +2,9 @@
 // These routes sit outside the spec itself: they describe the document, not an operation of it.
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { OpenAPIV3 } from 'openapi-types'
 import { problem } from './problems.js'
 import { sendProblem } from './reply.js'
-
-export interface SpecSource {
-  /** The spec file's bytes, as the server read them at start. */
-  yaml: Buffer
-  /** The same document, parsed. */
-  document: OpenAPIV3.Document
-}
+import type { SpecSource } from './spec.js'
 
 interface Representation { body: Buffer, type: string, etag: string }
 

@@ -1,7 +1,7 @@
 // The OpenAPI document the server runs: loaded once, shared by routing, validation and the tests.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parse } from 'yaml'
+import { load } from 'js-yaml'
 import { OpenAPIBackend, type Document } from 'openapi-backend'
 import type { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
@@ -9,8 +9,21 @@ import { projectRoot } from './project-root.js'
 
 export const specPath = join(projectRoot, 'openapi', 'trackbot.yaml')
 
+export interface SpecSource {
+  /** The spec file's bytes, as the server read them at start. */
+  yaml: Buffer
+  /** The same document, parsed. */
+  document: Document
+}
+
+/** The spec file, read and parsed once: the server routes by it and serves it (src/docs.ts). */
+export function readSpecSource (): SpecSource {
+  const yaml = readFileSync(specPath)
+  return { yaml, document: load(yaml.toString('utf8')) as Document }
+}
+
 export function readSpec (): Document {
-  return parse(readFileSync(specPath, 'utf8')) as Document
+  return readSpecSource().document
 }
 
 /** The path prefix of the spec's server URL, e.g. /api/v1. */
