@@ -13,6 +13,12 @@ export interface Measure {
   /** Non-2xx answers, connection errors and timeouts: any of them fails the run. */
   failures: number
   statusCodes: Record<string, number>
+  /**
+   * The server process's CPU time (user + system) per request. Unlike req/s, it does not move with what
+   * else shares the cores (the database, the load generator): the part of the cost that is the server's own.
+   * With rounds, the median of the rounds' figures.
+   */
+  cpuUsPerRequest: number
   /** Throughput of each round, when the scenario ran more than once; the figures above are the median round's. */
   roundsRequestsPerSecond?: number[]
 }
@@ -21,6 +27,8 @@ export interface ServerResult {
   spawnToReadyMs: number
   rssIdleMb: number
   rssAfterMb: number
+  /** The most resident memory the process held at any point of the run (VmHWM): no GC timing in it. */
+  rssPeakMb: number
   scenarios: Record<string, Measure>
   /** page50 by the user's conversation count. */
   growth: Record<string, Measure>
@@ -59,14 +67,14 @@ function scenarioRows (report: Report): string[][] {
     if (measure === undefined) return []
     const of = (reference: ServerName) => report.servers[reference]?.scenarios[scenario]?.requestsPerSecond
     return [[scenario, server, measure.requestsPerSecond.toFixed(0), measure.p50Ms.toFixed(1), measure.p99Ms.toFixed(1),
-      ratio(measure.requestsPerSecond, of('floor')), ratio(measure.requestsPerSecond, of('peer')), String(measure.failures)]]
+      ratio(measure.requestsPerSecond, of('floor')), ratio(measure.requestsPerSecond, of('peer')), measure.cpuUsPerRequest.toFixed(0), String(measure.failures)]]
   }))
 }
 
 function processRows (report: Report): string[][] {
   return SERVERS.flatMap((server) => {
     const result = report.servers[server]
-    return result === undefined ? [] : [[server, '', result.spawnToReadyMs.toFixed(0), result.rssIdleMb.toFixed(0), result.rssAfterMb.toFixed(0)]]
+    return result === undefined ? [] : [[server, '', result.spawnToReadyMs.toFixed(0), result.rssIdleMb.toFixed(0), result.rssAfterMb.toFixed(0), result.rssPeakMb.toFixed(0)]]
   })
 }
 
@@ -78,9 +86,9 @@ function growthRows (report: Report): string[][] {
 export function formatReport (report: Report): string {
   return [
     `${report.store}, ${report.connections} connections, median of ${report.rounds} rounds of ${report.durationSeconds} s per scenario${report.smoke ? ' (smoke)' : ''}; node ${report.node}, ${report.cores} x ${report.cpu}; ${report.commit}; load ${report.loadAverage.start.map((n) => n.toFixed(1)).join(' ')}`,
-    table(['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'vs floor', 'vs peer', 'failed'], scenarioRows(report)),
+    table(['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'vs floor', 'vs peer', 'CPU us/req', 'failed'], scenarioRows(report)),
     '',
-    table(['server', '', 'spawn-to-ready ms', 'RSS idle MB', 'RSS after MB'], processRows(report)),
+    table(['server', '', 'spawn-to-ready ms', 'RSS idle MB', 'RSS after MB', 'RSS peak MB'], processRows(report)),
     '',
     'growth: page50 (limit=50) of a user with N conversations',
     table(['server', 'N', 'req/s', 'p50 ms', 'p99 ms', 'failed'], growthRows(report)),

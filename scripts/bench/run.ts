@@ -104,9 +104,20 @@ async function postgresDatabases (size: SeedSize): Promise<Databases> {
 }
 
 
-function rssMb (pid: number): number {
-  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+/** VmRSS (resident now) or VmHWM (the most ever resident) of a process, in MB. */
+function rssMb (pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
   return Number(kb) / 1024
+}
+
+/** Linux's clock tick for /proc times (USER_HZ): 100 on every architecture Node runs on. */
+const TICKS_PER_SECOND = 100
+
+/** User + system CPU seconds a process has used so far. */
+function cpuSeconds (pid: number): number {
+  // Fields after the parenthesised name: utime and stime are the 12th and 13th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
 }
 
 interface Spawned { child: ChildProcess, origin: string, output: () => string }
@@ -204,8 +215,12 @@ async function load (origin: string, scenario: Scenario, seconds: number, connec
     seconds: result.duration,
     failures: result.non2xx + result.errors + result.timeouts,
     statusCodes,
+    // Set by measure(), which watches the server process.
+    cpuUsPerRequest: 0,
   }
 }
+
+const middleOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!
 
 /** The round with the median throughput, all its figures, and every round's throughput beside it. */
 function median (rounds: Measure[]): Measure {
@@ -219,6 +234,7 @@ function median (rounds: Measure[]): Measure {
       for (const [code, count] of Object.entries(round.statusCodes)) all[code] = (all[code] ?? 0) + count
       return all
     }, {}),
+    cpuUsPerRequest: middleOf(rounds.map((round) => round.cpuUsPerRequest)),
     roundsRequestsPerSecond: rounds.map((round) => Math.round(round.requestsPerSecond)),
   }
 }
@@ -240,8 +256,11 @@ async function startServer (name: ServerName, databaseUrl: string, fixture: Fixt
 async function measure (server: Started, scenario: Scenario, options: Options): Promise<Measure> {
   try {
     if (!options.smoke) await load(server.spawned.origin, scenario, WARM_UP_SECONDS, options.connections)
+    const pid = server.spawned.child.pid!
+    const cpuBefore = cpuSeconds(pid)
     const measured = await load(server.spawned.origin, scenario, options.duration, options.connections)
     assertAlive(server.spawned.child, scenario.name)
+    measured.cpuUsPerRequest = (cpuSeconds(pid) - cpuBefore) * 1e6 / Math.max(1, measured.requests)
     progress(options.smoke, `${server.name} ${scenario.name}: ${measured.requestsPerSecond.toFixed(0)} req/s`)
     return measured
   } catch (error) {
@@ -287,6 +306,7 @@ async function measureAll (databases: Databases, options: Options): Promise<Repo
       spawnToReadyMs: server.spawnToReadyMs,
       rssIdleMb: server.rssIdleMb,
       rssAfterMb: rssMb(server.spawned.child.pid!),
+      rssPeakMb: rssMb(server.spawned.child.pid!, 'VmHWM'),
       scenarios: measuredOf(server),
       growth,
     }
