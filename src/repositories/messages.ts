@@ -19,7 +19,8 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
 
   return {
     /**
-     * Appends a message and moves its conversation's updatedAt and messageCount, in one transaction.
+     * Appends a message and moves its conversation's updatedAt and messageCount, atomically (one statement
+     * on PostgreSQL, a batch transaction on SQLite).
      * Null when the conversation does not exist (or is deleted meanwhile): the insert's foreign key refuses it.
      */
     async create (conversationId: number, input: NewMessage): Promise<Message | null> {
