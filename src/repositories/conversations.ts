@@ -47,7 +47,8 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
     return { ...conversation!, messages: inserted.sort(byId) }
   }
 
-  // PostgreSQL: one statement, the messages numbered in request order and returned as one JSON array.
+  // PostgreSQL: one statement, the messages numbered in request order and returned as one JSON array of
+  // rows in the same columns as every other message.
   async function createInOneStatement (insertConversation: Sql, messages: NewMessage[]): Promise<ConversationWithMessages> {
     const values = messages.map(({ role, content }, position) => sql`(${role}, ${content}, CAST(${position} AS integer))`)
     const [conversation] = await prisma.$queryRaw<ConversationWithMessages[]>`
@@ -57,8 +58,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
         SELECT conversation.id, m.role, m.content, conversation."createdAt"
         FROM conversation, (VALUES ${join(values)}) AS m (role, content, position) ORDER BY m.position
         RETURNING *)
-      SELECT ${columns}, (SELECT json_agg(json_build_object('id', id, 'conversationId', "conversationId", 'role', role,
-        'content', content, 'createdAt', ${dialect.isoTime(sql`"createdAt"`)}) ORDER BY id) FROM message) AS messages
+      SELECT ${columns}, (SELECT json_agg(m ORDER BY m.id) FROM (SELECT ${newMessageColumns} FROM message) AS m) AS messages
       FROM conversation`
     return conversation!
   }
