@@ -7,8 +7,8 @@
 // carried over too, so an id the source ever handed out, even one since deleted, is never reused.
 import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { openDatabase, providerOf, sqliteFile, type Database, type PrismaClient } from '../src/database.js'
-import type { Provider } from '../src/migrations.js'
+import { openDatabase, providerOf, sqliteFile, type Database, type PrismaClient } from '../src/store/database.js'
+import type { Provider } from '../src/store/migrate/index.js'
 import { redact } from '../src/config.js'
 
 interface CopyOptions {

@@ -1,6 +1,6 @@
 // `npm run db:migrate`: apply the committed migrations to DATABASE_URL (the server also does this at start).
 import { ConfigError, loadConfig } from '../src/config.js'
-import { migrateDatabase } from '../src/database.js'
+import { migrateDatabase } from '../src/store/database.js'
 
 try {
   const { databaseUrl } = loadConfig()

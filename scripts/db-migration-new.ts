@@ -46,7 +46,7 @@ interface Options {
   provider: Provider | 'all'
 }
 
-function parseOptions(argv: string[]): Options {
+function parseOptions (argv: string[]): Options {
   let values: { name?: string; provider?: string }
   try {
     ;({ values } = parseArgs({
@@ -71,7 +71,7 @@ function parseOptions(argv: string[]): Options {
 }
 
 /** Every *.prisma file of prisma/<provider>/ (a multi-file schema; symlinks such as models.prisma are followed). */
-async function readSchemaFiles(schemaDir: string): Promise<SchemaContainer[]> {
+async function readSchemaFiles (schemaDir: string): Promise<SchemaContainer[]> {
   const entries = await readdir(schemaDir).catch(() => [])
   const names = entries.filter((name) => name.endsWith('.prisma')).sort()
   if (names.length === 0) throw new UsageError(`no *.prisma files in ${path.relative(PROJECT_ROOT, schemaDir)}/`)
@@ -80,12 +80,12 @@ async function readSchemaFiles(schemaDir: string): Promise<SchemaContainer[]> {
       // Relative paths keep the engine's validation errors short and readable.
       path: path.relative(PROJECT_ROOT, path.join(schemaDir, name)),
       content: await readFile(path.join(schemaDir, name), 'utf8'),
-    })),
+    }))
   )
 }
 
 /** The committed migrations, loaded the way the Prisma CLI loads them: directories in name order. */
-async function listMigrations(migrationsDir: string): Promise<MigrationList> {
+async function listMigrations (migrationsDir: string): Promise<MigrationList> {
   const lockfileContent = await readFile(path.join(migrationsDir, LOCKFILE_NAME), 'utf8').catch(() => null)
   const entries = await readdir(migrationsDir, { withFileTypes: true }).catch(() => [])
   const directories = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name)
@@ -97,11 +97,11 @@ async function listMigrations(migrationsDir: string): Promise<MigrationList> {
           path: 'migration.sql',
           content: await readFile(path.join(migrationsDir, name, 'migration.sql'), 'utf8').then(
             (value) => ({ tag: 'ok' as const, value }),
-            (error: Error) => ({ tag: 'error' as const, value: error.message }),
+            (error: Error) => ({ tag: 'error' as const, value: error.message })
           ),
         },
-      }),
-    ),
+      })
+    )
   )
   return {
     baseDir: migrationsDir,
@@ -116,7 +116,7 @@ async function listMigrations(migrationsDir: string): Promise<MigrationList> {
  * the shadow database with a single executeRaw. Those scripts fail to prepare (before anything runs), so
  * they are retried with executeScript, which runs a multi-statement script.
  */
-function routeScriptsToExecuteScript(adapter: SqlDriverAdapter): SqlDriverAdapter {
+function routeScriptsToExecuteScript (adapter: SqlDriverAdapter): SqlDriverAdapter {
   const executeRaw = adapter.executeRaw.bind(adapter)
   adapter.executeRaw = async (query) => {
     try {
@@ -132,7 +132,7 @@ function routeScriptsToExecuteScript(adapter: SqlDriverAdapter): SqlDriverAdapte
 }
 
 /** SQLite: the "main" database and every shadow database are private in-memory databases. */
-function sqliteAdapterFactory(): SqlMigrationAwareDriverAdapterFactory {
+function sqliteAdapterFactory (): SqlMigrationAwareDriverAdapterFactory {
   const factory = new PrismaBetterSqlite3({ url: ':memory:' }, { shadowDatabaseUrl: ':memory:' })
   return {
     provider: factory.provider,
@@ -150,7 +150,7 @@ function sqliteAdapterFactory(): SqlMigrationAwareDriverAdapterFactory {
  * for the shadow (which would then be the URL's own database), and it drops the shadow database while its
  * pool is still connected, which PostgreSQL refuses.
  */
-function postgresAdapterFactory(): SqlMigrationAwareDriverAdapterFactory {
+function postgresAdapterFactory (): SqlMigrationAwareDriverAdapterFactory {
   // Scratch databases are created and dropped on this server; nothing existing is touched.
   const url = process.env.SHADOW_DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres'
   const parsed = new URL(url)
@@ -162,7 +162,7 @@ function postgresAdapterFactory(): SqlMigrationAwareDriverAdapterFactory {
   }
   const adminDatabase = decodeURIComponent(parsed.pathname.slice(1)) || 'postgres'
 
-  async function connectToScratchDatabase(): Promise<SqlDriverAdapter> {
+  async function connectToScratchDatabase (): Promise<SqlDriverAdapter> {
     const admin = await new PrismaPg({ ...server, database: adminDatabase }).connect()
     const database = `trackbot_migration_scratch_${randomUUID().replaceAll('-', '')}`
     await admin.executeScript(`CREATE DATABASE "${database}"`)
@@ -188,7 +188,7 @@ function postgresAdapterFactory(): SqlMigrationAwareDriverAdapterFactory {
  * adapter-pg refuses to map when the engine inspects a schema ("Column type 'char' could not be
  * deserialized"). pg already returns those values as strings: labelling the columns text lets them through.
  */
-function poolReadingCharAsText(config: pg.PoolConfig): pg.Pool {
+function poolReadingCharAsText (config: pg.PoolConfig): pg.Pool {
   const CHAR_OID = 18
   const TEXT_OID = 25
   const pool = new pg.Pool(config)
@@ -209,7 +209,7 @@ function poolReadingCharAsText(config: pg.PoolConfig): pg.Pool {
  * Keeps the adapters the engine opens, to dispose of them at the end: the engine never disposes of its
  * "main" connection, and for PostgreSQL disposing is what drops the scratch database.
  */
-function trackConnections(factory: SqlMigrationAwareDriverAdapterFactory) {
+function trackConnections (factory: SqlMigrationAwareDriverAdapterFactory) {
   const opened: SqlDriverAdapter[] = []
   const remember = async (connect: () => Promise<SqlDriverAdapter>) => {
     const adapter = await connect()
@@ -241,7 +241,7 @@ interface WasmRuntime {
 }
 
 /** Instantiates the CLI's own schema_engine_bg.wasm (the exact engine build of the installed `prisma`). */
-async function loadSchemaEngineWasm(): Promise<void> {
+async function loadSchemaEngineWasm (): Promise<void> {
   const require = createRequire(import.meta.url)
   const wasmPath = path.join(path.dirname(require.resolve('prisma/package.json')), 'build', 'schema_engine_bg.wasm')
   const wasm = (globalThis as unknown as { WebAssembly: WasmRuntime }).WebAssembly
@@ -264,7 +264,7 @@ type RunEngine = <T>(what: string, command: () => Promise<T>) => Promise<T>
  * Runs engine commands so that a failure says what we were doing. Errors that started in JavaScript (in
  * an adapter) reach us only as "External error id#N": the binder's registry holds the original.
  */
-function engineRunner(factory: ErrorCapturingSqlMigrationAwareDriverAdapterFactory): RunEngine {
+function engineRunner (factory: ErrorCapturingSqlMigrationAwareDriverAdapterFactory): RunEngine {
   return async (what, command) => {
     try {
       return await command()
@@ -293,25 +293,25 @@ interface NewMigration {
  * requires (through an adapter, a missing one is an error rather than "no history").
  * Returns null when the models match the migrations.
  */
-async function createNextMigration(
+async function createNextMigration (
   engine: glue.SchemaEngine,
   run: RunEngine,
   migrationsList: MigrationList,
   schemaFiles: SchemaContainer[],
-  name: string,
+  name: string
 ): Promise<NewMigration | null> {
   await run('applying the committed migrations to a scratch database', () =>
-    engine.applyMigrations({ migrationsList, filters: NO_FILTERS }),
+    engine.applyMigrations({ migrationsList, filters: NO_FILTERS })
   )
   const { action } = await run('replaying the committed migrations into a shadow database', () =>
-    engine.devDiagnostic({ migrationsList, filters: NO_FILTERS }),
+    engine.devDiagnostic({ migrationsList, filters: NO_FILTERS })
   )
   if (action.tag === 'reset') {
     throw new EngineError(`the committed migrations do not replay cleanly: ${action.reason}`)
   }
   // draft: false is what makes the engine report "no changes" (null) instead of an empty migration.
   const created = await run('diffing the models against the migrations', () =>
-    engine.createMigration({ draft: false, migrationName: name, migrationsList, schema: { files: schemaFiles }, filters: NO_FILTERS }),
+    engine.createMigration({ draft: false, migrationName: name, migrationsList, schema: { files: schemaFiles }, filters: NO_FILTERS })
   )
   if (created.migrationScript === null) return null
   return {
@@ -322,7 +322,7 @@ async function createNextMigration(
 }
 
 /** Writes the files the Prisma CLI writes, with the same content (migration.sql is the engine's script). */
-async function writeMigration(migrationsDir: string, migration: NewMigration, lockfileExists: boolean): Promise<string> {
+async function writeMigration (migrationsDir: string, migration: NewMigration, lockfileExists: boolean): Promise<string> {
   const directory = path.join(migrationsDir, migration.directoryName)
   await mkdir(migrationsDir, { recursive: true })
   await mkdir(directory) // fails if it exists: never overwrite a migration
@@ -344,7 +344,7 @@ function runEveryProvider (name: string): void {
   }
 }
 
-async function main(argv: string[]): Promise<void> {
+async function main (argv: string[]): Promise<void> {
   const { name, provider } = parseOptions(argv)
   if (provider === 'all') return runEveryProvider(name)
   const schemaDir = path.join(PROJECT_ROOT, 'prisma', provider)
@@ -353,7 +353,7 @@ async function main(argv: string[]): Promise<void> {
   const migrations = await listMigrations(migrationsDir)
 
   const { tracked, disposeAll } = trackConnections(
-    provider === 'sqlite' ? sqliteAdapterFactory() : postgresAdapterFactory(),
+    provider === 'sqlite' ? sqliteAdapterFactory() : postgresAdapterFactory()
   )
   const factory = bindMigrationAwareSqlAdapterFactory(tracked)
   await loadSchemaEngineWasm()

@@ -3,9 +3,9 @@
 // developer have something real to look at. The same seed gives the same data.
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../src/config.js'
-import { openDatabase } from '../src/database.js'
-import { createRepositories } from '../src/repositories/index.js'
-import type { NewConversation } from '../src/repositories/models.js'
+import { openDatabase } from '../src/store/database.js'
+import { createRepositories } from '../src/store/repositories.js'
+import type { NewConversation } from '../src/store/models.js'
 import { mulberry32 } from './mulberry32.js'
 
 const FIRST_NAMES = ['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Edsger', 'Frances', 'Ken', 'Radia', 'Tim', 'Hedy', 'Donald', 'Sophie']

@@ -2,19 +2,19 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { registerApiRoutes } from './api-routes.js'
-import { handleClientError } from './client-errors.js'
-import { registerContentTypes } from './content-types.js'
-import { registerCors } from './cors.js'
-import { openDatabase } from './database.js'
-import { registerDraining } from './draining.js'
-import { registerDocs } from './docs.js'
-import { handleError, registerErrorHandling } from './error-handler.js'
+import { registerApiRoutes } from './contract/routes.js'
+import { handleClientError } from './http/connection-errors.js'
+import { registerContentTypes } from './http/content-types.js'
+import { registerCors } from './http/cors.js'
+import { openDatabase } from './store/database.js'
+import { registerDraining } from './http/draining.js'
+import { registerDocs } from './http/docs.js'
+import { handleError, registerErrorHandling } from './http/error-handler.js'
 import { createHandlers } from './handlers.js'
-import { registerHealthRoutes } from './health.js'
-import { RequestLog } from './request-log.js'
-import { createRepositories } from './repositories/index.js'
-import { apiBasePath, createOpenApi, readSpecSource } from './spec.js'
+import { registerHealthRoutes } from './http/health.js'
+import { RequestLog } from './http/request-log.js'
+import { createRepositories } from './store/repositories.js'
+import { apiBasePath, createOpenApi, readSpecSource } from './contract/spec.js'
 
 export interface AppOptions {
   databaseUrl: string
@@ -52,7 +52,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // Long enough that a 5000-digit id reaches validation (a 400 naming it) instead of the router's 414;
     // the whole URL stays bounded by Node's header size limit.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
-    // src/draining.ts answers requests that arrive while closing, in the API's problem shape.
+    // src/http/draining.ts answers requests that arrive while closing, in the API's problem shape.
     return503OnClosing: false,
     // One line per request instead of fastify's two.
     logController: new RequestLog(),

@@ -1,10 +1,11 @@
 // One handler per operationId: typed input in, one repository call, typed result out.
-import type { Handlers } from './handler-types.js'
-import { decodeCursor, nextPageLink, type Page } from './pagination.js'
-import { problem } from './problems.js'
-import type { Repositories } from './repositories/index.js'
-import type { ConversationKey } from './repositories/conversations.js'
-import type { MessageKey } from './repositories/messages.js'
+import type { Handlers } from './contract/handler-types.js'
+import { decodeCursor, nextPageLink } from './contract/cursor.js'
+import { problem } from './contract/problems.js'
+import type { Repositories } from './store/repositories.js'
+import { isConversationKey } from './store/conversations.js'
+import { isMessageKey } from './store/messages.js'
+import type { Page } from './store/page.js'
 
 const notFound = (detail: string, instance: string) => ({ status: 404, body: problem('notFound', detail, instance) }) as const
 
@@ -43,7 +44,7 @@ export function createHandlers ({ users, conversations, messages }: Repositories
     },
 
     async list_conversations ({ params, query }, { path }) {
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 2) as ConversationKey | null
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, isConversationKey)
       if (after === null) return badCursor(path)
       const page = await conversations.listByUser(params.userId, { limit: query.limit, after })
       return page === null ? notFound(`User ${params.userId} does not exist.`, path) : pageOf(page, path, query.limit)
@@ -67,7 +68,7 @@ export function createHandlers ({ users, conversations, messages }: Repositories
     },
 
     async list_messages ({ params, query }, { path }) {
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 1) as MessageKey | null
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, isMessageKey)
       if (after === null) return badCursor(path)
       const page = await messages.listByConversation(params.conversationId, { limit: query.limit, after })
       return page === null ? notFound(`Conversation ${params.conversationId} does not exist.`, path) : pageOf(page, path, query.limit)

@@ -2,7 +2,7 @@
 import { Ajv, type ValidateFunction } from 'ajv'
 import { OpenAPIBackend, type Operation } from 'openapi-backend'
 import type { OpenAPIV3 } from 'openapi-types'
-import { apiBasePath, customizeAjv, readSpec } from '../src/spec.js'
+import { apiBasePath, customizeAjv, readSpec } from '../src/contract/spec.js'
 
 export interface SeenResponse {
   method: string

@@ -8,8 +8,8 @@ import Sqlite from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { buildApp } from '../src/app.js'
-import { sqliteFile } from '../src/database.js'
-import type { Provider } from '../src/migrations.js'
+import { sqliteFile } from '../src/store/database.js'
+import type { Provider } from '../src/store/migrate/index.js'
 import { contractErrors, type SeenResponse } from './contract.js'
 
 interface Teardown { teardown (fn: () => unknown): void }

@@ -4,7 +4,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import Sqlite from 'better-sqlite3'
 import pg from 'pg'
-import { sqliteFile } from '../../src/database.js'
+import { sqliteFile } from '../../src/store/database.js'
 
 interface ConversationRow { id: number, userId: number, title: string | null, metadata: unknown, messageCount: number, createdAt: unknown, updatedAt: unknown }
 interface MessageRow { id: number, conversationId: number, role: string, content: string, createdAt: unknown }

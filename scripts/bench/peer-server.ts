@@ -5,7 +5,7 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../../generated/prisma/sqlite/client.js'
 import { PrismaClient as PostgresClient } from '../../generated/prisma/postgres/client.js'
-import { sqliteFile } from '../../src/database.js'
+import { sqliteFile } from '../../src/store/database.js'
 
 interface NewMessage { role: string, content: string }
 interface NewConversation { title?: string | null, metadata?: object, messages?: NewMessage[] }
@@ -13,7 +13,7 @@ type Params = { id: string, userId: string }
 
 function client (url: string): PrismaClient {
   if (/^postgres(ql)?:/.test(url)) {
-    // Both generated clients come from the same models; typed as one, as src/database.ts does.
+    // Both generated clients come from the same models; typed as one, as src/store/database.ts does.
     return new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as PrismaClient
   }
   return new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: sqliteFile(url) }) })

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { projectRoot } from '../../src/project-root.js'
 import { freePort } from '../free-port.js'
-import { formatReport, SERVERS, type Measure, type Report, type ServerName, type ServerResult } from './report.js'
+import { formatReport, SERVERS, type Measure, type Report, type ServerName } from './report.js'
 import { adminQuery, copySqlite, FULL_SIZE, postgresUrl, seed, SMOKE_SIZE, type Fixture, type SeedSize, type Store } from './seed.js'
 
 interface Options { store: Store, duration: number, rounds: number, connections: number, smoke: boolean, only: ServerName[] }
@@ -103,7 +103,6 @@ async function postgresDatabases (size: SeedSize): Promise<Databases> {
   return { fixture, copyFor: (server) => create(`${prefix}_${server}`, `${prefix}_seed`) }
 }
 
-
 /** VmRSS (resident now) or VmHWM (the most ever resident) of a process, in MB. */
 function rssMb (pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
@@ -183,7 +182,8 @@ function scenarios (fixture: Fixture, connections: number): Scenario[] {
     {
       name: 'create',
       request: {
-        method: 'POST', headers: json,
+        method: 'POST',
+        headers: json,
         body: JSON.stringify({ title: 'Bench', metadata: { model: 'bench' }, messages: [{ role: 'user', content: 'Hello from the benchmark' }] }),
         ...randomPath(() => `${api}/users/${between(fixture.typicalUsers)}/conversations`),
       },
@@ -203,7 +203,10 @@ function scenarios (fixture: Fixture, connections: number): Scenario[] {
 
 async function load (origin: string, scenario: Scenario, seconds: number, connections: number): Promise<Measure> {
   const result = await autocannon({
-    url: origin, connections, duration: seconds, requests: [scenario.request],
+    url: origin,
+    connections,
+    duration: seconds,
+    requests: [scenario.request],
     ...(scenario.maxRequests === undefined ? {} : { maxOverallRequests: Math.max(connections, scenario.maxRequests) }),
   })
   const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]))
@@ -354,9 +357,18 @@ async function main (): Promise<void> {
   const size = seedSize(opts)
   const databases = opts.store === 'postgres' ? await postgresDatabases(size) : await sqliteDatabases(size)
   const report: Report = {
-    store: opts.store, startedAt, node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length,
-    connections: opts.connections, durationSeconds: opts.duration, rounds: opts.rounds, smoke: opts.smoke, commit: commit(),
-    seed: size, servers: {},
+    store: opts.store,
+    startedAt,
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    connections: opts.connections,
+    durationSeconds: opts.duration,
+    rounds: opts.rounds,
+    smoke: opts.smoke,
+    commit: commit(),
+    seed: size,
+    servers: {},
     // Other work on this machine skews every figure; the load average at start and end shows whether there was any.
     loadAverage: { start: loadavg(), end: [] },
   }

@@ -4,7 +4,7 @@
 import { copyFileSync } from 'node:fs'
 import Sqlite from 'better-sqlite3'
 import pg from 'pg'
-import { migrateDatabase, sqliteFile } from '../../src/database.js'
+import { migrateDatabase, sqliteFile } from '../../src/store/database.js'
 import { mulberry32 } from '../mulberry32.js'
 
 export type Store = 'sqlite' | 'postgres'

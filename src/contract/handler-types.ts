@@ -1,0 +1,64 @@
+// Handler types derived from the generated `operations`: a missing handler, an undocumented
+// status, a missing required header or a body of the wrong shape fails to compile.
+import type { operations } from '../../generated/trackbot.js'
+
+export type OperationId = keyof operations
+
+interface Operation {
+  parameters: { path?: unknown, query?: unknown }
+  requestBody?: unknown
+  responses: object
+}
+
+/** `never` (no such part) becomes an empty object, so handlers can always destructure. */
+type Part<T> = [NonNullable<T>] extends [never] ? Record<string, never> : NonNullable<T>
+
+type JsonOf<Content> = Content extends { 'application/json': infer Body } ? Body
+  : Content extends { 'application/problem+json': infer Body } ? Body
+    : never
+
+type RequestBody<Op extends Operation> = [NonNullable<Op['requestBody']>] extends [never]
+  ? undefined
+  : Op extends { requestBody: { content: infer C } }
+    ? JsonOf<C>
+    : JsonOf<NonNullable<Op['requestBody']> extends { content: infer C } ? C : never> | undefined
+
+export interface RequestOf<Op extends Operation> {
+  params: Part<Op['parameters']['path']>
+  query: Part<Op['parameters']['query']>
+  body: RequestBody<Op>
+}
+
+/** Drops the `[name: string]: unknown` index signature openapi-typescript adds to headers. */
+type NamedKeys<T> = { [K in keyof T as string extends K ? never : K]: T[K] }
+
+type HeadersPart<R> = R extends { headers: infer H }
+  ? (keyof NamedKeys<H> extends never
+      ? unknown
+      : Record<string, never> extends NamedKeys<H> ? { headers?: NamedKeys<H> } : { headers: NamedKeys<H> })
+  : unknown
+
+type BodyPart<R> = R extends { content: infer C } ? { body: JsonOf<C> } : { body?: undefined }
+
+// 413, 415 and 5xx come from the platform (body parsing, error handler), never from a handler.
+type HandlerStatus<Op extends Operation> = Exclude<keyof Op['responses'], 413 | 415 | 500>
+
+export type ResultOf<Op extends Operation> = {
+  [S in HandlerStatus<Op>]: { status: S } & BodyPart<Op['responses'][S]> & HeadersPart<Op['responses'][S]>
+}[HandlerStatus<Op>]
+
+export interface HandlerContext {
+  /** The request path, for `Location`-style links and problem `instance`s. */
+  path: string
+}
+
+export type Handler<Op extends Operation> = (request: RequestOf<Op>, context: HandlerContext) => Promise<ResultOf<Op>>
+
+export type Handlers = { [Id in OperationId]: Handler<operations[Id]> }
+
+/** What the routing layer sees of any handler's result. */
+export interface AnyResult {
+  status: number
+  body?: unknown
+  headers?: Record<string, string | undefined>
+}

@@ -1,0 +1,51 @@
+// Every error the API can answer with, in one place: one RFC 9457 shape for all of them.
+import { STATUS_CODES } from 'node:http'
+import type { components } from '../../generated/trackbot.js'
+
+export type Problem = components['schemas']['Problem']
+export type ProblemError = components['schemas']['ProblemError']
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+export const problemKinds = {
+  validation: { status: 400, slug: 'validation-error' },
+  malformedJson: { status: 400, slug: 'malformed-json' },
+  badRequest: { status: 400, slug: 'bad-request' },
+  notFound: { status: 404, slug: 'not-found' },
+  routeNotFound: { status: 404, slug: 'route-not-found' },
+  methodNotAllowed: { status: 405, slug: 'method-not-allowed' },
+  conflict: { status: 409, slug: 'conflict' },
+  payloadTooLarge: { status: 413, slug: 'payload-too-large' },
+  unsupportedMediaType: { status: 415, slug: 'unsupported-media-type' },
+  internal: { status: 500, slug: 'internal-error' },
+  notImplemented: { status: 501, slug: 'not-implemented' },
+  unavailable: { status: 503, slug: 'service-unavailable' },
+} as const
+
+export type ProblemKind = keyof typeof problemKinds
+
+export function problem (kind: ProblemKind, detail: string, instance: string, errors?: ProblemError[]): Problem {
+  const { status, slug } = problemKinds[kind]
+  const body: Problem = {
+    type: `urn:trackbot:problem:${slug}`,
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail,
+    instance: clip(instance, 2000),
+  }
+  if (errors !== undefined && errors.length > 0) body.errors = errors.slice(0, 100)
+  return body
+}
+
+/**
+ * For HTTP errors we have no kind of our own for (a 414 from the router, say): RFC 9457's
+ * "about:blank" type, whose title is the status phrase.
+ */
+export function httpProblem (status: number, detail: string, instance: string): Problem {
+  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, instance: clip(instance, 2000) }
+}
+
+/** Bounds what we echo back from a request, so a problem never outgrows its schema. */
+export function clip (text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`
+}

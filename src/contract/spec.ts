@@ -1,0 +1,65 @@
+// The OpenAPI document the server runs: loaded once, shared by routing, validation and the tests.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { load } from 'js-yaml'
+import { OpenAPIBackend, type Document } from 'openapi-backend'
+import type { Ajv } from 'ajv'
+import addFormats from 'ajv-formats'
+import { projectRoot } from '../project-root.js'
+
+export const specPath = join(projectRoot, 'openapi', 'trackbot.yaml')
+
+export interface SpecSource {
+  /** The spec file's bytes, as the server read them at start. */
+  yaml: Buffer
+  /** The same document, parsed. */
+  document: Document
+}
+
+/** The spec file, read and parsed once: the server routes by it and serves it (src/http/docs.ts). */
+export function readSpecSource (): SpecSource {
+  const yaml = readFileSync(specPath)
+  return { yaml, document: load(yaml.toString('utf8')) as Document }
+}
+
+export function readSpec (): Document {
+  return readSpecSource().document
+}
+
+/** The path prefix of the spec's server URL, e.g. /api/v1. */
+export function apiBasePath (spec: Document): string {
+  const url = spec.servers?.[0]?.url ?? '/'
+  return new URL(url, 'http://localhost').pathname.replace(/\/$/, '')
+}
+
+/**
+ * Formats the spec uses (OpenAPI's int32 among them), and `x-propertyNames`: OpenAPI 3.0 has no propertyNames, so the spec
+ * spells it as an extension and the validator expands it to the JSON Schema keyword.
+ */
+export function customizeAjv (ajv: Ajv): Ajv {
+  addFormats.default(ajv, ['email', 'date-time', 'uri'])
+  ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 })
+  ajv.addKeyword({ keyword: 'x-propertyNames', macro: (schema: object) => ({ propertyNames: schema }) })
+  return ajv
+}
+
+export async function createOpenApi (spec: Document): Promise<OpenAPIBackend> {
+  const api = new OpenAPIBackend({
+    definition: spec,
+    apiRoot: apiBasePath(spec),
+    strict: true,
+    validate: true,
+    coerceTypes: true,
+    // Schemas are not checked against JSON Schema's meta-schema: openapi-backend makes one Ajv per validator,
+    // and each would compile the meta-schema (tens of MB and most of the start-up). The spec is linted in CI.
+    ajvOpts: { allErrors: true, validateSchema: false },
+    customizeAjv,
+    // Skips, at start, checking the definition against OpenAPI's meta-schema and compiling response
+    // validators: about half the start-up time. The definition is the committed file, linted in CI
+    // (redocly), and responses are checked by the tests (test/contract.ts), not at run time. Request
+    // validators are still compiled at start, by src/contract/routes.ts, so no first request pays for them.
+    quick: true,
+  })
+  await api.init()
+  return api
+}

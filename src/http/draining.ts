@@ -1,0 +1,18 @@
+// While the server drains (SIGTERM, then close), requests that still reach it, pipelined or on a busy
+// keep-alive connection, are turned away with the API's own 503 problem, so a client or load balancer
+// retries them elsewhere. fastify's built-in return503OnClosing answers with a body of its own shape.
+import type { FastifyInstance } from 'fastify'
+import { problem } from '../contract/problems.js'
+import { sendProblem } from '../contract/reply.js'
+
+export function registerDraining (fastify: FastifyInstance): void {
+  let draining = false
+  fastify.addHook('preClose', async () => {
+    draining = true
+  })
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (!draining) return
+    reply.header('Connection', 'close')
+    return sendProblem(reply, problem('unavailable', 'The server is shutting down; retry the request.', request.url.split('?')[0] ?? '/'), { 'Retry-After': '1' })
+  })
+}

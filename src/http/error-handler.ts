@@ -1,0 +1,74 @@
+// Every error fastify, the JSON parser, Prisma or our own code throws becomes one Problem shape.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { databaseErrorKind } from '../store/prisma-errors.js'
+import { httpProblem, problem, type Problem } from '../contract/problems.js'
+import { sendProblem } from '../contract/reply.js'
+
+/** Seconds a client should wait before retrying when the database is unavailable. */
+const RETRY_AFTER_SECONDS = '1'
+
+interface Mapped { problem: Problem, headers?: Record<string, string> }
+
+function instanceOf (request: FastifyRequest): string {
+  const query = request.url.indexOf('?')
+  return query === -1 ? request.url : request.url.slice(0, query)
+}
+
+/** Fastify's own errors about the request: body parsing, limits, URLs. */
+function fastifyProblem (error: FastifyError, instance: string): Mapped | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { problem: problem('payloadTooLarge', 'Request body is larger than 1048576 bytes.', instance) }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { problem: problem('unsupportedMediaType', 'Send the request body as application/json.', instance) }
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { problem: problem('malformedJson', 'The request body is not valid JSON.', instance) }
+    case 'FST_ERR_BAD_URL':
+      return { problem: problem('badRequest', 'The URL is not valid: it has a malformed percent-encoding.', instance) }
+  }
+  // secure-json-parse throws SyntaxError for bad JSON and for __proto__ / constructor.prototype keys.
+  if (error instanceof SyntaxError) {
+    return { problem: problem('malformedJson', `The request body is not valid JSON: ${error.message}`.slice(0, 500), instance) }
+  }
+  const status = error.statusCode
+  if (status !== undefined && status >= 400 && status < 500) return { problem: httpProblem(status, error.message, instance) }
+  return undefined
+}
+
+const unavailable = (instance: string): Mapped => ({
+  problem: problem('unavailable', 'The database is busy or unreachable; retry shortly.', instance),
+  headers: { 'Retry-After': RETRY_AFTER_SECONDS },
+})
+
+/** Database errors that reach here without a repository expecting them, e.g. in a race with a delete. */
+function databaseProblem (error: unknown, instance: string): Mapped | undefined {
+  switch (databaseErrorKind(error)) {
+    case 'unique':
+      return { problem: problem('conflict', 'The request clashes with stored data.', instance) }
+    case 'foreignKey':
+    case 'notFound':
+      return { problem: problem('notFound', 'A resource this request needs no longer exists.', instance) }
+    case 'unavailable':
+      return unavailable(instance)
+  }
+  return undefined
+}
+
+export function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const instance = instanceOf(request)
+  // Router errors skip the onRequest hooks, so echo the request id here too.
+  reply.header('X-Request-Id', request.id)
+  const mapped = fastifyProblem(error, instance) ?? databaseProblem(error, instance)
+  if (mapped !== undefined) {
+    if (mapped.problem.status === 503) request.log.warn({ err: error }, 'database unavailable')
+    return sendProblem(reply, mapped.problem, mapped.headers)
+  }
+  // Anything else is our bug: log it in full with the request id, tell the client nothing of it.
+  request.log.error({ err: error }, 'unhandled error')
+  return sendProblem(reply, problem('internal', `Something went wrong on our side; quote request id ${request.id} when reporting it.`, instance))
+}
+
+export function registerErrorHandling (fastify: FastifyInstance): void {
+  fastify.setErrorHandler(handleError)
+}

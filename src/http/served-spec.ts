@@ -1,0 +1,53 @@
+// The spec the server runs, served at the API root so clients and tools can fetch the contract they talk to.
+// These routes sit outside the spec itself: they describe the document, not an operation of it.
+import { createHash } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { problem } from '../contract/problems.js'
+import { sendProblem } from '../contract/reply.js'
+import type { SpecSource } from '../contract/spec.js'
+
+interface Representation { body: Buffer, type: string, etag: string }
+
+// Cheap to fetch again and rarely changed: caches keep it but ask before each use.
+const CACHE_CONTROL = 'public, max-age=0, must-revalidate'
+const ALLOWED = 'GET, HEAD'
+
+function representation (body: Buffer, type: string): Representation {
+  // A strong tag: a hash of the exact bytes served.
+  return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url')}"` }
+}
+
+/** RFC 9110 §13.1.2: If-None-Match uses weak comparison, so W/ tags match too; `*` matches any. */
+function matchesIfNoneMatch (header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false
+  return header.split(',').some((tag) => {
+    const candidate = tag.trim()
+    return candidate === '*' || candidate.replace(/^W\//, '') === etag
+  })
+}
+
+function serve (served: Representation) {
+  return async function sendSpec (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    reply.header('ETag', served.etag).header('Cache-Control', CACHE_CONTROL).header('X-Content-Type-Options', 'nosniff')
+    if (matchesIfNoneMatch(request.headers['if-none-match'], served.etag)) return reply.code(304).send()
+    return reply.type(served.type).send(served.body)
+  }
+}
+
+export function registerSpecRoutes (fastify: FastifyInstance, basePath: string, source: SpecSource): void {
+  const routes = {
+    [`${basePath}/openapi.json`]: representation(Buffer.from(JSON.stringify(source.document)), 'application/json; charset=utf-8'),
+    [`${basePath}/openapi.yaml`]: representation(source.yaml, 'application/yaml; charset=utf-8'),
+  }
+  for (const [url, served] of Object.entries(routes)) {
+    fastify.get(url, serve(served))
+    // Without this, other methods would fall to the API's router and be told no such path exists.
+    // OPTIONS is left to CORS preflight handling.
+    fastify.route({
+      method: ['POST', 'PUT', 'PATCH', 'DELETE'],
+      url,
+      handler: async (request, reply) => sendProblem(reply,
+        problem('methodNotAllowed', `${request.method} is not allowed here; use ${ALLOWED}.`, url), { Allow: ALLOWED }),
+    })
+  }
+}

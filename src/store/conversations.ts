@@ -1,0 +1,115 @@
+import type { PrismaClient } from './database.js'
+import { empty, join, limitTo, sql, type Dialect, type Sql } from './dialect.js'
+import { messageColumns } from './columns.js'
+import type { Conversation, ConversationWithMessages, Message, NewConversation, NewMessage } from './models.js'
+import { toPage, type ListOptions, type Page } from './page.js'
+import { databaseErrorKind } from './prisma-errors.js'
+import type { UserRepository } from './users.js'
+
+/** Sort key of list_conversations: most recent activity first. */
+export type ConversationKey = [updatedAtMs: number, id: number]
+export const isConversationKey = (key: readonly number[]): key is ConversationKey => key.length === 2
+
+/**
+ * Rows strictly after `key` in (updatedAt DESC, id DESC) order, written as
+ * `updatedAt <= t AND (updatedAt < t OR id < i)` so the database seeks the (userId, updatedAt, id) index
+ * instead of scanning from the top.
+ */
+function after (key: ConversationKey | undefined) {
+  if (key === undefined) return empty
+  const updatedAt = new Date(key[0])
+  return sql`AND "updatedAt" <= ${updatedAt} AND ("updatedAt" < ${updatedAt} OR id < ${key[1]})`
+}
+
+// ORDER BY names the table's columns: the bare names would mean the formatted output columns, which no
+// index covers (test/store/query-plans.test.ts).
+const keyOf = (conversation: Conversation): ConversationKey => [Date.parse(conversation.updatedAt), conversation.id]
+
+const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
+
+export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository) {
+  const columns = sql`id, "userId", title, metadata, "messageCount",
+    ${dialect.isoTime(sql`"createdAt"`)} AS "createdAt", ${dialect.isoTime(sql`"updatedAt"`)} AS "updatedAt"`
+  const newMessageColumns = messageColumns(dialect)
+
+  // The messages name their conversation by the id this connection has just inserted. A batch
+  // transaction: cheaper in Prisma than an interactive one.
+  async function createInBatch (insertConversation: Sql, messages: NewMessage[], now: Date): Promise<ConversationWithMessages> {
+    const values = messages.map(({ role, content }) => sql`(${dialect.lastConversationId}, ${role}, ${content}, ${now})`)
+    const [[conversation], inserted] = await prisma.$transaction([
+      prisma.$queryRaw<Conversation[]>`${insertConversation} RETURNING ${columns}`,
+      prisma.$queryRaw<Message[]>`INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
+        RETURNING ${newMessageColumns}`,
+    ])
+    // RETURNING promises no order; ids grow in insertion order.
+    return { ...conversation!, messages: inserted.sort(byId) }
+  }
+
+  // PostgreSQL: one statement, the messages numbered in request order and returned as one JSON array of
+  // rows in the same columns as every other message.
+  async function createInOneStatement (insertConversation: Sql, messages: NewMessage[]): Promise<ConversationWithMessages> {
+    const values = messages.map(({ role, content }, position) => sql`(${role}, ${content}, CAST(${position} AS integer))`)
+    const [conversation] = await prisma.$queryRaw<ConversationWithMessages[]>`
+      WITH conversation AS (${insertConversation} RETURNING *),
+      message AS (
+        INSERT INTO "Message" ("conversationId", role, content, "createdAt")
+        SELECT conversation.id, m.role, m.content, conversation."createdAt"
+        FROM conversation, (VALUES ${join(values)}) AS m (role, content, position) ORDER BY m.position
+        RETURNING *)
+      SELECT ${columns}, (SELECT json_agg(m ORDER BY m.id) FROM (SELECT ${newMessageColumns} FROM message) AS m) AS messages
+      FROM conversation`
+    return conversation!
+  }
+
+  return {
+    /** The new conversation with its initial messages (atomically), or null when the user does not exist. */
+    async create (userId: number, input: NewConversation): Promise<ConversationWithMessages | null> {
+      const now = new Date()
+      const messages = input.messages ?? []
+      const insertConversation = sql`
+        INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", "createdAt", "updatedAt")
+        VALUES (${userId}, ${input.title ?? null}, ${dialect.json(input.metadata ?? {})}, ${messages.length}, ${now}, ${now})`
+      try {
+        if (messages.length === 0) {
+          const [conversation] = await prisma.$queryRaw<Conversation[]>`${insertConversation} RETURNING ${columns}`
+          return { ...conversation!, messages: [] }
+        }
+        return dialect.writesInWith
+          ? await createInOneStatement(insertConversation, messages)
+          : await createInBatch(insertConversation, messages, now)
+      } catch (error) {
+        if (databaseErrorKind(error) === 'foreignKey') return null
+        throw error
+      }
+    },
+
+    async findById (id: number): Promise<Conversation | null> {
+      const [conversation] = await prisma.$queryRaw<Conversation[]>`SELECT ${columns} FROM "Conversation" WHERE id = ${id}`
+      return conversation ?? null
+    },
+
+    /** One page of a user's conversations, newest activity first; null when the user does not exist. */
+    async listByUser (userId: number, options: ListOptions<ConversationKey>): Promise<Page<Conversation, ConversationKey> | null> {
+      const conversations = await prisma.$queryRaw<Conversation[]>`
+        SELECT ${columns} FROM "Conversation"
+        WHERE "userId" = ${userId} ${after(options.after)}
+        ORDER BY "Conversation"."updatedAt" DESC, "Conversation".id DESC
+        ${limitTo(options.limit === undefined ? undefined : options.limit + 1)}`
+      // An empty page is the one case where the user may not exist at all.
+      if (conversations.length === 0 && !await users.exists(userId)) return null
+      return toPage(conversations, options.limit, keyOf)
+    },
+
+    async exists (id: number): Promise<boolean> {
+      const rows = await prisma.$queryRaw<unknown[]>`SELECT 1 AS found FROM "Conversation" WHERE id = ${id}`
+      return rows.length > 0
+    },
+
+    /** False when there was no such conversation. Its messages go by ON DELETE CASCADE, in the same statement. */
+    async delete (id: number): Promise<boolean> {
+      return await prisma.$executeRaw`DELETE FROM "Conversation" WHERE id = ${id}` > 0
+    },
+  }
+}
+
+export type ConversationRepository = ReturnType<typeof createConversationRepository>

@@ -1,0 +1,107 @@
+// Opens the store a DATABASE_URL names, embedded SQLite or PostgreSQL: migrations first, then a Prisma
+// client on the migrated schema. Nothing above this file knows which store it is.
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { PrismaClient } from '../../generated/prisma/sqlite/client.js'
+import { migrateSqlite } from './migrate/sqlite.js'
+import { migrationsDir, readMigrations, type MigrationLog, type Provider } from './migrate/index.js'
+import { SqliteAdapterFactory } from './sqlite-adapter.js'
+
+/**
+ * The client type repositories program against. Both generated clients come from the same models
+ * (prisma/models.prisma), so their model delegates behave alike; TypeScript cannot unify the two
+ * generated type trees, so the PostgreSQL client is typed as this one, and the whole HTTP suite runs
+ * on both stores to hold that promise.
+ */
+export type { PrismaClient }
+
+export interface Database {
+  provider: Provider
+  prisma: PrismaClient
+  /** Reachable, and every committed migration applied. */
+  isReady (): Promise<boolean>
+  close (): Promise<void>
+}
+
+export interface DatabaseOptions {
+  /** PostgreSQL connections per server process. */
+  poolSize?: number
+}
+
+/** Milliseconds an SQLite write waits for another connection's lock before failing with a 503. */
+const BUSY_TIMEOUT_MS = 5000
+
+export function providerOf (databaseUrl: string): Provider {
+  return /^postgres(ql)?:/.test(databaseUrl) ? 'postgres' : 'sqlite'
+}
+
+/** `file:./data/trackbot.db` → an absolute path, relative paths from the working directory. */
+export function sqliteFile (databaseUrl: string): string {
+  return resolve(databaseUrl.replace(/^file:/, '').replace(/\?.*$/, ''))
+}
+
+export async function migrateDatabase (databaseUrl: string, log: MigrationLog): Promise<string[]> {
+  const provider = providerOf(databaseUrl)
+  const migrations = readMigrations(migrationsDir(provider))
+  if (provider === 'postgres') {
+    const { migratePostgres } = await import('./migrate/postgres.js')
+    return await migratePostgres(databaseUrl, migrations, log)
+  }
+  const file = sqliteFile(databaseUrl)
+  mkdirSync(dirname(file), { recursive: true })
+  return await migrateSqlite(file, migrations, log)
+}
+
+/** Distinct SQL texts given a prepared-statement name; the repositories issue a bounded set well below it. */
+const NAMED_STATEMENTS = 1000
+const statementNames = new Map<string, string>()
+
+/**
+ * Names a query's SQL text so pg prepares it once per connection and PostgreSQL reuses its plan, instead of
+ * parsing and planning every query anew. Past NAMED_STATEMENTS distinct texts, queries go unnamed, so a
+ * source of ever-new SQL cannot grow each connection's prepared statements without bound.
+ */
+function statementName ({ sql }: { sql: string }): string {
+  let name = statementNames.get(sql)
+  if (name === undefined && statementNames.size < NAMED_STATEMENTS) {
+    name = `trackbot_${statementNames.size}`
+    statementNames.set(sql, name)
+  }
+  return name ?? ''
+}
+
+// The PostgreSQL driver and client are loaded only for a PostgreSQL store: about 10 MB a SQLite server does not need.
+async function createClient (databaseUrl: string, options: DatabaseOptions): Promise<PrismaClient> {
+  if (providerOf(databaseUrl) === 'postgres') {
+    const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
+      import('@prisma/adapter-pg'), import('../../generated/prisma/postgres/client.js'),
+    ])
+    const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.poolSize ?? 10 }, { statementNameGenerator: statementName })
+    return new PostgresClient({ adapter, errorFormat: 'minimal' }) as unknown as PrismaClient
+  }
+  const adapter = new SqliteAdapterFactory({ file: sqliteFile(databaseUrl), busyTimeoutMs: BUSY_TIMEOUT_MS })
+  return new PrismaClient({ adapter, errorFormat: 'minimal' })
+}
+
+export async function openDatabase (databaseUrl: string, log: MigrationLog, options: DatabaseOptions = {}): Promise<Database> {
+  await migrateDatabase(databaseUrl, log)
+  const provider = providerOf(databaseUrl)
+  const expected = readMigrations(migrationsDir(provider)).length
+  const prisma = await createClient(databaseUrl, options)
+  await prisma.$connect()
+
+  return {
+    provider,
+    prisma,
+    async isReady () {
+      try {
+        const [row] = await prisma.$queryRaw<Array<{ n: number | bigint }>>`
+          SELECT COUNT(*) AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`
+        return Number(row?.n) >= expected
+      } catch {
+        return false
+      }
+    },
+    close: () => prisma.$disconnect(),
+  }
+}

@@ -1,0 +1,51 @@
+// The few spellings SQLite and PostgreSQL disagree on. Every query is otherwise one tagged template,
+// the same text on both stores, with values always bound as parameters.
+import { Prisma } from '../../generated/prisma/sqlite/client.js'
+import type { Provider } from './migrate/index.js'
+
+export const { sql, join, empty } = Prisma
+export type Sql = Prisma.Sql
+
+export interface Dialect {
+  /** A JSON value for a JSON column: SQLite stores the text, PostgreSQL needs the text cast to jsonb. */
+  json (value: unknown): Sql
+  /** The later of a timestamp column and a value, so concurrent writers never move it backwards. */
+  later (column: Sql, value: Date): Sql
+  /** A timestamp column as the API writes it, `2026-11-24T18:11:37.123Z`: built by the database, not per row in JS. */
+  isoTime (column: Sql): Sql
+  /** The id of the conversation inserted earlier in the same transaction. */
+  lastConversationId: Sql
+  /**
+   * Whether INSERT and UPDATE may sit inside WITH, so a write and its bookkeeping are one statement: atomic
+   * on its own and one round trip, where a transaction costs four (BEGIN, two statements, COMMIT).
+   */
+  writesInWith: boolean
+}
+
+const sqlite: Dialect = {
+  json: (value) => sql`${JSON.stringify(value)}`,
+  // SQLite's scalar max(); its timestamps are ISO-8601 text of one fixed width, so text order is time order.
+  later: (column, value) => sql`max(${column}, ${value})`,
+  // Stored as ISO-8601 text with milliseconds and `+00:00` (what Prisma writes): 23 characters, then `Z`.
+  isoTime: (column) => sql`substr(${column}, 1, 23) || 'Z'`,
+  // SQLite has one writer at a time and AUTOINCREMENT ids only grow, so inside the write transaction the
+  // highest id is the row just inserted. (last_insert_rowid() would move with each message row inserted.)
+  lastConversationId: sql`(SELECT max(id) FROM "Conversation")`,
+  // SQLite's WITH takes SELECT only; in-process, its batch transaction costs no round trips anyway.
+  writesInWith: false,
+}
+
+const postgres: Dialect = {
+  json: (value) => sql`CAST(${JSON.stringify(value)} AS jsonb)`,
+  later: (column, value) => sql`GREATEST(${column}, ${value})`,
+  // timestamp(3) columns hold UTC (Prisma writes them so).
+  isoTime: (column) => sql`to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+  // Per session, so concurrent inserts on other connections cannot interfere.
+  lastConversationId: sql`currval(pg_get_serial_sequence('"Conversation"', 'id'))`,
+  writesInWith: true,
+}
+
+export const dialectOf = (provider: Provider): Dialect => provider === 'postgres' ? postgres : sqlite
+
+/** `LIMIT n` when a limit is set, nothing otherwise. */
+export const limitTo = (limit: number | undefined): Sql => limit === undefined ? empty : sql`LIMIT ${limit}`

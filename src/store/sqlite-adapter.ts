@@ -1,0 +1,317 @@
+// Prisma's driver adapter for SQLite, on better-sqlite3: our own, written for Prisma 7.10
+// (@prisma/driver-adapter-utils is pinned to it in package.json) and checked by the whole HTTP suite.
+//
+// Why not the official @prisma/adapter-better-sqlite3 alone:
+// - it runs every query on one connection and only serialises transactions against each other, so a
+//   plain query issued while a transaction is open runs inside it, and that transaction's rollback
+//   silently undoes another request's acknowledged write (test/store/sqlite-adapter.test.ts shows it);
+// - it compiles every statement anew on each call and reads every integer as a BigInt, then converts
+//   each back: on our hot paths that was a third of the time spent under Prisma.
+// Here statements are compiled once and kept in a bounded cache, integers are plain numbers (every id
+// and count in this schema is 32-bit), and a plain query waits while a transaction holds the connection.
+import Sqlite, { type Database, type Statement } from 'better-sqlite3'
+import {
+  ColumnTypeEnum, DriverAdapterError,
+  type ArgType, type ColumnType, type IsolationLevel, type SqlDriverAdapter, type SqlDriverAdapterFactory,
+  type SqlQuery, type SqlResultSet, type Transaction,
+} from '@prisma/driver-adapter-utils'
+
+const ADAPTER_NAME = 'trackbot-sqlite'
+
+/** Compiled statements kept per connection; the API issues a few dozen distinct ones. */
+const STATEMENT_CACHE_SIZE = 256
+
+const DECLARED_TYPES: Record<string, ColumnType> = {
+  DECIMAL: ColumnTypeEnum.Numeric,
+  FLOAT: ColumnTypeEnum.Float,
+  DOUBLE: ColumnTypeEnum.Double,
+  'DOUBLE PRECISION': ColumnTypeEnum.Double,
+  NUMERIC: ColumnTypeEnum.Double,
+  REAL: ColumnTypeEnum.Double,
+  TINYINT: ColumnTypeEnum.Int32,
+  SMALLINT: ColumnTypeEnum.Int32,
+  MEDIUMINT: ColumnTypeEnum.Int32,
+  INT: ColumnTypeEnum.Int32,
+  INTEGER: ColumnTypeEnum.Int32,
+  SERIAL: ColumnTypeEnum.Int32,
+  INT2: ColumnTypeEnum.Int32,
+  BIGINT: ColumnTypeEnum.Int64,
+  'UNSIGNED BIG INT': ColumnTypeEnum.Int64,
+  INT8: ColumnTypeEnum.Int64,
+  DATETIME: ColumnTypeEnum.DateTime,
+  TIMESTAMP: ColumnTypeEnum.DateTime,
+  TIME: ColumnTypeEnum.Time,
+  DATE: ColumnTypeEnum.Date,
+  TEXT: ColumnTypeEnum.Text,
+  CLOB: ColumnTypeEnum.Text,
+  CHARACTER: ColumnTypeEnum.Text,
+  VARCHAR: ColumnTypeEnum.Text,
+  'VARYING CHARACTER': ColumnTypeEnum.Text,
+  NCHAR: ColumnTypeEnum.Text,
+  'NATIVE CHARACTER': ColumnTypeEnum.Text,
+  NVARCHAR: ColumnTypeEnum.Text,
+  BLOB: ColumnTypeEnum.Bytes,
+  BOOLEAN: ColumnTypeEnum.Boolean,
+  JSONB: ColumnTypeEnum.Json,
+}
+
+interface Compiled {
+  statement: Statement
+  /** Column types from the declared types; null where the column is an expression. */
+  declared: Array<ColumnType | null>
+  names: string[]
+}
+
+/** A type for an expression column (e.g. `SELECT 1`), from the first value in it, as the official adapter does. */
+function inferredType (rows: unknown[][], column: number): ColumnType {
+  for (const row of rows) {
+    const value = row[column]
+    if (typeof value === 'string') return ColumnTypeEnum.Text
+    if (typeof value === 'number') return ColumnTypeEnum.UnknownNumber
+    if (typeof value === 'bigint') return ColumnTypeEnum.Int64
+    if (value instanceof Uint8Array) return ColumnTypeEnum.Bytes
+  }
+  return ColumnTypeEnum.Int32
+}
+
+/** Prisma's argument values as SQLite binds them; dates as ISO-8601 text, the format Prisma itself writes. */
+function toSqlite (value: unknown, type: ArgType | undefined): unknown {
+  if (value === null || value === undefined) return null
+  if (typeof value === 'boolean') return value ? 1 : 0
+  if (typeof value === 'string') {
+    switch (type?.scalarType) {
+      case 'int': return Number.parseInt(value, 10)
+      case 'float': case 'decimal': return Number.parseFloat(value)
+      case 'bigint': return BigInt(value)
+      case 'datetime': return new Date(value).toISOString().replace('Z', '+00:00')
+      case 'bytes': return Buffer.from(value, 'base64')
+    }
+    return value
+  }
+  if (value instanceof Date) return value.toISOString().replace('Z', '+00:00')
+  return value
+}
+
+function mapError (error: unknown): never {
+  const { code, message } = error as { code?: unknown, message?: unknown }
+  if (typeof code !== 'string' || typeof message !== 'string') throw error
+  const columns = () => message.split('constraint failed: ')[1]?.split(', ')
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+    const fields = columns()?.map((column) => column.split('.').pop() as string)
+    throw new DriverAdapterError({ kind: 'UniqueConstraintViolation', constraint: fields === undefined ? undefined : { fields }, originalCode: code, originalMessage: message })
+  }
+  if (code === 'SQLITE_CONSTRAINT_NOTNULL') {
+    const fields = columns()?.map((column) => column.split('.').pop() as string)
+    throw new DriverAdapterError({ kind: 'NullConstraintViolation', constraint: fields === undefined ? undefined : { fields }, originalCode: code, originalMessage: message })
+  }
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === 'SQLITE_CONSTRAINT_TRIGGER') {
+    throw new DriverAdapterError({ kind: 'ForeignKeyConstraintViolation', constraint: { foreignKey: {} }, originalCode: code, originalMessage: message })
+  }
+  // Another connection (e.g. a migration in another process) held the write lock past the busy timeout.
+  if (code.startsWith('SQLITE_BUSY')) throw new DriverAdapterError({ kind: 'SocketTimeout', originalCode: code, originalMessage: message })
+  throw new DriverAdapterError({ kind: 'sqlite', extendedCode: 1, message, originalCode: code, originalMessage: message })
+}
+
+/** The connection's compiled statements, least recently used dropped first. */
+class Statements {
+  readonly #db: Database
+  readonly #cache = new Map<string, Compiled>()
+
+  constructor (db: Database) {
+    this.#db = db
+  }
+
+  get (sql: string): Compiled {
+    let compiled = this.#cache.get(sql)
+    if (compiled !== undefined) {
+      // Re-inserting moves it to the end of the Map's order: the most recently used.
+      this.#cache.delete(sql)
+    } else {
+      const statement = this.#db.prepare(sql)
+      const columns = statement.reader ? statement.columns() : []
+      if (statement.reader) statement.raw(true)
+      compiled = {
+        statement,
+        declared: columns.map((column) => column.type === null ? null : DECLARED_TYPES[column.type.toUpperCase()] ?? null),
+        names: columns.map((column) => column.name),
+      }
+      if (this.#cache.size >= STATEMENT_CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value as string)
+    }
+    this.#cache.set(sql, compiled)
+    return compiled
+  }
+
+  query (query: SqlQuery): SqlResultSet {
+    try {
+      const { statement, declared, names } = this.get(query.sql)
+      const args = query.args.map((value, i) => toSqlite(value, query.argTypes[i]))
+      if (!statement.reader) {
+        statement.run(args)
+        return { columnNames: [], columnTypes: [], rows: [] }
+      }
+      const rows = statement.all(args) as unknown[][]
+      const columnTypes = declared.map((type, column) => type ?? inferredType(rows, column))
+      return { columnNames: names, columnTypes, rows }
+    } catch (error) {
+      mapError(error)
+    }
+  }
+
+  execute (query: SqlQuery): number {
+    try {
+      return this.get(query.sql).statement.run(query.args.map((value, i) => toSqlite(value, query.argTypes[i]))).changes
+    } catch (error) {
+      mapError(error)
+    }
+  }
+}
+
+/**
+ * Who holds the connection: nobody, or one transaction from BEGIN to COMMIT/ROLLBACK. Queries run
+ * synchronously in better-sqlite3, so only a transaction spanning several awaits ever makes others wait.
+ */
+class ConnectionGate {
+  #held = false
+  readonly #waiting: Array<() => void> = []
+
+  get held (): boolean {
+    return this.#held
+  }
+
+  async acquire (): Promise<void> {
+    if (!this.#held) {
+      this.#held = true
+      return
+    }
+    // Ownership passes straight from release() to the next waiter, so #held stays true meanwhile.
+    await new Promise<void>((resolve) => this.#waiting.push(resolve))
+  }
+
+  release (): void {
+    const next = this.#waiting.shift()
+    if (next === undefined) this.#held = false
+    else next()
+  }
+
+  async run<T> (work: () => T): Promise<T> {
+    if (!this.#held) return work()
+    await this.acquire()
+    try {
+      return work()
+    } finally {
+      this.release()
+    }
+  }
+}
+
+class SqliteTransaction implements Transaction {
+  readonly provider = 'sqlite' as const
+  readonly adapterName = ADAPTER_NAME
+  // Prisma sends COMMIT and ROLLBACK itself, through executeRaw.
+  readonly options = { usePhantomQuery: false }
+  readonly #statements: Statements
+  readonly #end: () => void
+
+  constructor (statements: Statements, end: () => void) {
+    this.#statements = statements
+    this.#end = end
+  }
+
+  async queryRaw (query: SqlQuery): Promise<SqlResultSet> {
+    return this.#statements.query(query)
+  }
+
+  async executeRaw (query: SqlQuery): Promise<number> {
+    return this.#statements.execute(query)
+  }
+
+  async commit (): Promise<void> {
+    this.#end()
+  }
+
+  async rollback (): Promise<void> {
+    this.#end()
+  }
+
+  async createSavepoint (name: string): Promise<void> {
+    this.#statements.execute({ sql: `SAVEPOINT ${name}`, args: [], argTypes: [] })
+  }
+
+  async rollbackToSavepoint (name: string): Promise<void> {
+    this.#statements.execute({ sql: `ROLLBACK TO ${name}`, args: [], argTypes: [] })
+  }
+
+  async releaseSavepoint (name: string): Promise<void> {
+    this.#statements.execute({ sql: `RELEASE SAVEPOINT ${name}`, args: [], argTypes: [] })
+  }
+}
+
+class SqliteAdapter implements SqlDriverAdapter {
+  readonly provider = 'sqlite' as const
+  readonly adapterName = ADAPTER_NAME
+  readonly #db: Database
+  readonly #statements: Statements
+  readonly #gate = new ConnectionGate()
+
+  constructor (db: Database) {
+    this.#db = db
+    this.#statements = new Statements(db)
+  }
+
+  queryRaw (query: SqlQuery): Promise<SqlResultSet> {
+    return this.#gate.run(() => this.#statements.query(query))
+  }
+
+  executeRaw (query: SqlQuery): Promise<number> {
+    return this.#gate.run(() => this.#statements.execute(query))
+  }
+
+  executeScript (script: string): Promise<void> {
+    return this.#gate.run(() => {
+      try {
+        this.#db.exec(script)
+      } catch (error) {
+        mapError(error)
+      }
+    })
+  }
+
+  async startTransaction (isolationLevel?: IsolationLevel): Promise<Transaction> {
+    if (isolationLevel !== undefined && isolationLevel !== 'SERIALIZABLE') {
+      throw new DriverAdapterError({ kind: 'InvalidIsolationLevel', level: isolationLevel })
+    }
+    await this.#gate.acquire()
+    try {
+      this.#statements.execute({ sql: 'BEGIN', args: [], argTypes: [] })
+    } catch (error) {
+      this.#gate.release()
+      throw error
+    }
+    return new SqliteTransaction(this.#statements, () => this.#gate.release())
+  }
+
+  dispose (): Promise<void> {
+    return this.#gate.run(() => { this.#db.close() })
+  }
+}
+
+export interface SqliteAdapterOptions {
+  /** Path of the database file. */
+  file: string
+  /** Milliseconds a write waits for another connection's lock before failing. */
+  busyTimeoutMs: number
+}
+
+export class SqliteAdapterFactory implements SqlDriverAdapterFactory {
+  readonly provider = 'sqlite' as const
+  readonly adapterName = ADAPTER_NAME
+  readonly #options: SqliteAdapterOptions
+
+  constructor (options: SqliteAdapterOptions) {
+    this.#options = options
+  }
+
+  async connect (): Promise<SqlDriverAdapter> {
+    return new SqliteAdapter(new Sqlite(this.#options.file, { timeout: this.#options.busyTimeoutMs }))
+  }
+}

@@ -1,0 +1,87 @@
+// An independent judge of our responses: Stoplight Prism, proxying to the server with --errors, turns any
+// response that breaks the spec into an error of its own. A walk through every operation, successes and
+// the errors a valid request can meet, must come through untouched.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import t from 'tap'
+import { projectRoot } from '../../src/project-root.js'
+import { contractErrors } from '../contract.js'
+import { API, freshDatabaseUrl, store } from '../helper.js'
+import { freePort, startServer, stop, waitReady } from '../server-process.js'
+
+interface Step { method: string, path: string, body?: unknown, status: number }
+
+async function startPrism (upstream: string, port: number): Promise<{ child: ChildProcess, output: () => string }> {
+  const child = spawn(join(projectRoot, 'node_modules', '.bin', 'prism'), [
+    'proxy', join(projectRoot, 'openapi', 'trackbot.yaml'), upstream, '--errors', '--host', '127.0.0.1', '--port', String(port),
+  ], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout!.on('data', (chunk) => { output += chunk })
+  child.stderr!.on('data', (chunk) => { output += chunk })
+  for (let i = 0; i < 600 && !/Prism is listening/.test(output); i++) {
+    if (child.exitCode !== null) throw new Error(`prism exited: ${output}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  if (!/Prism is listening/.test(output)) throw new Error(`prism did not start: ${output}`)
+  return { child, output: () => output }
+}
+
+if (store !== 'sqlite') {
+  t.pass('the responses\' shapes do not depend on the store: runs on the SQLite pass')
+} else {
+  t.test('every operation through a Prism proxy with --errors: no response breaks the spec', async (t) => {
+    const server = startServer({ PORT: String(await freePort()), HOST: '127.0.0.1', DATABASE_URL: await freshDatabaseUrl(t), LOG_LEVEL: 'warn' })
+    t.teardown(() => { server.child.kill('SIGKILL') })
+    await waitReady(server.origin, server.child)
+    // Prism matches paths without the server's base path, so it forwards /users to <upstream>/users.
+    const prismPort = await freePort()
+    const prism = await startPrism(`${server.origin}${API}`, prismPort)
+    t.teardown(() => { prism.child.kill('SIGKILL') })
+
+    const send = async (step: Step) => {
+      const response = await fetch(`http://127.0.0.1:${prismPort}${step.path}`, {
+        method: step.method,
+        ...(step.body === undefined ? {} : { body: JSON.stringify(step.body), headers: { 'content-type': 'application/json' } }),
+      })
+      const text = await response.text()
+      const headers = Object.fromEntries(response.headers)
+      t.equal(response.status, step.status, `${step.method} ${step.path} → ${step.status} ${response.status === step.status ? '' : text}`)
+      t.same(contractErrors({ method: step.method, url: `${API}${step.path}`, status: response.status, headers, text }), [], 'and obeys the spec')
+      return { body: text === '' ? undefined : JSON.parse(text), headers }
+    }
+
+    const user = (await send({ method: 'POST', path: '/users', body: { name: 'Ada Lovelace', email: 'ada@example.com' }, status: 201 })).body
+    await send({ method: 'POST', path: '/users', body: { name: 'Impostor', email: 'ada@example.com' }, status: 409 })
+    await send({ method: 'GET', path: `/users/${user.id}`, status: 200 })
+    await send({ method: 'GET', path: '/users/999999', status: 404 })
+    const conversation = (await send({
+      method: 'POST',
+      path: `/users/${user.id}/conversations`,
+      status: 201,
+      body: { title: 'Lisbon', metadata: { model: 'm' }, messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] },
+    })).body
+    await send({ method: 'POST', path: `/users/${user.id}/conversations`, body: {}, status: 201 })
+    await send({ method: 'POST', path: '/users/999999/conversations', body: {}, status: 404 })
+    await send({ method: 'GET', path: `/users/${user.id}/conversations`, status: 200 })
+    const firstPage = await send({ method: 'GET', path: `/users/${user.id}/conversations?limit=1`, status: 200 })
+    const cursor = /cursor=([\w-]+)/.exec(String(firstPage.headers.link))?.[1]
+    t.ok(cursor, 'the first page links to the next')
+    await send({ method: 'GET', path: `/users/${user.id}/conversations?limit=1&cursor=${cursor}`, status: 200 })
+    await send({ method: 'GET', path: `/users/${user.id}/conversations?limit=1&cursor=bm9wZQ`, status: 400 })
+    await send({ method: 'GET', path: '/users/999999/conversations', status: 404 })
+    await send({ method: 'GET', path: `/conversations/${conversation.id}`, status: 200 })
+    await send({ method: 'GET', path: '/conversations/999999', status: 404 })
+    await send({ method: 'POST', path: `/conversations/${conversation.id}/messages`, body: { role: 'user', content: 'more' }, status: 201 })
+    await send({ method: 'POST', path: '/conversations/999999/messages', body: { role: 'user', content: 'lost' }, status: 404 })
+    await send({ method: 'GET', path: `/conversations/${conversation.id}/messages`, status: 200 })
+    await send({ method: 'GET', path: `/conversations/${conversation.id}/messages?limit=2`, status: 200 })
+    await send({ method: 'GET', path: '/conversations/999999/messages', status: 404 })
+    await send({ method: 'DELETE', path: `/conversations/${conversation.id}`, status: 204 })
+    await send({ method: 'DELETE', path: `/conversations/${conversation.id}`, status: 404 })
+    await send({ method: 'DELETE', path: `/users/${user.id}`, status: 204 })
+    await send({ method: 'DELETE', path: `/users/${user.id}`, status: 404 })
+
+    t.notMatch(prism.output(), /violation|✖|error /i, 'Prism logged no violation')
+    t.equal(await stop(server.child), 0)
+  })
+}

@@ -1,0 +1,55 @@
+// CORS: off by default; with CORS_ORIGINS, listed browser origins may call the API and read its headers.
+import t from 'tap'
+import { buildApp } from '../../src/app.js'
+import { API, freshDatabaseUrl, request, store } from '../helper.js'
+
+const FRONT_END = 'https://chat.example.com'
+
+if (store !== 'sqlite') {
+  t.pass('CORS does not depend on the store: runs on the SQLite pass')
+} else {
+  t.test('off by default: no CORS headers, and a preflight is not an operation', async (t) => {
+    const app = await buildApp({ databaseUrl: await freshDatabaseUrl(t) })
+    t.teardown(() => app.close())
+    const get = await request(app, 'GET', `${API}/users/1`, { headers: { origin: FRONT_END } })
+    t.equal(get.status, 404)
+    t.equal(get.headers['access-control-allow-origin'], undefined)
+    const preflight = await request(app, 'OPTIONS', `${API}/users`, {
+      headers: { origin: FRONT_END, 'access-control-request-method': 'POST' },
+    })
+    t.equal(preflight.status, 405)
+    t.equal(preflight.headers['access-control-allow-origin'], undefined)
+  })
+
+  t.test('on for listed origins: preflight, exposed headers, and nothing for other origins', async (t) => {
+    const app = await buildApp({ databaseUrl: await freshDatabaseUrl(t), corsOrigins: [FRONT_END, 'http://localhost:5173'] })
+    t.teardown(() => app.close())
+
+    const preflight = await request(app, 'OPTIONS', `${API}/users/1/conversations`, {
+      headers: { origin: FRONT_END, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    })
+    t.equal(preflight.status, 204)
+    t.equal(preflight.headers['access-control-allow-origin'], FRONT_END)
+    t.match(preflight.headers['access-control-allow-methods'], /POST/)
+    t.match(preflight.headers['access-control-allow-headers'], /Content-Type/i)
+    t.match(preflight.headers.vary, /Origin/)
+
+    const created = await request<any>(app, 'POST', `${API}/users`, { body: { name: 'Ada' }, headers: { origin: FRONT_END } })
+    t.equal(created.status, 201)
+    t.equal(created.headers['access-control-allow-origin'], FRONT_END)
+    for (const header of ['Location', 'Link', 'X-Request-Id', 'Retry-After']) {
+      t.match(created.headers['access-control-expose-headers'], header, `a front end can read ${header}`)
+    }
+    const problem = await request(app, 'GET', `${API}/users/999`, { headers: { origin: 'http://localhost:5173' } })
+    t.equal(problem.status, 404)
+    t.equal(problem.headers['access-control-allow-origin'], 'http://localhost:5173', 'errors are readable too')
+
+    const stranger = await request(app, 'GET', `${API}/users/${created.body.id}`, { headers: { origin: 'https://evil.example' } })
+    t.equal(stranger.status, 200)
+    t.equal(stranger.headers['access-control-allow-origin'], undefined, 'an unlisted origin gets no CORS grant')
+    const strangerPreflight = await request(app, 'OPTIONS', `${API}/users`, {
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    })
+    t.equal(strangerPreflight.headers['access-control-allow-origin'], undefined)
+  })
+}

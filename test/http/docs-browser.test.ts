@@ -1,0 +1,140 @@
+// /docs in a real browser: the page loads from this server alone without errors, lists the spec's operations,
+// and its try-it calls reach this server and show what it answered.
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { chromium, type Page, type Response as PageResponse } from 'playwright-core'
+import t from 'tap'
+import { projectRoot } from '../../src/project-root.js'
+import { readSpec } from '../../src/contract/spec.js'
+import { contractErrors } from '../contract.js'
+import { API, httpRequest, startApp, store } from '../helper.js'
+
+const CHROMIUM = process.env.TRACKBOT_CHROMIUM ?? '/usr/bin/chromium'
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
+// Each run's screenshot is a test artifact under .tap/; UPDATE_SCREENSHOT=1 refreshes README's committed copy.
+const SCREENSHOT_DIR = process.env.UPDATE_SCREENSHOT === '1' ? join(projectRoot, 'test', 'artifacts') : join(projectRoot, '.tap', 'artifacts')
+const SCREENSHOT = join(SCREENSHOT_DIR, 'docs-page.png')
+// A busy CI machine renders slowly; these bound waits for things that do happen, they are not assertions on time.
+const STEP_TIMEOUT_MS = 60_000
+
+const SEED_OPERATIONS = ['create_conversation', 'delete_conversation', 'get_conversation_by_id', 'list_conversations']
+
+interface Observed {
+  consoleErrors: string[]
+  failedRequests: string[]
+  foreignRequests: string[]
+  errorResponses: string[]
+  apiResponses: PageResponse[]
+}
+
+/** Everything the page does that a test should know of. */
+function observe (page: Page, origin: string): Observed {
+  const observed: Observed = { consoleErrors: [], failedRequests: [], foreignRequests: [], errorResponses: [], apiResponses: [] }
+  page.on('console', (message) => {
+    if (message.type() === 'error') observed.consoleErrors.push(`${message.text()} (${message.location().url})`)
+  })
+  page.on('pageerror', (error) => observed.consoleErrors.push(`uncaught: ${error.message}`))
+  page.on('requestfailed', (request) => observed.failedRequests.push(`${request.method()} ${request.url()}: ${request.failure()?.errorText}`))
+  page.on('request', (request) => {
+    const url = request.url()
+    if (!url.startsWith('data:') && new URL(url).origin !== origin) observed.foreignRequests.push(url)
+  })
+  page.on('response', (response) => {
+    const url = new URL(response.url())
+    if (url.pathname.startsWith(`${API}/`)) observed.apiResponses.push(response)
+    if (response.status() >= 400) observed.errorResponses.push(`${response.status()} ${url.pathname}`)
+  })
+  return observed
+}
+
+async function specErrors (response: PageResponse): Promise<string[]> {
+  const { pathname, search } = new URL(response.url())
+  return contractErrors({
+    method: response.request().method(),
+    url: pathname + search,
+    status: response.status(),
+    headers: await response.allHeaders(),
+    text: await response.text(),
+  })
+}
+
+/** Runs get_conversation_by_id from its try-it form and waits for the UI to show the answer. */
+async function tryGetConversation (page: Page, conversationId: number, expectedStatus: number): Promise<PageResponse> {
+  const operation = page.locator('#operations-Conversations-get_conversation_by_id')
+  await operation.locator('tr[data-param-name="conversationId"] input').fill(String(conversationId))
+  const [response] = await Promise.all([
+    page.waitForResponse((candidate) => new URL(candidate.url()).pathname === `${API}/conversations/${conversationId}`),
+    operation.getByRole('button', { name: 'Execute' }).click(),
+  ])
+  await operation.locator('.live-responses-table .response .response-col_status', { hasText: String(expectedStatus) }).waitFor()
+  return response
+}
+
+t.test('/docs renders the spec from this server and its try-it reaches this server', {
+  skip: store === 'postgres' && 'store-independent: runs on the SQLite pass',
+}, async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.fail(`Chromium is not installed at ${CHROMIUM}: run \`apt-get install -y chromium\` (.ci/run does) or set TRACKBOT_CHROMIUM`)
+    return
+  }
+  const { app } = await startApp(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  const user = await httpRequest<any>(origin, 'POST', `${API}/users`, { body: { name: 'Grace' } })
+  const conversation = await httpRequest<any>(origin, 'POST', `${API}/users/${user.body.id}/conversations`, { body: { title: 'Seen in the docs' } })
+  t.equal(conversation.status, 201)
+  const missingId = conversation.body.id + 1000
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage({ viewport: { width: 1280, height: 2000 } })
+  page.setDefaultTimeout(STEP_TIMEOUT_MS)
+  const observed = observe(page, origin)
+
+  const loaded = await page.goto(`${origin}/docs`)
+  t.equal(loaded?.status(), 200)
+  const specOperations = Object.values(readSpec().paths ?? {}).flatMap((item) =>
+    ['get', 'put', 'post', 'delete', 'patch'].map((method) => (item as Record<string, { operationId?: string }>)[method]?.operationId)
+  ).filter((id) => id !== undefined)
+  await page.locator('.opblock').nth(specOperations.length - 1).waitFor()
+
+  const shownIds = await page.locator('.opblock-summary-operation-id').allTextContents()
+  t.same(shownIds.toSorted(), specOperations.toSorted(), 'every operation of the spec is listed, by operationId')
+  for (const id of SEED_OPERATIONS) t.ok(shownIds.includes(id), `shows ${id}`)
+  const shownPaths = await Promise.all((await page.locator('.opblock-summary-path').all()).map((path) => path.getAttribute('data-path')))
+  for (const path of ['/users/{userId}/conversations', '/conversations/{conversationId}']) t.ok(shownPaths.includes(path), `shows ${path}`)
+  t.equal(await page.locator('.servers select').inputValue(), API, 'try-it targets this server')
+
+  const operation = page.locator('#operations-Conversations-get_conversation_by_id')
+  await operation.locator('.opblock-summary-control').click()
+  await operation.getByRole('button', { name: 'Try it out' }).click()
+
+  // A deliberate miss first: the UI shows our Problem.
+  const notFound = await tryGetConversation(page, missingId, 404)
+  t.equal(notFound.status(), 404)
+  t.match(await operation.locator('.live-responses-table .response .response-col_description').first().innerText(), /urn:trackbot:problem:not-found/)
+
+  const found = await tryGetConversation(page, conversation.body.id, 200)
+  t.equal(found.status(), 200)
+  const { messages, ...expected } = conversation.body
+  t.same(await found.json(), expected, 'the network response is our conversation')
+  t.equal(await operation.locator('.request-url pre').innerText(), `${origin}${API}/conversations/${conversation.body.id}`)
+  t.match(await operation.locator('.live-responses-table .response .response-col_description').first().innerText(), /Seen in the docs/)
+
+  mkdirSync(SCREENSHOT_DIR, { recursive: true })
+  // From the top: the operation list, then the try-it form and what the server answered.
+  await page.evaluate('window.scrollTo(0, 0)')
+  await page.screenshot({ path: SCREENSHOT })
+
+  for (const response of observed.apiResponses) {
+    t.same(await specErrors(response), [], `${response.request().method()} ${new URL(response.url()).pathname} obeys the spec`)
+  }
+  t.equal(observed.apiResponses.length, 2, 'the two try-it calls, and no other API call')
+  // Chromium logs every 4xx as a console error; the deliberate miss is the only one allowed.
+  const deliberate = `Failed to load resource: the server responded with a status of 404 (Not Found) (${origin}${API}/conversations/${missingId})`
+  t.same(observed.consoleErrors, [deliberate], 'no other console error (CSP violations show up here)')
+  t.same(observed.failedRequests, [], 'no failed requests')
+  t.same(observed.foreignRequests, [], 'no request leaves this server')
+  t.same(observed.errorResponses, [`404 ${API}/conversations/${missingId}`], 'no error response but the deliberate miss')
+  await browser.close()
+})

@@ -1,0 +1,117 @@
+// Clients that send too much, too many or too slowly get a problem and a closed connection; the server
+// keeps answering everyone else.
+import { once } from 'node:events'
+import { request as httpGet, Agent } from 'node:http'
+import { connect, type Socket } from 'node:net'
+import t, { type Test } from 'tap'
+import { contractErrors } from '../contract.js'
+import { API, freshDatabaseUrl, httpRequest, store } from '../helper.js'
+import { freePort, startServer, waitReady, type Running } from '../server-process.js'
+
+const REQUEST_TIMEOUT_MS = 1000
+
+interface RawResponse { status: number, headers: Record<string, string>, text: string }
+
+function parseResponse (raw: string): RawResponse | undefined {
+  const end = raw.indexOf('\r\n\r\n')
+  if (!raw.startsWith('HTTP/1.1') || end === -1) return undefined
+  const [statusLine, ...lines] = raw.slice(0, end).split('\r\n')
+  const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]))
+  return { status: Number(statusLine!.split(' ')[1]), headers, text: raw.slice(end + 4) }
+}
+
+/** Opens a raw connection; resolves with everything the server sent once it closes the connection. */
+async function rawConnection (port: number): Promise<{ socket: Socket, received: Promise<string> }> {
+  const socket = connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  let raw = ''
+  socket.on('data', (chunk) => { raw += chunk })
+  socket.on('error', () => {})
+  return { socket, received: once(socket, 'close').then(() => raw) }
+}
+
+/** A problem sent before any request existed: a 4xx Problem, as for a path no operation serves. */
+function checkEarlyProblem (t: Test, response: RawResponse | undefined, status: number): void {
+  t.equal(response?.status, status)
+  t.same(contractErrors({ method: 'GET', url: '/', status: response!.status, headers: response!.headers, text: response!.text }), [], `${status} is a Problem`)
+  t.equal(response?.headers.connection, 'close')
+}
+
+async function stillAnswers (t: Test, server: Running): Promise<void> {
+  t.equal((await httpRequest(server.origin, 'GET', `${API}/users/1`)).status, 404, 'the server still answers others')
+}
+
+if (store !== 'sqlite') {
+  t.pass('connection limits do not depend on the store: runs on the SQLite pass')
+} else {
+  t.test('limits on size, count and speed', async (t) => {
+    const port = await freePort()
+    const server = startServer({ PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: await freshDatabaseUrl(t), LOG_LEVEL: 'warn', REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) })
+    t.teardown(() => { server.child.kill('SIGKILL') })
+    await waitReady(server.origin, server.child)
+
+    t.test('a 2 MB body is a 413 problem', async (t) => {
+      const reply = await httpRequest(server.origin, 'POST', `${API}/users`, { payload: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } })
+      t.equal(reply.status, 413)
+      await stillAnswers(t, server)
+    })
+
+    t.test('headers over 16 KiB are a 431 problem', async (t) => {
+      const { socket, received } = await rawConnection(port)
+      socket.write(`GET ${API}/users/1 HTTP/1.1\r\nHost: x\r\nX-Padding: ${'a'.repeat(20 * 1024)}\r\n\r\n`)
+      checkEarlyProblem(t, parseResponse(await received), 431)
+      await stillAnswers(t, server)
+    })
+
+    t.test('bytes that are not HTTP are a 400 problem', async (t) => {
+      const { socket, received } = await rawConnection(port)
+      socket.write('HELLO THERE\r\n\r\n')
+      checkEarlyProblem(t, parseResponse(await received), 400)
+    })
+
+    t.test('a client trickling its headers is cut off with a 408 problem', async (t) => {
+      const { socket, received } = await rawConnection(port)
+      socket.write(`GET ${API}/users/1 HTTP/1.1\r\nHost: x\r\n`)
+      const trickle = setInterval(() => { if (socket.writable) socket.write('X') }, 100)
+      const raw = await received
+      clearInterval(trickle)
+      checkEarlyProblem(t, parseResponse(raw), 408)
+      await stillAnswers(t, server)
+    })
+
+    t.test('a client trickling its body is cut off with a 408 problem', async (t) => {
+      const { socket, received } = await rawConnection(port)
+      socket.write(`POST ${API}/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"name":"`)
+      const trickle = setInterval(() => { if (socket.writable) socket.write('a') }, 100)
+      const raw = await received
+      clearInterval(trickle)
+      checkEarlyProblem(t, parseResponse(raw), 408)
+      await stillAnswers(t, server)
+    })
+  })
+
+  // On its own server with the default request timeout: on a busy machine a connection can wait longer than
+  // the 1 s above for its turn, and that is not what this test is about.
+  t.test('1,000 parallel connections are all answered, and the server answers after', async (t) => {
+    const port = await freePort()
+    const server = startServer({ PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: await freshDatabaseUrl(t), LOG_LEVEL: 'warn' })
+    t.teardown(() => { server.child.kill('SIGKILL') })
+    await waitReady(server.origin, server.child)
+    // One connection per request, all opened at once.
+    const agent = new Agent({ keepAlive: false, maxSockets: Infinity })
+    t.teardown(() => agent.destroy())
+    const get = (i: number) => new Promise<number>((resolve, reject) => {
+      const request = httpGet({ host: '127.0.0.1', port, path: `${API}/users/${i + 1}`, agent }, (response) => {
+        response.resume()
+        response.on('end', () => resolve(response.statusCode!))
+      })
+      request.on('error', reject)
+      request.end()
+    })
+    const statuses = await Promise.all(Array.from({ length: 1000 }, (_, i) => get(i)))
+    const counts: Record<number, number> = {}
+    for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1
+    t.same(counts, { 404: 1000 }, 'every connection got its answer')
+    await stillAnswers(t, server)
+  })
+}

@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import t from 'tap'
+import { migrateDatabase } from '../../src/store/database.js'
+import { migrationsDir, readMigrations } from '../../src/store/migrate/index.js'
+import { freshDatabaseUrl, runSql, store } from '../helper.js'
+
+const quiet = { info: () => {}, warn: () => {} }
+const migrations = readMigrations(migrationsDir(store))
+
+async function history (databaseUrl: string): Promise<any[]> {
+  return await runSql(databaseUrl, 'SELECT * FROM _prisma_migrations ORDER BY migration_name') as any[]
+}
+
+t.test('migrations apply once, are recorded as Prisma records them, and a second run is a no-op', async (t) => {
+  const databaseUrl = await freshDatabaseUrl(t)
+  t.ok(migrations.length > 0)
+  t.same(await migrateDatabase(databaseUrl, quiet), migrations.map((m) => m.name))
+  t.same(await migrateDatabase(databaseUrl, quiet), [])
+
+  const rows = await history(databaseUrl)
+  t.equal(rows.length, migrations.length)
+  for (const [i, row] of rows.entries()) {
+    t.equal(row.migration_name, migrations[i]!.name)
+    t.match(row.checksum, /^[0-9a-f]{64}$/)
+    t.equal(row.checksum, migrations[i]!.checksum)
+    t.ok(row.finished_at)
+    t.equal(row.applied_steps_count, 1)
+    t.equal(row.rolled_back_at, null)
+  }
+  if (store === 'sqlite') t.same(await runSql(databaseUrl, 'PRAGMA journal_mode'), [{ journal_mode: 'wal' }])
+  for (const table of ['User', 'Conversation', 'Message']) t.same(await runSql(databaseUrl, `SELECT COUNT(*) AS n FROM "${table}"`), [{ n: store === 'sqlite' ? 0 : '0' }])
+})
+
+t.test('a failed migration is recorded with its log and stops the start', async (t) => {
+  const databaseUrl = await freshDatabaseUrl(t)
+  // A table in the way makes the first migration fail.
+  await runSql(databaseUrl, 'CREATE TABLE "User" (x INTEGER)')
+  await t.rejects(migrateDatabase(databaseUrl, quiet), /failed/)
+  const [row] = await history(databaseUrl)
+  t.match(row.logs, /User/)
+  t.equal(row.finished_at, null)
+  await t.rejects(migrateDatabase(databaseUrl, quiet), /failed earlier|never finished/)
+})
+
+t.test('five processes migrating one empty database at once end with one history and no error', async (t) => {
+  const databaseUrl = await freshDatabaseUrl(t)
+  const runs = Array.from({ length: 5 }, () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/db-migrate.ts'], {
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout.on('data', (chunk) => { output += chunk })
+    child.stderr.on('data', (chunk) => { output += chunk })
+    return once(child, 'exit').then(([code]) => ({ code, output }))
+  })
+  const results = await Promise.all(runs)
+  for (const { code, output } of results) t.equal(code, 0, output)
+  t.equal(results.filter(({ output }) => /Applied \d+ migration/.test(output)).length, 1, 'exactly one process applied them')
+  const rows = await history(databaseUrl)
+  t.same(rows.map((row) => row.migration_name), migrations.map((m) => m.name))
+  t.ok(rows.every((row) => row.finished_at !== null))
+})

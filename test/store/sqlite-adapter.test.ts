@@ -1,0 +1,106 @@
+// Our SQLite driver adapter (src/store/sqlite-adapter.ts): what Prisma needs of one, and the write the official
+// adapter loses. The official one shares one connection between transactions and plain queries; ours must
+// keep a plain write out of a transaction that is open at the time, or that transaction's rollback undoes it.
+import { join } from 'node:path'
+import t from 'tap'
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
+import { PrismaClient } from '../../generated/prisma/sqlite/client.js'
+import { migrateDatabase } from '../../src/store/database.js'
+import { SqliteAdapterFactory } from '../../src/store/sqlite-adapter.js'
+import { store, tempDir } from '../helper.js'
+
+const sqliteOnly = { skip: store === 'sqlite' ? false : 'SQLite adapter only' }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function writeDuringRollback (prisma: PrismaClient): Promise<string[]> {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  const rolledBack = prisma.$transaction(async (tx) => {
+    await tx.user.create({ data: { name: 'inside', createdAt: new Date() } })
+    await gate
+    throw new Error('roll back')
+  }).catch(() => undefined)
+  await sleep(20)
+  const outside = prisma.user.create({ data: { name: 'outside', createdAt: new Date() } })
+  await sleep(20)
+  release()
+  await Promise.all([rolledBack, outside])
+  return (await prisma.user.findMany({ orderBy: { id: 'asc' } })).map((user) => user.name)
+}
+
+async function clientOn (t: { teardown (fn: () => unknown): void }, ours: boolean): Promise<PrismaClient> {
+  const file = join(tempDir(t), 'trackbot.db')
+  await migrateDatabase(`file:${file}`, { info: () => {}, warn: () => {} })
+  const adapter = ours ? new SqliteAdapterFactory({ file, busyTimeoutMs: 5000 }) : new PrismaBetterSqlite3({ url: file })
+  const prisma = new PrismaClient({ adapter })
+  t.teardown(() => prisma.$disconnect())
+  return prisma
+}
+
+t.test('a plain write issued while a transaction is open survives its rollback', sqliteOnly, async (t) => {
+  t.same(await writeDuringRollback(await clientOn(t, true)), ['outside'])
+})
+
+t.test('the official adapter alone loses that write (one reason ours exists)', sqliteOnly, async (t) => {
+  t.same(await writeDuringRollback(await clientOn(t, false)), [])
+})
+
+t.test('transactions still commit, roll back and see their own writes', sqliteOnly, async (t) => {
+  const prisma = await clientOn(t, true)
+  await prisma.$transaction(async (tx) => {
+    await tx.user.create({ data: { name: 'a', createdAt: new Date() } })
+    t.equal(await tx.user.count(), 1)
+  })
+  await t.rejects(prisma.$transaction([
+    prisma.user.create({ data: { name: 'b', createdAt: new Date() } }),
+    prisma.user.create({ data: { name: 'a', email: 'x', createdAt: new Date() } }),
+    prisma.user.create({ data: { name: 'c', email: 'x', createdAt: new Date() } }),
+  ]))
+  t.same((await prisma.user.findMany()).map((user) => user.name), ['a'])
+})
+
+t.test('values round-trip unchanged through the ORM and raw queries', sqliteOnly, async (t) => {
+  const prisma = await clientOn(t, true)
+  const createdAt = new Date('2026-02-03T04:05:06.789Z')
+  const user = await prisma.user.create({ data: { name: 'Zoë \u{1F600}', email: null, createdAt } })
+  const metadata = { nested: { list: [1, 2.5, 'x', null, true] }, big: 2147483647, empty: {} }
+  const conversation = await prisma.conversation.create({
+    data: { userId: user.id, title: null, metadata, messageCount: 2147483647, createdAt, updatedAt: createdAt },
+  })
+  t.same(await prisma.conversation.findUnique({ where: { id: conversation.id } }), { ...conversation, metadata })
+  t.equal(conversation.messageCount, 2147483647)
+  const [raw] = await prisma.$queryRaw<any[]>`SELECT id, title, metadata, "createdAt", "messageCount", 1 AS one, 'a' AS text FROM "Conversation"`
+  t.same(raw, { id: conversation.id, title: null, metadata, createdAt, messageCount: 2147483647, one: 1, text: 'a' })
+  t.ok(raw.createdAt instanceof Date, 'DateTime columns come back as dates')
+  // Stored in the format Prisma's own adapter writes, so either can read what the other wrote.
+  const [stored] = await prisma.$queryRaw<any[]>`SELECT '' || "createdAt" AS text FROM "User"`
+  t.equal(stored.text, '2026-02-03T04:05:06.789+00:00')
+  t.same(await prisma.user.findMany({ where: { createdAt: { lte: createdAt, gt: new Date(createdAt.getTime() - 1) } } }), [user])
+})
+
+t.test('constraint violations reach Prisma as its error codes, from the ORM and from raw queries', sqliteOnly, async (t) => {
+  const prisma = await clientOn(t, true)
+  const now = new Date()
+  await prisma.user.create({ data: { name: 'a', email: 'a@x', createdAt: now } })
+  await t.rejects(prisma.user.create({ data: { name: 'b', email: 'a@x', createdAt: now } }), { code: 'P2002' })
+  await t.rejects(prisma.conversation.create({ data: { userId: 999, metadata: {}, createdAt: now, updatedAt: now } }), { code: 'P2003' })
+  await t.rejects(prisma.$executeRaw`INSERT INTO "User" (name, email, "createdAt") VALUES ('c', 'a@x', ${now})`,
+    { code: 'P2010', meta: { driverAdapterError: { cause: { kind: 'UniqueConstraintViolation', constraint: { fields: ['email'] } } } } })
+  await t.rejects(prisma.$executeRaw`INSERT INTO "Conversation" ("userId", metadata, "createdAt", "updatedAt") VALUES (999, '{}', ${now}, ${now})`,
+    { code: 'P2010', meta: { driverAdapterError: { cause: { kind: 'ForeignKeyConstraintViolation' } } } })
+  await t.rejects(prisma.$executeRaw`INSERT INTO "User" (name, "createdAt") VALUES (NULL, ${now})`,
+    { code: 'P2010', meta: { driverAdapterError: { cause: { kind: 'NullConstraintViolation' } } } })
+  t.equal(await prisma.user.count(), 1, 'nothing refused was stored')
+})
+
+t.test('more distinct statements than the cache holds still run right', sqliteOnly, async (t) => {
+  const prisma = await clientOn(t, true)
+  for (let i = 0; i < 600; i++) {
+    const [row] = await prisma.$queryRawUnsafe<Array<{ n: number }>>(`SELECT ${i} + ? AS n`, 1)
+    t.equal(row?.n, i + 1)
+  }
+  // And the first ones, long evicted, compile again.
+  const [row] = await prisma.$queryRawUnsafe<Array<{ n: number }>>('SELECT 0 + ? AS n', 5)
+  t.equal(row?.n, 5)
+})
