@@ -1,10 +1,12 @@
-// `npm run db:migration:new -- --name <snake_case> [--provider sqlite|postgres|all]`: write the next migration
-// for the models in prisma/<provider>/*.prisma (default: every provider, each in its own process), as `prisma migrate dev --create-only --name <name>` would.
+// `npm run db:migration:new -- --name <snake_case> [--provider sqlite|postgres|all] [--prisma-dir <dir>]`: write the
+// next migration for the models in prisma/<provider>/*.prisma (default: every provider, each in its own process), as
+// `prisma migrate dev --create-only --name <name>` would. --prisma-dir reads and writes another folder laid out like
+// prisma/ instead (default: this repository's prisma/); the tests point it at a scratch copy.
 //
 // Why not the Prisma CLI: its migration commands download a native schema engine, which these machines
 // cannot reach. The same engine ships as WebAssembly inside the `prisma` package; the npm package
 // @prisma/schema-engine-wasm has the JavaScript glue that drives it through a driver adapter.
-// See /work/shared/notes/prisma-offline.md.
+// See docs/prisma-offline.md.
 //
 // Nothing here touches a real database: the engine gets throwaway databases (in-memory for SQLite,
 // created and dropped on the SHADOW_DATABASE_URL server for PostgreSQL), replays the committed
@@ -44,14 +46,16 @@ class UsageError extends Error {}
 interface Options {
   name: string
   provider: Provider | 'all'
+  /** Absolute path of the folder holding <provider>/*.prisma and <provider>/migrations/. */
+  prismaDir: string
 }
 
 function parseOptions (argv: string[]): Options {
-  let values: { name?: string; provider?: string }
+  let values: { name?: string; provider?: string; 'prisma-dir'?: string }
   try {
     ;({ values } = parseArgs({
       args: argv,
-      options: { name: { type: 'string' }, provider: { type: 'string', default: 'all' } },
+      options: { name: { type: 'string' }, provider: { type: 'string', default: 'all' }, 'prisma-dir': { type: 'string' } },
     }))
   } catch (error) {
     throw new UsageError((error as Error).message)
@@ -67,18 +71,27 @@ function parseOptions (argv: string[]): Options {
   if (provider !== 'all' && !(PROVIDERS as readonly string[]).includes(provider)) {
     throw new UsageError(`--provider must be one of ${PROVIDERS.join(', ')} or all, got "${provider}"`)
   }
-  return { name, provider: provider as Provider | 'all' }
+  const prismaDir = path.resolve(values['prisma-dir'] ?? path.join(PROJECT_ROOT, 'prisma'))
+  return { name, provider: provider as Provider | 'all', prismaDir }
+}
+
+/** A path as messages show it: relative inside this repository, absolute elsewhere (a scratch --prisma-dir). */
+function shown (file: string): string {
+  const relative = path.relative(PROJECT_ROOT, file)
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative
 }
 
 /** Every *.prisma file of prisma/<provider>/ (a multi-file schema; symlinks such as models.prisma are followed). */
 async function readSchemaFiles (schemaDir: string): Promise<SchemaContainer[]> {
   const entries = await readdir(schemaDir).catch(() => [])
   const names = entries.filter((name) => name.endsWith('.prisma')).sort()
-  if (names.length === 0) throw new UsageError(`no *.prisma files in ${path.relative(PROJECT_ROOT, schemaDir)}/`)
+  if (names.length === 0) throw new UsageError(`no *.prisma files in ${shown(schemaDir)}/`)
+  // Paths relative to the prisma folder's parent (prisma/sqlite/models.prisma) keep the engine's
+  // validation errors short and readable, and the same for a scratch --prisma-dir.
+  const base = path.dirname(path.dirname(schemaDir))
   return Promise.all(
     names.map(async (name) => ({
-      // Relative paths keep the engine's validation errors short and readable.
-      path: path.relative(PROJECT_ROOT, path.join(schemaDir, name)),
+      path: path.relative(base, path.join(schemaDir, name)),
       content: await readFile(path.join(schemaDir, name), 'utf8'),
     }))
   )
@@ -336,18 +349,19 @@ async function writeMigration (migrationsDir: string, migration: NewMigration, l
 }
 
 /** One process per provider: the wasm engine is loaded once per process. */
-function runEveryProvider (name: string): void {
+function runEveryProvider (name: string, prismaDir: string): void {
   for (const provider of PROVIDERS) {
     console.log(`${provider}:`)
-    const { status } = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--name', name, '--provider', provider], { stdio: 'inherit' })
+    const args = [fileURLToPath(import.meta.url), '--name', name, '--provider', provider, '--prisma-dir', prismaDir]
+    const { status } = spawnSync(process.execPath, [...process.execArgv, ...args], { stdio: 'inherit' })
     if (status !== 0) process.exit(status ?? 1)
   }
 }
 
 async function main (argv: string[]): Promise<void> {
-  const { name, provider } = parseOptions(argv)
-  if (provider === 'all') return runEveryProvider(name)
-  const schemaDir = path.join(PROJECT_ROOT, 'prisma', provider)
+  const { name, provider, prismaDir } = parseOptions(argv)
+  if (provider === 'all') return runEveryProvider(name, prismaDir)
+  const schemaDir = path.join(prismaDir, provider)
   const migrationsDir = path.join(schemaDir, 'migrations')
   const schemaFiles = await readSchemaFiles(schemaDir)
   const migrations = await listMigrations(migrationsDir)
@@ -368,7 +382,7 @@ async function main (argv: string[]): Promise<void> {
       return
     }
     const file = await writeMigration(migrationsDir, migration, migrations.lockfile.content !== null)
-    console.log(`Wrote ${path.relative(PROJECT_ROOT, file)}`)
+    console.log(`Wrote ${shown(file)}`)
     if (migration.script.startsWith('/*\n  Warnings:')) {
       console.log('It may lose data or fail on a non-empty database: read the warnings at the top of the file.')
     }

@@ -1,8 +1,9 @@
 // `npm run bench [-- --store postgres --duration 5 --rounds 3 --connections 50 --smoke --only floor,peer,ours]`:
 // the floor, the peer and our production build, one after the other (2 cores: never together), each on
 // its own fresh copy of the same seeded database, loaded by autocannon over loopback. Prints one table
-// and writes it as JSON under bench/results/ (smoke runs: a temp dir). Exit 1 only when a server
-// failed to start or answered a request with a non-2xx or an error; never on speed.
+// and writes it as JSON to bench/results/latest-<store>.json and a timestamped copy to the git-ignored
+// bench/results/history/ (smoke runs: a temp dir). Exit 1 only when a server failed to start or
+// answered a request with a non-2xx or an error; never on speed.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -328,14 +329,20 @@ function commit (): string {
   }
 }
 
-function writeResults (report: Report): string {
+/**
+ * latest-<store>.json (committed: the README's tables) and, for comparing runs, a timestamped copy under
+ * history/ (git-ignored).
+ */
+function writeResults (report: Report): { latest: string, file: string } {
   const dir = report.smoke ? join(tmpdir(), 'trackbot-bench-results') : join(projectRoot, 'bench', 'results')
-  mkdirSync(dir, { recursive: true })
+  const historyDir = join(dir, 'history')
+  mkdirSync(historyDir, { recursive: true })
   const text = JSON.stringify(report, null, 2) + '\n'
-  const file = join(dir, `${report.store}-${report.startedAt.replace(/:/g, '-')}.json`)
+  const file = join(historyDir, `${report.store}-${report.startedAt.replace(/:/g, '-')}.json`)
+  const latest = join(dir, `latest-${report.store}.json`)
   writeFileSync(file, text)
-  writeFileSync(join(dir, `latest-${report.store}.json`), text)
-  return file
+  writeFileSync(latest, text)
+  return { latest, file }
 }
 
 function failures (report: Report): string[] {
@@ -375,8 +382,8 @@ async function main (): Promise<void> {
   report.servers = await measureAll(databases, opts)
   report.loadAverage.end = loadavg()
   console.log(formatReport(report))
-  const file = writeResults(report)
-  progress(opts.smoke, `wrote ${file}`)
+  const { latest, file } = writeResults(report)
+  progress(opts.smoke, `wrote ${latest} and ${file}`)
   const failed = failures(report)
   if (failed.length > 0) {
     console.error(`bench: FAILED: requests that did not get a 2xx:\n${failed.join('\n')}`)

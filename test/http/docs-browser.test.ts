@@ -74,7 +74,7 @@ t.test('/docs renders the spec from this server and its try-it reaches this serv
   skip: store === 'postgres' && 'store-independent: runs on the SQLite pass',
 }, async (t) => {
   if (!existsSync(CHROMIUM)) {
-    t.fail(`Chromium is not installed at ${CHROMIUM}: run \`apt-get install -y chromium\` (.ci/run does) or set TRACKBOT_CHROMIUM`)
+    t.fail(`Chromium is not installed at ${CHROMIUM}: run \`apt-get install -y chromium\` (npm test's pretest, scripts/ensure-chromium.sh, does) or set TRACKBOT_CHROMIUM`)
     return
   }
   const { app } = await startApp(t)
