@@ -1,7 +1,7 @@
 import type { PrismaClient } from './database.js'
 import { empty, join, limitTo, sql, type Dialect, type Sql } from './dialect.js'
-import { messageColumns } from './columns.js'
-import type { Conversation, ConversationWithMessages, Message, NewConversation, NewMessage } from './models.js'
+import { columns, found, messageColumns, queryRows } from './columns.js'
+import type { Conversation, ConversationWithMessages, NewConversation, NewMessage } from './models.js'
 import { toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { UserRepository } from './users.js'
@@ -28,36 +28,53 @@ const keyOf = (conversation: Conversation): ConversationKey => [Date.parse(conve
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
 
 export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository) {
-  const columns = sql`id, "userId", title, metadata, "messageCount",
-    ${dialect.isoTime(sql`"createdAt"`)} AS "createdAt", ${dialect.isoTime(sql`"updatedAt"`)} AS "updatedAt"`
+  const conversationColumns = columns<Conversation>({
+    id: sql`id`,
+    userId: sql`"userId"`,
+    title: sql`title`,
+    // The bare column, so the driver parses its JSON: jsonb on PostgreSQL, declared JSONB on SQLite
+    // (sqlite-adapter.ts). Wrapped in any expression, SQLite would hand back the text.
+    metadata: sql`metadata`,
+    // Stored: a counter every write of messages keeps in step (messages.create), so reads never count rows.
+    messageCount: sql`"messageCount"`,
+    // Computed: formatted by the database.
+    createdAt: dialect.isoTime(sql`"createdAt"`),
+    updatedAt: dialect.isoTime(sql`"updatedAt"`),
+  })
   const newMessageColumns = messageColumns(dialect)
+  // PostgreSQL's one-statement create, over its `conversation` and `message` CTEs. Computed: the messages,
+  // one JSON array of rows in the same columns as every other message, in id (= request) order.
+  const createdColumns = columns<ConversationWithMessages>({
+    ...conversationColumns.map,
+    messages: sql`(SELECT json_agg(m ORDER BY m.id) FROM (SELECT ${newMessageColumns.list} FROM message) AS m)`,
+  })
 
   // The messages name their conversation by the id this connection has just inserted. A batch
   // transaction: cheaper in Prisma than an interactive one.
   async function createInBatch (insertConversation: Sql, messages: NewMessage[], now: Date): Promise<ConversationWithMessages> {
     const values = messages.map(({ role, content }) => sql`(${dialect.lastConversationId}, ${role}, ${content}, ${now})`)
     const [[conversation], inserted] = await prisma.$transaction([
-      prisma.$queryRaw<Conversation[]>`${insertConversation} RETURNING ${columns}`,
-      prisma.$queryRaw<Message[]>`INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
-        RETURNING ${newMessageColumns}`,
+      queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`),
+      queryRows(prisma, newMessageColumns, (list) => sql`
+        INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
+        RETURNING ${list}`),
     ])
     // RETURNING promises no order; ids grow in insertion order.
     return { ...conversation!, messages: inserted.sort(byId) }
   }
 
-  // PostgreSQL: one statement, the messages numbered in request order and returned as one JSON array of
-  // rows in the same columns as every other message.
+  // PostgreSQL: one statement, the messages numbered in request order and returned as one JSON array
+  // (createdColumns).
   async function createInOneStatement (insertConversation: Sql, messages: NewMessage[]): Promise<ConversationWithMessages> {
     const values = messages.map(({ role, content }, position) => sql`(${role}, ${content}, CAST(${position} AS integer))`)
-    const [conversation] = await prisma.$queryRaw<ConversationWithMessages[]>`
+    const [conversation] = await queryRows(prisma, createdColumns, (list) => sql`
       WITH conversation AS (${insertConversation} RETURNING *),
       message AS (
         INSERT INTO "Message" ("conversationId", role, content, "createdAt")
         SELECT conversation.id, m.role, m.content, conversation."createdAt"
         FROM conversation, (VALUES ${join(values)}) AS m (role, content, position) ORDER BY m.position
         RETURNING *)
-      SELECT ${columns}, (SELECT json_agg(m ORDER BY m.id) FROM (SELECT ${newMessageColumns} FROM message) AS m) AS messages
-      FROM conversation`
+      SELECT ${list} FROM conversation`)
     return conversation!
   }
 
@@ -71,7 +88,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
         VALUES (${userId}, ${input.title ?? null}, ${dialect.json(input.metadata ?? {})}, ${messages.length}, ${now}, ${now})`
       try {
         if (messages.length === 0) {
-          const [conversation] = await prisma.$queryRaw<Conversation[]>`${insertConversation} RETURNING ${columns}`
+          const [conversation] = await queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`)
           return { ...conversation!, messages: [] }
         }
         return dialect.writesInWith
@@ -84,24 +101,24 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
     },
 
     async findById (id: number): Promise<Conversation | null> {
-      const [conversation] = await prisma.$queryRaw<Conversation[]>`SELECT ${columns} FROM "Conversation" WHERE id = ${id}`
+      const [conversation] = await queryRows(prisma, conversationColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
       return conversation ?? null
     },
 
     /** One page of a user's conversations, newest activity first; null when the user does not exist. */
     async listByUser (userId: number, options: ListOptions<ConversationKey>): Promise<Page<Conversation, ConversationKey> | null> {
-      const conversations = await prisma.$queryRaw<Conversation[]>`
-        SELECT ${columns} FROM "Conversation"
+      const conversations = await queryRows(prisma, conversationColumns, (list) => sql`
+        SELECT ${list} FROM "Conversation"
         WHERE "userId" = ${userId} ${after(options.after)}
         ORDER BY "Conversation"."updatedAt" DESC, "Conversation".id DESC
-        ${limitTo(options.limit === undefined ? undefined : options.limit + 1)}`
+        ${limitTo(options.limit === undefined ? undefined : options.limit + 1)}`)
       // An empty page is the one case where the user may not exist at all.
       if (conversations.length === 0 && !await users.exists(userId)) return null
       return toPage(conversations, options.limit, keyOf)
     },
 
     async exists (id: number): Promise<boolean> {
-      const rows = await prisma.$queryRaw<unknown[]>`SELECT 1 AS found FROM "Conversation" WHERE id = ${id}`
+      const rows = await queryRows(prisma, found, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
       return rows.length > 0
     },
 

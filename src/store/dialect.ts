@@ -3,7 +3,7 @@
 import { Prisma } from '../../generated/prisma/sqlite/client.js'
 import type { Provider } from './migrate/index.js'
 
-export const { sql, join, empty } = Prisma
+export const { sql, join, empty, raw } = Prisma
 export type Sql = Prisma.Sql
 
 export interface Dialect {

@@ -1,5 +1,5 @@
 import type { PrismaClient } from './database.js'
-import { messageColumns } from './columns.js'
+import { messageColumns, queryRows } from './columns.js'
 import type { ConversationRepository } from './conversations.js'
 import { empty, limitTo, sql, type Dialect } from './dialect.js'
 import type { Message, NewMessage } from './models.js'
@@ -32,8 +32,8 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
         WHERE id = ${conversationId}`
       try {
         const [message] = dialect.writesInWith
-          ? await prisma.$queryRaw<Message[]>`WITH message AS (${insert} RETURNING *), touched AS (${touch}) SELECT ${columns} FROM message`
-          : (await prisma.$transaction([prisma.$queryRaw<Message[]>`${insert} RETURNING ${columns}`, prisma.$executeRaw`${touch}`]))[0]
+          ? await queryRows(prisma, columns, (list) => sql`WITH message AS (${insert} RETURNING *), touched AS (${touch}) SELECT ${list} FROM message`)
+          : (await prisma.$transaction([queryRows(prisma, columns, (list) => sql`${insert} RETURNING ${list}`), prisma.$executeRaw`${touch}`]))[0]
         return message!
       } catch (error) {
         if (databaseErrorKind(error) === 'foreignKey') return null
@@ -43,11 +43,11 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
 
     /** One page of a conversation's messages, oldest first; null when the conversation does not exist. */
     async listByConversation (conversationId: number, options: ListOptions<MessageKey>): Promise<Page<Message, MessageKey> | null> {
-      const messages = await prisma.$queryRaw<Message[]>`
-        SELECT ${columns} FROM "Message"
+      const messages = await queryRows(prisma, columns, (list) => sql`
+        SELECT ${list} FROM "Message"
         WHERE "conversationId" = ${conversationId} ${options.after === undefined ? empty : sql`AND id > ${options.after[0]}`}
         ORDER BY id
-        ${limitTo(options.limit === undefined ? undefined : options.limit + 1)}`
+        ${limitTo(options.limit === undefined ? undefined : options.limit + 1)}`)
       if (messages.length === 0 && !await conversations.exists(conversationId)) return null
       return toPage(messages, options.limit, keyOf)
     },

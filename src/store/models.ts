@@ -1,5 +1,6 @@
 // The API's shapes, as the generated types give them. The repositories' SQL selects rows in exactly these
-// shapes (timestamps formatted by the database), so rows go out as they come in.
+// shapes (timestamps formatted by the database), so rows go out as they come in; the column maps
+// (columns.ts) are checked against them.
 import type { components } from '../../generated/trackbot.js'
 
 type Schemas = components['schemas']

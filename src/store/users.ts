@@ -1,18 +1,25 @@
+import { columns, found, queryRows } from './columns.js'
 import type { PrismaClient } from './database.js'
 import { sql, type Dialect } from './dialect.js'
 import type { NewUser, User } from './models.js'
 import { databaseErrorKind } from './prisma-errors.js'
 
 export function createUserRepository (prisma: PrismaClient, dialect: Dialect) {
-  const columns = sql`id, name, email, ${dialect.isoTime(sql`"createdAt"`)} AS "createdAt"`
+  const userColumns = columns<User>({
+    id: sql`id`,
+    name: sql`name`,
+    email: sql`email`,
+    // Computed: formatted by the database.
+    createdAt: dialect.isoTime(sql`"createdAt"`),
+  })
 
   return {
     /** The new user, or null when another user already has the email. */
     async create (input: NewUser): Promise<User | null> {
       try {
-        const [user] = await prisma.$queryRaw<User[]>`
+        const [user] = await queryRows(prisma, userColumns, (list) => sql`
           INSERT INTO "User" (name, email, "createdAt") VALUES (${input.name}, ${input.email ?? null}, ${new Date()})
-          RETURNING ${columns}`
+          RETURNING ${list}`)
         return user!
       } catch (error) {
         if (databaseErrorKind(error) === 'unique') return null
@@ -21,12 +28,12 @@ export function createUserRepository (prisma: PrismaClient, dialect: Dialect) {
     },
 
     async findById (id: number): Promise<User | null> {
-      const [user] = await prisma.$queryRaw<User[]>`SELECT ${columns} FROM "User" WHERE id = ${id}`
+      const [user] = await queryRows(prisma, userColumns, (list) => sql`SELECT ${list} FROM "User" WHERE id = ${id}`)
       return user ?? null
     },
 
     async exists (id: number): Promise<boolean> {
-      const rows = await prisma.$queryRaw<unknown[]>`SELECT 1 AS found FROM "User" WHERE id = ${id}`
+      const rows = await queryRows(prisma, found, (list) => sql`SELECT ${list} FROM "User" WHERE id = ${id}`)
       return rows.length > 0
     },
 
