@@ -160,9 +160,11 @@ export interface components {
         Id: number;
         /**
          * @description RFC 8288 link to the next page: `<path?limit=N&cursor=C>; rel="next"`.
-         * @example </api/v1/users/1/conversations?limit=50&cursor=MTc2NDAwMDAwMDAwMC40Mg>; rel="next"
+         * @example </api/v1/users/1/conversations?limit=50&cursor=MTc5NTU0Mzg5NzEyMy4x>; rel="next"
          */
         LinkHeader: string;
+        /** @description Opaque page position (base64url), issued in the `Link` header of the list it belongs to. */
+        Cursor: string;
         /**
          * Format: date-time
          * @description RFC 3339 timestamp in UTC with milliseconds.
@@ -200,10 +202,10 @@ export interface components {
             name: components["schemas"]["UserName"];
             /**
              * Format: email
-             * @description Optional; must not belong to another user.
+             * @description Optional; must not belong to another user. Null, like no email at all, stores the user without one.
              * @example ada@example.com
              */
-            email?: string;
+            email?: string | null;
         };
         /**
          * @description Conversation title; null when it has none.
@@ -211,7 +213,8 @@ export interface components {
          */
         Title: string | null;
         /**
-         * @description Free-form string labels: at most 16 keys of 1-64 characters, values up to 512 characters.
+         * @description Free-form string labels: at most 16 keys, each key 1 to 64 characters long, each value up to
+         *     512 characters; neither may contain NUL.
          * @example {
          *       "model": "gpt-4o",
          *       "source": "web"
@@ -227,7 +230,7 @@ export interface components {
          */
         Role: "user" | "assistant" | "system";
         /**
-         * @description Text without NUL characters or unpaired UTF-16 surrogates, which no store can keep.
+         * @description Any Unicode text without NUL, which no store can keep.
          * @example What should I see in Lisbon in two days?
          */
         MessageContent: string;
@@ -389,11 +392,7 @@ export interface components {
          *     }
          */
         ProblemError: {
-            /**
-             * @example body
-             * @enum {string}
-             */
-            in: "path" | "query" | "header" | "body";
+            in: components["schemas"]["ProblemErrorLocation"];
             /**
              * @description JSON Pointer to the offending value within that part of the request.
              * @example /messages/0/content
@@ -402,6 +401,12 @@ export interface components {
             /** @example must NOT have fewer than 1 characters */
             detail: string;
         };
+        /**
+         * @description The part of the request the error is in.
+         * @example body
+         * @enum {string}
+         */
+        ProblemErrorLocation: "path" | "query" | "header" | "body";
     };
     responses: {
         /** @description Bad request - invalid input or parameters */
@@ -560,10 +565,15 @@ export interface components {
          */
         Limit: number;
         /**
-         * @description Opaque position from a previous page's `Link` header.
-         * @example eyJ1IjoxNzY0MDAwMDAwMDAwLCJpIjo0Mn0
+         * @description Opaque position from a previous page's `Link` header of this list.
+         * @example MTc5NTU0Mzg5NzEyMy4x
          */
-        Cursor: string;
+        ConversationCursor: components["schemas"]["Cursor"];
+        /**
+         * @description Opaque position from a previous page's `Link` header of this list.
+         * @example Nw
+         */
+        MessageCursor: components["schemas"]["Cursor"];
     };
     requestBodies: never;
     headers: {
@@ -681,10 +691,10 @@ export interface operations {
                  */
                 limit?: components["parameters"]["Limit"];
                 /**
-                 * @description Opaque position from a previous page's `Link` header.
-                 * @example eyJ1IjoxNzY0MDAwMDAwMDAwLCJpIjo0Mn0
+                 * @description Opaque position from a previous page's `Link` header of this list.
+                 * @example MTc5NTU0Mzg5NzEyMy4x
                  */
-                cursor?: components["parameters"]["Cursor"];
+                cursor?: components["parameters"]["ConversationCursor"];
             };
             header?: never;
             path: {
@@ -833,10 +843,10 @@ export interface operations {
                  */
                 limit?: components["parameters"]["Limit"];
                 /**
-                 * @description Opaque position from a previous page's `Link` header.
-                 * @example eyJ1IjoxNzY0MDAwMDAwMDAwLCJpIjo0Mn0
+                 * @description Opaque position from a previous page's `Link` header of this list.
+                 * @example Nw
                  */
-                cursor?: components["parameters"]["Cursor"];
+                cursor?: components["parameters"]["MessageCursor"];
             };
             header?: never;
             path: {

@@ -4,6 +4,7 @@ import type { ErrorObject } from 'ajv'
 import type { OpenAPIBackend, Operation } from 'openapi-backend'
 import type { ProblemError } from './problems.js'
 import { clip } from './problems.js'
+import { PROPERTY_NAMES_EXTENSION } from './spec.js'
 
 export interface RawRequest {
   params: unknown
@@ -50,11 +51,19 @@ function describe (error: ErrorObject): string {
   return error.message ?? `fails ${error.keyword}`
 }
 
+/**
+ * A key that breaks propertyNames (metadata's 1-64 characters) gives ajv three errors: the key's own, e.g.
+ * maxLength, carrying `propertyName`, then "property name must be valid" and the extension's "must pass
+ * "x-propertyNames" keyword validation", which say no more and name the validator's internals. Only the first is kept.
+ */
+const repeatsAnother = (error: ErrorObject) => error.keyword === 'propertyNames' || error.keyword === PROPERTY_NAMES_EXTENSION
+
 /** Turns an ajv error on openapi-backend's { path, query, header, requestBody } input into a Problem error. */
-export function toProblemError (error: ErrorObject): ProblemError {
+function toProblemError (error: ErrorObject): ProblemError {
   const [, part = '', ...rest] = error.instancePath.split('/')
   let tokens = rest
   let where = parts[part]
+  let detail = describe(error)
   if (where === undefined) {
     // An error on the input root: a whole part is missing, e.g. a required body.
     const missing = String(error.params.missingProperty ?? '')
@@ -64,16 +73,19 @@ export function toProblemError (error: ErrorObject): ProblemError {
     tokens = [...rest, escapePointerToken(String(error.params.additionalProperty))]
   } else if (error.keyword === 'required') {
     tokens = [...rest, escapePointerToken(String(error.params.missingProperty))]
-  } else if (error.keyword === 'propertyNames') {
-    tokens = [...rest, escapePointerToken(String(error.params.propertyName))]
+  } else if (error.propertyName !== undefined) {
+    // The error is about a key of the object at instancePath, not about the object.
+    tokens = [...rest, escapePointerToken(error.propertyName)]
+    detail = `key ${detail}`
   }
   const pointer = tokens.length === 0 ? '' : `/${tokens.join('/')}`
-  return { in: where, pointer: clip(pointer, 500), detail: clip(describe(error), 500) }
+  return { in: where, pointer: clip(pointer, 500), detail: clip(detail, 500) }
 }
 
-function uniqueErrors (errors: ProblemError[]): ProblemError[] {
+/** ajv's errors as Problem errors, each said once. */
+export function toProblemErrors (errors: ErrorObject[]): ProblemError[] {
   const seen = new Set<string>()
-  return errors.filter((error) => {
+  return errors.filter((error) => !repeatsAnother(error)).map(toProblemError).filter((error) => {
     const key = `${error.in} ${error.pointer} ${error.detail}`
     if (seen.has(key)) return false
     seen.add(key)
@@ -105,7 +117,7 @@ export function compileRequestValidator (api: OpenAPIBackend, operation: Operati
     for (const validate of validators) {
       if (!validate(input)) errors.push(...(validate.errors ?? []))
     }
-    if (errors.length > 0) return { valid: false, errors: uniqueErrors(errors.map(toProblemError)) }
+    if (errors.length > 0) return { valid: false, errors: toProblemErrors(errors) }
     // ajv coerced path and query values in place.
     return { valid: true, request: { params: path, query, body: input.requestBody } }
   }

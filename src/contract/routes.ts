@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Context, OpenAPIBackend, Operation } from 'openapi-backend'
 import type { AnyResult, HandlerContext, Handlers, OperationId } from './handler-types.js'
-import { compileRequestValidator, toProblemError } from './request-validation.js'
+import { compileRequestValidator, toProblemErrors } from './request-validation.js'
 import { problem, type Problem } from './problems.js'
 import { sendProblem, sendResult } from './reply.js'
 
@@ -99,7 +99,7 @@ function registerFallback (fastify: FastifyInstance, api: OpenAPIBackend): void 
       }
     },
     validationFail: (context: Context): Outcome => ({
-      problem: problem('validation', INVALID_REQUEST, instanceOf(context), (context.validation.errors ?? []).map(toProblemError)),
+      problem: problem('validation', INVALID_REQUEST, instanceOf(context), toProblemErrors(context.validation.errors ?? [])),
     }),
     // Reached only when openapi-backend matches a path variant fastify's router did not; no such route is served.
     notImplemented: (context: Context): Outcome => ({

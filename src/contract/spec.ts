@@ -32,14 +32,17 @@ export function apiBasePath (spec: Document): string {
   return new URL(url, 'http://localhost').pathname.replace(/\/$/, '')
 }
 
+/** OpenAPI 3.0 has no propertyNames, so the spec spells it as this extension. */
+export const PROPERTY_NAMES_EXTENSION = 'x-propertyNames'
+
 /**
- * Formats the spec uses (OpenAPI's int32 among them), and `x-propertyNames`: OpenAPI 3.0 has no propertyNames, so the spec
- * spells it as an extension and the validator expands it to the JSON Schema keyword.
+ * Formats the spec uses (OpenAPI's int32 among them), and `x-propertyNames`, which the validator expands to the
+ * JSON Schema keyword.
  */
 export function customizeAjv (ajv: Ajv): Ajv {
   addFormats.default(ajv, ['email', 'date-time', 'uri'])
   ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 })
-  ajv.addKeyword({ keyword: 'x-propertyNames', macro: (schema: object) => ({ propertyNames: schema }) })
+  ajv.addKeyword({ keyword: PROPERTY_NAMES_EXTENSION, macro: (schema: object) => ({ propertyNames: schema }) })
   return ajv
 }
 

@@ -99,6 +99,19 @@ t.test('bad input', async (t) => {
     }
   })
 
+  t.test('a metadata key out of bounds is one error, at the key, in the words of the other errors', async (t) => {
+    // OpenAPI 3.0 has no propertyNames: the spec's x-propertyNames extension must not leak into the answer.
+    const cases: Array<[string, string]> = [
+      ['x'.repeat(65), 'key must NOT have more than 64 characters'],
+      ['', 'key must NOT have fewer than 1 characters'],
+      ['k\u0000', 'key must match pattern "^[^\\u0000]*$"'],
+    ]
+    for (const [key, detail] of cases) {
+      const reply = await expectProblem(400, 'POST', `${API}/users/${user.id}/conversations`, { body: { metadata: { [key]: 'v' } } })
+      t.same(reply.body.errors, [{ in: 'body', pointer: `/metadata/${key}`, detail }], JSON.stringify(key).slice(0, 20))
+    }
+  })
+
   t.test('a required body that is missing is a 400', async () => {
     await expectProblem(400, 'POST', `${API}/users`)
     await expectProblem(400, 'POST', `${API}/conversations/${conversation.id}/messages`, { payload: '', headers: { 'content-type': 'application/json' } })

@@ -1,4 +1,9 @@
+import type { OpenAPIV3 } from 'openapi-types'
 import t from 'tap'
+import { decodeCursor } from '../../src/contract/cursor.js'
+import { isConversationKey } from '../../src/store/conversations.js'
+import { isMessageKey } from '../../src/store/messages.js'
+import { dereferencedSpec } from '../contract.js'
 import { API, startApp, type TestApp } from '../helper.js'
 
 /** Follows rel="next" links from `url`, returning every page's items. */
@@ -71,4 +76,24 @@ t.test('a cursor this server did not issue is a 400 naming the cursor', async (t
   const conversationId = (await request('POST', `${API}/users/${userId}/conversations`, { body: {} })).body.id
   const reply = await request('GET', `${API}/conversations/${conversationId}/messages?cursor=${Buffer.from('1.2').toString('base64url')}`)
   t.equal(reply.status, 400)
+})
+
+t.test("each list's cursor example in the spec is a cursor the server issues for that list", async (t) => {
+  const cursorExample = (path: string): string => {
+    const parameters = dereferencedSpec.paths[path]!.get!.parameters as OpenAPIV3.ParameterObject[]
+    return parameters.find((parameter) => parameter.name === 'cursor')!.example
+  }
+  const conversationsCursor = cursorExample('/users/{userId}/conversations')
+  const messagesCursor = cursorExample('/conversations/{conversationId}/messages')
+  t.ok(decodeCursor(conversationsCursor, isConversationKey), `${conversationsCursor} is a list_conversations cursor`)
+  t.ok(decodeCursor(messagesCursor, isMessageKey), `${messagesCursor} is a list_messages cursor`)
+  const linkExample = (dereferencedSpec.components!.schemas!.LinkHeader as OpenAPIV3.SchemaObject).example as string
+  t.equal(/[?&]cursor=([^&>]+)/.exec(linkExample)?.[1], conversationsCursor, 'the Link header example carries the same cursor')
+
+  // And the server takes them, as a tool that sends the spec's examples does.
+  const { request } = await startApp(t)
+  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
+  const conversationId = (await request('POST', `${API}/users/${userId}/conversations`, { body: {} })).body.id
+  t.equal((await request('GET', `${API}/users/${userId}/conversations?limit=1&cursor=${conversationsCursor}`)).status, 200)
+  t.equal((await request('GET', `${API}/conversations/${conversationId}/messages?limit=1&cursor=${messagesCursor}`)).status, 200)
 })

@@ -20,6 +20,21 @@ t.test('email is optional and null when absent', async (t) => {
   t.equal(created.body.email, null)
 })
 
+t.test('a null email is stored as no email, so a user read back can be sent again', async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  const grace = (await request('POST', `${API}/users`, { body: { name: 'Grace' } })).body
+  const fetched = (await request('GET', `${API}/users/${grace.id}`)).body
+  // The fields a client reads are the fields it may send: email null included.
+  const again = await request('POST', `${API}/users`, { body: { name: fetched.name, email: fetched.email } })
+  t.equal(again.status, 201)
+  t.equal(again.body.email, null)
+  t.not(again.body.id, grace.id)
+  t.same((await request('GET', `${API}/users/${again.body.id}`)).body, again.body)
+  // No email is not an email: any number of users may have none.
+  t.equal((await request('POST', `${API}/users`, { body: { name: 'Third', email: null } })).status, 201)
+  t.same(await runSql(databaseUrl, 'SELECT email FROM "User" ORDER BY id'), [{ email: null }, { email: null }, { email: null }])
+})
+
 t.test('a second user with the same email is a 409 and is not stored', async (t) => {
   const { request, databaseUrl } = await startApp(t)
   const first = await request('POST', `${API}/users`, { body: { name: 'A', email: 'same@example.com' } })
