@@ -72,7 +72,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
   registerDraining(fastify)
   await registerCors(fastify, options.corsOrigins ?? [])
-  registerContentTypes(fastify)
+  registerContentTypes(fastify, api)
   registerErrorHandling(fastify)
 
   const database = await createDatabase(options.databaseUrl, { poolSize: options.poolSize })
