@@ -86,7 +86,7 @@ function integerParameters (operation: Operation): IntegerParameter[] {
   })
 }
 
-function escapePointerToken (token: string): string {
+export function escapePointerToken (token: string): string {
   return token.replaceAll('~', '~0').replaceAll('/', '~1')
 }
 

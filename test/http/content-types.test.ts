@@ -55,6 +55,9 @@ t.test('the committed spec takes application/json only', async (t) => {
     const reply = await request('POST', `${API}/users/${userId}/conversations`, { payload: '{"title":"x"}', headers: { 'content-type': contentType } })
     problemOf(t, reply, 415, 'unsupported-media-type')
   }
+  const paired = await request('POST', `${API}/users`, { payload: '{"name":"Ada \\ud83d\\ude00"}', headers: { 'content-type': 'application/json' } })
+  t.equal(paired.status, 201, 'an escaped surrogate pair is text')
+  t.equal(paired.body.name, 'Ada \u{1F600}')
 })
 
 t.test('a spec declaring a media type the server cannot parse does not start', async (t) => {
