@@ -2,7 +2,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { databaseErrorKind } from '../store/prisma-errors.js'
 import { httpProblem, INVALID_REQUEST, problem, type Problem } from '../contract/problems.js'
-import { sendProblem } from '../contract/reply.js'
+import { dropResultHeaders, sendProblem } from '../contract/reply.js'
 import { NotTextError } from './content-types.js'
 
 /** Seconds a client should wait before retrying when the database is unavailable. */
@@ -59,6 +59,8 @@ function databaseProblem (error: unknown, instance: string): Mapped | undefined 
 
 export function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const instance = instanceOf(request)
+  // An error after the handler (its result failed to serialize) answers instead of that result, without its headers.
+  dropResultHeaders(reply)
   // Router errors skip the onRequest hooks, so echo the request id here too.
   reply.header('X-Request-Id', request.id)
   const mapped = fastifyProblem(error, instance) ?? databaseProblem(error, instance)
