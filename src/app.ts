@@ -6,7 +6,7 @@ import { registerApiRoutes } from './contract/routes.js'
 import { handleClientError } from './http/connection-errors.js'
 import { registerContentTypes } from './http/content-types.js'
 import { registerCors } from './http/cors.js'
-import { openDatabase } from './store/database.js'
+import { createDatabase } from './store/database.js'
 import { registerDraining } from './http/draining.js'
 import { registerDocs } from './http/docs.js'
 import { handleError, registerErrorHandling } from './http/error-handler.js'
@@ -14,7 +14,7 @@ import { createHandlers } from './handlers.js'
 import { registerHealthRoutes } from './http/health.js'
 import { RequestLog } from './http/request-log.js'
 import { createRepositories } from './store/repositories.js'
-import { apiBasePath, createOpenApi, readSpecSource } from './contract/spec.js'
+import { apiBasePath, createOpenApi, readSpecSource, type SpecSource } from './contract/spec.js'
 
 export interface AppOptions {
   databaseUrl: string
@@ -25,6 +25,8 @@ export interface AppOptions {
   requestTimeoutMs?: number
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   corsOrigins?: string[]
+  /** The contract to serve; openapi/trackbot.yaml by default (tests pass variants of it). */
+  spec?: SpecSource
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024
@@ -60,24 +62,27 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
   })
 
+  const spec = options.spec ?? readSpecSource()
+  const basePath = apiBasePath(spec.document)
+  // openapi-backend works on its own copy: the docs serve the document as written.
+  const api = await createOpenApi(structuredClone(spec.document))
+
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id)
   })
   registerDraining(fastify)
   await registerCors(fastify, options.corsOrigins ?? [])
-  registerContentTypes(fastify)
+  registerContentTypes(fastify, api)
   registerErrorHandling(fastify)
 
-  const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }
-  const database = await openDatabase(options.databaseUrl, log, { poolSize: options.poolSize })
+  const database = await createDatabase(options.databaseUrl, { poolSize: options.poolSize })
   fastify.addHook('onClose', () => database.close())
   registerHealthRoutes(fastify, database)
-
-  const spec = readSpecSource()
-  const basePath = apiBasePath(spec.document)
-  // openapi-backend works on its own copy: the docs serve the document as written.
-  const api = await createOpenApi(structuredClone(spec.document))
+  // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
   registerApiRoutes(fastify, api, createHandlers(createRepositories(database.prisma, database.provider), basePath), basePath)
   await registerDocs(fastify, basePath, spec)
+
+  const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }
+  await database.open(log)
   return fastify
 }

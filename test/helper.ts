@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import Sqlite from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
-import { buildApp } from '../src/app.js'
+import { buildApp, type AppOptions } from '../src/app.js'
+import { readSpec, type SpecSource } from '../src/contract/spec.js'
 import { sqliteFile } from '../src/store/database.js'
 import type { Provider } from '../src/store/migrate/index.js'
 import { contractErrors, type SeenResponse } from './contract.js'
@@ -127,14 +128,22 @@ export async function snapshot (databaseUrl: string): Promise<string> {
   return JSON.stringify({ rows, counters })
 }
 
+/** The committed spec with `edit` applied to a copy of it, for tests of how the server follows its contract. */
+export function specVariant (edit: (document: any) => void): SpecSource {
+  const document = structuredClone(readSpec())
+  edit(document)
+  // JSON is YAML, so the spec served at /openapi.yaml is the document the server runs.
+  return { yaml: Buffer.from(JSON.stringify(document)), document }
+}
+
 /**
  * Starts the app on `databaseUrl` (default: a fresh database on the store under test) and, when the
  * test ends, closes it and drops the database it made.
  */
-export async function startApp (t: Teardown, databaseUrl?: string): Promise<TestApp> {
+export async function startApp (t: Teardown, databaseUrl?: string, options: Omit<AppOptions, 'databaseUrl'> = {}): Promise<TestApp> {
   const fresh = databaseUrl === undefined ? await createDatabase(t) : undefined
   const url = databaseUrl ?? fresh!.url
-  const app = await buildApp({ databaseUrl: url, poolSize: 4 })
+  const app = await buildApp({ poolSize: 4, ...options, databaseUrl: url })
   t.teardown(async () => {
     await app.close()
     await fresh?.drop()

@@ -13,9 +13,11 @@ interface Operation {
 /** `never` (no such part) becomes an empty object, so handlers can always destructure. */
 type Part<T> = [NonNullable<T>] extends [never] ? Record<string, never> : NonNullable<T>
 
-type JsonOf<Content> = Content extends { 'application/json': infer Body } ? Body
-  : Content extends { 'application/problem+json': infer Body } ? Body
-    : never
+/** application/json and the +json structured suffixes (problem+json, merge-patch+json…), as src/http/content-types.ts parses them. */
+type JsonMediaType = 'application/json' | `application/${string}+json`
+
+/** The body of any JSON media type a content map declares; `never` when it declares none. */
+type JsonOf<Content> = Content[Extract<keyof Content, JsonMediaType>]
 
 type RequestBody<Op extends Operation> = [NonNullable<Op['requestBody']>] extends [never]
   ? undefined

@@ -24,6 +24,9 @@ export const problemKinds = {
 
 export type ProblemKind = keyof typeof problemKinds
 
+/** The detail of every `validation` problem about a request; its errors say where. */
+export const INVALID_REQUEST = 'The request does not match the API contract.'
+
 export function problem (kind: ProblemKind, detail: string, instance: string, errors?: ProblemError[]): Problem {
   const { status, slug } = problemKinds[kind]
   const body: Problem = {

@@ -3,15 +3,33 @@ import type { FastifyReply } from 'fastify'
 import type { AnyResult } from './handler-types.js'
 import { PROBLEM_CONTENT_TYPE, type Problem } from './problems.js'
 
+/** The headers each reply's result set, so an error that replaces the result can take them back. */
+const resultHeaders = new WeakMap<FastifyReply, string[]>()
+
 export function sendResult (reply: FastifyReply, result: AnyResult): FastifyReply {
   reply.code(result.status)
+  const names: string[] = []
   for (const [name, value] of Object.entries(result.headers ?? {})) {
-    if (value !== undefined) reply.header(name, value)
+    if (value !== undefined) {
+      reply.header(name, value)
+      names.push(name)
+    }
   }
+  resultHeaders.set(reply, names)
   if (result.status >= 400) reply.type(PROBLEM_CONTENT_TYPE)
   return result.body === undefined ? reply.send() : reply.send(result.body)
 }
 
 export function sendProblem (reply: FastifyReply, body: Problem, headers?: Record<string, string>): FastifyReply {
   return sendResult(reply, { status: body.status, body, headers })
+}
+
+/**
+ * Removes the headers a result set on this reply, e.g. `Location` after a create whose body then failed to
+ * serialize: the error answer that replaces it describes no created resource. Headers the platform set
+ * (X-Request-Id, CORS, Connection) stay.
+ */
+export function dropResultHeaders (reply: FastifyReply): void {
+  for (const name of resultHeaders.get(reply) ?? []) reply.removeHeader(name)
+  resultHeaders.delete(reply)
 }

@@ -3,14 +3,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Context, OpenAPIBackend, Operation } from 'openapi-backend'
 import type { AnyResult, HandlerContext, Handlers, OperationId } from './handler-types.js'
 import { compileRequestValidator, toProblemErrors } from './request-validation.js'
-import { problem, type Problem } from './problems.js'
+import { INVALID_REQUEST, problem, type Problem } from './problems.js'
 import { sendProblem, sendResult } from './reply.js'
 
 type AnyHandler = (request: unknown, context: HandlerContext) => Promise<AnyResult>
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const
-
-const INVALID_REQUEST = 'The request does not match the API contract.'
 
 declare module 'fastify' {
   interface FastifyContextConfig { operationId?: string }

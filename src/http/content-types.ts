@@ -1,17 +1,99 @@
-// The API speaks JSON only; everything else is a 415 from fastify.
-import type { FastifyInstance } from 'fastify'
+// Request bodies are parsed in the media types the spec declares, all of them JSON; any other is a 415 from
+// fastify, and a spec declaring one the server cannot parse does not start.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { errorCodes } from 'fastify'
+import type { OpenAPIBackend } from 'openapi-backend'
+import { clip, type ProblemError } from '../contract/problems.js'
+import { escapePointerToken, requestMediaTypes } from '../contract/request-validation.js'
 
-export function registerContentTypes (fastify: FastifyInstance): void {
+/** application/json, and any type with the +json structured suffix (RFC 6839), e.g. application/merge-patch+json (RFC 7396). */
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json$/
+
+/** A decoded body holds strings that are not Unicode text: a 400 naming where, from src/http/error-handler.ts. */
+export class NotTextError extends Error {
+  constructor (readonly errors: ProblemError[]) {
+    super('request body has unpaired UTF-16 surrogates')
+  }
+}
+
+// A surrogate can reach a decoded string only through a \uD800-\uDFFF escape: UTF-8 bytes cannot encode one.
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+// Each error's pointer is rebuilt from the root, so at most a few are reported on a deeply nested body.
+const MAX_NOT_TEXT_ERRORS = 10
+
+interface Visit { value: unknown, token: string, parent: Visit | undefined }
+
+function pointerOf (visit: Visit): string {
+  const tokens: string[] = []
+  for (let at: Visit | undefined = visit; at?.parent !== undefined; at = at.parent) tokens.push(escapePointerToken(at.token))
+  return clip(tokens.reverse().map((token) => `/${token}`).join(''), 500)
+}
+
+/**
+ * Strings and property names holding an unpaired surrogate. Neither store can keep one (PostgreSQL refuses it,
+ * SQLite would store bytes that are not UTF-8), and no text field of the contract means one. Iterative, as a
+ * 1 MiB body can nest deeper than the call stack.
+ */
+function unpairedSurrogates (text: string, value: unknown): ProblemError[] {
+  if (!SURROGATE_ESCAPE.test(text)) return []
+  const errors: ProblemError[] = []
+  const notText = (visit: Visit) => errors.push({ in: 'body', pointer: pointerOf(visit), detail: 'must not contain unpaired UTF-16 surrogates' })
+  const pending: Visit[] = [{ value, token: '', parent: undefined }]
+  while (pending.length > 0 && errors.length < MAX_NOT_TEXT_ERRORS) {
+    const visit = pending.pop()!
+    if (typeof visit.value === 'string') {
+      if (UNPAIRED_SURROGATE.test(visit.value)) notText(visit)
+    } else if (typeof visit.value === 'object' && visit.value !== null) {
+      // Reversed, so the first error found is the first in the document.
+      for (const [token, child] of Object.entries(visit.value).reverse()) {
+        const next = { value: child, token, parent: visit }
+        if (UNPAIRED_SURROGATE.test(token)) notText(next)
+        pending.push(next)
+      }
+    }
+  }
+  return errors
+}
+
+/** A request whose headers say it has no body, whatever its Content-Type (axios sends one with an empty POST). */
+function hasNoBody (request: FastifyRequest): boolean {
+  const length = request.headers['content-length']
+  return request.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')
+}
+
+export function registerContentTypes (fastify: FastifyInstance, api: OpenAPIBackend): void {
   // fastify's own parser, refusing __proto__ and constructor.prototype keys.
   const parseJson = fastify.getDefaultJsonParser('error', 'error')
   fastify.removeAllContentTypeParsers()
-  // An empty body means "no body": create_conversation accepts none, and a required body is then a 400
-  // from validation rather than fastify's own empty-body error.
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '') {
+  for (const [mediaType, operationIds] of requestMediaTypes(api)) {
+    if (!JSON_MEDIA_TYPE.test(mediaType)) {
+      throw new Error(`the spec declares request bodies in ${mediaType} (${operationIds.join(', ')}), which the server cannot parse: it parses application/json and +json media types only`)
+    }
+    // An empty body means "no body": create_conversation accepts none, and a required body is then a 400
+    // from validation rather than fastify's own empty-body error.
+    fastify.addContentTypeParser(mediaType, { parseAs: 'string' }, (request, body, done) => {
+      if (body === '') {
+        done(null, undefined)
+        return
+      }
+      parseJson(request, body as string, (error, value) => {
+        if (error !== null) {
+          done(error, undefined)
+          return
+        }
+        const notText = unpairedSurrogates(body as string, value)
+        done(notText.length > 0 ? new NotTextError(notText) : null, value)
+      })
+    })
+  }
+  // Every other media type: no body at all is no body, as fastify treats a request without Content-Type.
+  // A body is a 415, and is not read; fastify closes the connection after it. Unknown paths go on to their 404.
+  fastify.addContentTypeParser('*', (request, _payload, done) => {
+    if (hasNoBody(request) || request.is404) {
       done(null, undefined)
       return
     }
-    parseJson(request, body as string, done)
+    done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(), undefined)
   })
 }

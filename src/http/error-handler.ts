@@ -1,8 +1,9 @@
 // Every error fastify, the JSON parser, Prisma or our own code throws becomes one Problem shape.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { databaseErrorKind } from '../store/prisma-errors.js'
-import { httpProblem, problem, type Problem } from '../contract/problems.js'
-import { sendProblem } from '../contract/reply.js'
+import { httpProblem, INVALID_REQUEST, problem, type Problem } from '../contract/problems.js'
+import { dropResultHeaders, sendProblem } from '../contract/reply.js'
+import { NotTextError } from './content-types.js'
 
 /** Seconds a client should wait before retrying when the database is unavailable. */
 const RETRY_AFTER_SECONDS = '1'
@@ -27,6 +28,7 @@ function fastifyProblem (error: FastifyError, instance: string): Mapped | undefi
     case 'FST_ERR_BAD_URL':
       return { problem: problem('badRequest', 'The URL is not valid: it has a malformed percent-encoding.', instance) }
   }
+  if (error instanceof NotTextError) return { problem: problem('validation', INVALID_REQUEST, instance, error.errors) }
   // secure-json-parse throws SyntaxError for bad JSON and for __proto__ / constructor.prototype keys.
   if (error instanceof SyntaxError) {
     return { problem: problem('malformedJson', `The request body is not valid JSON: ${error.message}`.slice(0, 500), instance) }
@@ -57,6 +59,8 @@ function databaseProblem (error: unknown, instance: string): Mapped | undefined 
 
 export function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const instance = instanceOf(request)
+  // An error after the handler (its result failed to serialize) answers instead of that result, without its headers.
+  dropResultHeaders(reply)
   // Router errors skip the onRequest hooks, so echo the request id here too.
   reply.header('X-Request-Id', request.id)
   const mapped = fastifyProblem(error, instance) ?? databaseProblem(error, instance)

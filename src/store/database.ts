@@ -83,16 +83,28 @@ async function createClient (databaseUrl: string, options: DatabaseOptions): Pro
   return new PrismaClient({ adapter, errorFormat: 'minimal' })
 }
 
-export async function openDatabase (databaseUrl: string, log: MigrationLog, options: DatabaseOptions = {}): Promise<Database> {
-  await migrateDatabase(databaseUrl, log)
+/** A store whose client exists but has not touched the database yet. */
+export interface UnopenedDatabase extends Database {
+  /** Applies pending migrations, then connects. */
+  open (log: MigrationLog): Promise<void>
+}
+
+/**
+ * The store's client, made without any I/O on the database, so the app can check its routes against the
+ * spec before a migration runs; `open` migrates and connects.
+ */
+export async function createDatabase (databaseUrl: string, options: DatabaseOptions = {}): Promise<UnopenedDatabase> {
   const provider = providerOf(databaseUrl)
   const expected = readMigrations(migrationsDir(provider)).length
   const prisma = await createClient(databaseUrl, options)
-  await prisma.$connect()
 
   return {
     provider,
     prisma,
+    async open (log) {
+      await migrateDatabase(databaseUrl, log)
+      await prisma.$connect()
+    },
     async isReady () {
       try {
         const [row] = await prisma.$queryRaw<Array<{ n: number | bigint }>>`
@@ -104,4 +116,10 @@ export async function openDatabase (databaseUrl: string, log: MigrationLog, opti
     },
     close: () => prisma.$disconnect(),
   }
+}
+
+export async function openDatabase (databaseUrl: string, log: MigrationLog, options: DatabaseOptions = {}): Promise<Database> {
+  const database = await createDatabase(databaseUrl, options)
+  await database.open(log)
+  return database
 }
