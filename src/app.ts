@@ -40,6 +40,8 @@ function requestId (request: IncomingMessage): string {
 
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+  // Routing, validation, CORS and the docs all work from this one document.
+  const spec = readSpecSource()
   const fastify = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
@@ -64,7 +66,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     reply.header('X-Request-Id', request.id)
   })
   registerDraining(fastify)
-  await registerCors(fastify, options.corsOrigins ?? [])
+  await registerCors(fastify, options.corsOrigins ?? [], spec.document)
   registerContentTypes(fastify)
   registerErrorHandling(fastify)
 
@@ -73,7 +75,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   fastify.addHook('onClose', () => database.close())
   registerHealthRoutes(fastify, database)
 
-  const spec = readSpecSource()
   const basePath = apiBasePath(spec.document)
   // openapi-backend works on its own copy: the docs serve the document as written.
   const api = await createOpenApi(structuredClone(spec.document))

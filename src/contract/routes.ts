@@ -5,10 +5,9 @@ import type { AnyResult, HandlerContext, Handlers, OperationId } from './handler
 import { compileRequestValidator, toProblemError } from './request-validation.js'
 import { problem, type Problem } from './problems.js'
 import { sendProblem, sendResult } from './reply.js'
+import { OPERATION_METHODS, servedMethods } from './spec.js'
 
 type AnyHandler = (request: unknown, context: HandlerContext) => Promise<AnyResult>
-
-const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const
 
 const INVALID_REQUEST = 'The request does not match the API contract.'
 
@@ -71,11 +70,9 @@ export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend
   registerFallback(fastify, api)
 }
 
-/** Methods the spec serves on a path; HEAD rides along with GET, as fastify answers it. */
+/** Methods the spec serves on a path, HEAD with GET. */
 function allowedMethods (api: OpenAPIBackend, path: string): string[] {
-  const allowed = HTTP_METHODS.filter((method) => api.router.matchOperation({ method, path, headers: {} }) !== undefined)
-  if (allowed.includes('get')) allowed.push('head' as never)
-  return allowed.map((method) => method.toUpperCase())
+  return servedMethods(OPERATION_METHODS.filter((method) => api.router.matchOperation({ method, path, headers: {} }) !== undefined))
 }
 
 /**
