@@ -1,5 +1,5 @@
 // One fastify route per spec operation; requests that match none fall back to openapi-backend's router.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { Context, OpenAPIBackend, Operation } from 'openapi-backend'
 import type { AnyResult, HandlerContext, Handlers, OperationId } from './handler-types.js'
 import { compileRequestValidator, toProblemError } from './request-validation.js'
@@ -15,9 +15,10 @@ declare module 'fastify' {
   interface FastifyContextConfig { operationId?: string }
 }
 
-function requestPath (request: FastifyRequest): string {
-  const query = request.url.indexOf('?')
-  return query === -1 ? request.url : request.url.slice(0, query)
+/** A request's path, its query stripped: what routing matches and what a problem's `instance` names. */
+export function requestPath ({ url }: { url: string }): string {
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
 }
 
 /** `{userId}` in the spec is `:userId` to fastify's router. */

@@ -3,16 +3,12 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { databaseErrorKind } from '../store/prisma-errors.js'
 import { httpProblem, problem, type Problem } from '../contract/problems.js'
 import { sendProblem } from '../contract/reply.js'
+import { requestPath } from '../contract/routes.js'
 
 /** Seconds a client should wait before retrying when the database is unavailable. */
 const RETRY_AFTER_SECONDS = '1'
 
 interface Mapped { problem: Problem, headers?: Record<string, string> }
-
-function instanceOf (request: FastifyRequest): string {
-  const query = request.url.indexOf('?')
-  return query === -1 ? request.url : request.url.slice(0, query)
-}
 
 /** Fastify's own errors about the request: body parsing, limits, URLs. */
 function fastifyProblem (error: FastifyError, instance: string): Mapped | undefined {
@@ -56,7 +52,7 @@ function databaseProblem (error: unknown, instance: string): Mapped | undefined 
 }
 
 export function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const instance = instanceOf(request)
+  const instance = requestPath(request)
   // Router errors skip the onRequest hooks, so echo the request id here too.
   reply.header('X-Request-Id', request.id)
   const mapped = fastifyProblem(error, instance) ?? databaseProblem(error, instance)
