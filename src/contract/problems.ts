@@ -7,6 +7,9 @@ export type ProblemError = components['schemas']['ProblemError']
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
+/** The `Retry-After` of every 503: seconds a client should wait (the database unavailable, the server draining or not ready). */
+export const RETRY_AFTER_SECONDS = '1'
+
 export const problemKinds = {
   validation: { status: 400, slug: 'validation-error' },
   malformedJson: { status: 400, slug: 'malformed-json' },

@@ -1,12 +1,9 @@
 // Every error fastify, the JSON parser, Prisma or our own code throws becomes one Problem shape.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { databaseErrorKind } from '../store/prisma-errors.js'
-import { httpProblem, problem, type Problem } from '../contract/problems.js'
+import { httpProblem, problem, RETRY_AFTER_SECONDS, type Problem } from '../contract/problems.js'
 import { sendProblem } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
-
-/** Seconds a client should wait before retrying when the database is unavailable. */
-const RETRY_AFTER_SECONDS = '1'
 
 interface Mapped { problem: Problem, headers?: Record<string, string> }
 
