@@ -1,6 +1,7 @@
 // Configuration from the environment, checked once at start so a bad value fails loudly and early.
 import { accessSync, constants, existsSync, statSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { dirname } from 'node:path'
+import { providerOf, sqliteFile } from './store/database-url.js'
 
 export interface Config {
   port: number
@@ -35,7 +36,7 @@ function databaseUrl (value: string | undefined): string {
   if (!/^(file|postgres|postgresql):/.test(value)) {
     throw new ConfigError(`DATABASE_URL must be a file: URL (SQLite, e.g. ${DEFAULT_DATABASE_URL}) or a postgresql:// URL, got "${redact(value)}"`)
   }
-  if (value.startsWith('file:')) checkWritableDirectory(value)
+  if (providerOf(value) === 'sqlite') checkWritableDirectory(value)
   return value
 }
 
@@ -44,7 +45,7 @@ function databaseUrl (value: string | undefined): string {
  * writable: otherwise the first write, not the start, would fail.
  */
 function checkWritableDirectory (url: string): void {
-  const file = resolve(url.replace(/^file:/, '').replace(/\?.*$/, ''))
+  const file = sqliteFile(url)
   let dir = dirname(file)
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir)
   if (!statSync(dir).isDirectory()) throw new ConfigError(`DATABASE_URL points at ${file}, but ${dir} is not a directory`)
