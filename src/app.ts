@@ -12,6 +12,7 @@ import { registerDocs } from './http/docs.js'
 import { handleError, registerErrorHandling } from './http/error-handler.js'
 import { createHandlers } from './handlers.js'
 import { registerHealthRoutes } from './http/health.js'
+import { BODY_LIMIT_BYTES } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import { createRepositories } from './store/repositories.js'
 import { apiBasePath, createOpenApi, readSpecSource } from './contract/spec.js'
@@ -27,7 +28,6 @@ export interface AppOptions {
   corsOrigins?: string[]
 }
 
-export const BODY_LIMIT_BYTES = 1024 * 1024
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
 // A client's X-Request-Id is kept when it is a sane token, so their logs and ours line up.

@@ -4,6 +4,7 @@ import { databaseErrorKind } from '../store/prisma-errors.js'
 import { httpProblem, problem, RETRY_AFTER_SECONDS, type Problem } from '../contract/problems.js'
 import { sendProblem } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
+import { BODY_LIMIT_BYTES } from './limits.js'
 
 interface Mapped { problem: Problem, headers?: Record<string, string> }
 
@@ -11,7 +12,7 @@ interface Mapped { problem: Problem, headers?: Record<string, string> }
 function fastifyProblem (error: FastifyError, instance: string): Mapped | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { problem: problem('payloadTooLarge', 'Request body is larger than 1048576 bytes.', instance) }
+      return { problem: problem('payloadTooLarge', `Request body is larger than ${BODY_LIMIT_BYTES} bytes.`, instance) }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { problem: problem('unsupportedMediaType', 'Send the request body as application/json.', instance) }
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
