@@ -12,7 +12,7 @@ import { registerDocs } from './http/docs.js'
 import { handleError, registerErrorHandling } from './http/error-handler.js'
 import { createHandlers } from './handlers.js'
 import { registerHealthRoutes } from './http/health.js'
-import { BODY_LIMIT_BYTES } from './http/limits.js'
+import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import { createRepositories } from './store/repositories.js'
 import { apiBasePath, createOpenApi, readSpecSource } from './contract/spec.js'
@@ -27,8 +27,6 @@ export interface AppOptions {
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   corsOrigins?: string[]
 }
-
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
 // A client's X-Request-Id is kept when it is a sane token, so their logs and ours line up.
 const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/

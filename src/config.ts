@@ -1,6 +1,7 @@
 // Configuration from the environment, checked once at start so a bad value fails loudly and early.
 import { accessSync, constants, existsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { providerOf, sqliteFile } from './store/database-url.js'
 
 export interface Config {
@@ -96,7 +97,7 @@ function corsOrigins (value: string | undefined): string[] {
 }
 
 function requestTimeoutMs (value: string | undefined): number {
-  if (value === undefined || value === '') return 30_000
+  if (value === undefined || value === '') return DEFAULT_REQUEST_TIMEOUT_MS
   const number = Number(value)
   if (!/^\d+$/.test(value) || number < 100 || number > 3_600_000) throw new ConfigError(`REQUEST_TIMEOUT_MS must be an integer from 100 to 3600000, got "${value}"`)
   return number
