@@ -7,7 +7,8 @@
 // carried over too, so an id the source ever handed out, even one since deleted, is never reused.
 import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { openDatabase, providerOf, sqliteFile, type Database, type PrismaClient } from '../src/store/database.js'
+import { openDatabase, type Database, type PrismaClient } from '../src/store/database.js'
+import { providerOf, sqliteFile } from '../src/store/database-url.js'
 import type { Provider } from '../src/store/migrate/index.js'
 import { redact } from '../src/config.js'
 

@@ -12,6 +12,7 @@ import { registerDocs } from './http/docs.js'
 import { handleError, registerErrorHandling } from './http/error-handler.js'
 import { createHandlers } from './handlers.js'
 import { registerHealthRoutes } from './http/health.js'
+import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import { createRepositories } from './store/repositories.js'
 import { apiBasePath, createOpenApi, readSpecSource, type SpecSource } from './contract/spec.js'
@@ -28,9 +29,6 @@ export interface AppOptions {
   /** The contract to serve; openapi/trackbot.yaml by default (tests pass variants of it). */
   spec?: SpecSource
 }
-
-export const BODY_LIMIT_BYTES = 1024 * 1024
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
 // A client's X-Request-Id is kept when it is a sane token, so their logs and ours line up.
 const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -62,6 +60,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
   })
 
+  // Routing, validation, content types, CORS and the docs all work from this one document.
   const spec = options.spec ?? readSpecSource()
   const basePath = apiBasePath(spec.document)
   // openapi-backend works on its own copy: the docs serve the document as written.
@@ -71,7 +70,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     reply.header('X-Request-Id', request.id)
   })
   registerDraining(fastify)
-  await registerCors(fastify, options.corsOrigins ?? [])
+  await registerCors(fastify, options.corsOrigins ?? [], spec.document)
   registerContentTypes(fastify, api)
   registerErrorHandling(fastify)
 

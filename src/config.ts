@@ -1,6 +1,8 @@
 // Configuration from the environment, checked once at start so a bad value fails loudly and early.
 import { accessSync, constants, existsSync, statSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { dirname } from 'node:path'
+import { DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
+import { providerOf, sqliteFile } from './store/database-url.js'
 
 export interface Config {
   port: number
@@ -35,7 +37,7 @@ function databaseUrl (value: string | undefined): string {
   if (!/^(file|postgres|postgresql):/.test(value)) {
     throw new ConfigError(`DATABASE_URL must be a file: URL (SQLite, e.g. ${DEFAULT_DATABASE_URL}) or a postgresql:// URL, got "${redact(value)}"`)
   }
-  if (value.startsWith('file:')) checkWritableDirectory(value)
+  if (providerOf(value) === 'sqlite') checkWritableDirectory(value)
   return value
 }
 
@@ -44,7 +46,7 @@ function databaseUrl (value: string | undefined): string {
  * writable: otherwise the first write, not the start, would fail.
  */
 function checkWritableDirectory (url: string): void {
-  const file = resolve(url.replace(/^file:/, '').replace(/\?.*$/, ''))
+  const file = sqliteFile(url)
   let dir = dirname(file)
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir)
   if (!statSync(dir).isDirectory()) throw new ConfigError(`DATABASE_URL points at ${file}, but ${dir} is not a directory`)
@@ -95,7 +97,7 @@ function corsOrigins (value: string | undefined): string[] {
 }
 
 function requestTimeoutMs (value: string | undefined): number {
-  if (value === undefined || value === '') return 30_000
+  if (value === undefined || value === '') return DEFAULT_REQUEST_TIMEOUT_MS
   const number = Number(value)
   if (!/^\d+$/.test(value) || number < 100 || number > 3_600_000) throw new ConfigError(`REQUEST_TIMEOUT_MS must be an integer from 100 to 3600000, got "${value}"`)
   return number

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs'
 import t from 'tap'
 import { buildApp } from '../src/app.js'
-import { sqliteFile } from '../src/store/database.js'
+import { sqliteFile } from '../src/store/database-url.js'
 import { freshDatabaseUrl, runSql, specVariant, store } from './helper.js'
 
 async function migrated (databaseUrl: string): Promise<boolean> {

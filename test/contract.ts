@@ -2,6 +2,7 @@
 import { Ajv, type ValidateFunction } from 'ajv'
 import { OpenAPIBackend, type Operation } from 'openapi-backend'
 import type { OpenAPIV3 } from 'openapi-types'
+import { requestPath } from '../src/contract/routes.js'
 import { apiBasePath, customizeAjv, readSpec } from '../src/contract/spec.js'
 
 export interface SeenResponse {
@@ -63,7 +64,7 @@ const problemContent = (document.components?.responses?.NotFound as OpenAPIV3.Re
 
 /** Everything wrong with a response, as the spec sees it; empty when it obeys the contract. */
 export function contractErrors (response: SeenResponse): string[] {
-  const path = response.url.split('?')[0] ?? ''
+  const path = requestPath(response)
   if (path === '/healthz' || path === '/readyz') return []
   const errors: string[] = []
   if (response.headers['x-request-id'] === undefined) errors.push('header X-Request-Id: missing')

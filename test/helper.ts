@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { readSpec, type SpecSource } from '../src/contract/spec.js'
-import { sqliteFile } from '../src/store/database.js'
+import { providerOf, sqliteFile } from '../src/store/database-url.js'
 import type { Provider } from '../src/store/migrate/index.js'
 import { contractErrors, type SeenResponse } from './contract.js'
 
@@ -106,7 +106,7 @@ export async function freshDatabaseUrl (t: Teardown): Promise<string> {
 
 /** Runs SQL straight on a test database, behind the app's back. */
 export async function runSql (databaseUrl: string, sql: string): Promise<unknown[]> {
-  if (databaseUrl.startsWith('file:')) {
+  if (providerOf(databaseUrl) === 'sqlite') {
     const db = new Sqlite(sqliteFile(databaseUrl))
     try {
       const statement = db.prepare(sql)
@@ -122,7 +122,7 @@ export async function runSql (databaseUrl: string, sql: string): Promise<unknown
 export async function snapshot (databaseUrl: string): Promise<string> {
   const tables = ['User', 'Conversation', 'Message']
   const rows = await Promise.all(tables.map((table) => runSql(databaseUrl, `SELECT * FROM "${table}" ORDER BY id`)))
-  const counters = databaseUrl.startsWith('file:')
+  const counters = providerOf(databaseUrl) === 'sqlite'
     ? await runSql(databaseUrl, 'SELECT * FROM sqlite_sequence ORDER BY name')
     : await Promise.all(tables.map((table) => runSql(databaseUrl, `SELECT last_value, is_called FROM "${table}_id_seq"`)))
   return JSON.stringify({ rows, counters })

@@ -4,7 +4,8 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import Sqlite from 'better-sqlite3'
 import pg from 'pg'
-import { sqliteFile } from '../../src/store/database.js'
+import { DEFAULT_DATABASE_URL } from '../../src/config.js'
+import { providerOf, sqliteFile } from '../../src/store/database-url.js'
 
 interface ConversationRow { id: number, userId: number, title: string | null, metadata: unknown, messageCount: number, createdAt: unknown, updatedAt: unknown }
 interface MessageRow { id: number, conversationId: number, role: string, content: string, createdAt: unknown }
@@ -134,9 +135,9 @@ function routes (fastify: FastifyInstance, store: Store): void {
 }
 
 async function main (): Promise<void> {
-  const url = process.env.DATABASE_URL ?? 'file:./data/trackbot.db'
+  const url = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL
   const fastify = Fastify()
-  routes(fastify, /^postgres(ql)?:/.test(url) ? postgresStore(url) : sqliteStore(url))
+  routes(fastify, providerOf(url) === 'postgres' ? postgresStore(url) : sqliteStore(url))
   process.on('SIGTERM', () => { fastify.close().then(() => process.exit(0), () => process.exit(1)) })
   await fastify.listen({ port: Number(process.env.PORT ?? 8080), host: process.env.HOST ?? '127.0.0.1' })
 }

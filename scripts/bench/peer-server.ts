@@ -5,14 +5,15 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../../generated/prisma/sqlite/client.js'
 import { PrismaClient as PostgresClient } from '../../generated/prisma/postgres/client.js'
-import { sqliteFile } from '../../src/store/database.js'
+import { DEFAULT_DATABASE_URL } from '../../src/config.js'
+import { providerOf, sqliteFile } from '../../src/store/database-url.js'
 
 interface NewMessage { role: string, content: string }
 interface NewConversation { title?: string | null, metadata?: object, messages?: NewMessage[] }
 type Params = { id: string, userId: string }
 
 function client (url: string): PrismaClient {
-  if (/^postgres(ql)?:/.test(url)) {
+  if (providerOf(url) === 'postgres') {
     // Both generated clients come from the same models; typed as one, as src/store/database.ts does.
     return new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as PrismaClient
   }
@@ -62,7 +63,7 @@ function routes (fastify: FastifyInstance, prisma: PrismaClient): void {
 }
 
 async function main (): Promise<void> {
-  const prisma = client(process.env.DATABASE_URL ?? 'file:./data/trackbot.db')
+  const prisma = client(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL)
   const fastify = Fastify()
   routes(fastify, prisma)
   fastify.addHook('onClose', () => prisma.$disconnect())

@@ -4,7 +4,8 @@
 import { copyFileSync } from 'node:fs'
 import Sqlite from 'better-sqlite3'
 import pg from 'pg'
-import { migrateDatabase, sqliteFile } from '../../src/store/database.js'
+import { migrateDatabase } from '../../src/store/database.js'
+import { providerOf, sqliteFile } from '../../src/store/database-url.js'
 import { mulberry32 } from '../mulberry32.js'
 
 export type Store = 'sqlite' | 'postgres'
@@ -191,7 +192,7 @@ const quiet = { info: () => {}, warn: (message: string) => console.warn(message)
 export async function seed (url: string, size: SeedSize): Promise<Fixture> {
   await migrateDatabase(url, quiet)
   const fixture = planFixture(size)
-  if (url.startsWith('file:')) seedSqlite(sqliteFile(url), allRows(size, fixture))
+  if (providerOf(url) === 'sqlite') seedSqlite(sqliteFile(url), allRows(size, fixture))
   else await seedPostgres(url, allRows(size, fixture))
   return fixture
 }

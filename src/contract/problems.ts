@@ -7,7 +7,10 @@ export type ProblemError = components['schemas']['ProblemError']
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
-export const problemKinds = {
+/** The `Retry-After` of every 503: seconds a client should wait (the database unavailable, the server draining or not ready). */
+export const RETRY_AFTER_SECONDS = '1'
+
+const problemKinds = {
   validation: { status: 400, slug: 'validation-error' },
   malformedJson: { status: 400, slug: 'malformed-json' },
   badRequest: { status: 400, slug: 'bad-request' },
@@ -18,7 +21,6 @@ export const problemKinds = {
   payloadTooLarge: { status: 413, slug: 'payload-too-large' },
   unsupportedMediaType: { status: 415, slug: 'unsupported-media-type' },
   internal: { status: 500, slug: 'internal-error' },
-  notImplemented: { status: 501, slug: 'not-implemented' },
   unavailable: { status: 503, slug: 'service-unavailable' },
 } as const
 

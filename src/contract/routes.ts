@@ -1,22 +1,22 @@
 // One fastify route per spec operation; requests that match none fall back to openapi-backend's router.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { Context, OpenAPIBackend, Operation } from 'openapi-backend'
 import type { AnyResult, HandlerContext, Handlers, OperationId } from './handler-types.js'
 import { compileRequestValidator, toProblemErrors } from './request-validation.js'
 import { INVALID_REQUEST, problem, type Problem } from './problems.js'
 import { sendProblem, sendResult } from './reply.js'
+import { OPERATION_METHODS, servedMethods } from './spec.js'
 
 type AnyHandler = (request: unknown, context: HandlerContext) => Promise<AnyResult>
-
-const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const
 
 declare module 'fastify' {
   interface FastifyContextConfig { operationId?: string }
 }
 
-function requestPath (request: FastifyRequest): string {
-  const query = request.url.indexOf('?')
-  return query === -1 ? request.url : request.url.slice(0, query)
+/** A request's path, its query stripped: what routing matches and what a problem's `instance` names. */
+export function requestPath ({ url }: { url: string }): string {
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
 }
 
 /** `{userId}` in the spec is `:userId` to fastify's router. */
@@ -69,11 +69,9 @@ export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend
   registerFallback(fastify, api)
 }
 
-/** Methods the spec serves on a path; HEAD rides along with GET, as fastify answers it. */
+/** Methods the spec serves on a path, HEAD with GET. */
 function allowedMethods (api: OpenAPIBackend, path: string): string[] {
-  const allowed = HTTP_METHODS.filter((method) => api.router.matchOperation({ method, path, headers: {} }) !== undefined)
-  if (allowed.includes('get')) allowed.push('head' as never)
-  return allowed.map((method) => method.toUpperCase())
+  return servedMethods(OPERATION_METHODS.filter((method) => api.router.matchOperation({ method, path, headers: {} }) !== undefined))
 }
 
 /**

@@ -35,6 +35,22 @@ export function apiBasePath (spec: Document): string {
 /** OpenAPI 3.0 has no propertyNames, so the spec spells it as this extension. */
 export const PROPERTY_NAMES_EXTENSION = 'x-propertyNames'
 
+/** The methods an OpenAPI path item may hold an operation under. */
+export const OPERATION_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const
+
+/** Methods as the server answers them: upper case, and HEAD wherever GET is (fastify answers HEAD for every GET route). */
+export function servedMethods (methods: readonly string[]): string[] {
+  const served = methods.map((method) => method.toUpperCase())
+  if (served.includes('GET') && !served.includes('HEAD')) served.push('HEAD')
+  return served
+}
+
+/** Every method the spec has an operation for, on any path, as the server answers them. */
+export function specMethods (spec: Document): string[] {
+  const paths = Object.values(spec.paths ?? {})
+  return servedMethods(OPERATION_METHODS.filter((method) => paths.some((item) => item?.[method] !== undefined)))
+}
+
 /**
  * Formats the spec uses (OpenAPI's int32 among them), and `x-propertyNames`, which the validator expands to the
  * JSON Schema keyword.

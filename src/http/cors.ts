@@ -1,16 +1,21 @@
 // CORS for browser chat front ends: off unless CORS_ORIGINS lists who may call the API.
 import cors from '@fastify/cors'
 import type { FastifyInstance } from 'fastify'
+import type { Document } from 'openapi-backend'
+import { specMethods } from '../contract/spec.js'
 
 /** What a front end needs to read off our responses: where a new resource is, the next page, the trace id. */
 const EXPOSED_HEADERS = ['Location', 'Link', 'X-Request-Id', 'Retry-After']
 
-/** `origins` is an exact list of allowed origins, or `['*']` for any; empty turns CORS off. */
-export async function registerCors (fastify: FastifyInstance, origins: string[]): Promise<void> {
+/**
+ * `origins` is an exact list of allowed origins, or `['*']` for any; empty turns CORS off. A preflight
+ * allows the methods `spec` has operations for, so a new method in the spec needs no edit here.
+ */
+export async function registerCors (fastify: FastifyInstance, origins: string[], spec: Document): Promise<void> {
   if (origins.length === 0) return
   await fastify.register(cors, {
     origin: origins.includes('*') ? '*' : origins,
-    methods: ['GET', 'HEAD', 'POST', 'DELETE'],
+    methods: specMethods(spec),
     allowedHeaders: ['Content-Type', 'X-Request-Id'],
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 600,

@@ -2,8 +2,9 @@
 // keep-alive connection, are turned away with the API's own 503 problem, so a client or load balancer
 // retries them elsewhere. fastify's built-in return503OnClosing answers with a body of its own shape.
 import type { FastifyInstance } from 'fastify'
-import { problem } from '../contract/problems.js'
+import { problem, RETRY_AFTER_SECONDS } from '../contract/problems.js'
 import { sendProblem } from '../contract/reply.js'
+import { requestPath } from '../contract/routes.js'
 
 export function registerDraining (fastify: FastifyInstance): void {
   let draining = false
@@ -13,6 +14,6 @@ export function registerDraining (fastify: FastifyInstance): void {
   fastify.addHook('onRequest', async (request, reply) => {
     if (!draining) return
     reply.header('Connection', 'close')
-    return sendProblem(reply, problem('unavailable', 'The server is shutting down; retry the request.', request.url.split('?')[0] ?? '/'), { 'Retry-After': '1' })
+    return sendProblem(reply, problem('unavailable', 'The server is shutting down; retry the request.', requestPath(request)), { 'Retry-After': RETRY_AFTER_SECONDS })
   })
 }

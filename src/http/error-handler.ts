@@ -1,25 +1,19 @@
 // Every error fastify, the JSON parser, Prisma or our own code throws becomes one Problem shape.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { databaseErrorKind } from '../store/prisma-errors.js'
-import { httpProblem, INVALID_REQUEST, problem, type Problem } from '../contract/problems.js'
+import { httpProblem, INVALID_REQUEST, problem, RETRY_AFTER_SECONDS, type Problem } from '../contract/problems.js'
 import { dropResultHeaders, sendProblem } from '../contract/reply.js'
+import { requestPath } from '../contract/routes.js'
 import { NotTextError } from './content-types.js'
-
-/** Seconds a client should wait before retrying when the database is unavailable. */
-const RETRY_AFTER_SECONDS = '1'
+import { BODY_LIMIT_BYTES } from './limits.js'
 
 interface Mapped { problem: Problem, headers?: Record<string, string> }
-
-function instanceOf (request: FastifyRequest): string {
-  const query = request.url.indexOf('?')
-  return query === -1 ? request.url : request.url.slice(0, query)
-}
 
 /** Fastify's own errors about the request: body parsing, limits, URLs. */
 function fastifyProblem (error: FastifyError, instance: string): Mapped | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { problem: problem('payloadTooLarge', 'Request body is larger than 1048576 bytes.', instance) }
+      return { problem: problem('payloadTooLarge', `Request body is larger than ${BODY_LIMIT_BYTES} bytes.`, instance) }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { problem: problem('unsupportedMediaType', 'Send the request body as application/json.', instance) }
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -58,7 +52,7 @@ function databaseProblem (error: unknown, instance: string): Mapped | undefined 
 }
 
 export function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const instance = instanceOf(request)
+  const instance = requestPath(request)
   // An error after the handler (its result failed to serialize) answers instead of that result, without its headers.
   dropResultHeaders(reply)
   // Router errors skip the onRequest hooks, so echo the request id here too.

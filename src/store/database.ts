@@ -1,11 +1,12 @@
 // Opens the store a DATABASE_URL names, embedded SQLite or PostgreSQL: migrations first, then a Prisma
 // client on the migrated schema. Nothing above this file knows which store it is.
 import { mkdirSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { dirname } from 'node:path'
 import { PrismaClient } from '../../generated/prisma/sqlite/client.js'
 import { migrateSqlite } from './migrate/sqlite.js'
 import { migrationsDir, readMigrations, type MigrationLog, type Provider } from './migrate/index.js'
 import { SqliteAdapterFactory } from './sqlite-adapter.js'
+import { providerOf, sqliteFile } from './database-url.js'
 
 /**
  * The client type repositories program against. Both generated clients come from the same models
@@ -30,15 +31,6 @@ export interface DatabaseOptions {
 
 /** Milliseconds an SQLite write waits for another connection's lock before failing with a 503. */
 const BUSY_TIMEOUT_MS = 5000
-
-export function providerOf (databaseUrl: string): Provider {
-  return /^postgres(ql)?:/.test(databaseUrl) ? 'postgres' : 'sqlite'
-}
-
-/** `file:./data/trackbot.db` → an absolute path, relative paths from the working directory. */
-export function sqliteFile (databaseUrl: string): string {
-  return resolve(databaseUrl.replace(/^file:/, '').replace(/\?.*$/, ''))
-}
 
 export async function migrateDatabase (databaseUrl: string, log: MigrationLog): Promise<string[]> {
   const provider = providerOf(databaseUrl)

@@ -1,5 +1,6 @@
 // Hostile and malformed requests: each gets its 4xx Problem, never a 5xx, and nothing stored changes.
 import t from 'tap'
+import { BODY_LIMIT_BYTES } from '../../src/http/limits.js'
 import { API, snapshot, startApp } from '../helper.js'
 
 const badIds = ['0', '-1', 'abc', '1.5', '1e3', '0x1', '%20%31', '2147483648', '9'.repeat(20), '9'.repeat(5000)]
@@ -107,8 +108,8 @@ t.test('bad input', async (t) => {
     for (const [key, detail] of cases) {
       const reply = await expectProblem(400, 'POST', `${API}/users/${user.id}/conversations`, { body: { metadata: { [key]: 'v' } } })
       t.same(reply.body.errors, [{ in: 'body', pointer: `/metadata/${key}`, detail }], JSON.stringify(key).slice(0, 20))
-      }
-    })
+    }
+  })
 
   t.test('unpaired surrogates are a 400 naming the field, refused as the JSON is decoded', async (t) => {
     const messages = `${API}/conversations/${conversation.id}/messages`
@@ -147,7 +148,7 @@ t.test('bad input', async (t) => {
   })
 
   t.test('a body over 1 MiB is a 413', async () => {
-    const big = JSON.stringify({ title: 'x', metadata: { k: 'x'.repeat(2 * 1024 * 1024) } })
+    const big = JSON.stringify({ title: 'x', metadata: { k: 'x'.repeat(2 * BODY_LIMIT_BYTES) } })
     for (const path of [`${API}/users`, `${API}/users/${user.id}/conversations`, `${API}/conversations/${conversation.id}/messages`]) {
       await expectProblem(413, 'POST', path, { payload: big, headers: { 'content-type': 'application/json' } })
     }

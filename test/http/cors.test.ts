@@ -1,9 +1,14 @@
 // CORS: off by default; with CORS_ORIGINS, listed browser origins may call the API and read its headers.
+import Fastify from 'fastify'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
+import { readSpec, specMethods } from '../../src/contract/spec.js'
+import { registerCors } from '../../src/http/cors.js'
 import { API, freshDatabaseUrl, request, store } from '../helper.js'
 
 const FRONT_END = 'https://chat.example.com'
+
+const allowedMethods = (header: unknown) => String(header).split(',').map((method) => method.trim()).sort()
 
 if (store !== 'sqlite') {
   t.pass('CORS does not depend on the store: runs on the SQLite pass')
@@ -51,5 +56,43 @@ if (store !== 'sqlite') {
       headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
     })
     t.equal(strangerPreflight.headers['access-control-allow-origin'], undefined)
+  })
+
+  t.test('a preflight allows exactly the methods the spec has operations for, HEAD with GET', async (t) => {
+    t.strictSame([...specMethods(readSpec())].sort(), ['DELETE', 'GET', 'HEAD', 'POST'], 'the spec today')
+    const app = await buildApp({ databaseUrl: await freshDatabaseUrl(t), corsOrigins: [FRONT_END] })
+    t.teardown(() => app.close())
+    for (const method of ['GET', 'POST', 'DELETE']) {
+      const preflight = await request(app, 'OPTIONS', `${API}/users/1`, {
+        headers: { origin: FRONT_END, 'access-control-request-method': method },
+      })
+      t.equal(preflight.status, 204)
+      t.strictSame(allowedMethods(preflight.headers['access-control-allow-methods']), [...specMethods(readSpec())].sort())
+    }
+  })
+
+  t.test('a PATCH operation in the spec makes a preflight allow PATCH, with no other edit', async (t) => {
+    const spec = readSpec()
+    t.notOk(specMethods(spec).includes('PATCH'), 'the real spec has no PATCH')
+    const patched = structuredClone(spec)
+    const user = patched.paths?.['/users/{userId}']
+    if (user === undefined) throw new Error('the spec has no /users/{userId}')
+    user.patch = { operationId: 'update_user', responses: { 204: { description: 'Updated.' } } }
+    t.strictSame([...specMethods(patched)].sort(), ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST'])
+
+    for (const [document, allowsPatch] of [[spec, false], [patched, true]] as const) {
+      const app = Fastify()
+      t.teardown(() => app.close())
+      await registerCors(app, [FRONT_END], document)
+      const preflight = await app.inject({
+        method: 'OPTIONS',
+        url: `${API}/users/1`,
+        headers: { origin: FRONT_END, 'access-control-request-method': 'PATCH' },
+      })
+      t.equal(preflight.statusCode, 204)
+      t.equal(preflight.headers['access-control-allow-origin'], FRONT_END)
+      t.equal(allowedMethods(preflight.headers['access-control-allow-methods']).includes('PATCH'), allowsPatch,
+        allowsPatch ? 'PATCH allowed once the spec has it' : 'PATCH not allowed while the spec lacks it')
+    }
   })
 }

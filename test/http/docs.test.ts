@@ -3,14 +3,14 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { parse } from 'yaml'
+import { load } from 'js-yaml'
 import { specPath } from '../../src/contract/spec.js'
 import { API, startApp, store } from '../helper.js'
 
 const skip = store === 'postgres' ? 'store-independent: runs on the SQLite pass' : false
 
 const sourceBytes = readFileSync(specPath)
-const sourceDocument = parse(sourceBytes.toString('utf8'))
+const sourceDocument = load(sourceBytes.toString('utf8')) as Record<string, unknown>
 
 const sha256 = (body: Buffer | string) => createHash('sha256').update(body).digest('base64url')
 

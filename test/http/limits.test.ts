@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import { request as httpGet, Agent } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
+import { BODY_LIMIT_BYTES } from '../../src/http/limits.js'
 import { contractErrors } from '../contract.js'
 import { API, freshDatabaseUrl, httpRequest, store } from '../helper.js'
 import { freePort, startServer, waitReady, type Running } from '../server-process.js'
@@ -50,8 +51,8 @@ if (store !== 'sqlite') {
     t.teardown(() => { server.child.kill('SIGKILL') })
     await waitReady(server.origin, server.child)
 
-    t.test('a 2 MB body is a 413 problem', async (t) => {
-      const reply = await httpRequest(server.origin, 'POST', `${API}/users`, { payload: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } })
+    t.test('a body of twice the limit (2 MiB) is a 413 problem', async (t) => {
+      const reply = await httpRequest(server.origin, 'POST', `${API}/users`, { payload: JSON.stringify({ name: 'x'.repeat(2 * BODY_LIMIT_BYTES) }), headers: { 'content-type': 'application/json' } })
       t.equal(reply.status, 413)
       await stillAnswers(t, server)
     })

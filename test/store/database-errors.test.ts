@@ -3,7 +3,7 @@
 import net from 'node:net'
 import Sqlite from 'better-sqlite3'
 import t from 'tap'
-import { sqliteFile } from '../../src/store/database.js'
+import { sqliteFile } from '../../src/store/database-url.js'
 import { API, createDatabase, startApp, store, TEST_DATABASE_URL } from '../helper.js'
 
 /** A TCP proxy to PostgreSQL that the test can cut and restore, standing in for a network failure. */
