@@ -1,19 +1,63 @@
-// CI guard: generated/trackbot.ts must be exactly what openapi-typescript makes of the spec now.
-import { execFileSync } from 'node:child_process'
+// `npm run check:generated`, in CI and by hand: generated/trackbot.ts must be exactly what
+// openapi-typescript makes of the spec now. When it is not, prints the difference and says which side
+// moved, from git: the spec (regenerate) or the generated file (edited by hand).
+// Paths are relative to the working directory (npm runs scripts at the package root), so a test can
+// run it on a copy of the two files.
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { projectRoot } from '../src/project-root.js'
 
-const committed = 'generated/trackbot.ts'
+const spec = 'openapi/trackbot.yaml'
+const generated = 'generated/trackbot.ts'
+
+function git (...args: string[]): { ok: boolean, status: number | null, out: string } {
+  const result = spawnSync('git', args, { encoding: 'utf8' })
+  return { ok: result.status === 0, status: result.status, out: (result.stdout ?? '').trim() }
+}
+
+const regenerate = `run \`npm run generate:types\` and commit ${generated}`
+
+/** Which side changed, as git tells it: uncommitted edits first, else the commits that last touched each. */
+function whichSideChanged (): string {
+  if (!git('rev-parse', '--verify', '--quiet', 'HEAD').ok) return `Not a git checkout with commits, so which side changed is unknown: ${regenerate}.`
+  // `git diff --quiet` exits 1 when the file differs from HEAD (staged or not).
+  const edited = (path: string) => git('diff', '--quiet', 'HEAD', '--', path).status === 1
+  const specEdited = edited(spec)
+  const generatedEdited = edited(generated)
+  if (specEdited && !generatedEdited) return `The spec changed: ${spec} differs from HEAD and ${generated} was not regenerated: ${regenerate}.`
+  if (generatedEdited && !specEdited) {
+    return `${generated} was edited by hand: it differs from HEAD and the spec does not. Change ${spec} instead; \`npm run generate:types\` rewrites ${generated}.`
+  }
+  if (specEdited && generatedEdited) return `Both ${spec} and ${generated} differ from HEAD, and they do not match: ${regenerate} (hand edits to it are lost).`
+  const lastCommit = (path: string) => git('log', '-1', '--format=%H', '--', path).out
+  const specCommit = lastCommit(spec)
+  const generatedCommit = lastCommit(generated)
+  const short = (commit: string) => commit.slice(0, 7)
+  if (specCommit === generatedCommit) return `Both last changed in ${short(specCommit)}, which committed a ${generated} that does not match its spec: ${regenerate}.`
+  if (generatedCommit === '' || git('merge-base', '--is-ancestor', generatedCommit, specCommit).ok) {
+    return `The spec is newer: ${spec} changed in ${short(specCommit)}, after ${generated} was last generated (${short(generatedCommit) || 'never'}): ${regenerate}.`
+  }
+  return `${generated} was changed in ${short(generatedCommit)}, after the spec (${short(specCommit)}), without matching it: edited by hand? Change ${spec} instead and ${regenerate}.`
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'trackbot-types-'))
 try {
   const fresh = join(dir, 'trackbot.ts')
-  execFileSync('npx', ['openapi-typescript', 'openapi/trackbot.yaml', '-o', fresh], { stdio: ['ignore', 'ignore', 'inherit'] })
-  if (readFileSync(fresh, 'utf8') !== readFileSync(committed, 'utf8')) {
-    console.error(`${committed} is out of date with openapi/trackbot.yaml: run \`npm run generate:types\` and commit the result.`)
-    process.exit(1)
+  const made = spawnSync(join(projectRoot, 'node_modules', '.bin', 'openapi-typescript'), [spec, '-o', fresh], { stdio: ['ignore', 'ignore', 'inherit'] })
+  if (made.status !== 0) {
+    console.error(`openapi-typescript could not read ${spec} (above).`)
+    process.exitCode = 1
+  } else if (readFileSync(fresh, 'utf8') === readFileSync(generated, 'utf8')) {
+    console.log(`${generated} matches the spec.`)
+  } else {
+    // - is the committed file, + what the spec gives now.
+    const diff = spawnSync('diff', ['-u', '--label', `${generated} (as it is)`, '--label', `${generated} (from ${spec})`, generated, fresh], { encoding: 'utf8' })
+    console.error(`${generated} does not match ${spec}:\n${diff.stdout}`)
+    console.error(whichSideChanged())
+    process.exitCode = 1
   }
-  console.log(`${committed} matches the spec.`)
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

@@ -84,4 +84,19 @@ export function contractErrors (response: SeenResponse): string[] {
   return [...errors, ...headerErrors(response, documented.headers as Record<string, OpenAPIV3.HeaderObject>), ...bodyErrors(response, documented.content)]
 }
 
-export { document as dereferencedSpec }
+/** Every operation in the spec, whatever its method, with its path-level parameters (openapi-backend's reading). */
+export const specOperations = api.getOperations()
+
+/** The operationId a request reaches, or undefined when no operation serves it. */
+export function operationIdOf (method: string, url: string): string | undefined {
+  const path = url.split('?')[0] ?? ''
+  return (api.router.matchOperation({ method, path, headers: {} }) as Operation | undefined)?.operationId
+}
+
+/** Asserts that a walk of the API reached exactly the spec's operations, naming any it has no step for. */
+export function assertReachedEveryOperation (t: { same: (found: unknown, wanted: unknown, message: string) => unknown }, reached: Iterable<string>): void {
+  const wanted = specOperations.map((operation) => operation.operationId!).sort()
+  const found = [...new Set(reached)].sort()
+  const missing = wanted.filter((operationId) => !found.includes(operationId))
+  t.same(found, wanted, missing.length === 0 ? 'the walk reached every operation in the spec' : `no step of the walk reaches ${missing.join(', ')}: add one`)
+}

@@ -27,6 +27,11 @@ export interface RequestOptions {
   /** Sent as is, instead of JSON-encoding `body`. */
   payload?: string | Buffer
   headers?: Record<string, string>
+  /**
+   * The test provokes a 5xx on purpose (a refused write, an unreachable database): return it. Any other
+   * 5xx from an app of startApp fails the request, carrying what the app logged about it.
+   */
+  expectServerError?: boolean
 }
 
 /** The store this run tests: `TRACKBOT_TEST_STORE=postgres` for PostgreSQL, SQLite otherwise. */
@@ -53,20 +58,50 @@ function encode (options: RequestOptions): { headers: Record<string, string>, pa
   return { headers, payload: JSON.stringify(options.body) }
 }
 
-/** Fails unless the response obeys the spec; parses its JSON body. */
-function checked<T> (seen: SeenResponse): Reply<T> {
+/** What an app logged at warn and above, one parsed pino line each, for the failures they explain. */
+class ErrorLog {
+  private readonly lines: any[] = []
+  /** A pino destination: pino writes each line whole, with its newline. */
+  readonly stream = { write: (line: string) => { this.lines.push(JSON.parse(line)) } }
+
+  /** The lines about one request (pino's reqId is the X-Request-Id the client sees), readable. */
+  about (requestId: unknown): string {
+    const lines = this.lines.filter((line) => line.reqId === requestId)
+    if (lines.length === 0) return `  the app logged nothing at warn or above for request id ${String(requestId)}`
+    // The request's own summary line repeats the error already logged where it was caught.
+    const stacks = new Set<string>()
+    return lines.map((line) => {
+      const error = line.err?.stack ?? line.err?.message
+      if (error === undefined || stacks.has(error)) return `  logged: ${line.msg}`
+      stacks.add(error)
+      return `  logged: ${line.msg}: ${String(error).replaceAll('\n', '\n    ')}`
+    }).join('\n')
+  }
+}
+
+/** Fails unless the response obeys the spec (and, with an error log, is no unexpected 5xx); parses its JSON body. */
+function checked<T> (seen: SeenResponse, options: RequestOptions = {}, log?: ErrorLog): Reply<T> {
   const errors = contractErrors(seen)
-  if (errors.length > 0) {
-    throw new Error(`${seen.method} ${seen.url} → ${seen.status} breaks the spec:\n  ${errors.join('\n  ')}\n  body: ${seen.text.slice(0, 500)}`)
+  const unexpected5xx = log !== undefined && seen.status >= 500 && options.expectServerError !== true
+  if (errors.length > 0 || unexpected5xx) {
+    const why = [
+      ...errors.length > 0 ? [`breaks the spec:\n  ${errors.join('\n  ')}`] : [],
+      ...unexpected5xx ? [`is a server error the test did not expect (RequestOptions.expectServerError):\n${log.about(seen.headers['x-request-id'])}`] : [],
+    ]
+    throw new Error(`${seen.method} ${seen.url} → ${seen.status} ${why.join('\nand ')}\n  body: ${seen.text.slice(0, 500)}`)
   }
   const isJson = /json/.test(String(seen.headers['content-type'] ?? ''))
   return { ...seen, body: isJson && seen.text !== '' ? JSON.parse(seen.text) : undefined }
 }
 
-export async function request<T> (app: FastifyInstance, method: string, url: string, options: RequestOptions = {}): Promise<Reply<T>> {
+async function inject<T> (app: FastifyInstance, method: string, url: string, options: RequestOptions, log?: ErrorLog): Promise<Reply<T>> {
   const { headers, payload } = encode(options)
   const response = await app.inject({ method: method as 'GET', url, headers, payload })
-  return checked({ method, url, status: response.statusCode, headers: response.headers, text: response.body })
+  return checked({ method, url, status: response.statusCode, headers: response.headers, text: response.body }, options, log)
+}
+
+export async function request<T> (app: FastifyInstance, method: string, url: string, options: RequestOptions = {}): Promise<Reply<T>> {
+  return await inject(app, method, url, options)
 }
 
 /** The same over a real socket, for a server running in another process. */
@@ -138,12 +173,14 @@ export function specVariant (edit: (document: any) => void): SpecSource {
 
 /**
  * Starts the app on `databaseUrl` (default: a fresh database on the store under test) and, when the
- * test ends, closes it and drops the database it made.
+ * test ends, closes it and drops the database it made. Its warnings and errors are kept in memory, so
+ * an unexpected 5xx fails with the error behind it rather than a bare status.
  */
 export async function startApp (t: Teardown, databaseUrl?: string, options: Omit<AppOptions, 'databaseUrl'> = {}): Promise<TestApp> {
   const fresh = databaseUrl === undefined ? await createDatabase(t) : undefined
   const url = databaseUrl ?? fresh!.url
-  const app = await buildApp({ poolSize: 4, ...options, databaseUrl: url })
+  const log = new ErrorLog()
+  const app = await buildApp({ poolSize: 4, logger: { level: 'warn', stream: log.stream }, ...options, databaseUrl: url })
   t.teardown(async () => {
     await app.close()
     await fresh?.drop()
@@ -151,7 +188,7 @@ export async function startApp (t: Teardown, databaseUrl?: string, options: Omit
   return {
     app,
     databaseUrl: url,
-    request: (method, url, options) => request(app, method, url, options),
+    request: (method, url, options = {}) => inject(app, method, url, options, log),
   }
 }
 

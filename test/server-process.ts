@@ -4,9 +4,9 @@ import { once } from 'node:events'
 
 export { freePort } from '../scripts/free-port.js'
 
-/** Runs a TypeScript entry point (a script under scripts/) to its end: exit code and everything it printed. */
-export async function runScript (script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+/** Runs a TypeScript entry point (a script under scripts/) to its end, in `cwd`: exit code and everything it printed. */
+export async function runScript (script: string, args: string[], env: Record<string, string> = {}, cwd?: string): Promise<{ code: number | null, output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (chunk) => { output += chunk })
   child.stderr.on('data', (chunk) => { output += chunk })

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import t from 'tap'
 import { projectRoot } from '../../src/project-root.js'
-import { contractErrors } from '../contract.js'
+import { assertReachedEveryOperation, contractErrors, operationIdOf } from '../contract.js'
 import { API, freshDatabaseUrl, store } from '../helper.js'
 import { freePort, startServer, stop, waitReady } from '../server-process.js'
 
@@ -38,7 +38,10 @@ if (store !== 'sqlite') {
     const prism = await startPrism(`${server.origin}${API}`, prismPort)
     t.teardown(() => { prism.child.kill('SIGKILL') })
 
+    const reached = new Set<string>()
     const send = async (step: Step) => {
+      const operationId = operationIdOf(step.method, `${API}${step.path}`)
+      if (operationId !== undefined) reached.add(operationId)
       const response = await fetch(`http://127.0.0.1:${prismPort}${step.path}`, {
         method: step.method,
         ...(step.body === undefined ? {} : { body: JSON.stringify(step.body), headers: { 'content-type': 'application/json' } }),
@@ -81,6 +84,7 @@ if (store !== 'sqlite') {
     await send({ method: 'DELETE', path: `/users/${user.id}`, status: 204 })
     await send({ method: 'DELETE', path: `/users/${user.id}`, status: 404 })
 
+    assertReachedEveryOperation(t, reached)
     t.notMatch(prism.output(), /violation|✖|error /i, 'Prism logged no violation')
     t.equal(await stop(server.child), 0)
   })

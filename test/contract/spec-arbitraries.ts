@@ -4,9 +4,12 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import fc from 'fast-check'
 import type { OpenAPIV3 } from 'openapi-types'
 import { customizeAjv } from '../../src/contract/spec.js'
-import { dereferencedSpec } from '../contract.js'
+import { specOperations as documentOperations } from '../contract.js'
 
 type Schema = OpenAPIV3.SchemaObject & { 'x-propertyNames'?: OpenAPIV3.SchemaObject }
+
+/** A body the operation accepts: one of its declared media types and that type's schema. */
+export interface SpecBody { mediaType: string, schema: Schema }
 
 export interface SpecOperation {
   operationId: string
@@ -15,13 +18,19 @@ export interface SpecOperation {
   path: string
   pathParams: OpenAPIV3.ParameterObject[]
   queryParams: OpenAPIV3.ParameterObject[]
-  body?: Schema
+  /** One per media type of the request body; empty when the operation takes none. */
+  bodies: SpecBody[]
+  /** Whether the request body is required: when not, a request may come without one. */
+  bodyRequired: boolean
 }
+
+/** A request body as sent: one of the operation's media types and a value for its schema. */
+export interface SentBody { mediaType: string, value: unknown }
 
 export interface FuzzRequest {
   method: string
   url: string
-  body?: unknown
+  body?: SentBody
 }
 
 /** A request broken in one place, and where the 400's errors must point. */
@@ -31,26 +40,31 @@ export const runs = (fallback: number): number => Number(process.env.FUZZ_RUNS ?
 /** FUZZ_SEED replays a failure; otherwise a fresh seed each run, printed by the tests. */
 export const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
 
+/** Media types whose bodies the fuzzer can write: JSON and its `+json` structured-syntax suffix. */
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json$/
+
+/** The spec's operations, every method it uses, read from the spec itself: a new operation is fuzzed by adding it there. */
 export function specOperations (): SpecOperation[] {
-  const operations: SpecOperation[] = []
-  for (const [path, item] of Object.entries(dereferencedSpec.paths)) {
-    for (const method of ['get', 'post', 'delete'] as const) {
-      const operation = item?.[method]
-      if (operation === undefined) continue
-      // Path-level parameters apply to every operation on the path.
-      const parameters = [...(item?.parameters ?? []), ...(operation.parameters ?? [])] as OpenAPIV3.ParameterObject[]
-      const body = (operation.requestBody as OpenAPIV3.RequestBodyObject | undefined)?.content['application/json']?.schema as Schema | undefined
-      operations.push({
-        operationId: operation.operationId!,
-        method: method.toUpperCase(),
-        path,
-        pathParams: parameters.filter((parameter) => parameter.in === 'path'),
-        queryParams: parameters.filter((parameter) => parameter.in === 'query'),
-        body,
-      })
+  return documentOperations.map((operation) => {
+    // openapi-backend lists the operation's own parameters first, then the path's: the first of a name wins.
+    const parameters = (operation.parameters as OpenAPIV3.ParameterObject[]).filter((parameter, i, all) =>
+      all.findIndex((other) => other.in === parameter.in && other.name === parameter.name) === i)
+    const requestBody = operation.requestBody as OpenAPIV3.RequestBodyObject | undefined
+    const bodies = Object.entries(requestBody?.content ?? {}).map(([mediaType, media]) => {
+      // Fail loudly rather than fuzz an operation with bodies it cannot write.
+      if (!JSON_MEDIA_TYPE.test(mediaType)) throw new Error(`${operation.operationId}: no way to fuzz a ${mediaType} body`)
+      return { mediaType, schema: media.schema as Schema }
+    })
+    return {
+      operationId: operation.operationId!,
+      method: operation.method.toUpperCase(),
+      path: operation.path,
+      pathParams: parameters.filter((parameter) => parameter.in === 'path'),
+      queryParams: parameters.filter((parameter) => parameter.in === 'query'),
+      bodies,
+      bodyRequired: requestBody?.required === true,
     }
-  }
-  return operations
+  })
 }
 
 const ajv = customizeAjv(new Ajv({ strict: false }))
@@ -134,9 +148,9 @@ const BAD_LIMITS = ['0', '1001', '-5', 'ten', '2.5', '']
 const BAD_CURSORS = ['!!!', 'a b', 'x'.repeat(201), '']
 
 /** Every way to break a valid request in exactly one place, with where the server must say it is wrong. */
-export function breakings (operation: SpecOperation, basePath: string, ids: Record<string, unknown>, query: Record<string, unknown>, body: unknown): Broken[] {
+export function breakings (operation: SpecOperation, basePath: string, ids: Record<string, unknown>, query: Record<string, unknown>, body: SentBody | undefined): Broken[] {
   const broken: Broken[] = []
-  const request = (path: string, q: Record<string, unknown>, b: unknown): FuzzRequest =>
+  const request = (path: string, q: Record<string, unknown>, b: SentBody | undefined): FuzzRequest =>
     ({ method: operation.method, url: toUrl(basePath, path, q), ...(b === undefined ? {} : { body: b }) })
 
   for (const parameter of operation.pathParams) {
@@ -152,9 +166,11 @@ export function breakings (operation: SpecOperation, basePath: string, ids: Reco
     }
   }
   broken.push({ request: request(path, { ...query, unknown: '1' }, body), in: 'query', pointer: '/unknown', how: 'unknown query parameter' })
-  if (operation.body !== undefined) {
-    for (const { pointer, value, how } of bodyBreakings(operation.body, body ?? {}, '')) {
-      broken.push({ request: request(path, query, value), in: 'body', pointer, how })
+  // The body is broken in the media type it was sent as; a request sent without one (it is optional) has none to break.
+  const schema = operation.bodies.find((candidate) => candidate.mediaType === body?.mediaType)?.schema
+  if (body !== undefined && schema !== undefined) {
+    for (const { pointer, value, how } of bodyBreakings(schema, body.value, '')) {
+      broken.push({ request: request(path, query, { mediaType: body.mediaType, value }), in: 'body', pointer, how })
     }
   }
   return broken

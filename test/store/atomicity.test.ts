@@ -21,6 +21,7 @@ t.test('a conversation whose third initial message is refused is not stored at a
   const before = await snapshot(databaseUrl)
   const reply = await request('POST', `${API}/users/${user.id}/conversations`, {
     body: { title: 'half', messages: [{ role: 'user', content: 'one' }, { role: 'user', content: 'two' }, { role: 'user', content: 'boom' }] },
+    expectServerError: true,
   })
   t.equal(reply.status, 500)
   const after = JSON.parse(await snapshot(databaseUrl))
@@ -33,7 +34,7 @@ t.test('a message whose conversation update is refused is not stored either', as
   const user = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body
   const conversation = (await request('POST', `${API}/users/${user.id}/conversations`, { body: { messages: [{ role: 'user', content: 'one' }] } })).body
   await refuse(databaseUrl, 'Conversation', 'UPDATE', 'NEW."messageCount" > 1')
-  const reply = await request('POST', `${API}/conversations/${conversation.id}/messages`, { body: { role: 'user', content: 'two' } })
+  const reply = await request('POST', `${API}/conversations/${conversation.id}/messages`, { body: { role: 'user', content: 'two' }, expectServerError: true })
   t.equal(reply.status, 500)
   t.same((await request('GET', `${API}/conversations/${conversation.id}/messages`)).body.map((m: any) => m.content), ['one'])
   const { messages: _, ...stored } = conversation

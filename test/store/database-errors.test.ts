@@ -47,13 +47,13 @@ t.test('PostgreSQL unreachable: 503 with Retry-After, then recovery', { skip: st
 
   await proxy.cut()
   for (const [method, path, body] of [['GET', `${API}/users/${user.id}`], ['POST', `${API}/users`, { name: 'Bo' }]] as const) {
-    const reply = await request(method, path, { body })
+    const reply = await request(method, path, { body, expectServerError: true })
     t.equal(reply.status, 503, reply.text)
     t.equal(reply.headers['retry-after'], '1')
     t.match(reply.body, { type: 'urn:trackbot:problem:service-unavailable', status: 503 })
     t.notMatch(reply.text, /can't reach|127\.0\.0\.1|prisma/i, 'no driver text')
   }
-  t.equal((await request('GET', '/readyz')).status, 503)
+  t.equal((await request('GET', '/readyz', { expectServerError: true })).status, 503)
 
   await proxy.open()
   t.equal((await request('GET', `${API}/users/${user.id}`)).status, 200)
@@ -65,7 +65,7 @@ t.test('SQLite locked by another process past the busy timeout: 503 with Retry-A
   const other = new Sqlite(sqliteFile(databaseUrl))
   t.teardown(() => other.close())
   other.exec('BEGIN EXCLUSIVE')
-  const reply = await request('POST', `${API}/users`, { body: { name: 'Ada' } })
+  const reply = await request('POST', `${API}/users`, { body: { name: 'Ada' }, expectServerError: true })
   other.exec('ROLLBACK')
   t.equal(reply.status, 503)
   t.equal(reply.headers['retry-after'], '1')

@@ -1,0 +1,59 @@
+// `npm run dev`: the server, restarted on every edit of its code or of the spec, and the spec's types
+// regenerated on every edit of the spec. tsx's own watch does the restarting; the spec is not imported
+// (the server reads it at start), so it is named to tsx with --include. This script adds what tsx cannot:
+// `npm run generate:types`, so the editor and `npm run typecheck` see the spec being served.
+import { spawn, spawnSync } from 'node:child_process'
+import { watch } from 'node:fs'
+import { join } from 'node:path'
+import { projectRoot } from '../src/project-root.js'
+
+const spec = join('openapi', 'trackbot.yaml')
+const bin = (name: string) => join(projectRoot, 'node_modules', '.bin', name)
+
+let generating = false
+let again = false
+
+/** One run of generate:types at a time; edits made during a run get one more run after it. */
+function generateTypes (): void {
+  if (generating) {
+    again = true
+    return
+  }
+  generating = true
+  // npm run, so the command stays in one place (package.json); a spec saved half-written fails here and
+  // is regenerated on the next save.
+  const child = spawn('npm', ['run', '--silent', 'generate:types'], { cwd: projectRoot, stdio: 'inherit' })
+  child.on('exit', (code) => {
+    generating = false
+    if (code !== 0) console.error(`dev: generate:types failed (exit ${code}); fix ${spec} and save it again`)
+    if (again) {
+      again = false
+      generateTypes()
+    }
+  })
+}
+
+// Before the server starts, so the first type-check of the session already matches the spec.
+if (spawnSync('npm', ['run', '--silent', 'generate:types'], { cwd: projectRoot, stdio: 'inherit' }).status !== 0) {
+  console.error(`dev: generate:types failed; the server still starts, and the types follow the next save of ${spec}`)
+}
+
+// The directory, not the file: editors that save by renaming a new file over the old one would end a
+// watch on the file itself. Editors also write in several steps, hence the short settling delay.
+let settling: NodeJS.Timeout | undefined
+watch(join(projectRoot, 'openapi'), (_event, name) => {
+  if (name !== 'trackbot.yaml') return
+  clearTimeout(settling)
+  settling = setTimeout(generateTypes, 100)
+})
+
+// In a process group of its own, so a Ctrl-C reaches the server once, through this script and tsx, rather
+// than from the terminal and from tsx both (a second signal makes the server exit at once, and tsx kill it).
+const server = spawn(bin('tsx'), ['watch', '--clear-screen=false', '--include', spec, join('src', 'server.ts')], {
+  cwd: projectRoot,
+  stdio: ['ignore', 'inherit', 'inherit'],
+  detached: true,
+})
+server.on('exit', (code) => process.exit(code ?? 1))
+// tsx watch passes the signal on to the server, which finishes in-flight requests, and then exits itself.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => { server.kill(signal) })

@@ -1,0 +1,22 @@
+// test/helper.ts itself: a 5xx a test did not ask for fails with the error the app logged behind it,
+// so a failing test shows the cause instead of a bare `-201 +500`.
+import t from 'tap'
+import { API, runSql, startApp } from './helper.js'
+
+t.test('an unexpected 5xx fails the request with the logged error, message and stack', async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  // A column the queries name is gone: a failure no repository expects, so a 500 on both stores.
+  await runSql(databaseUrl, 'ALTER TABLE "User" RENAME COLUMN "name" TO "renamed"')
+  const failure = await request('POST', `${API}/users`, { body: { name: 'Ada' }, headers: { 'x-request-id': 'helper-500' } }).then(
+    () => undefined,
+    (error: Error) => error.message
+  )
+  t.match(failure, /^POST \/api\/v1\/users → 500 is a server error the test did not expect/, 'names the request and status')
+  t.match(failure, /logged: unhandled error: PrismaClient\w*Error[^]*Raw query failed[^]*\bname\b/, 'carries the logged error message')
+  t.match(failure, /\n +at .*src\/store\/users\.ts:\d+/, 'and its stack')
+  t.notMatch(failure, /nothing at warn/, 'found by the request id')
+
+  const provoked = await request('POST', `${API}/users`, { body: { name: 'Ada' }, expectServerError: true })
+  t.equal(provoked.status, 500, 'a test that provokes a 5xx on purpose still gets the reply')
+  t.match(provoked.body, { type: 'urn:trackbot:problem:internal-error' }, 'the problem the client sees')
+})
