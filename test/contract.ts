@@ -84,6 +84,9 @@ export function contractErrors (response: SeenResponse): string[] {
   return [...errors, ...headerErrors(response, documented.headers as Record<string, OpenAPIV3.HeaderObject>), ...bodyErrors(response, documented.content)]
 }
 
+/** The spec with every $ref resolved, as openapi-backend reads it. */
+export { document as dereferencedSpec }
+
 /** Every operation in the spec, whatever its method, with its path-level parameters (openapi-backend's reading). */
 export const specOperations = api.getOperations()
 

@@ -73,7 +73,7 @@ t.test('every link, followed from a real create response, leads to that resource
       const values = Object.fromEntries(Object.entries(link.parameters ?? {}).map(([parameter, expression]) => [parameter, evaluate(expression, body)]))
       t.match(ids, values, `${from} → ${name} leads to the user or conversation just made`)
       // Operations that take a body are sent their schema's example, as a tool following the link would.
-      const example = target.body?.example
+      const example = target.bodies.find((body) => body.mediaType === 'application/json')?.schema.example
       const reply = await request(target.method, toUrl(API, fillPath(target, values)), example === undefined ? {} : { body: example })
       t.ok(reply.status >= 200 && reply.status < 300, `${from} → ${name}: ${target.method} ${fillPath(target, values)} is ${reply.status}`)
     }
