@@ -11,7 +11,7 @@ t.test('a result the serializer rejects is a 500 problem without the result\'s L
   })
   const { request } = await startApp(t, undefined, { spec })
   const user = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body
-  const reply = await request('POST', `${API}/users/${user.id}/conversations`, { body: { title: 'x' }, headers: { 'x-request-id': 'trace-1' } })
+  const reply = await request('POST', `${API}/users/${user.id}/conversations`, { body: { title: 'x' }, headers: { 'x-request-id': 'trace-1' }, expectServerError: true })
   t.equal(reply.status, 500)
   t.equal(reply.body.type, 'urn:trackbot:problem:internal-error')
   t.equal(reply.headers.location, undefined, 'no Location for a resource the answer does not describe')

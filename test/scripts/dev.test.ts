@@ -2,7 +2,7 @@
 // server on the new spec, with no other step.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { copyFileSync, cpSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { projectRoot } from '../../src/project-root.js'
@@ -19,7 +19,8 @@ function copyProject (root: string): void {
     copyFileSync(join(projectRoot, file), join(root, file))
   }
   symlinkSync(join(projectRoot, 'node_modules'), join(root, 'node_modules'))
-  symlinkSync(readlinkSync(join(projectRoot, 'generated', 'prisma')), join(root, 'generated', 'prisma'))
+  // The generated Prisma clients: a folder in a clone, a link in some checkouts; the copy links to wherever they really are.
+  symlinkSync(realpathSync(join(projectRoot, 'generated', 'prisma')), join(root, 'generated', 'prisma'))
 }
 
 async function until (what: string, deadline: number, check: () => Promise<boolean> | boolean): Promise<void> {
