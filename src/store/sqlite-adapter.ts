@@ -154,6 +154,10 @@ class Statements {
     this.#db = db
   }
 
+  get inTransaction (): boolean {
+    return this.#db.inTransaction
+  }
+
   get (sql: string): Compiled {
     let compiled = this.#cache.get(sql)
     if (compiled !== undefined) {
@@ -255,6 +259,9 @@ class SqliteTransaction implements Transaction {
   }
 
   async executeRaw (query: SqlQuery): Promise<number> {
+    // SQLite rolls a transaction back by itself when a statement in it fails for want of space (SQLITE_FULL)
+    // or on an I/O error; Prisma's ROLLBACK then finds none, and its error must not replace the one that ended it.
+    if (query.sql === 'ROLLBACK' && !this.#statements.inTransaction) return 0
     return this.#statements.execute(query)
   }
 
@@ -263,7 +270,13 @@ class SqliteTransaction implements Transaction {
   }
 
   async rollback (): Promise<void> {
-    this.#end()
+    // After a COMMIT that failed, Prisma ends the transaction without a ROLLBACK of its own, and SQLite may keep it
+    // open (a deferred constraint does): the next plain write would run inside it and never be committed.
+    try {
+      if (this.#statements.inTransaction) this.#statements.execute({ sql: 'ROLLBACK', args: [], argTypes: [] })
+    } finally {
+      this.#end()
+    }
   }
 
   async createSavepoint (name: string): Promise<void> {
