@@ -10,6 +10,9 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 /** The `Retry-After` of every 503: seconds a client should wait (the database unavailable, the server draining or not ready). */
 export const RETRY_AFTER_SECONDS = '1'
 
+/** The `Retry-After` of every 507: a full disk is not freed within a second, so clients need not knock every second. */
+export const STORAGE_RETRY_AFTER_SECONDS = '30'
+
 const problemKinds = {
   validation: { status: 400, slug: 'validation-error' },
   malformedJson: { status: 400, slug: 'malformed-json' },
@@ -22,6 +25,7 @@ const problemKinds = {
   unsupportedMediaType: { status: 415, slug: 'unsupported-media-type' },
   internal: { status: 500, slug: 'internal-error' },
   unavailable: { status: 503, slug: 'service-unavailable' },
+  storageFull: { status: 507, slug: 'insufficient-storage' },
 } as const
 
 export type ProblemKind = keyof typeof problemKinds

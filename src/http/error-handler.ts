@@ -1,7 +1,7 @@
 // Every error fastify, the JSON parser, Prisma or our own code throws becomes one Problem shape.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { databaseErrorKind } from '../store/prisma-errors.js'
-import { httpProblem, INVALID_REQUEST, problem, RETRY_AFTER_SECONDS, type Problem } from '../contract/problems.js'
+import { httpProblem, INVALID_REQUEST, problem, RETRY_AFTER_SECONDS, STORAGE_RETRY_AFTER_SECONDS, type Problem } from '../contract/problems.js'
 import { dropResultHeaders, sendProblem } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
 import { NotTextError } from './content-types.js'
@@ -47,6 +47,11 @@ function databaseProblem (error: unknown, instance: string): Mapped | undefined 
       return { problem: problem('notFound', 'A resource this request needs no longer exists.', instance) }
     case 'unavailable':
       return unavailable(instance)
+    case 'storageFull':
+      return {
+        problem: problem('storageFull', 'The database has no space left for this write; nothing was stored.', instance),
+        headers: { 'Retry-After': STORAGE_RETRY_AFTER_SECONDS },
+      }
   }
   return undefined
 }
@@ -60,6 +65,7 @@ export function handleError (error: FastifyError, request: FastifyRequest, reply
   const mapped = fastifyProblem(error, instance) ?? databaseProblem(error, instance)
   if (mapped !== undefined) {
     if (mapped.problem.status === 503) request.log.warn({ err: error }, 'database unavailable')
+    if (mapped.problem.status === 507) request.log.error({ err: error }, 'database storage full')
     return sendProblem(reply, mapped.problem, mapped.headers)
   }
   // Anything else is our bug: log it in full with the request id, tell the client nothing of it.

@@ -1,13 +1,32 @@
 // Liveness and readiness, outside the versioned API so load balancers need not know its version.
 import type { FastifyInstance } from 'fastify'
 import type { Database } from '../store/database.js'
-import { problem, RETRY_AFTER_SECONDS } from '../contract/problems.js'
+import { problem, RETRY_AFTER_SECONDS, STORAGE_RETRY_AFTER_SECONDS } from '../contract/problems.js'
 import { sendProblem } from '../contract/reply.js'
 
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+/**
+ * How long a refused write (507, the store's disk full) keeps the server unready. The answers themselves say
+ * whether the store can write: no probe is cheap on both stores (a write that proves space must be committed).
+ * A write that succeeds makes it ready again at once; but a server out of rotation gets no writes, so the mark
+ * also lapses after the 507's Retry-After, and the next refused write sets it again.
+ */
+const STORAGE_FULL_UNREADY_MS = Number(STORAGE_RETRY_AFTER_SECONDS) * 1000
+
 export function registerHealthRoutes (fastify: FastifyInstance, database: Database): void {
+  let storageFullUntil = 0
+  fastify.addHook('onSend', async (request, reply) => {
+    if (reply.statusCode === 507) storageFullUntil = Date.now() + STORAGE_FULL_UNREADY_MS
+    else if (WRITES.has(request.method) && reply.statusCode < 300) storageFullUntil = 0
+  })
+
   fastify.get('/healthz', async () => ({ status: 'ok' }))
 
   fastify.get('/readyz', async (request, reply) => {
+    if (Date.now() < storageFullUntil) {
+      return sendProblem(reply, problem('unavailable', 'The database has no space left for writes.', '/readyz'), { 'Retry-After': STORAGE_RETRY_AFTER_SECONDS })
+    }
     if (await database.isReady()) return { status: 'ready' }
     return sendProblem(reply, problem('unavailable', 'The database is unreachable or not fully migrated.', '/readyz'), { 'Retry-After': RETRY_AFTER_SECONDS })
   })

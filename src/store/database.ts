@@ -30,7 +30,13 @@ export interface DatabaseOptions {
 }
 
 /** Milliseconds an SQLite write waits for another connection's lock before failing with a 503. */
-const BUSY_TIMEOUT_MS = 5000
+export const BUSY_TIMEOUT_MS = 5000
+
+/**
+ * Prisma's own limit on starting a transaction (2 s by default) must outlast that wait, or a transaction
+ * waiting for the lock would fail first, as an error we would answer with a 500.
+ */
+const TRANSACTION_START_MS = BUSY_TIMEOUT_MS + 2000
 
 export async function migrateDatabase (databaseUrl: string, log: MigrationLog): Promise<string[]> {
   const provider = providerOf(databaseUrl)
@@ -72,7 +78,7 @@ async function createClient (databaseUrl: string, options: DatabaseOptions): Pro
     return new PostgresClient({ adapter, errorFormat: 'minimal' }) as unknown as PrismaClient
   }
   const adapter = new SqliteAdapterFactory({ file: sqliteFile(databaseUrl), busyTimeoutMs: BUSY_TIMEOUT_MS })
-  return new PrismaClient({ adapter, errorFormat: 'minimal' })
+  return new PrismaClient({ adapter, errorFormat: 'minimal', transactionOptions: { maxWait: TRANSACTION_START_MS } })
 }
 
 /** A store whose client exists but has not touched the database yet. */

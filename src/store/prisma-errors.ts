@@ -2,7 +2,7 @@
 // (P2010 wrapping the driver adapter's error kind), or the driver itself on a dead connection.
 import { PrismaClientKnownRequestError } from '@prisma/client/runtime/client'
 
-export type DatabaseErrorKind = 'unique' | 'foreignKey' | 'notFound' | 'unavailable'
+export type DatabaseErrorKind = 'unique' | 'foreignKey' | 'notFound' | 'unavailable' | 'storageFull'
 
 const BY_PRISMA_CODE: Record<string, DatabaseErrorKind> = {
   P2002: 'unique',
@@ -28,6 +28,10 @@ const BY_ADAPTER_KIND: Record<string, DatabaseErrorKind> = {
   TransactionWriteConflict: 'unavailable',
 }
 
+// No space left for a write: SQLite's SQLITE_FULL, PostgreSQL's SQLSTATE 53100 disk_full. (Only the disk:
+// 53200 out_of_memory passes, so it stays unavailable, below.)
+const STORAGE_FULL_CODE = /^(SQLITE_FULL|53100)$/
+
 // Socket errors, and SQLSTATE classes 08 (connection exception), 53 (insufficient resources),
 // 57P (operator intervention: shutdown, restart), 40001/40P01 (serialization failure, deadlock).
 const UNAVAILABLE_CODE = /^(E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|AI_AGAIN)|08...|53...|57P0[1-3]|40001|40P01)$/
@@ -43,7 +47,9 @@ function kindOfAdapterError (cause: AdapterCause): DatabaseErrorKind | undefined
   const kind = cause.kind === undefined ? undefined : BY_ADAPTER_KIND[cause.kind]
   if (kind !== undefined) return kind
   const code = cause.code ?? cause.originalCode
-  return typeof code === 'string' && UNAVAILABLE_CODE.test(code) ? 'unavailable' : undefined
+  if (typeof code !== 'string') return undefined
+  if (STORAGE_FULL_CODE.test(code)) return 'storageFull'
+  return UNAVAILABLE_CODE.test(code) ? 'unavailable' : undefined
 }
 
 /**
@@ -56,10 +62,23 @@ function isConnectionLoss (error: Error): boolean {
     /^Connection terminated( unexpectedly| due to connection timeout)?$/.test(error.message)
 }
 
+/**
+ * A driver adapter's error that Prisma passes on unwrapped: one from the COMMIT that ends a batch transaction
+ * (SQLite writes a transaction out at COMMIT, so that is where a full disk shows). Known by name, as each
+ * adapter package may bring its own copy of the class.
+ */
+function adapterError (error: Error): AdapterCause | undefined {
+  const { cause } = error as { cause?: unknown }
+  return error.name === 'DriverAdapterError' && typeof cause === 'object' && cause !== null ? cause as AdapterCause : undefined
+}
+
 export function databaseErrorKind (error: unknown): DatabaseErrorKind | undefined {
   if (error instanceof PrismaClientKnownRequestError) {
     const cause = adapterCause(error)
     return BY_PRISMA_CODE[error.code] ?? (cause === undefined ? undefined : kindOfAdapterError(cause))
   }
-  return error instanceof Error && isConnectionLoss(error) ? 'unavailable' : undefined
+  if (!(error instanceof Error)) return undefined
+  const cause = adapterError(error)
+  if (cause !== undefined) return kindOfAdapterError(cause)
+  return isConnectionLoss(error) ? 'unavailable' : undefined
 }

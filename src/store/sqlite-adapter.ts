@@ -9,6 +9,7 @@
 //   each back: on our hot paths that was a third of the time spent under Prisma.
 // Here statements are compiled once and kept in a bounded cache, integers are plain numbers (every id
 // and count in this schema is 32-bit), and a plain query waits while a transaction holds the connection.
+// A statement that meets another connection's write lock waits for it on timers, not inside SQLite (whileBusy).
 import Sqlite, { type Database, type Statement } from 'better-sqlite3'
 import {
   ColumnTypeEnum, DriverAdapterError,
@@ -20,6 +21,16 @@ const ADAPTER_NAME = 'trackbot-sqlite'
 
 /** Compiled statements kept per connection; the API issues a few dozen distinct ones. */
 const STATEMENT_CACHE_SIZE = 256
+
+/**
+ * How long SQLite itself waits for another connection's lock before answering SQLITE_BUSY: not at all.
+ * better-sqlite3 is synchronous, so a wait inside SQLite stops the event loop, /healthz and every read with
+ * it (five writes queued behind a 30 s lock froze the server for 25 s); whileBusy waits on timers instead.
+ */
+const SQLITE_BUSY_TIMEOUT_MS = 0
+
+/** Longest pause between two tries of a statement that met the lock; pauses double from 1 ms up to it. */
+const MAX_RETRY_PAUSE_MS = 50
 
 const DECLARED_TYPES: Record<string, ColumnType> = {
   DECIMAL: ColumnTypeEnum.Numeric,
@@ -107,9 +118,31 @@ function mapError (error: unknown): never {
   if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === 'SQLITE_CONSTRAINT_TRIGGER') {
     throw new DriverAdapterError({ kind: 'ForeignKeyConstraintViolation', constraint: { foreignKey: {} }, originalCode: code, originalMessage: message })
   }
-  // Another connection (e.g. a migration in another process) held the write lock past the busy timeout.
+  // Another connection (a migration in another process, the sqlite3 shell) holds the write lock: whileBusy waits and tries again.
   if (code.startsWith('SQLITE_BUSY')) throw new DriverAdapterError({ kind: 'SocketTimeout', originalCode: code, originalMessage: message })
   throw new DriverAdapterError({ kind: 'sqlite', extendedCode: 1, message, originalCode: code, originalMessage: message })
+}
+
+// mapError makes SQLITE_BUSY, and nothing else, a SocketTimeout.
+const isBusy = (error: unknown): boolean => error instanceof DriverAdapterError && error.cause.kind === 'SocketTimeout'
+
+/**
+ * Runs `attempt` until it does not meet another connection's lock, pausing between tries, for `budgetMs` in
+ * all; past that the busy error goes up (a 503). Only for work that a busy answer left undone, whole: a
+ * statement in autocommit, or BEGIN IMMEDIATE. A statement inside an open transaction is never tried again
+ * here: the transaction fails as a whole and Prisma rolls it back.
+ */
+async function whileBusy<T> (budgetMs: number, attempt: () => Promise<T>): Promise<T> {
+  const deadline = performance.now() + budgetMs
+  for (let pause = 1; ; pause = Math.min(2 * pause, MAX_RETRY_PAUSE_MS)) {
+    try {
+      return await attempt()
+    } catch (error) {
+      const left = deadline - performance.now()
+      if (!isBusy(error) || left <= 0) throw error
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)))
+    }
+  }
 }
 
 /** The connection's compiled statements, least recently used dropped first. */
@@ -119,6 +152,10 @@ class Statements {
 
   constructor (db: Database) {
     this.#db = db
+  }
+
+  get inTransaction (): boolean {
+    return this.#db.inTransaction
   }
 
   get (sql: string): Compiled {
@@ -222,6 +259,9 @@ class SqliteTransaction implements Transaction {
   }
 
   async executeRaw (query: SqlQuery): Promise<number> {
+    // SQLite rolls a transaction back by itself when a statement in it fails for want of space (SQLITE_FULL)
+    // or on an I/O error; Prisma's ROLLBACK then finds none, and its error must not replace the one that ended it.
+    if (query.sql === 'ROLLBACK' && !this.#statements.inTransaction) return 0
     return this.#statements.execute(query)
   }
 
@@ -230,7 +270,13 @@ class SqliteTransaction implements Transaction {
   }
 
   async rollback (): Promise<void> {
-    this.#end()
+    // After a COMMIT that failed, Prisma ends the transaction without a ROLLBACK of its own, and SQLite may keep it
+    // open (a deferred constraint does): the next plain write would run inside it and never be committed.
+    try {
+      if (this.#statements.inTransaction) this.#statements.execute({ sql: 'ROLLBACK', args: [], argTypes: [] })
+    } finally {
+      this.#end()
+    }
   }
 
   async createSavepoint (name: string): Promise<void> {
@@ -252,20 +298,24 @@ class SqliteAdapter implements SqlDriverAdapter {
   readonly #db: Database
   readonly #statements: Statements
   readonly #gate = new ConnectionGate()
+  readonly #busyTimeoutMs: number
 
-  constructor (db: Database) {
+  constructor (db: Database, busyTimeoutMs: number) {
     this.#db = db
     this.#statements = new Statements(db)
+    this.#busyTimeoutMs = busyTimeoutMs
   }
 
+  // Each try passes the gate anew, so a transaction opened during a pause keeps its statements to itself.
   queryRaw (query: SqlQuery): Promise<SqlResultSet> {
-    return this.#gate.run(() => this.#statements.query(query))
+    return whileBusy(this.#busyTimeoutMs, () => this.#gate.run(() => this.#statements.query(query)))
   }
 
   executeRaw (query: SqlQuery): Promise<number> {
-    return this.#gate.run(() => this.#statements.execute(query))
+    return whileBusy(this.#busyTimeoutMs, () => this.#gate.run(() => this.#statements.execute(query)))
   }
 
+  // Not tried again: the statements of a script before the busy one have already run.
   executeScript (script: string): Promise<void> {
     return this.#gate.run(() => {
       try {
@@ -280,13 +330,18 @@ class SqliteAdapter implements SqlDriverAdapter {
     if (isolationLevel !== undefined && isolationLevel !== 'SERIALIZABLE') {
       throw new DriverAdapterError({ kind: 'InvalidIsolationLevel', level: isolationLevel })
     }
-    await this.#gate.acquire()
-    try {
-      this.#statements.execute({ sql: 'BEGIN', args: [], argTypes: [] })
-    } catch (error) {
-      this.#gate.release()
-      throw error
-    }
+    // IMMEDIATE takes the write lock at BEGIN, where a busy answer can be waited out and tried again, so no
+    // statement inside the transaction meets the lock (the API's transactions all write). The gate is
+    // let go during each pause, so plain reads go on meanwhile.
+    await whileBusy(this.#busyTimeoutMs, async () => {
+      await this.#gate.acquire()
+      try {
+        this.#statements.execute({ sql: 'BEGIN IMMEDIATE', args: [], argTypes: [] })
+      } catch (error) {
+        this.#gate.release()
+        throw error
+      }
+    })
     return new SqliteTransaction(this.#statements, () => this.#gate.release())
   }
 
@@ -298,7 +353,7 @@ class SqliteAdapter implements SqlDriverAdapter {
 export interface SqliteAdapterOptions {
   /** Path of the database file. */
   file: string
-  /** Milliseconds a write waits for another connection's lock before failing. */
+  /** Milliseconds a statement waits in all, without blocking the event loop, for another connection's lock before failing. */
   busyTimeoutMs: number
 }
 
@@ -312,6 +367,6 @@ export class SqliteAdapterFactory implements SqlDriverAdapterFactory {
   }
 
   async connect (): Promise<SqlDriverAdapter> {
-    return new SqliteAdapter(new Sqlite(this.#options.file, { timeout: this.#options.busyTimeoutMs }))
+    return new SqliteAdapter(new Sqlite(this.#options.file, { timeout: SQLITE_BUSY_TIMEOUT_MS }), this.#options.busyTimeoutMs)
   }
 }

@@ -2,6 +2,7 @@
 // adapter loses. The official one shares one connection between transactions and plain queries; ours must
 // keep a plain write out of a transaction that is open at the time, or that transaction's rollback undoes it.
 import { join } from 'node:path'
+import Sqlite from 'better-sqlite3'
 import t from 'tap'
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import { PrismaClient } from '../../generated/prisma/sqlite/client.js'
@@ -58,6 +59,32 @@ t.test('transactions still commit, roll back and see their own writes', sqliteOn
     prisma.user.create({ data: { name: 'c', email: 'x', createdAt: new Date() } }),
   ]))
   t.same((await prisma.user.findMany()).map((user) => user.name), ['a'])
+})
+
+t.test('a transaction whose COMMIT fails is rolled back, not left open under the next write', sqliteOnly, async (t) => {
+  const prisma = await clientOn(t, true)
+  // A deferred foreign key fails at COMMIT, and SQLite keeps the transaction open after that failure.
+  await prisma.$executeRawUnsafe('CREATE TABLE "Child" (id INTEGER PRIMARY KEY, "userId" INTEGER REFERENCES "User" (id) DEFERRABLE INITIALLY DEFERRED)')
+  await t.rejects(prisma.$transaction([prisma.$executeRaw`INSERT INTO "Child" ("userId") VALUES (999)`, prisma.$executeRaw`SELECT 1`]))
+  await prisma.user.create({ data: { name: 'after', createdAt: new Date() } })
+  const [file] = (await prisma.$queryRaw<Array<{ file: string }>>`SELECT file FROM pragma_database_list WHERE name = 'main'`).map((row) => row.file)
+  const other = new Sqlite(file!, { readonly: true })
+  t.teardown(() => other.close())
+  t.same(other.prepare('SELECT name FROM "User"').all(), [{ name: 'after' }], 'the next write is committed, seen from another connection')
+  t.same(other.prepare('SELECT COUNT(*) AS n FROM "Child"').get(), { n: 0 })
+})
+
+t.test('a transaction SQLite rolled back by itself fails with its own error, not the ROLLBACK after it', sqliteOnly, async (t) => {
+  const prisma = await clientOn(t, true)
+  // RAISE(ROLLBACK) ends the transaction inside SQLite, as SQLITE_FULL does on a full disk.
+  await prisma.$executeRawUnsafe('CREATE TRIGGER "rollsBack" BEFORE INSERT ON "User" WHEN NEW.name = \'no\' BEGIN SELECT RAISE(ROLLBACK, \'rolled back inside\'); END')
+  const error = await prisma.$transaction([
+    prisma.user.create({ data: { name: 'yes', createdAt: new Date() } }),
+    prisma.user.create({ data: { name: 'no', createdAt: new Date() } }),
+  ]).catch((error: unknown) => error)
+  t.match(String(error), /rolled back inside/)
+  t.notMatch(String(error), /no transaction is active/)
+  t.same(await prisma.user.findMany(), [], 'and nothing of it is stored')
 })
 
 t.test('values round-trip unchanged through the ORM and raw queries', sqliteOnly, async (t) => {

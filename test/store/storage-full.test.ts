@@ -1,0 +1,109 @@
+// A store without space for a write answers 507 with Retry-After, never a 500; reads go on, /readyz says the
+// server cannot write, and all is well again once there is space. SQLite gets a real full disk (a small tmpfs);
+// PostgreSQL gets its real disk_full error, raised by a trigger, since filling its disk is not practical here.
+import { execFileSync } from 'node:child_process'
+import { rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { API, runSql, startApp, store, tempDir, type Reply, type TestApp } from '../helper.js'
+
+interface Teardown { teardown (fn: () => unknown): void }
+
+const expectServerError = true
+
+function checkStorageFull (t: Test, reply: Reply<any>): void {
+  t.equal(reply.status, 507, reply.text)
+  t.equal(reply.headers['retry-after'], '30')
+  t.match(reply.body, { type: 'urn:trackbot:problem:insufficient-storage', status: 507, detail: /no space left/ })
+  t.notMatch(reply.text, /SQLITE|disk_full|prisma/i, 'no driver text')
+}
+
+async function checkReadsWhileFull (t: Test, request: TestApp['request'], conversationId: number): Promise<void> {
+  t.equal((await request('GET', `${API}/conversations/${conversationId}`)).status, 200, 'reads still work')
+  t.equal((await request('GET', `${API}/conversations/${conversationId}/messages?limit=1`)).status, 200)
+  t.equal((await request('GET', '/healthz')).status, 200)
+  const ready = await request('GET', '/readyz', { expectServerError })
+  t.equal(ready.status, 503, 'not ready: it cannot write')
+  t.match(ready.body, { type: 'urn:trackbot:problem:service-unavailable', detail: /no space left/ })
+}
+
+/** Mounts a tmpfs of `size` on a new directory, or says why it cannot (mounting needs privileges). */
+function smallDisk (t: Teardown, size: string): string | Error {
+  const dir = tempDir(t)
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' })
+  } catch (error) {
+    return error as Error
+  }
+  t.teardown(() => { execFileSync('umount', ['--lazy', dir]) })
+  return dir
+}
+
+const disk = store === 'sqlite' ? smallDisk(t, '2m') : undefined
+const sqliteSkip = disk === undefined
+  ? 'SQLite only'
+  : disk instanceof Error ? `cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): ${disk.message.split('\n')[0]}` : false
+
+t.test('SQLite on a full disk: 507, reads go on, writes resume once space is freed', { skip: sqliteSkip }, async (t) => {
+  const dir = disk as string
+  const { request } = await startApp(t, `file:${join(dir, 'trackbot.db')}`)
+  const user = (await request('POST', `${API}/users`, { body: { name: 'Filler' } })).body
+  const kept = (await request('POST', `${API}/users/${user.id}/conversations`, { body: { title: 'kept' } })).body
+  // Most of the disk goes to a file of ours, so the database fills it in a few writes and deleting it frees space.
+  const filler = join(dir, 'filler')
+  writeFileSync(filler, Buffer.alloc(1024 * 1024))
+
+  /** Writes `body` to `path` until the store refuses it: how many it took, and the refusal. */
+  const fill = async (path: string, body: unknown) => {
+    let accepted = 0
+    for (let i = 0; i < 200; i++) {
+      const reply = await request('POST', path, { body, expectServerError })
+      if (reply.status === 507) return { accepted, refused: reply }
+      t.equal(reply.status, 201, reply.text.slice(0, 300))
+      accepted++
+    }
+    throw new Error(`the disk never filled (${accepted} writes of ${path})`)
+  }
+  const big = { messages: Array.from({ length: 8 }, () => ({ role: 'user', content: 'x'.repeat(32768) })) }
+  // Big writes are refused first; a smaller one may still fit, until it does not either.
+  const conversations = await fill(`${API}/users/${user.id}/conversations`, big)
+  checkStorageFull(t, conversations.refused)
+  const messages = await fill(`${API}/conversations/${kept.id}/messages`, big.messages[0])
+  checkStorageFull(t, messages.refused)
+  checkStorageFull(t, await request('POST', `${API}/users/${user.id}/conversations`, { body: big, expectServerError }))
+  await checkReadsWhileFull(t, request, kept.id)
+  const stored = (await request('GET', `${API}/users/${user.id}/conversations`)).body
+  t.equal(stored.length, 1 + conversations.accepted, 'every conversation answered 201 is stored, none refused')
+  t.same(stored.map((c: any) => c.messageCount).sort(), [...Array(conversations.accepted).fill(8), messages.accepted].sort(), 'nothing half-stored')
+
+  rmSync(filler)
+  t.equal((await request('POST', `${API}/users/${user.id}/conversations`, { body: big })).status, 201, 'writes resume once space is freed')
+  t.equal((await request('GET', '/readyz')).status, 200, 'and the server is ready again')
+})
+
+t.test('PostgreSQL disk_full (SQLSTATE 53100): 507; out_of_memory (53200) stays a 503', { skip: store === 'postgres' ? false : 'PostgreSQL only' }, async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  const user = (await request('POST', `${API}/users`, { body: { name: 'Filler' } })).body
+  const kept = (await request('POST', `${API}/users/${user.id}/conversations`, { body: { title: 'kept' } })).body
+  // What PostgreSQL raises when it cannot extend a file, through the real driver, Prisma and error handler.
+  const failInserts = async (condition: string) => await runSql(databaseUrl, `
+    CREATE OR REPLACE FUNCTION fail_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = '${condition}'; END $$;
+    CREATE OR REPLACE TRIGGER fail_insert BEFORE INSERT ON "Message" FOR EACH ROW EXECUTE FUNCTION fail_insert()`)
+  const message = { role: 'user', content: 'hello' }
+
+  await failInserts('disk_full')
+  checkStorageFull(t, await request('POST', `${API}/conversations/${kept.id}/messages`, { body: message, expectServerError }))
+  checkStorageFull(t, await request('POST', `${API}/users/${user.id}/conversations`, { body: { messages: [message] }, expectServerError }))
+  await checkReadsWhileFull(t, request, kept.id)
+
+  await failInserts('out_of_memory')
+  const outOfMemory = await request('POST', `${API}/conversations/${kept.id}/messages`, { body: message, expectServerError })
+  t.equal(outOfMemory.status, 503, outOfMemory.text)
+  t.equal(outOfMemory.headers['retry-after'], '1')
+
+  await runSql(databaseUrl, 'DROP TRIGGER fail_insert ON "Message"')
+  t.equal((await request('POST', `${API}/conversations/${kept.id}/messages`, { body: message })).status, 201)
+  t.equal((await request('GET', '/readyz')).status, 200, 'ready again once a write succeeds')
+  t.same((await request('GET', `${API}/users/${user.id}/conversations`)).body.map((c: any) => c.messageCount), [1], 'only the accepted message is stored')
+})
