@@ -148,6 +148,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/conversations/{conversationId}/messages/{messageId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Conversation ID
+                 * @example 1
+                 */
+                conversationId: components["parameters"]["ConversationId"];
+                /**
+                 * @description Message ID, within its conversation
+                 * @example 1
+                 */
+                messageId: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a message of a conversation
+         * @description Retrieve one message of a conversation. A message id that belongs to another conversation is a
+         *     404, as is one that does not exist.
+         */
+        get: operations["get_message"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a message of a conversation
+         * @description Delete one message of a conversation. The conversation's `messageCount` drops by one in the same
+         *     atomic write, and its `updatedAt` moves, as it does when a message is added: a message deleted is
+         *     activity in the conversation, so it comes first in `list_conversations` as a chat UI expects.
+         */
+        delete: operations["delete_message"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -560,6 +598,11 @@ export interface components {
          */
         ConversationId: components["schemas"]["Id"];
         /**
+         * @description Message ID, within its conversation
+         * @example 1
+         */
+        MessageId: components["schemas"]["Id"];
+        /**
          * @description Page size. Without it the whole list is returned.
          * @example 50
          */
@@ -915,6 +958,74 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    get_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Conversation ID
+                 * @example 1
+                 */
+                conversationId: components["parameters"]["ConversationId"];
+                /**
+                 * @description Message ID, within its conversation
+                 * @example 1
+                 */
+                messageId: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Message retrieved successfully */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    delete_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Conversation ID
+                 * @example 1
+                 */
+                conversationId: components["parameters"]["ConversationId"];
+                /**
+                 * @description Message ID, within its conversation
+                 * @example 1
+                 */
+                messageId: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Message deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };

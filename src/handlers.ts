@@ -67,6 +67,17 @@ export function createHandlers ({ users, conversations, messages }: Repositories
       return { status: 201, body: message }
     },
 
+    async get_message ({ params }, { path }) {
+      const message = await messages.findById(params.conversationId, params.messageId)
+      if (message === null) return notFound(`Conversation ${params.conversationId} has no message ${params.messageId}.`, path)
+      return { status: 200, body: message }
+    },
+
+    async delete_message ({ params }, { path }) {
+      const deleted = await messages.delete(params.conversationId, params.messageId)
+      return deleted ? { status: 204 } : notFound(`Conversation ${params.conversationId} has no message ${params.messageId}.`, path)
+    },
+
     async list_messages ({ params, query }, { path }) {
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, isMessageKey)
       if (after === null) return badCursor(path)

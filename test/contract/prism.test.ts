@@ -76,6 +76,11 @@ if (store !== 'sqlite') {
     await send({ method: 'GET', path: '/conversations/999999', status: 404 })
     await send({ method: 'POST', path: `/conversations/${conversation.id}/messages`, body: { role: 'user', content: 'more' }, status: 201 })
     await send({ method: 'POST', path: '/conversations/999999/messages', body: { role: 'user', content: 'lost' }, status: 404 })
+    const posted = conversation.messages[0]
+    await send({ method: 'GET', path: `/conversations/${conversation.id}/messages/${posted.id}`, status: 200 })
+    await send({ method: 'GET', path: `/conversations/${conversation.id}/messages/999999`, status: 404 })
+    await send({ method: 'DELETE', path: `/conversations/${conversation.id}/messages/${posted.id}`, status: 204 })
+    await send({ method: 'DELETE', path: `/conversations/${conversation.id}/messages/${posted.id}`, status: 404 })
     await send({ method: 'GET', path: `/conversations/${conversation.id}/messages`, status: 200 })
     await send({ method: 'GET', path: `/conversations/${conversation.id}/messages?limit=2`, status: 200 })
     await send({ method: 'GET', path: '/conversations/999999/messages', status: 404 })
