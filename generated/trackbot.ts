@@ -114,7 +114,16 @@ export interface paths {
         delete: operations["delete_conversation"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update a conversation's title or metadata
+         * @description Change a conversation with a JSON merge patch (RFC 7396), sent as `application/merge-patch+json`
+         *     or, meaning the same, `application/json`. `title` replaces the title (null clears it);
+         *     `metadata` is merged key by key: a string sets that key, null removes it, keys not named are kept.
+         *     Fields left out are untouched; `updatedAt` moves. The merged metadata must still meet every bound of
+         *     `Metadata` (at most its `maxProperties` keys), else the answer is a 400 naming `/metadata` and nothing
+         *     changes. Concurrent patches of different keys all take effect: each merge is one atomic write.
+         */
+        patch: operations["update_conversation"];
         trace?: never;
     };
     "/conversations/{conversationId}/messages": {
@@ -260,6 +269,32 @@ export interface components {
          */
         Metadata: {
             [key: string]: string;
+        };
+        /**
+         * @description Changes to a conversation's metadata (RFC 7396): a string sets that key, null removes it. Keys and
+         *     values have the bounds of `Metadata`, and a patch names at most as many keys as `Metadata` holds.
+         * @example {
+         *       "model": "gpt-4o-mini",
+         *       "source": null
+         *     }
+         */
+        MetadataPatch: {
+            [key: string]: string | null;
+        };
+        /**
+         * @description A JSON merge patch (RFC 7396) of a conversation: `title` replaces (null clears), `metadata` merges key
+         *     by key; a field left out is untouched.
+         * @example {
+         *       "title": "Lisbon in two days",
+         *       "metadata": {
+         *         "model": "gpt-4o-mini",
+         *         "source": null
+         *       }
+         *     }
+         */
+        ConversationPatch: {
+            title?: components["schemas"]["Title"];
+            metadata?: components["schemas"]["MetadataPatch"];
         };
         /**
          * @description Who wrote the message.
@@ -873,6 +908,61 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    update_conversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Conversation ID
+                 * @example 1
+                 */
+                conversationId: components["parameters"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "title": "Lisbon in two days",
+                 *       "metadata": {
+                 *         "model": "gpt-4o-mini",
+                 *         "source": null
+                 *       }
+                 *     }
+                 */
+                "application/merge-patch+json": components["schemas"]["ConversationPatch"];
+                /**
+                 * @example {
+                 *       "title": "Lisbon in two days",
+                 *       "metadata": {
+                 *         "model": "gpt-4o-mini",
+                 *         "source": null
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ConversationPatch"];
+            };
+        };
+        responses: {
+            /** @description Conversation updated; its state after the patch */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Conversation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };

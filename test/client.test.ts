@@ -92,6 +92,15 @@ t.test('every operation round-trips through the typed client', async (t) => {
   t.same(got.data, summary, 'a conversation read alone comes without its messages')
   t.equal(initialMessages.length, 2)
 
+  const patched = await client.PATCH('/conversations/{conversationId}', {
+    params: { path: { conversationId: conversation.id } },
+    headers: { 'Content-Type': 'application/merge-patch+json' },
+    body: { title: 'Lisbon and Porto', metadata: { model: null, lang: 'pt' } },
+  })
+  t.equal(patched.response.status, 200)
+  t.match(patched.data, { id: conversation.id, title: 'Lisbon and Porto', metadata: { lang: 'pt' } })
+  t.same(Object.keys(patched.data!.metadata), ['lang'])
+
   const message = await client.POST('/conversations/{conversationId}/messages', {
     params: { path: { conversationId: conversation.id } },
     body: { role: 'user', content: 'And Porto?' },
