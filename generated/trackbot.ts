@@ -114,7 +114,16 @@ export interface paths {
         delete: operations["delete_conversation"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update a conversation's title or metadata
+         * @description Change a conversation with a JSON merge patch (RFC 7396), sent as `application/merge-patch+json`
+         *     or, meaning the same, `application/json`. `title` replaces the title (null clears it);
+         *     `metadata` is merged key by key: a string sets that key, null removes it, keys not named are kept.
+         *     Fields left out are untouched; `updatedAt` moves. The merged metadata must still meet every bound of
+         *     `Metadata` (at most its `maxProperties` keys), else the answer is a 400 naming `/metadata` and nothing
+         *     changes. Concurrent patches of different keys all take effect: each merge is one atomic write.
+         */
+        patch: operations["update_conversation"];
         trace?: never;
     };
     "/conversations/{conversationId}/messages": {
@@ -143,6 +152,44 @@ export interface paths {
          */
         post: operations["create_message"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/conversations/{conversationId}/messages/{messageId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Conversation ID
+                 * @example 1
+                 */
+                conversationId: components["parameters"]["ConversationId"];
+                /**
+                 * @description Message ID, within its conversation
+                 * @example 1
+                 */
+                messageId: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a message of a conversation
+         * @description Retrieve one message of a conversation. A message id that belongs to another conversation is a
+         *     404, as is one that does not exist.
+         */
+        get: operations["get_message"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a message of a conversation
+         * @description Delete one message of a conversation. The conversation's `messageCount` drops by one in the same
+         *     atomic write, and its `updatedAt` moves, as it does when a message is added: a message deleted is
+         *     activity in the conversation, so it comes first in `list_conversations` as a chat UI expects.
+         */
+        delete: operations["delete_message"];
         options?: never;
         head?: never;
         patch?: never;
@@ -222,6 +269,32 @@ export interface components {
          */
         Metadata: {
             [key: string]: string;
+        };
+        /**
+         * @description Changes to a conversation's metadata (RFC 7396): a string sets that key, null removes it. Keys and
+         *     values have the bounds of `Metadata`, and a patch names at most as many keys as `Metadata` holds.
+         * @example {
+         *       "model": "gpt-4o-mini",
+         *       "source": null
+         *     }
+         */
+        MetadataPatch: {
+            [key: string]: string | null;
+        };
+        /**
+         * @description A JSON merge patch (RFC 7396) of a conversation: `title` replaces (null clears), `metadata` merges key
+         *     by key; a field left out is untouched.
+         * @example {
+         *       "title": "Lisbon in two days",
+         *       "metadata": {
+         *         "model": "gpt-4o-mini",
+         *         "source": null
+         *       }
+         *     }
+         */
+        ConversationPatch: {
+            title?: components["schemas"]["Title"];
+            metadata?: components["schemas"]["MetadataPatch"];
         };
         /**
          * @description Who wrote the message.
@@ -583,6 +656,11 @@ export interface components {
          */
         ConversationId: components["schemas"]["Id"];
         /**
+         * @description Message ID, within its conversation
+         * @example 1
+         */
+        MessageId: components["schemas"]["Id"];
+        /**
          * @description Page size. Without it the whole list is returned.
          * @example 50
          */
@@ -861,6 +939,62 @@ export interface operations {
             507: components["responses"]["InsufficientStorage"];
         };
     };
+    update_conversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Conversation ID
+                 * @example 1
+                 */
+                conversationId: components["parameters"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "title": "Lisbon in two days",
+                 *       "metadata": {
+                 *         "model": "gpt-4o-mini",
+                 *         "source": null
+                 *       }
+                 *     }
+                 */
+                "application/merge-patch+json": components["schemas"]["ConversationPatch"];
+                /**
+                 * @example {
+                 *       "title": "Lisbon in two days",
+                 *       "metadata": {
+                 *         "model": "gpt-4o-mini",
+                 *         "source": null
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ConversationPatch"];
+            };
+        };
+        responses: {
+            /** @description Conversation updated; its state after the patch */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Conversation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
     list_messages: {
         parameters: {
             query?: {
@@ -942,6 +1076,75 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    get_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Conversation ID
+                 * @example 1
+                 */
+                conversationId: components["parameters"]["ConversationId"];
+                /**
+                 * @description Message ID, within its conversation
+                 * @example 1
+                 */
+                messageId: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Message retrieved successfully */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    delete_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Conversation ID
+                 * @example 1
+                 */
+                conversationId: components["parameters"]["ConversationId"];
+                /**
+                 * @description Message ID, within its conversation
+                 * @example 1
+                 */
+                messageId: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Message deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
             507: components["responses"]["InsufficientStorage"];

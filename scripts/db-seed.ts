@@ -3,6 +3,7 @@
 // developer have something real to look at. The same seed gives the same data.
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../src/config.js'
+import { readSpec, storeLimits } from '../src/contract/spec.js'
 import { openDatabase } from '../src/store/database.js'
 import { createRepositories } from '../src/store/repositories.js'
 import type { NewConversation } from '../src/store/models.js'
@@ -93,7 +94,7 @@ async function main (): Promise<void> {
 
   const { databaseUrl } = loadConfig()
   const database = await openDatabase(databaseUrl, { info: () => {}, warn: console.warn })
-  const repositories = createRepositories(database.prisma, database.provider)
+  const repositories = createRepositories(database.prisma, database.provider, storeLimits(readSpec()))
   let conversations = 0
   let messages = 0
   try {

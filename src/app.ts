@@ -15,7 +15,7 @@ import { registerHealthRoutes } from './http/health.js'
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import { createRepositories } from './store/repositories.js'
-import { apiBasePath, createOpenApi, readSpecSource, type SpecSource } from './contract/spec.js'
+import { apiBasePath, createOpenApi, readSpecSource, storeLimits, type SpecSource } from './contract/spec.js'
 
 export interface AppOptions {
   databaseUrl: string
@@ -78,7 +78,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   fastify.addHook('onClose', () => database.close())
   registerHealthRoutes(fastify, database)
   // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
-  registerApiRoutes(fastify, api, createHandlers(createRepositories(database.prisma, database.provider), basePath), basePath)
+  registerApiRoutes(fastify, api, createHandlers(createRepositories(database.prisma, database.provider, storeLimits(spec.document)), basePath), basePath)
   await registerDocs(fastify, basePath, spec)
 
   const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }

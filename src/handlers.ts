@@ -1,9 +1,9 @@
 // One handler per operationId: typed input in, one repository call, typed result out.
 import type { Handlers } from './contract/handler-types.js'
 import { decodeCursor, nextPageLink } from './contract/cursor.js'
-import { problem } from './contract/problems.js'
+import { INVALID_REQUEST, problem } from './contract/problems.js'
 import type { Repositories } from './store/repositories.js'
-import { isConversationKey } from './store/conversations.js'
+import { isConversationKey, TOO_MANY_METADATA_KEYS } from './store/conversations.js'
 import { isMessageKey } from './store/messages.js'
 import type { Page } from './store/page.js'
 
@@ -13,6 +13,14 @@ const badCursor = (instance: string) => ({
   status: 400,
   body: problem('validation', 'The cursor was not issued by this list.', instance, [
     { in: 'query', pointer: '/cursor', detail: 'is not a cursor this server issued' },
+  ]),
+}) as const
+
+// The schema bounds the patch; only the merge with what is stored can break Metadata's key bound.
+const tooManyMetadataKeys = (limit: number, instance: string) => ({
+  status: 400,
+  body: problem('validation', INVALID_REQUEST, instance, [
+    { in: 'body', pointer: '/metadata', detail: `must NOT have more than ${limit} properties once merged with the stored metadata` },
   ]),
 }) as const
 
@@ -56,6 +64,13 @@ export function createHandlers ({ users, conversations, messages }: Repositories
       return { status: 200, body: conversation }
     },
 
+    async update_conversation ({ params, body }, { path }) {
+      const conversation = await conversations.update(params.conversationId, body)
+      if (conversation === null) return notFound(`Conversation ${params.conversationId} does not exist.`, path)
+      if (conversation === TOO_MANY_METADATA_KEYS) return tooManyMetadataKeys(conversations.limits.metadataKeys, path)
+      return { status: 200, body: conversation }
+    },
+
     async delete_conversation ({ params }, { path }) {
       const deleted = await conversations.delete(params.conversationId)
       return deleted ? { status: 204 } : notFound(`Conversation ${params.conversationId} does not exist.`, path)
@@ -65,6 +80,17 @@ export function createHandlers ({ users, conversations, messages }: Repositories
       const message = await messages.create(params.conversationId, body)
       if (message === null) return notFound(`Conversation ${params.conversationId} does not exist.`, path)
       return { status: 201, body: message }
+    },
+
+    async get_message ({ params }, { path }) {
+      const message = await messages.findById(params.conversationId, params.messageId)
+      if (message === null) return notFound(`Conversation ${params.conversationId} has no message ${params.messageId}.`, path)
+      return { status: 200, body: message }
+    },
+
+    async delete_message ({ params }, { path }) {
+      const deleted = await messages.delete(params.conversationId, params.messageId)
+      return deleted ? { status: 204 } : notFound(`Conversation ${params.conversationId} has no message ${params.messageId}.`, path)
     },
 
     async list_messages ({ params, query }, { path }) {

@@ -92,12 +92,33 @@ t.test('every operation round-trips through the typed client', async (t) => {
   t.same(got.data, summary, 'a conversation read alone comes without its messages')
   t.equal(initialMessages.length, 2)
 
+  const patched = await client.PATCH('/conversations/{conversationId}', {
+    params: { path: { conversationId: conversation.id } },
+    headers: { 'Content-Type': 'application/merge-patch+json' },
+    body: { title: 'Lisbon and Porto', metadata: { model: null, lang: 'pt' } },
+  })
+  t.equal(patched.response.status, 200)
+  t.match(patched.data, { id: conversation.id, title: 'Lisbon and Porto', metadata: { lang: 'pt' } })
+  t.same(Object.keys(patched.data!.metadata), ['lang'])
+
   const message = await client.POST('/conversations/{conversationId}/messages', {
     params: { path: { conversationId: conversation.id } },
     body: { role: 'user', content: 'And Porto?' },
   })
   t.equal(message.response.status, 201)
   t.match(message.data, { conversationId: conversation.id, role: 'user', content: 'And Porto?' })
+  const onePath = { path: { conversationId: conversation.id, messageId: message.data!.id } }
+  const one = await client.GET('/conversations/{conversationId}/messages/{messageId}', { params: onePath })
+  t.same(one.data, message.data)
+  const removed = await client.DELETE('/conversations/{conversationId}/messages/{messageId}', { params: onePath })
+  t.equal(removed.response.status, 204)
+  const removedAgain = await client.DELETE('/conversations/{conversationId}/messages/{messageId}', { params: onePath })
+  assertNotFound(t, removedAgain.error, `${API}/conversations/${conversation.id}/messages/${message.data!.id}`)
+  const reposted = await client.POST('/conversations/{conversationId}/messages', {
+    params: { path: { conversationId: conversation.id } },
+    body: { role: 'user', content: 'And Porto?' },
+  })
+  t.equal(reposted.response.status, 201)
   const messages = await client.GET('/conversations/{conversationId}/messages', { params: { path: { conversationId: conversation.id } } })
   t.same(messages.data!.map((item) => item.content), ['Hi', 'Hello!', 'And Porto?'])
   const firstTwo = await client.GET('/conversations/{conversationId}/messages', { params: { path: { conversationId: conversation.id }, query: { limit: 2 } } })

@@ -6,6 +6,7 @@ import { OpenAPIBackend, type Document } from 'openapi-backend'
 import type { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
 import { projectRoot } from '../project-root.js'
+import type { StoreLimits } from '../store/conversations.js'
 
 export const specPath = join(projectRoot, 'openapi', 'trackbot.yaml')
 
@@ -30,6 +31,17 @@ export function readSpec (): Document {
 export function apiBasePath (spec: Document): string {
   const url = spec.servers?.[0]?.url ?? '/'
   return new URL(url, 'http://localhost').pathname.replace(/\/$/, '')
+}
+
+/**
+ * The bounds the store enforces itself, read from the spec: a merged metadata must hold no more keys than
+ * the Metadata schema's maxProperties. A spec without that bound does not start.
+ */
+export function storeLimits (spec: Document): StoreLimits {
+  const metadata = spec.components?.schemas?.Metadata as { maxProperties?: unknown } | undefined
+  const metadataKeys = metadata?.maxProperties
+  if (typeof metadataKeys !== 'number') throw new Error('the spec\'s Metadata schema has no maxProperties, which the store enforces on merged metadata')
+  return { metadataKeys }
 }
 
 /** OpenAPI 3.0 has no propertyNames, so the spec spells it as this extension. */

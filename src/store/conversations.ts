@@ -1,7 +1,7 @@
 import type { PrismaClient } from './database.js'
 import { empty, join, limitTo, sql, type Dialect, type Sql } from './dialect.js'
 import { columns, found, messageColumns, queryRows } from './columns.js'
-import type { Conversation, ConversationWithMessages, NewConversation, NewMessage } from './models.js'
+import type { Conversation, ConversationPatch, ConversationWithMessages, NewConversation, NewMessage } from './models.js'
 import { toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { UserRepository } from './users.js'
@@ -27,7 +27,16 @@ const keyOf = (conversation: Conversation): ConversationKey => [Date.parse(conve
 
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
 
-export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository) {
+/** update's answer when the merged metadata would hold more keys than the spec's Metadata allows. */
+export const TOO_MANY_METADATA_KEYS = 'tooManyMetadataKeys'
+
+/** Bounds of the contract the store enforces itself, read from the spec by whoever creates the repositories. */
+export interface StoreLimits {
+  /** The most keys a conversation's metadata holds (Metadata's maxProperties). */
+  metadataKeys: number
+}
+
+export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits) {
   const conversationColumns = columns<Conversation>({
     id: sql`id`,
     userId: sql`"userId"`,
@@ -115,6 +124,26 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
       // An empty page is the one case where the user may not exist at all.
       if (conversations.length === 0 && !await users.exists(userId)) return null
       return toPage(conversations, options.limit, keyOf)
+    },
+
+    limits,
+
+    /**
+     * Applies a merge patch in one UPDATE: title replaced when given, metadata merged key by key, updatedAt
+     * moved forward. The merge is computed from the row as the UPDATE finds it, under its write lock, so
+     * concurrent patches of different keys all land. The key bound is in the WHERE clause: a merge past it
+     * updates nothing. Null when there is no such conversation.
+     */
+    async update (id: number, patch: ConversationPatch): Promise<Conversation | typeof TOO_MANY_METADATA_KEYS | null> {
+      const merged = dialect.mergePatch(sql`metadata`, patch.metadata ?? {})
+      const title = patch.title === undefined ? sql`title` : sql`${patch.title}`
+      const [conversation] = await queryRows(prisma, conversationColumns, (list) => sql`
+        UPDATE "Conversation" SET title = ${title}, metadata = ${merged}, "updatedAt" = ${dialect.later(sql`"updatedAt"`, new Date())}
+        WHERE id = ${id} AND ${dialect.keyCount(merged)} <= ${limits.metadataKeys}
+        RETURNING ${list}`)
+      if (conversation !== undefined) return conversation
+      // No row updated: either there is none, or the merge broke the bound (the only other condition).
+      return await this.exists(id) ? TOO_MANY_METADATA_KEYS : null
     },
 
     async exists (id: number): Promise<boolean> {

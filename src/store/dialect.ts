@@ -13,6 +13,10 @@ export interface Dialect {
   later (column: Sql, value: Date): Sql
   /** A timestamp column as the API writes it, `2026-11-24T18:11:37.123Z`: built by the database, not per row in JS. */
   isoTime (column: Sql): Sql
+  /** A JSON object column with an RFC 7396 merge patch applied: null values remove keys, others set them. */
+  mergePatch (column: Sql, patch: Record<string, string | null>): Sql
+  /** How many keys a JSON object holds. */
+  keyCount (object: Sql): Sql
   /** The id of the conversation inserted earlier in the same transaction. */
   lastConversationId: Sql
   /**
@@ -26,6 +30,8 @@ const sqlite: Dialect = {
   json: (value) => sql`${JSON.stringify(value)}`,
   // SQLite's scalar max(); its timestamps are ISO-8601 text of one fixed width, so text order is time order.
   later: (column, value) => sql`max(${column}, ${value})`,
+  mergePatch: (column, patch) => sql`json_patch(${column}, ${JSON.stringify(patch)})`,
+  keyCount: (object) => sql`(SELECT count(*) FROM json_each(${object}))`,
   // Stored as ISO-8601 text with milliseconds and `+00:00` (what Prisma writes): 23 characters, then `Z`.
   isoTime: (column) => sql`substr(${column}, 1, 23) || 'Z'`,
   // SQLite has one writer at a time and AUTOINCREMENT ids only grow, so inside the write transaction the
@@ -38,6 +44,9 @@ const sqlite: Dialect = {
 const postgres: Dialect = {
   json: (value) => sql`CAST(${JSON.stringify(value)} AS jsonb)`,
   later: (column, value) => sql`GREATEST(${column}, ${value})`,
+  // PostgreSQL has no merge patch: the non-null values concatenated over the column, then the null-valued keys removed.
+  mergePatch: (column, patch) => sql`(${column} || jsonb_strip_nulls(${postgres.json(patch)})) - ARRAY(SELECT key FROM jsonb_each(${postgres.json(patch)}) WHERE value = 'null'::jsonb)`,
+  keyCount: (object) => sql`(SELECT count(*) FROM jsonb_object_keys(${object}))`,
   // timestamp(3) columns hold UTC (Prisma writes them so).
   isoTime: (column) => sql`to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
   // Per session, so concurrent inserts on other connections cannot interfere.

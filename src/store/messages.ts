@@ -1,7 +1,7 @@
 import type { PrismaClient } from './database.js'
-import { messageColumns, queryRows } from './columns.js'
+import { found, messageColumns, queryRows } from './columns.js'
 import type { ConversationRepository } from './conversations.js'
-import { empty, limitTo, sql, type Dialect } from './dialect.js'
+import { empty, limitTo, sql, type Dialect, type Sql } from './dialect.js'
 import type { Message, NewMessage } from './models.js'
 import { toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
@@ -39,6 +39,41 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
         if (databaseErrorKind(error) === 'foreignKey') return null
         throw error
       }
+    },
+
+    /** The message, when it belongs to that conversation; null otherwise, even when another conversation has it. */
+    async findById (conversationId: number, id: number): Promise<Message | null> {
+      const [message] = await queryRows(prisma, columns, (list) => sql`
+        SELECT ${list} FROM "Message" WHERE id = ${id} AND "conversationId" = ${conversationId}`)
+      return message ?? null
+    },
+
+    /**
+     * Deletes the message and moves its conversation's messageCount down and updatedAt forward, atomically
+     * (one statement on PostgreSQL, a batch transaction on SQLite). A delete is activity in the conversation,
+     * as a post is, so updatedAt moves (the spec says so in delete_message's description).
+     * False when that conversation has no such message.
+     */
+    async delete (conversationId: number, id: number): Promise<boolean> {
+      const now = new Date()
+      const matching = sql`id = ${id} AND "conversationId" = ${conversationId}`
+      const touch = (condition: Sql) => sql`
+        UPDATE "Conversation" SET "messageCount" = "messageCount" - 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}
+        WHERE id = ${conversationId} AND ${condition}`
+      if (dialect.writesInWith) {
+        // The UPDATE sees the rows the DELETE returns, so it runs only when a message went.
+        const deleted = await queryRows(prisma, found, (list) => sql`
+          WITH message AS (DELETE FROM "Message" WHERE ${matching} RETURNING id),
+          touched AS (${touch(sql`EXISTS (SELECT 1 FROM message)`)})
+          SELECT ${list} FROM message`)
+        return deleted.length > 0
+      }
+      // SQLite has one writer at a time: inside the transaction, the message the UPDATE finds is the one the DELETE removes.
+      const [, deleted] = await prisma.$transaction([
+        prisma.$executeRaw`${touch(sql`EXISTS (SELECT 1 FROM "Message" WHERE ${matching})`)}`,
+        prisma.$executeRaw`DELETE FROM "Message" WHERE ${matching}`,
+      ])
+      return deleted > 0
     },
 
     /** One page of a conversation's messages, oldest first; null when the conversation does not exist. */

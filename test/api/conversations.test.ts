@@ -1,5 +1,5 @@
 import t from 'tap'
-import { API, startApp, type TestApp } from '../helper.js'
+import { API, snapshot, startApp, type TestApp } from '../helper.js'
 
 async function newUser (request: TestApp['request'], name = 'Ada'): Promise<number> {
   return (await request('POST', `${API}/users`, { body: { name } })).body.id
@@ -147,4 +147,101 @@ t.test('50 concurrent creates give 50 distinct conversations', async (t) => {
   const listed = await request('GET', `${API}/users/${userId}/conversations`)
   t.equal(listed.body.length, 50)
   t.ok(listed.body.every((c: any) => c.messageCount === 1))
+})
+
+const MERGE_PATCH = { 'content-type': 'application/merge-patch+json' }
+
+async function newConversation (request: TestApp['request'], body: object) {
+  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
+  return (await request('POST', `${API}/users/${userId}/conversations`, { body })).body
+}
+
+t.test('update_conversation merges: title replaced or cleared, metadata keys set, replaced and removed, the rest kept', async (t) => {
+  const { request } = await startApp(t)
+  const conversation = await newConversation(request, { title: 'Lisbon', metadata: { model: 'a', source: 'web', keep: 'me' } })
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  const url = `${API}/conversations/${conversation.id}`
+
+  const patched = await request('PATCH', url, { body: { title: 'Porto', metadata: { model: 'b', source: null, added: 'new' } }, headers: MERGE_PATCH })
+  t.equal(patched.status, 200)
+  t.match(patched.body, { id: conversation.id, title: 'Porto', metadata: { model: 'b', keep: 'me', added: 'new' }, messageCount: 0, createdAt: conversation.createdAt })
+  t.same(Object.keys(patched.body.metadata).sort(), ['added', 'keep', 'model'], 'a null removes the key')
+  t.ok(patched.body.updatedAt > conversation.updatedAt, 'updatedAt moves')
+  t.same((await request('GET', url)).body, patched.body, 'stored as answered')
+
+  // application/json means the same; absent fields are untouched.
+  const cleared = await request('PATCH', url, { body: { title: null } })
+  t.equal(cleared.status, 200)
+  t.same([cleared.body.title, cleared.body.metadata], [null, patched.body.metadata])
+  const metadataOnly = await request('PATCH', url, { body: { metadata: { keep: null } } })
+  t.same([metadataOnly.body.title, metadataOnly.body.metadata], [null, { model: 'b', added: 'new' }])
+  const nothing = await request('PATCH', url, { body: {}, headers: MERGE_PATCH })
+  t.equal(nothing.status, 200)
+  t.same([nothing.body.title, nothing.body.metadata], [null, { model: 'b', added: 'new' }])
+})
+
+t.test('update_conversation refuses a merge past the metadata key bound with a 400 naming /metadata, storing nothing', async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  const full = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, 'v']))
+  const conversation = await newConversation(request, { title: 'Full', metadata: full })
+  const url = `${API}/conversations/${conversation.id}`
+  const before = await snapshot(databaseUrl)
+
+  for (const headers of [MERGE_PATCH, {}]) {
+    const refused = await request('PATCH', url, { body: { title: 'changed', metadata: { extra: 'one too many' } }, headers })
+    t.equal(refused.status, 400)
+    t.match(refused.body, { type: 'urn:trackbot:problem:validation-error', errors: [{ in: 'body', pointer: '/metadata', detail: /more than 16 properties/ }] })
+    t.equal(refused.body.errors.length, 1)
+  }
+  t.equal(await snapshot(databaseUrl), before, 'neither title nor metadata changed')
+
+  // A key replaced for another stays within the bound.
+  const swapped = await request('PATCH', url, { body: { metadata: { k0: null, extra: 'fits' } }, headers: MERGE_PATCH })
+  t.equal(swapped.status, 200)
+  t.equal(Object.keys(swapped.body.metadata).length, 16)
+})
+
+t.test('update_conversation: unknown fields and bad values are 400, a missing conversation 404, PUT 405', async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  const conversation = await newConversation(request, { title: 'Lisbon' })
+  const url = `${API}/conversations/${conversation.id}`
+  const before = await snapshot(databaseUrl)
+
+  const unknown = await request('PATCH', url, { body: { title: 'x', messageCount: 9 }, headers: MERGE_PATCH })
+  t.equal(unknown.status, 400)
+  t.match(unknown.body.errors, [{ in: 'body', pointer: '/messageCount', detail: 'is not allowed here' }])
+  const longKey = await request('PATCH', url, { body: { metadata: { ['k'.repeat(65)]: 'v' } }, headers: MERGE_PATCH })
+  t.equal(longKey.status, 400)
+  t.match(longKey.body.errors, [{ pointer: `/metadata/${'k'.repeat(65)}` }])
+  const badValue = await request('PATCH', url, { body: { metadata: { model: 7 } } })
+  t.equal(badValue.status, 400)
+  t.equal((await request('PATCH', url, { body: { title: '' }, headers: MERGE_PATCH })).status, 400)
+  t.equal((await request('PATCH', url, { headers: MERGE_PATCH })).status, 400, 'a patch needs a body')
+  t.equal((await request('PATCH', url, { payload: 'title=x', headers: { 'content-type': 'text/plain' } })).status, 415)
+  t.equal(await snapshot(databaseUrl), before)
+
+  const missing = await request('PATCH', `${API}/conversations/999999`, { body: { title: 'x' }, headers: MERGE_PATCH })
+  t.equal(missing.status, 404)
+  t.match(missing.body, { detail: 'Conversation 999999 does not exist.' })
+  const put = await request('PUT', url, { body: { title: 'x' } })
+  t.equal(put.status, 405)
+  t.match(put.headers.allow, /PATCH/)
+})
+
+t.test('concurrent patches of different metadata keys all land', async (t) => {
+  const { request } = await startApp(t)
+  const conversation = await newConversation(request, { metadata: { base: 'kept' } })
+  const url = `${API}/conversations/${conversation.id}`
+  // With the base key, one short of the bound of 16.
+  const keys = Array.from({ length: 14 }, (_, i) => `key${i}`)
+  const replies = await Promise.all(keys.map((key, i) =>
+    request('PATCH', url, { body: { metadata: { [key]: key } }, headers: i % 2 === 0 ? MERGE_PATCH : {} })))
+  t.same(replies.map((reply) => reply.status), keys.map(() => 200))
+  const stored = (await request('GET', url)).body.metadata
+  t.same(stored, { base: 'kept', ...Object.fromEntries(keys.map((key) => [key, key])) }, 'no key lost')
+
+  // One key short of the bound, of two concurrent patches adding a key each, exactly one fits.
+  const [a, b] = await Promise.all(['late1', 'late2'].map((key) => request('PATCH', url, { body: { metadata: { [key]: 'v' } } })))
+  t.same([a!.status, b!.status].sort(), [200, 400])
+  t.equal(Object.keys((await request('GET', url)).body.metadata).length, 16)
 })

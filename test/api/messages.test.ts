@@ -1,5 +1,5 @@
 import t from 'tap'
-import { API, startApp } from '../helper.js'
+import { API, snapshot, startApp, type TestApp } from '../helper.js'
 
 t.test('create_message appends; list_messages returns them oldest first', async (t) => {
   const { request } = await startApp(t)
@@ -65,4 +65,72 @@ t.test('emoji and U+FFFD round-trip in every text field, sent as they are or as 
   t.match((await request('GET', `${API}/conversations/${conversation.body.id}`)).body, { title: text, metadata: { [text]: text } })
   const listed = await request('GET', `${API}/conversations/${conversation.body.id}/messages`)
   t.same(listed.body.map((m: any) => m.content), [text, text])
+})
+
+/** A user with one conversation holding `contents` as user messages; the conversation as created. */
+async function conversationWith (request: TestApp['request'], contents: string[]) {
+  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
+  return (await request('POST', `${API}/users/${userId}/conversations`, {
+    body: { messages: contents.map((content) => ({ role: 'user', content })) },
+  })).body
+}
+
+t.test('get_message returns one message of its conversation, and 404 for one of another conversation', async (t) => {
+  const { request } = await startApp(t)
+  const mine = await conversationWith(request, ['first', 'second'])
+  const other = await conversationWith(request, ['elsewhere'])
+  const [, second] = mine.messages
+
+  const got = await request('GET', `${API}/conversations/${mine.id}/messages/${second.id}`)
+  t.equal(got.status, 200)
+  t.same(got.body, second)
+
+  const foreign = await request('GET', `${API}/conversations/${mine.id}/messages/${other.messages[0].id}`)
+  t.equal(foreign.status, 404, 'a message of another conversation is not found here')
+  t.match(foreign.body, { type: 'urn:trackbot:problem:not-found', detail: `Conversation ${mine.id} has no message ${other.messages[0].id}.` })
+  t.equal((await request('GET', `${API}/conversations/${mine.id}/messages/999999`)).status, 404)
+  t.equal((await request('GET', `${API}/conversations/999999/messages/${second.id}`)).status, 404)
+  t.equal((await request('GET', `${API}/conversations/${mine.id}/messages/0`)).status, 400)
+})
+
+t.test('delete_message removes exactly that message; messageCount follows and updatedAt moves', async (t) => {
+  const { request } = await startApp(t)
+  const conversation = await conversationWith(request, ['first', 'second', 'third'])
+  const [first, second, third] = conversation.messages
+  await new Promise((resolve) => setTimeout(resolve, 5))
+
+  const deleted = await request('DELETE', `${API}/conversations/${conversation.id}/messages/${second.id}`)
+  t.equal(deleted.status, 204)
+  t.equal(deleted.text, '')
+  t.equal((await request('GET', `${API}/conversations/${conversation.id}/messages/${second.id}`)).status, 404)
+  t.same((await request('GET', `${API}/conversations/${conversation.id}/messages`)).body, [first, third])
+  const after = (await request('GET', `${API}/conversations/${conversation.id}`)).body
+  t.equal(after.messageCount, 2)
+  t.ok(after.updatedAt > conversation.updatedAt, 'a delete is activity: updatedAt moves')
+
+  const again = await request('DELETE', `${API}/conversations/${conversation.id}/messages/${second.id}`)
+  t.equal(again.status, 404)
+  t.equal((await request('GET', `${API}/conversations/${conversation.id}`)).body.messageCount, 2, 'a 404 changes no count')
+})
+
+t.test('delete_message of a message in another conversation is a 404 and changes nothing', async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  const mine = await conversationWith(request, ['mine'])
+  const other = await conversationWith(request, ['theirs'])
+  const before = await snapshot(databaseUrl)
+  const foreign = await request('DELETE', `${API}/conversations/${mine.id}/messages/${other.messages[0].id}`)
+  t.equal(foreign.status, 404)
+  t.equal((await request('DELETE', `${API}/conversations/999999/messages/${other.messages[0].id}`)).status, 404)
+  t.equal(await snapshot(databaseUrl), before)
+})
+
+t.test('concurrent deletes of every message leave messageCount at 0, and one 204 per message', async (t) => {
+  const { request } = await startApp(t)
+  const conversation = await conversationWith(request, Array.from({ length: 20 }, (_, i) => `m${i}`))
+  // Each message deleted twice at once: exactly one of the two finds it.
+  const statuses = await Promise.all(conversation.messages.flatMap((message: { id: number }) => [1, 2].map(() =>
+    request('DELETE', `${API}/conversations/${conversation.id}/messages/${message.id}`).then((reply) => reply.status))))
+  t.equal(statuses.filter((status) => status === 204).length, 20)
+  t.equal(statuses.filter((status) => status === 404).length, 20)
+  t.equal((await request('GET', `${API}/conversations/${conversation.id}`)).body.messageCount, 0)
 })

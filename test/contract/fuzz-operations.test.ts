@@ -33,16 +33,27 @@ function bodyArbitrary (operation: SpecOperation): fc.Arbitrary<SentBody | undef
 const sending = (body: SentBody | undefined): RequestOptions =>
   body === undefined ? {} : { body: body.value, headers: { 'content-type': body.mediaType } }
 
-/** Turns FRESH into the id of a user (and conversation) created for this case alone. */
+/**
+ * Turns FRESH into the id of a user, conversation or message created for this case alone. Path parameters
+ * come in the spec's order, so a fresh message goes into the conversation already chosen when it exists
+ * (else into a new one, making it a message of another conversation).
+ */
 async function resolveIds (request: TestApp['request'], ids: Record<string, number | typeof FRESH>): Promise<Record<string, number>> {
   const resolved: Record<string, number> = {}
+  const newConversation = async () => {
+    const user = (await request('POST', `${API}/users`, { body: { name: 'Fuzz' } })).body
+    return (await request('POST', `${API}/users/${user.id}/conversations`, { body: { messages: [{ role: 'user', content: 'hi' }] } })).body
+  }
   for (const [name, id] of Object.entries(ids)) {
     if (id !== FRESH) { resolved[name] = id; continue }
-    const user = (await request('POST', `${API}/users`, { body: { name: 'Fuzz' } })).body
-    if (name === 'userId') { resolved[name] = user.id; continue }
+    if (name === 'userId') { resolved[name] = (await request('POST', `${API}/users`, { body: { name: 'Fuzz' } })).body.id; continue }
+    if (name === 'conversationId') { resolved[name] = (await newConversation()).id; continue }
     // A path parameter naming another kind of row needs a way to make one here, or its cases would all be 404s.
-    if (name !== 'conversationId') throw new Error(`no way to make a row for path parameter ${name}`)
-    resolved[name] = (await request('POST', `${API}/users/${user.id}/conversations`, { body: { messages: [{ role: 'user', content: 'hi' }] } })).body.id
+    if (name !== 'messageId') throw new Error(`no way to make a row for path parameter ${name}`)
+    const posted = resolved.conversationId === undefined
+      ? undefined
+      : await request('POST', `${API}/conversations/${resolved.conversationId}/messages`, { body: { role: 'user', content: 'hi' } })
+    resolved[name] = posted?.status === 201 ? posted.body.id : (await newConversation()).messages[0].id
   }
   return resolved
 }

@@ -44,14 +44,16 @@ t.test('each link names an operation, its path parameter and a field every creat
   }
 })
 
-t.test('a new user links to every operation on a userId, a new conversation to every one on a conversationId', async (t) => {
+t.test('a new user links to every operation on a userId, a new conversation to every one on a conversationId, a new message to every one on a messageId', async (t) => {
   const takingOnly = (name: string) => [...operations.values()]
     .filter((candidate) => candidate.pathParams.length === 1 && candidate.pathParams[0]!.name === name)
     .map((candidate) => candidate.operationId).sort()
   const targets = (from: string) => linksOf(from).map(([, link]) => link.operationId!).sort()
   t.same(targets('create_user'), takingOnly('userId'))
   t.same(targets('create_conversation'), takingOnly('conversationId'))
-  t.ok(targets('create_message').length > 0, 'a message links to its conversation')
+  const onAMessage = [...operations.values()].filter((candidate) => candidate.pathParams.some((parameter) => parameter.name === 'messageId'))
+  t.ok(onAMessage.length > 0)
+  for (const target of onAMessage) t.ok(targets('create_message').includes(target.operationId), `a new message links to ${target.operationId}`)
 })
 
 t.test('every link, followed from a real create response, leads to that resource and succeeds', async (t) => {
@@ -64,14 +66,14 @@ t.test('every link, followed from a real create response, leads to that resource
     const ids = { userId: user.id, conversationId: conversation.id }
     if (from === 'create_conversation') return { body: conversation, ids }
     const message = (await request('POST', `${API}/conversations/${conversation.id}/messages`, { body: { role: 'user', content: 'hi' } })).body
-    return { body: message, ids }
+    return { body: message, ids: { ...ids, messageId: message.id } }
   }
   for (const from of creates) {
     for (const [name, link] of linksOf(from)) {
       const { body, ids } = await created(from)
       const target = operation(link.operationId!)
       const values = Object.fromEntries(Object.entries(link.parameters ?? {}).map(([parameter, expression]) => [parameter, evaluate(expression, body)]))
-      t.match(ids, values, `${from} → ${name} leads to the user or conversation just made`)
+      t.match(ids, values, `${from} → ${name} leads to the user, conversation or message just made`)
       // Operations that take a body are sent their schema's example, as a tool following the link would.
       const example = target.bodies.find((body) => body.mediaType === 'application/json')?.schema.example
       const reply = await request(target.method, toUrl(API, fillPath(target, values)), example === undefined ? {} : { body: example })

@@ -9,7 +9,8 @@ import { assertReachedEveryOperation, contractErrors, operationIdOf } from '../c
 import { API, freshDatabaseUrl, store } from '../helper.js'
 import { freePort, startServer, stop, waitReady } from '../server-process.js'
 
-interface Step { method: string, path: string, body?: unknown, status: number }
+/** A body is sent as JSON, in `contentType` (application/json unless given). */
+interface Step { method: string, path: string, body?: unknown, contentType?: string, status: number }
 
 async function startPrism (upstream: string, port: number): Promise<{ child: ChildProcess, output: () => string }> {
   const child = spawn(join(projectRoot, 'node_modules', '.bin', 'prism'), [
@@ -44,7 +45,7 @@ if (store !== 'sqlite') {
       if (operationId !== undefined) reached.add(operationId)
       const response = await fetch(`http://127.0.0.1:${prismPort}${step.path}`, {
         method: step.method,
-        ...(step.body === undefined ? {} : { body: JSON.stringify(step.body), headers: { 'content-type': 'application/json' } }),
+        ...(step.body === undefined ? {} : { body: JSON.stringify(step.body), headers: { 'content-type': step.contentType ?? 'application/json' } }),
       })
       const text = await response.text()
       const headers = Object.fromEntries(response.headers)
@@ -74,8 +75,17 @@ if (store !== 'sqlite') {
     await send({ method: 'GET', path: '/users/999999/conversations', status: 404 })
     await send({ method: 'GET', path: `/conversations/${conversation.id}`, status: 200 })
     await send({ method: 'GET', path: '/conversations/999999', status: 404 })
+    const patch = { title: 'Lisbon, two days', metadata: { model: null, lang: 'pt' } }
+    await send({ method: 'PATCH', path: `/conversations/${conversation.id}`, body: patch, contentType: 'application/merge-patch+json', status: 200 })
+    await send({ method: 'PATCH', path: `/conversations/${conversation.id}`, body: { title: null }, status: 200 })
+    await send({ method: 'PATCH', path: '/conversations/999999', body: patch, contentType: 'application/merge-patch+json', status: 404 })
     await send({ method: 'POST', path: `/conversations/${conversation.id}/messages`, body: { role: 'user', content: 'more' }, status: 201 })
     await send({ method: 'POST', path: '/conversations/999999/messages', body: { role: 'user', content: 'lost' }, status: 404 })
+    const posted = conversation.messages[0]
+    await send({ method: 'GET', path: `/conversations/${conversation.id}/messages/${posted.id}`, status: 200 })
+    await send({ method: 'GET', path: `/conversations/${conversation.id}/messages/999999`, status: 404 })
+    await send({ method: 'DELETE', path: `/conversations/${conversation.id}/messages/${posted.id}`, status: 204 })
+    await send({ method: 'DELETE', path: `/conversations/${conversation.id}/messages/${posted.id}`, status: 404 })
     await send({ method: 'GET', path: `/conversations/${conversation.id}/messages`, status: 200 })
     await send({ method: 'GET', path: `/conversations/${conversation.id}/messages?limit=2`, status: 200 })
     await send({ method: 'GET', path: '/conversations/999999/messages', status: 404 })
