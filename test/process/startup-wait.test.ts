@@ -1,7 +1,9 @@
 // A server started before its PostgreSQL is up waits for it, alive but not ready, and gives up only after
 // DATABASE_CONNECT_TIMEOUT_S: an orchestrator starting both at once needs no start-up ordering.
 import { once } from 'node:events'
+import pg from 'pg'
 import t from 'tap'
+import { PRISMA_MIGRATE_LOCK } from '../../src/store/migrate/postgres.js'
 import { API, createDatabase, httpRequest, store, TEST_DATABASE_URL } from '../helper.js'
 import { freePort, startServer, stop, type Running } from '../server-process.js'
 import { cuttableProxy } from '../tcp-proxy.js'
@@ -61,6 +63,28 @@ if (store !== 'postgres') {
     t.equal((await httpRequest<any>(server.origin, 'GET', `${API}/users/${user.body.id}`)).status, 200)
     t.notMatch(server.output(), PASSWORD, 'the password is never logged')
     t.equal(await stop(server.child), 0)
+  })
+
+  t.test('reachable but migrations not done (another instance holds the lock): the API is 503, not a 500 on missing tables', async (t) => {
+    const database = await createDatabase(t, 'postgres')
+    t.teardown(database.drop)
+    // The migrations' lock, held as another instance migrating would.
+    const other = new pg.Client({ connectionString: database.url })
+    await other.connect()
+    t.teardown(() => other.end().catch(() => {}))
+    await other.query('SELECT pg_advisory_lock($1)', [PRISMA_MIGRATE_LOCK])
+    const server = await start(database.url)
+    t.teardown(() => server.child.exitCode === null ? stop(server.child) : undefined)
+
+    await until('/healthz', async () => (await fetch(`${server.origin}/healthz`)).status === 200, server)
+    t.equal((await httpRequest(server.origin, 'GET', '/readyz')).status, 503)
+    const early = await httpRequest<any>(server.origin, 'GET', `${API}/users/1`)
+    t.equal(early.status, 503, early.text)
+    t.equal(early.headers['retry-after'], '1')
+
+    await other.query('SELECT pg_advisory_unlock($1)', [PRISMA_MIGRATE_LOCK])
+    await until('/readyz 200', async () => (await fetch(`${server.origin}/readyz`)).status === 200, server)
+    t.equal((await httpRequest(server.origin, 'GET', `${API}/users/1`)).status, 404)
   })
 
   t.test('no PostgreSQL within DATABASE_CONNECT_TIMEOUT_S: exit 1, saying so', async (t) => {

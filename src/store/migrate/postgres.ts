@@ -5,7 +5,7 @@ import pg from 'pg'
 import { pending, type AppliedRow, type Migration, type MigrationLog } from './index.js'
 
 /** The advisory lock key Prisma Migrate itself takes, so our runner and Prisma's exclude each other. */
-const PRISMA_MIGRATE_LOCK = 72707369
+export const PRISMA_MIGRATE_LOCK = 72707369
 
 // Prisma's own DDL for PostgreSQL.
 const CREATE_HISTORY = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
