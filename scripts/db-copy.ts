@@ -8,9 +8,8 @@
 import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { openDatabase, type Database, type PrismaClient } from '../src/store/database.js'
-import { providerOf, sqliteFile } from '../src/store/database-url.js'
+import { providerOf, redact, sqliteFile } from '../src/store/database-url.js'
 import type { Provider } from '../src/store/migrate/index.js'
-import { redact } from '../src/config.js'
 
 interface CopyOptions {
   /** Replace whatever the target holds instead of refusing a non-empty target. */

@@ -22,28 +22,6 @@ cannot_install () {
   exit 1
 }
 
-# How apt-get is run: env sets DEBIAN_FRONTEND for it (sudo would drop an exported one); sudo's -n
-# never asks for a password (there may be no terminal).
-as_root=(env)
-if ! command -v apt-get >/dev/null; then
-  cannot_install "it is missing and there is no apt-get here"
-elif [ "$(id -u)" != 0 ]; then
-  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    as_root=(sudo -n env)
-  else
-    cannot_install "it is missing and this user is not root and cannot sudo without a password"
-  fi
-fi
-
-apt () {
-  "${as_root[@]}" DEBIAN_FRONTEND=noninteractive apt-get "$@" </dev/null
-}
-
-echo "ensure-chromium: $browser is missing; installing Debian's chromium package with apt-get" >&2
-# A stale package list is the usual reason the first try fails: update it and try once more.
-if ! apt install -y -q chromium; then
-  apt update -q && apt install -y -q chromium || cannot_install "apt-get install -y -q chromium failed (its output is above)"
-fi
-if [ ! -x "$browser" ]; then
-  cannot_install "apt-get installed the chromium package, but $browser is still missing"
-fi
+# Parameter expansion, not dirname: the tests run this with only fakes on PATH.
+. "${0%/*}/debian-package.sh"
+install_debian_package chromium "$browser"

@@ -11,7 +11,7 @@ import { registerDraining } from './http/draining.js'
 import { registerDocs } from './http/docs.js'
 import { handleError, registerErrorHandling } from './http/error-handler.js'
 import { createHandlers } from './handlers.js'
-import { registerHealthRoutes } from './http/health.js'
+import { registerHealthRoutes, registerOpeningGate } from './http/health.js'
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import { createRepositories } from './store/repositories.js'
@@ -21,6 +21,10 @@ export interface AppOptions {
   databaseUrl: string
   /** PostgreSQL connections per process (default 10). */
   poolSize?: number
+  /** A direct PostgreSQL URL for migrations, when databaseUrl goes through PgBouncer. */
+  databaseDirectUrl?: string
+  /** How long opening the database retries an unreachable PostgreSQL (default 60 s). */
+  connectTimeoutMs?: number
   logger?: FastifyServerOptions['logger']
   /** Longest a client may take to send a whole request (headers and body) before a 408; default 30 s. */
   requestTimeoutMs?: number
@@ -38,7 +42,24 @@ function requestId (request: IncomingMessage): string {
   return typeof fromClient === 'string' && CLIENT_REQUEST_ID.test(fromClient) ? fromClient : randomUUID()
 }
 
+export interface App {
+  fastify: FastifyInstance
+  /**
+   * Migrates and connects the store, waiting for a PostgreSQL that is not up yet. Until it is done, /readyz
+   * and the API answer 503, so src/server.ts listens first and opens after: /healthz answers meanwhile.
+   */
+  openDatabase (): Promise<void>
+}
+
+/** The app, its store opened: what tests and in-process users want. */
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  const { fastify, openDatabase } = await assembleApp(options)
+  await openDatabase()
+  return fastify
+}
+
+/** The app with its store not opened yet. */
+export async function assembleApp (options: AppOptions): Promise<App> {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
   const fastify = Fastify({
     logger: options.logger ?? false,
@@ -74,14 +95,16 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   registerContentTypes(fastify, api)
   registerErrorHandling(fastify)
 
-  const database = await createDatabase(options.databaseUrl, { poolSize: options.poolSize })
+  const database = await createDatabase(options.databaseUrl, {
+    poolSize: options.poolSize, directUrl: options.databaseDirectUrl, connectTimeoutMs: options.connectTimeoutMs,
+  })
   fastify.addHook('onClose', () => database.close())
   registerHealthRoutes(fastify, database)
+  registerOpeningGate(fastify, database)
   // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
   registerApiRoutes(fastify, api, createHandlers(createRepositories(database.prisma, database.provider, storeLimits(spec.document)), basePath), basePath)
   await registerDocs(fastify, basePath, spec)
 
   const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }
-  await database.open(log)
-  return fastify
+  return { fastify, openDatabase: () => database.open(log) }
 }

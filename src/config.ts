@@ -2,12 +2,16 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
-import { providerOf, sqliteFile } from './store/database-url.js'
+import { pgbouncerParam, providerOf, redact, sqliteFile } from './store/database-url.js'
 
 export interface Config {
   port: number
   host: string
   databaseUrl: string
+  /** A direct PostgreSQL URL (a session) for migrations and their lock, when databaseUrl goes through PgBouncer. */
+  databaseDirectUrl: string | undefined
+  /** How long start-up retries an unreachable PostgreSQL before giving up. */
+  connectTimeoutS: number
   /** PostgreSQL connections per process. */
   poolSize: number
   logLevel: string
@@ -38,6 +42,23 @@ function databaseUrl (value: string | undefined): string {
     throw new ConfigError(`DATABASE_URL must be a file: URL (SQLite, e.g. ${DEFAULT_DATABASE_URL}) or a postgresql:// URL, got "${redact(value)}"`)
   }
   if (providerOf(value) === 'sqlite') checkWritableDirectory(value)
+  checkPgbouncerParam('DATABASE_URL', value)
+  return value
+}
+
+// A misspelt value would silently keep named prepared statements, which fail behind PgBouncer.
+function checkPgbouncerParam (variable: string, url: string): void {
+  const pgbouncer = pgbouncerParam(url)
+  if (pgbouncer !== undefined && pgbouncer !== 'true' && pgbouncer !== 'false') {
+    throw new ConfigError(`${variable}'s pgbouncer parameter must be true or false, got "${pgbouncer}"`)
+  }
+}
+
+function databaseDirectUrl (value: string | undefined, url: string): string | undefined {
+  if (value === undefined || value === '') return undefined
+  if (providerOf(url) !== 'postgres') throw new ConfigError('DATABASE_DIRECT_URL is for a PostgreSQL DATABASE_URL only; unset it for SQLite')
+  if (providerOf(value) !== 'postgres') throw new ConfigError(`DATABASE_DIRECT_URL must be a postgresql:// URL, got "${redact(value)}"`)
+  checkPgbouncerParam('DATABASE_DIRECT_URL', value)
   return value
 }
 
@@ -59,15 +80,17 @@ function checkWritableDirectory (url: string): void {
   }
 }
 
-/** A URL as it may appear in a message: without its password. */
-export function redact (url: string): string {
-  return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')
-}
-
 function poolSize (value: string | undefined): number {
   if (value === undefined || value === '') return 10
   const number = Number(value)
   if (!/^\d+$/.test(value) || number < 1 || number > 1000) throw new ConfigError(`DATABASE_POOL_SIZE must be an integer from 1 to 1000, got "${value}"`)
+  return number
+}
+
+function connectTimeoutS (value: string | undefined): number {
+  if (value === undefined || value === '') return 60
+  const number = Number(value)
+  if (!/^\d+$/.test(value) || number > 3600) throw new ConfigError(`DATABASE_CONNECT_TIMEOUT_S must be an integer from 0 to 3600, got "${value}"`)
   return number
 }
 
@@ -104,10 +127,13 @@ function requestTimeoutMs (value: string | undefined): number {
 }
 
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const url = databaseUrl(env.DATABASE_URL)
   return {
     port: port(env.PORT),
     host: env.HOST || '0.0.0.0',
-    databaseUrl: databaseUrl(env.DATABASE_URL),
+    databaseUrl: url,
+    databaseDirectUrl: databaseDirectUrl(env.DATABASE_DIRECT_URL, url),
+    connectTimeoutS: connectTimeoutS(env.DATABASE_CONNECT_TIMEOUT_S),
     poolSize: poolSize(env.DATABASE_POOL_SIZE),
     logLevel: logLevel(env.LOG_LEVEL),
     logFormat: logFormat(env.LOG_FORMAT),

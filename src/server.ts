@@ -1,11 +1,14 @@
 // `npm start`: the Trackbot server on PORT/HOST, closing cleanly on SIGTERM or SIGINT.
-import { buildApp } from './app.js'
+import { assembleApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
+import { DatabaseUnreachable } from './store/database.js'
 
 async function main (): Promise<void> {
   const config = loadConfig()
-  const app = await buildApp({
+  const { fastify: app, openDatabase } = await assembleApp({
     databaseUrl: config.databaseUrl,
+    databaseDirectUrl: config.databaseDirectUrl,
+    connectTimeoutMs: config.connectTimeoutS * 1000,
     poolSize: config.poolSize,
     logger: {
       level: config.logLevel,
@@ -31,12 +34,21 @@ async function main (): Promise<void> {
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
 
+  // Listening first: /healthz answers while a PostgreSQL starting alongside is waited for.
   await app.listen({ port: config.port, host: config.host })
+  try {
+    await openDatabase()
+  } catch (error) {
+    if (closing) return
+    throw error
+  }
 }
 
 main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     console.error(`trackbot: bad configuration: ${error.message}`)
+  } else if (error instanceof DatabaseUnreachable) {
+    console.error(`trackbot: failed to start: ${error.message}`)
   } else {
     console.error('trackbot: failed to start:', error)
   }

@@ -27,3 +27,18 @@ t.test('CORS_ORIGINS takes a list of origins', async (t) => {
   t.same(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins, ['*'])
   t.same(loadConfig({}).corsOrigins, [])
 })
+
+t.test('DATABASE_URL may say pgbouncer=true; DATABASE_DIRECT_URL is PostgreSQL only', async (t) => {
+  const pooled = 'postgresql://app:secret@pooler:6432/trackbot?pgbouncer=true'
+  t.match(loadConfig({ DATABASE_URL: pooled, DATABASE_DIRECT_URL: 'postgresql://app:secret@db:5432/trackbot' }),
+    { databaseUrl: pooled, databaseDirectUrl: 'postgresql://app:secret@db:5432/trackbot' })
+  t.throws(() => loadConfig({ DATABASE_URL: 'postgresql://app@pooler/trackbot?pgbouncer=yes' }), /DATABASE_URL's pgbouncer parameter must be true or false, got "yes"/)
+  t.throws(() => loadConfig({ DATABASE_DIRECT_URL: 'postgresql://app@db/trackbot' }), /DATABASE_DIRECT_URL is for a PostgreSQL DATABASE_URL only/)
+  t.throws(() => loadConfig({ DATABASE_URL: pooled, DATABASE_DIRECT_URL: 'mysql://app:secret@db/trackbot' }), /DATABASE_DIRECT_URL must be a postgresql:\/\/ URL, got "mysql:\/\/app:\*\*\*@db\/trackbot"/)
+})
+
+t.test('DATABASE_CONNECT_TIMEOUT_S is whole seconds up to an hour', async (t) => {
+  t.equal(loadConfig({ DATABASE_CONNECT_TIMEOUT_S: '0' }).connectTimeoutS, 0)
+  t.equal(loadConfig({}).connectTimeoutS, 60)
+  for (const bad of ['-1', '1.5', '3601', 'soon']) t.throws(() => loadConfig({ DATABASE_CONNECT_TIMEOUT_S: bad }), /DATABASE_CONNECT_TIMEOUT_S must be an integer from 0 to 3600/)
+})

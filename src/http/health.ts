@@ -1,8 +1,10 @@
-// Liveness and readiness, outside the versioned API so load balancers need not know its version.
+// Liveness and readiness, outside the versioned API so load balancers need not know its version; and
+// the API's answer while the store is still opening.
 import type { FastifyInstance } from 'fastify'
 import type { Database } from '../store/database.js'
 import { problem, RETRY_AFTER_SECONDS, STORAGE_RETRY_AFTER_SECONDS } from '../contract/problems.js'
 import { sendProblem } from '../contract/reply.js'
+import { requestPath } from '../contract/routes.js'
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
@@ -29,5 +31,16 @@ export function registerHealthRoutes (fastify: FastifyInstance, database: Databa
     }
     if (await database.isReady()) return { status: 'ready' }
     return sendProblem(reply, problem('unavailable', 'The database is unreachable or not fully migrated.', '/readyz'), { 'Retry-After': RETRY_AFTER_SECONDS })
+  })
+}
+
+/**
+ * The server listens before its store is open (a PostgreSQL that starts alongside it is waited for):
+ * meanwhile operations answer 503 with Retry-After at once, rather than hang or fail on missing tables.
+ */
+export function registerOpeningGate (fastify: FastifyInstance, database: Database): void {
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (database.isOpen() || request.routeOptions.config.operationId === undefined) return
+    return sendProblem(reply, problem('unavailable', 'The server is starting and its database is not ready yet; retry shortly.', requestPath(request)), { 'Retry-After': RETRY_AFTER_SECONDS })
   })
 }

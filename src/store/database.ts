@@ -6,7 +6,8 @@ import { PrismaClient } from '../../generated/prisma/sqlite/client.js'
 import { migrateSqlite } from './migrate/sqlite.js'
 import { migrationsDir, readMigrations, type MigrationLog, type Provider } from './migrate/index.js'
 import { SqliteAdapterFactory } from './sqlite-adapter.js'
-import { providerOf, sqliteFile } from './database-url.js'
+import { postgresTarget, providerOf, redact, sqliteFile } from './database-url.js'
+import { databaseErrorKind } from './prisma-errors.js'
 
 /**
  * The client type repositories program against. Both generated clients come from the same models
@@ -19,7 +20,9 @@ export type { PrismaClient }
 export interface Database {
   provider: Provider
   prisma: PrismaClient
-  /** Reachable, and every committed migration applied. */
+  /** Migrated and connected by this process: until then the API answers 503 (src/http/health.ts). */
+  isOpen (): boolean
+  /** Open, reachable, and every committed migration applied. */
   isReady (): Promise<boolean>
   close (): Promise<void>
 }
@@ -27,6 +30,13 @@ export interface Database {
 export interface DatabaseOptions {
   /** PostgreSQL connections per server process. */
   poolSize?: number
+  /**
+   * A direct PostgreSQL URL for migrations, whose advisory lock and DDL need one session throughout, which
+   * a PgBouncer in transaction pooling does not give; the database URL by default.
+   */
+  directUrl?: string
+  /** How long `open` retries a PostgreSQL server that is unreachable, starting up or full; 0 tries once. */
+  connectTimeoutMs?: number
 }
 
 /** Milliseconds an SQLite write waits for another connection's lock before failing with a 503. */
@@ -43,7 +53,7 @@ export async function migrateDatabase (databaseUrl: string, log: MigrationLog): 
   const migrations = readMigrations(migrationsDir(provider))
   if (provider === 'postgres') {
     const { migratePostgres } = await import('./migrate/postgres.js')
-    return await migratePostgres(databaseUrl, migrations, log)
+    return await migratePostgres(postgresTarget(databaseUrl).connectionString, migrations, log)
   }
   const file = sqliteFile(databaseUrl)
   mkdirSync(dirname(file), { recursive: true })
@@ -74,7 +84,10 @@ async function createClient (databaseUrl: string, options: DatabaseOptions): Pro
     const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
       import('@prisma/adapter-pg'), import('../../generated/prisma/postgres/client.js'),
     ])
-    const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.poolSize ?? 10 }, { statementNameGenerator: statementName })
+    const { connectionString, pgbouncer } = postgresTarget(databaseUrl)
+    // PgBouncer in transaction pooling hands each transaction any server connection, where a statement
+    // prepared on another is missing, or one of the same name already exists: only unnamed statements work.
+    const adapter = new PrismaPg({ connectionString, max: options.poolSize ?? 10 }, pgbouncer ? {} : { statementNameGenerator: statementName })
     return new PostgresClient({ adapter, errorFormat: 'minimal' }) as unknown as PrismaClient
   }
   const adapter = new SqliteAdapterFactory({ file: sqliteFile(databaseUrl), busyTimeoutMs: BUSY_TIMEOUT_MS })
@@ -83,9 +96,24 @@ async function createClient (databaseUrl: string, options: DatabaseOptions): Pro
 
 /** A store whose client exists but has not touched the database yet. */
 export interface UnopenedDatabase extends Database {
-  /** Applies pending migrations, then connects. */
+  /**
+   * Applies pending migrations, then connects. A PostgreSQL server that is not reachable yet (starting
+   * alongside this process, or out of connections) is retried with backoff, each try logged, for up to
+   * connectTimeoutMs; SQLite, and any other failure, fail at once.
+   */
   open (log: MigrationLog): Promise<void>
 }
+
+/** PostgreSQL stayed unreachable for the whole of connectTimeoutMs. */
+export class DatabaseUnreachable extends Error {}
+
+const FIRST_RETRY_MS = 250
+const MAX_RETRY_MS = 5000
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The error's message, for a log line; redacted, since a driver may quote the URL it was given. */
+const messageOf = (error: unknown) => redact(error instanceof Error ? error.message || String(error) : String(error))
 
 /**
  * The store's client, made without any I/O on the database, so the app can check its routes against the
@@ -95,15 +123,41 @@ export async function createDatabase (databaseUrl: string, options: DatabaseOpti
   const provider = providerOf(databaseUrl)
   const expected = readMigrations(migrationsDir(provider)).length
   const prisma = await createClient(databaseUrl, options)
+  const connectTimeoutMs = options.connectTimeoutMs ?? 60_000
+  let opened = false
+  let closed = false
+
+  const openOnce = async (log: MigrationLog) => {
+    await migrateDatabase(options.directUrl ?? databaseUrl, log)
+    await prisma.$connect()
+  }
 
   return {
     provider,
     prisma,
     async open (log) {
-      await migrateDatabase(databaseUrl, log)
-      await prisma.$connect()
+      const deadline = Date.now() + connectTimeoutMs
+      for (let attempt = 1, delay = FIRST_RETRY_MS; ; attempt++, delay = Math.min(2 * delay, MAX_RETRY_MS)) {
+        try {
+          await openOnce(log)
+          opened = true
+          return
+        } catch (error) {
+          const retry = provider === 'postgres' && !closed && databaseErrorKind(error) === 'unavailable'
+          if (!retry) throw error
+          const wait = Math.min(delay, deadline - Date.now())
+          if (wait <= 0) {
+            throw new DatabaseUnreachable(`PostgreSQL still unreachable after ${connectTimeoutMs / 1000} s and ${attempt} tries (DATABASE_CONNECT_TIMEOUT_S): ${messageOf(error)}`)
+          }
+          log.warn(`PostgreSQL unreachable (try ${attempt}): ${messageOf(error)}; retrying in ${wait} ms`)
+          await sleep(wait)
+          if (closed) throw new Error('closed while waiting for PostgreSQL')
+        }
+      }
     },
+    isOpen: () => opened,
     async isReady () {
+      if (!opened) return false
       try {
         const [row] = await prisma.$queryRaw<Array<{ n: number | bigint }>>`
           SELECT COUNT(*) AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`
@@ -112,7 +166,10 @@ export async function createDatabase (databaseUrl: string, options: DatabaseOpti
         return false
       }
     },
-    close: () => prisma.$disconnect(),
+    async close () {
+      closed = true
+      await prisma.$disconnect()
+    },
   }
 }
 

@@ -1,7 +1,8 @@
-// The checks `npm test` (and build, typecheck, dev) run first: scripts/ensure-chromium.sh installs the
-// browser the docs test needs, or says in one line what to install; scripts/ensure-generated.sh says in one
-// line that the Prisma clients are missing. ensure-chromium runs with a PATH holding only fakes (apt-get,
-// sudo, id, env, true), so no real package manager can run here, and checks a fake browser path.
+// The checks `npm test` (and build, typecheck, dev) run first: scripts/ensure-chromium.sh and
+// ensure-pgbouncer.sh install what the docs and PgBouncer tests need, or say in one line what to install;
+// scripts/ensure-generated.sh says in one line that the Prisma clients are missing. The ensure scripts run
+// with a PATH holding only fakes (apt-get, sudo, id, env, true), so no real package manager can run here,
+// and check a fake binary path.
 import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -48,7 +49,8 @@ function script (file: string, content: string): void {
   chmodSync(file, 0o755)
 }
 
-function ensureChromium (t: Test, machine: Machine = {}): Run {
+/** Runs an ensure-*.sh script on a fake machine, the binary it checks at a path of the test's. */
+function ensure (t: Test, ensureScript: string, machine: Machine = {}): Run {
   const dir = tempDir(t)
   const bin = join(dir, 'bin')
   mkdirSync(bin)
@@ -61,7 +63,7 @@ function ensureChromium (t: Test, machine: Machine = {}): Run {
   script(join(bin, 'id'), FAKE_ID)
   symlinkSync('/usr/bin/env', join(bin, 'env'))
   symlinkSync('/bin/true', join(bin, 'true'))
-  const result = spawnSync('/bin/bash', ['scripts/ensure-chromium.sh', browser], {
+  const result = spawnSync('/bin/bash', [ensureScript, browser], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     // Not process.env: a TRACKBOT_CHROMIUM of the machine running the tests must not leak in.
@@ -79,6 +81,8 @@ function ensureChromium (t: Test, machine: Machine = {}): Run {
   const calls = readFileSync(log, 'utf8').split('\n').filter((line) => line !== '')
   return { code: result.status, stderr: result.stderr, calls, installed: existsSync(browser) }
 }
+
+const ensureChromium = (t: Test, machine: Machine = {}) => ensure(t, 'scripts/ensure-chromium.sh', machine)
 
 const INSTALL = 'apt-get install -y -q chromium (DEBIAN_FRONTEND=noninteractive)'
 const UPDATE = 'apt-get update -q (DEBIAN_FRONTEND=noninteractive)'
@@ -158,6 +162,22 @@ t.test('ensure-chromium', async (t) => {
     t.equal(missing.stderr.trimEnd().split('\n').length, 1, 'one line')
     t.same(missing.calls, [], 'installing Debian\'s would not help: the test would still use TRACKBOT_CHROMIUM')
   })
+})
+
+t.test('ensure-pgbouncer: the same installer, for Debian\'s pgbouncer', async (t) => {
+  const ensurePgbouncer = (t: Test, machine: Machine = {}) => ensure(t, 'scripts/ensure-pgbouncer.sh', machine)
+  const present = ensurePgbouncer(t, { browserExists: true, uid: 1000 })
+  t.equal(present.code, 0, present.stderr)
+  t.same(present.calls, [])
+
+  const installed = ensurePgbouncer(t, { uid: 0, apt: 'stale' })
+  t.equal(installed.code, 0, installed.stderr)
+  t.same(installed.calls, [INSTALL, UPDATE, INSTALL].map((call) => call.replace('chromium', 'pgbouncer')))
+  t.ok(installed.installed)
+
+  const refused = ensurePgbouncer(t, { uid: 1000, sudo: 'password' })
+  t.equal(refused.code, 1)
+  t.match(refused.stderr.trimEnd(), /^ensure-pgbouncer: test\/process\/pgbouncer\.test\.ts needs PgBouncer at \S+: it is missing and this user is not root and cannot sudo without a password; install Debian's pgbouncer package \(sudo apt-get install pgbouncer\)$/)
 })
 
 t.test('ensure-generated', async (t) => {

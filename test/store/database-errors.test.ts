@@ -1,39 +1,10 @@
 // When the store cannot answer, clients get a 503 with Retry-After, never a raw 500 with driver text,
 // and the server recovers by itself once the store is back.
-import net from 'node:net'
 import Sqlite from 'better-sqlite3'
 import t from 'tap'
 import { sqliteFile } from '../../src/store/database-url.js'
 import { API, createDatabase, startApp, store, TEST_DATABASE_URL } from '../helper.js'
-
-/** A TCP proxy to PostgreSQL that the test can cut and restore, standing in for a network failure. */
-async function cuttableProxy (target: URL) {
-  const sockets = new Set<net.Socket>()
-  let server: net.Server | undefined
-  const port = await new Promise<number>((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
-  const open = () => new Promise<void>((resolve) => {
-    server = net.createServer((client) => {
-      const upstream = net.connect(Number(target.port || 5432), target.hostname)
-      for (const socket of [client, upstream]) {
-        sockets.add(socket)
-        socket.on('error', () => {})
-        socket.on('close', () => sockets.delete(socket))
-      }
-      client.pipe(upstream).pipe(client)
-    }).listen(port, '127.0.0.1', resolve)
-  })
-  const cut = () => new Promise<void>((resolve) => {
-    server?.close(() => resolve())
-    for (const socket of sockets) socket.destroy()
-  })
-  await open()
-  return { port, open, cut }
-}
+import { cuttableProxy } from '../tcp-proxy.js'
 
 t.test('PostgreSQL unreachable: 503 with Retry-After, then recovery', { skip: store === 'postgres' ? false : 'PostgreSQL only' }, async (t) => {
   const database = await createDatabase(t, 'postgres')

@@ -5,7 +5,7 @@ import pg from 'pg'
 import { pending, type AppliedRow, type Migration, type MigrationLog } from './index.js'
 
 /** The advisory lock key Prisma Migrate itself takes, so our runner and Prisma's exclude each other. */
-const PRISMA_MIGRATE_LOCK = 72707369
+export const PRISMA_MIGRATE_LOCK = 72707369
 
 // Prisma's own DDL for PostgreSQL.
 const CREATE_HISTORY = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
@@ -45,9 +45,12 @@ async function apply (client: pg.Client, migration: Migration, applied: Map<stri
   await client.query('UPDATE _prisma_migrations SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [id])
 }
 
+/** A server that takes a connection but never answers (a dead host behind a firewall) fails a start-up try instead of hanging it. */
+const CONNECT_TIMEOUT_MS = 10_000
+
 /** Applies what is not yet applied; returns the names applied now. Safe to run any number of times, from any number of processes. */
 export async function migratePostgres (connectionString: string, migrations: Migration[], log: MigrationLog): Promise<string[]> {
-  const client = new pg.Client({ connectionString })
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
   await client.connect()
   try {
     await client.query('SELECT pg_advisory_lock($1)', [PRISMA_MIGRATE_LOCK])

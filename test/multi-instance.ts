@@ -1,0 +1,143 @@
+// The multi-instance scenario (test/process/multi-instance.test.ts), in pieces other process tests reuse:
+// server processes on one PostgreSQL database, mixed concurrent writes through them, then every
+// acknowledged write visible, the same, through each, and the database itself consistent.
+import type { Test } from 'tap'
+import { API, httpRequest, runSql, type Reply } from './helper.js'
+import { freePort, startServer, waitReady, type Running } from './server-process.js'
+
+const WORKERS = 8
+const ROUNDS = 12
+
+interface Model {
+  users: Map<number, { name: string }>
+  conversations: Map<number, { userId: number, messages: string[] }>
+  deletedConversations: Set<number>
+  deletedUsers: Set<number>
+}
+
+/** What the load did: the store it should have left, and how often each `METHOD /path status` was answered. */
+export interface Load { model: Model, statuses: Map<string, number> }
+
+/** The answers the scenario may get: anything else (a 5xx above all) is a failure. */
+export const ALLOWED_STATUSES = /^(POST \/users 201|POST \/users\/:id\/conversations 201|POST \/conversations\/:id\/messages (201|404)|DELETE \/conversations\/:id 204|DELETE \/users\/:id 204)$/
+
+export async function startInstance (databaseUrl: string, env: Record<string, string> = {}): Promise<Running> {
+  const port = await freePort()
+  const instance = startServer({ PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: '4', LOG_LEVEL: 'warn', ...env })
+  await waitReady(instance.origin, instance.child)
+  return instance
+}
+
+/**
+ * Concurrent workers through the instances, alternating per request as a round-robin balancer would;
+ * with `race`, then posters on one instance while the other deletes their conversation.
+ */
+export async function runLoad (origins: string[], { race = true } = {}): Promise<Load> {
+  const model: Model = { users: new Map(), conversations: new Map(), deletedConversations: new Set(), deletedUsers: new Set() }
+  const statuses = new Map<string, number>()
+  const call = async (worker: number, step: number, method: string, url: string, body?: unknown): Promise<Reply> => {
+    const reply = await httpRequest(origins[(worker + step) % origins.length]!, method, `${API}${url}`, { body })
+    const key = `${method} ${url.replace(/\d+/g, ':id')} ${reply.status}`
+    statuses.set(key, (statuses.get(key) ?? 0) + 1)
+    return reply
+  }
+  await Promise.all(Array.from({ length: WORKERS }, (_, worker) => runWorker(worker, call, model)))
+  if (race) await raceDeleteAgainstPosts(call, model)
+  return { model, statuses }
+}
+
+/** Every answer allowed, every acknowledged write visible through each instance, no orphans, one migration history. */
+export async function checkLoad (t: Test, { model, statuses }: Load, origins: string[], databaseUrl: string): Promise<void> {
+  for (const [key, count] of statuses) t.match(key, ALLOWED_STATUSES, `${count} × ${key}`)
+  for (const origin of origins) await checkVisible(t, origin, model)
+  const [ids] = await runSql(databaseUrl, `
+    SELECT (SELECT COUNT(*) FROM "Conversation" c WHERE NOT EXISTS (SELECT 1 FROM "User" u WHERE u.id = c."userId")) AS orphan_conversations,
+           (SELECT COUNT(*) FROM "Message" m WHERE NOT EXISTS (SELECT 1 FROM "Conversation" c WHERE c.id = m."conversationId")) AS orphan_messages,
+           (SELECT COUNT(*) FROM "Conversation" c WHERE c."messageCount" <> (SELECT COUNT(*) FROM "Message" m WHERE m."conversationId" = c.id)) AS wrong_counts,
+           (SELECT COUNT(*) FROM "User") AS users, (SELECT COUNT(*) FROM "Conversation") AS conversations,
+           (SELECT COUNT(*) FROM _prisma_migrations) AS migrations`) as any[]
+  t.same(
+    { ...ids },
+    {
+      orphan_conversations: '0',
+      orphan_messages: '0',
+      wrong_counts: '0',
+      users: String(model.users.size),
+      conversations: String(model.conversations.size),
+      migrations: '1',
+    },
+    'no orphans, counts right, one migration history'
+  )
+}
+
+type Call = (worker: number, step: number, method: string, url: string, body?: unknown) => Promise<Reply>
+
+/** Each worker makes a user, conversations and messages, and deletes some of what it made. */
+async function runWorker (worker: number, call: Call, model: Model): Promise<void> {
+  let step = 0
+  const user = (await call(worker, step++, 'POST', '/users', { name: `worker ${worker}` })).body
+  model.users.set(user.id, { name: user.name })
+  const spare = (await call(worker, step++, 'POST', '/users', { name: `spare ${worker}` })).body
+  model.users.set(spare.id, { name: spare.name })
+  const spareConversation = (await call(worker, step++, 'POST', `/users/${spare.id}/conversations`, { messages: [{ role: 'user', content: 'gone soon' }] })).body
+  model.conversations.set(spareConversation.id, { userId: spare.id, messages: ['gone soon'] })
+
+  for (let round = 0; round < ROUNDS; round++) {
+    const content = `w${worker} r${round}`
+    const created = (await call(worker, step++, 'POST', `/users/${user.id}/conversations`, {
+      title: content, messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content }],
+    })).body
+    model.conversations.set(created.id, { userId: user.id, messages: ['be brief', content] })
+    const reply = await call(worker, step++, 'POST', `/conversations/${created.id}/messages`, { role: 'assistant', content: `re ${content}` })
+    if (reply.status === 201) model.conversations.get(created.id)!.messages.push(`re ${content}`)
+    if (round % 3 === 2) {
+      await call(worker, step++, 'DELETE', `/conversations/${created.id}`)
+      model.conversations.delete(created.id)
+      model.deletedConversations.add(created.id)
+    }
+  }
+  await call(worker, step++, 'DELETE', `/users/${spare.id}`)
+  model.users.delete(spare.id)
+  model.deletedUsers.add(spare.id)
+  model.conversations.delete(spareConversation.id)
+  model.deletedConversations.add(spareConversation.id)
+}
+
+/** Posters on one instance keep writing until the conversation, deleted through the other, is gone. */
+async function raceDeleteAgainstPosts (call: Call, model: Model): Promise<void> {
+  const user = (await call(0, 0, 'POST', '/users', { name: 'racer' })).body
+  model.users.set(user.id, { name: user.name })
+  const conversation = (await call(0, 0, 'POST', `/users/${user.id}/conversations`, {})).body
+  let acknowledged = 0
+  const poster = async (n: number) => {
+    for (let i = 0; i < 500; i++) {
+      const reply = await call(1, 0, 'POST', `/conversations/${conversation.id}/messages`, { role: 'user', content: `p${n} m${i}` })
+      if (reply.status === 404) return
+      acknowledged++
+    }
+    throw new Error('the deleted conversation still took messages')
+  }
+  const deleter = async () => {
+    while (acknowledged < 20) await new Promise((resolve) => setTimeout(resolve, 5))
+    await call(0, 0, 'DELETE', `/conversations/${conversation.id}`)
+  }
+  await Promise.all([poster(1), poster(2), poster(3), poster(4), deleter()])
+  model.deletedConversations.add(conversation.id)
+}
+
+async function checkVisible (t: Test, origin: string, model: Model): Promise<void> {
+  const get = (url: string) => httpRequest<any>(origin, 'GET', `${API}${url}`)
+  for (const [id, user] of model.users) {
+    t.match((await get(`/users/${id}`)).body, { id, name: user.name })
+    const listed = (await get(`/users/${id}/conversations`)).body as Array<{ id: number }>
+    const expected = [...model.conversations].filter(([, c]) => c.userId === id).map(([cid]) => cid).sort((a, b) => a - b)
+    t.same(listed.map((c) => c.id).sort((a, b) => a - b), expected, `${origin}: user ${id} lists exactly their conversations`)
+  }
+  for (const [id, conversation] of model.conversations) {
+    const messages = (await get(`/conversations/${id}/messages`)).body as Array<{ content: string, id: number }>
+    t.same(messages.map((m) => m.content), conversation.messages, `${origin}: conversation ${id} holds every acknowledged message, in order`)
+    t.equal((await get(`/conversations/${id}`)).body.messageCount, conversation.messages.length)
+  }
+  for (const id of model.deletedConversations) t.equal((await get(`/conversations/${id}`)).status, 404)
+  for (const id of model.deletedUsers) t.equal((await get(`/users/${id}`)).status, 404)
+}
