@@ -160,7 +160,7 @@ export interface components {
         Id: number;
         /**
          * @description RFC 8288 link to the next page: `<path?limit=N&cursor=C>; rel="next"`.
-         * @example </api/v1/users/1/conversations?limit=50&cursor=MTc5NTU0Mzg5NzEyMy4x>; rel="next"
+         * @example </api/v1/users/1/conversations?limit=50&cursor=MS4xNzk1NTQzODk3MTIzLjE>; rel="next"
          */
         LinkHeader: string;
         /** @description Opaque page position (base64url), issued in the `Link` header of the list it belongs to. */
@@ -566,12 +566,12 @@ export interface components {
         Limit: number;
         /**
          * @description Opaque position from a previous page's `Link` header of this list.
-         * @example MTc5NTU0Mzg5NzEyMy4x
+         * @example MS4xNzk1NTQzODk3MTIzLjE
          */
         ConversationCursor: components["schemas"]["Cursor"];
         /**
          * @description Opaque position from a previous page's `Link` header of this list.
-         * @example Nw
+         * @example MS43
          */
         MessageCursor: components["schemas"]["Cursor"];
     };
@@ -692,7 +692,7 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /**
                  * @description Opaque position from a previous page's `Link` header of this list.
-                 * @example MTc5NTU0Mzg5NzEyMy4x
+                 * @example MS4xNzk1NTQzODk3MTIzLjE
                  */
                 cursor?: components["parameters"]["ConversationCursor"];
             };
@@ -844,7 +844,7 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /**
                  * @description Opaque position from a previous page's `Link` header of this list.
-                 * @example Nw
+                 * @example MS43
                  */
                 cursor?: components["parameters"]["MessageCursor"];
             };
