@@ -16,6 +16,30 @@ export class NotTextError extends Error {
   }
 }
 
+/** The body declares a charset other than UTF-8: a 415 from src/http/error-handler.ts. */
+export class UnsupportedCharsetError extends Error {
+  constructor (readonly charset: string) {
+    super(`request body declared in charset ${charset}`)
+  }
+}
+
+/** The body's bytes are not UTF-8 (invalid, overlong, truncated): a 400 from src/http/error-handler.ts. */
+export class NotUtf8Error extends Error {
+  constructor () {
+    super('request body is not valid UTF-8')
+  }
+}
+
+// JSON is UTF-8 (RFC 8259 §8.1). A lenient decoder would replace bad bytes with U+FFFD, silently storing
+// text the client never sent; this one throws instead.
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** The `charset` parameter of a Content-Type, lower-cased and unquoted, or undefined when there is none. */
+function charsetOf (contentType: string | undefined): string | undefined {
+  const match = /;\s*charset\s*=\s*(?:"([^"]*)"|([^\s;]*))/i.exec(contentType ?? '')
+  return match === null ? undefined : (match[1] ?? match[2])!.toLowerCase()
+}
+
 // A surrogate can reach a decoded string only through a \uD800-\uDFFF escape: UTF-8 bytes cannot encode one.
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/
 const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
@@ -72,17 +96,30 @@ export function registerContentTypes (fastify: FastifyInstance, api: OpenAPIBack
     }
     // An empty body means "no body": create_conversation accepts none, and a required body is then a 400
     // from validation rather than fastify's own empty-body error.
-    fastify.addContentTypeParser(mediaType, { parseAs: 'string' }, (request, body, done) => {
-      if (body === '') {
+    // Read as bytes, so they are checked as UTF-8 before anything decodes them.
+    fastify.addContentTypeParser(mediaType, { parseAs: 'buffer' }, (request, bytes, done) => {
+      if ((bytes as Buffer).length === 0) {
         done(null, undefined)
         return
       }
-      parseJson(request, body as string, (error, value) => {
+      const charset = charsetOf(request.headers['content-type'])
+      if (charset !== undefined && charset !== 'utf-8') {
+        done(new UnsupportedCharsetError(charset), undefined)
+        return
+      }
+      let body: string
+      try {
+        body = utf8.decode(bytes as Buffer)
+      } catch {
+        done(new NotUtf8Error(), undefined)
+        return
+      }
+      parseJson(request, body, (error, value) => {
         if (error !== null) {
           done(error, undefined)
           return
         }
-        const notText = unpairedSurrogates(body as string, value)
+        const notText = unpairedSurrogates(body, value)
         done(notText.length > 0 ? new NotTextError(notText) : null, value)
       })
     })
