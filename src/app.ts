@@ -12,6 +12,7 @@ import { registerDocs } from './http/docs.js'
 import { handleError, registerErrorHandling } from './http/error-handler.js'
 import { createHandlers } from './handlers.js'
 import { registerHealthRoutes } from './http/health.js'
+import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, registerLoadShedding } from './http/load-shedding.js'
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import { createRepositories } from './store/repositories.js'
@@ -26,6 +27,8 @@ export interface AppOptions {
   requestTimeoutMs?: number
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   corsOrigins?: string[]
+  /** Mean event-loop lag (ms) past which API requests get a 503; 0 turns it off; default 1000. */
+  maxEventLoopDelayMs?: number
   /** The contract to serve; openapi/trackbot.yaml by default (tests pass variants of it). */
   spec?: SpecSource
 }
@@ -70,6 +73,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     reply.header('X-Request-Id', request.id)
   })
   registerDraining(fastify)
+  await registerLoadShedding(fastify, options.maxEventLoopDelayMs ?? DEFAULT_MAX_EVENT_LOOP_DELAY_MS)
   await registerCors(fastify, options.corsOrigins ?? [], spec.document)
   registerContentTypes(fastify, api)
   registerErrorHandling(fastify)
