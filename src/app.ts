@@ -73,7 +73,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     reply.header('X-Request-Id', request.id)
   })
   registerDraining(fastify)
-  await registerLoadShedding(fastify, options.maxEventLoopDelayMs ?? DEFAULT_MAX_EVENT_LOOP_DELAY_MS)
   await registerCors(fastify, options.corsOrigins ?? [], spec.document)
   registerContentTypes(fastify, api)
   registerErrorHandling(fastify)
@@ -87,5 +86,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }
   await database.open(log)
+  // Last: its lag samples start here, so the start-up's own work (compiling the spec's validators, migrating)
+  // does not count as load and shed the first requests.
+  await registerLoadShedding(fastify, options.maxEventLoopDelayMs ?? DEFAULT_MAX_EVENT_LOOP_DELAY_MS)
   return fastify
 }
