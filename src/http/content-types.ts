@@ -9,10 +9,13 @@ import { escapePointerToken, requestMediaTypes } from '../contract/request-valid
 /** application/json, and any type with the +json structured suffix (RFC 6839), e.g. application/merge-patch+json (RFC 7396). */
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json$/
 
-/** A decoded body holds strings that are not Unicode text: a 400 naming where, from src/http/error-handler.ts. */
-export class NotTextError extends Error {
+/**
+ * A decoded body that no schema could accept, such as strings that are not Unicode text or a key that would
+ * reach an object's prototype: a 400 validation problem naming where, from src/http/error-handler.ts.
+ */
+export class InvalidBodyError extends Error {
   constructor (readonly errors: ProblemError[]) {
-    super('request body has unpaired UTF-16 surrogates')
+    super(`request body is invalid at ${errors.map((error) => error.pointer).join(', ')}`)
   }
 }
 
@@ -44,7 +47,7 @@ function charsetOf (contentType: string | undefined): string | undefined {
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/
 const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 // Each error's pointer is rebuilt from the root, so at most a few are reported on a deeply nested body.
-const MAX_NOT_TEXT_ERRORS = 10
+const MAX_BODY_ERRORS = 10
 
 interface Visit { value: unknown, token: string, parent: Visit | undefined }
 
@@ -64,7 +67,7 @@ function unpairedSurrogates (text: string, value: unknown): ProblemError[] {
   const errors: ProblemError[] = []
   const notText = (visit: Visit) => errors.push({ in: 'body', pointer: pointerOf(visit), detail: 'must not contain unpaired UTF-16 surrogates' })
   const pending: Visit[] = [{ value, token: '', parent: undefined }]
-  while (pending.length > 0 && errors.length < MAX_NOT_TEXT_ERRORS) {
+  while (pending.length > 0 && errors.length < MAX_BODY_ERRORS) {
     const visit = pending.pop()!
     if (typeof visit.value === 'string') {
       if (UNPAIRED_SURROGATE.test(visit.value)) notText(visit)
@@ -75,6 +78,36 @@ function unpairedSurrogates (text: string, value: unknown): ProblemError[] {
         if (UNPAIRED_SURROGATE.test(token)) notText(next)
         pending.push(next)
       }
+    }
+  }
+  return errors
+}
+
+/**
+ * The `__proto__` keys, and `constructor` keys holding a `prototype`, in a body fastify's parser refused.
+ * It refuses them (code merging the parsed object could reach Object.prototype) with the same error as
+ * malformed JSON; such a body is JSON, so the client is told which key, as for any invalid property.
+ * JSON.parse keeps `__proto__` as an own property, so the walk sees it; nothing parsed here is kept. Empty
+ * when the body is not JSON at all.
+ */
+function forbiddenKeys (text: string): ProblemError[] {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return []
+  }
+  const errors: ProblemError[] = []
+  const pending: Visit[] = [{ value: parsed, token: '', parent: undefined }]
+  while (pending.length > 0 && errors.length < MAX_BODY_ERRORS) {
+    const visit = pending.pop()!
+    if (typeof visit.value !== 'object' || visit.value === null) continue
+    for (const [token, child] of Object.entries(visit.value).reverse()) {
+      const next = { value: child, token, parent: visit }
+      const reachesPrototype = token === '__proto__' ||
+        (token === 'constructor' && typeof child === 'object' && child !== null && Object.hasOwn(child, 'prototype'))
+      if (reachesPrototype) errors.push({ in: 'body', pointer: pointerOf(next), detail: 'is a key that would reach the object prototype' })
+      else pending.push(next)
     }
   }
   return errors
@@ -116,11 +149,12 @@ export function registerContentTypes (fastify: FastifyInstance, api: OpenAPIBack
       }
       parseJson(request, body, (error, value) => {
         if (error !== null) {
-          done(error, undefined)
+          const forbidden = forbiddenKeys(body)
+          done(forbidden.length > 0 ? new InvalidBodyError(forbidden) : error, undefined)
           return
         }
         const notText = unpairedSurrogates(body, value)
-        done(notText.length > 0 ? new NotTextError(notText) : null, value)
+        done(notText.length > 0 ? new InvalidBodyError(notText) : null, value)
       })
     })
   }

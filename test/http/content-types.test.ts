@@ -40,7 +40,7 @@ t.test('a media type the spec declares is parsed and validated against its own s
   t.equal((await send(conversations, '{"title":"Lisbon"}', 'application/json')).status, 201, 'JSON keeps its own schema')
 
   problemOf(t, await send(conversations, '{"title":', MERGE_PATCH), 400, 'malformed-json')
-  problemOf(t, await send(conversations, '{"__proto__":{"title":"x"}}', MERGE_PATCH), 400, 'malformed-json')
+  problemOf(t, await send(conversations, '{"__proto__":{"title":"x"}}', MERGE_PATCH), 400, 'validation-error')
   problemOf(t, await send(conversations, '{}', MERGE_PATCH), 400, 'validation-error')
 
   t.equal((await send(`${API}/users`, '{"name":"Grace"}', 'application/vnd.trackbot.v1+json')).status, 201, 'a +json type is JSON')
@@ -127,4 +127,13 @@ t.test('a body is UTF-8: another declared charset is a 415, bytes that are not U
     t.equal(reply.status, 201, contentType)
     t.equal(reply.body.title, 'café € \u{1F600}')
   }
+})
+
+t.test('"constructor" and "prototype" keys are kept where they cannot reach a prototype', async (t) => {
+  const { request } = await startApp(t)
+  const userId = await createUser(request)
+  const metadata = { constructor: 'x', prototype: 'y' }
+  const reply = await request('POST', `${API}/users/${userId}/conversations`, { body: { metadata } })
+  t.equal(reply.status, 201)
+  t.same(reply.body.metadata, metadata)
 })
