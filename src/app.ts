@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { registerApiRoutes } from './contract/routes.js'
-import { handleClientError } from './http/connection-errors.js'
+import { handleClientError, registerBareAnswers } from './http/connection-errors.js'
 import { registerContentTypes } from './http/content-types.js'
 import { registerCors } from './http/cors.js'
 import { createDatabase } from './store/database.js'
@@ -49,7 +49,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // A slow sender (slowloris) holds a socket at most this long; Node checks the deadline on an interval,
     // so the interval shrinks with the timeout to keep the cut-off close to it.
     requestTimeout: requestTimeoutMs,
-    http: { headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeoutMs / 4))) },
+    // requireHostHeader: Node's check answers a bare 400; src/http/connection-errors.ts makes it a problem.
+    http: { requireHostHeader: false, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeoutMs / 4))) },
     clientErrorHandler: handleClientError,
     genReqId: requestId,
     // Long enough that a 5000-digit id reaches validation (a 400 naming it) instead of the router's 414;
@@ -72,6 +73,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id)
   })
+  registerBareAnswers(fastify)
   registerDraining(fastify)
   await registerCors(fastify, options.corsOrigins ?? [], spec.document)
   registerContentTypes(fastify, api)

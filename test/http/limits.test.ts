@@ -70,6 +70,32 @@ if (store !== 'sqlite') {
       checkEarlyProblem(t, parseResponse(await received), 400)
     })
 
+    t.test('an HTTP/1.1 request without Host is a 400 problem', async (t) => {
+      const { socket, received } = await rawConnection(port)
+      socket.write(`GET ${API}/users/1 HTTP/1.1\r\n\r\n`)
+      const response = parseResponse(await received)
+      checkEarlyProblem(t, response, 400)
+      t.match(JSON.parse(response!.text), { type: 'urn:trackbot:problem:bad-request', detail: /Host/ })
+      await stillAnswers(t, server)
+    })
+
+    t.test('an Expect other than 100-continue is a 417 problem; 100-continue itself is served', async (t) => {
+      for (const expect of ['200-ok', 'x', '101-continue']) {
+        const { socket, received } = await rawConnection(port)
+        socket.write(`POST ${API}/users HTTP/1.1\r\nHost: x\r\nExpect: ${expect}\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n`)
+        const response = parseResponse(await received)
+        checkEarlyProblem(t, response, 417)
+        t.match(JSON.parse(response!.text), { status: 417, detail: /100-continue/ }, expect)
+      }
+      const { socket, received } = await rawConnection(port)
+      // To a user that does not exist, so the server stays empty for stillAnswers.
+      socket.write(`POST ${API}/users/999/conversations HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n`)
+      socket.write('{}')
+      const raw = await received
+      t.match(raw, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 404 /, raw.slice(0, 200))
+      await stillAnswers(t, server)
+    })
+
     t.test('a client trickling its headers is cut off with a 408 problem', async (t) => {
       const { socket, received } = await rawConnection(port)
       socket.write(`GET ${API}/users/1 HTTP/1.1\r\nHost: x\r\n`)
