@@ -207,7 +207,7 @@ export interface components {
         Id: number;
         /**
          * @description RFC 8288 link to the next page: `<path?limit=N&cursor=C>; rel="next"`.
-         * @example </api/v1/users/1/conversations?limit=50&cursor=MTc5NTU0Mzg5NzEyMy4x>; rel="next"
+         * @example </api/v1/users/1/conversations?limit=50&cursor=MS4xNzk1NTQzODk3MTIzLjE>; rel="next"
          */
         LinkHeader: string;
         /** @description Opaque page position (base64url), issued in the `Link` header of the list it belongs to. */
@@ -667,12 +667,12 @@ export interface components {
         Limit: number;
         /**
          * @description Opaque position from a previous page's `Link` header of this list.
-         * @example MTc5NTU0Mzg5NzEyMy4x
+         * @example MS4xNzk1NTQzODk3MTIzLjE
          */
         ConversationCursor: components["schemas"]["Cursor"];
         /**
          * @description Opaque position from a previous page's `Link` header of this list.
-         * @example Nw
+         * @example MS43
          */
         MessageCursor: components["schemas"]["Cursor"];
     };
@@ -795,7 +795,7 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /**
                  * @description Opaque position from a previous page's `Link` header of this list.
-                 * @example MTc5NTU0Mzg5NzEyMy4x
+                 * @example MS4xNzk1NTQzODk3MTIzLjE
                  */
                 cursor?: components["parameters"]["ConversationCursor"];
             };
@@ -1005,7 +1005,7 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /**
                  * @description Opaque position from a previous page's `Link` header of this list.
-                 * @example Nw
+                 * @example MS43
                  */
                 cursor?: components["parameters"]["MessageCursor"];
             };

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { registerApiRoutes } from './contract/routes.js'
-import { handleClientError } from './http/connection-errors.js'
+import { handleClientError, registerBareAnswers } from './http/connection-errors.js'
 import { registerContentTypes } from './http/content-types.js'
 import { registerCors } from './http/cors.js'
 import { createDatabase } from './store/database.js'
@@ -12,6 +12,7 @@ import { registerDocs } from './http/docs.js'
 import { handleError, registerErrorHandling } from './http/error-handler.js'
 import { createHandlers } from './handlers.js'
 import { registerHealthRoutes, registerOpeningGate } from './http/health.js'
+import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, registerLoadShedding } from './http/load-shedding.js'
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import { createRepositories } from './store/repositories.js'
@@ -30,6 +31,8 @@ export interface AppOptions {
   requestTimeoutMs?: number
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   corsOrigins?: string[]
+  /** Mean event-loop lag (ms) past which API requests get a 503; 0 turns it off; default 1000. */
+  maxEventLoopDelayMs?: number
   /** The contract to serve; openapi/trackbot.yaml by default (tests pass variants of it). */
   spec?: SpecSource
 }
@@ -67,7 +70,8 @@ export async function assembleApp (options: AppOptions): Promise<App> {
     // A slow sender (slowloris) holds a socket at most this long; Node checks the deadline on an interval,
     // so the interval shrinks with the timeout to keep the cut-off close to it.
     requestTimeout: requestTimeoutMs,
-    http: { headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeoutMs / 4))) },
+    // requireHostHeader: Node's check answers a bare 400; src/http/connection-errors.ts makes it a problem.
+    http: { requireHostHeader: false, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeoutMs / 4))) },
     clientErrorHandler: handleClientError,
     genReqId: requestId,
     // Long enough that a 5000-digit id reaches validation (a 400 naming it) instead of the router's 414;
@@ -90,6 +94,7 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id)
   })
+  registerBareAnswers(fastify)
   registerDraining(fastify)
   await registerCors(fastify, options.corsOrigins ?? [], spec.document)
   registerContentTypes(fastify, api)
@@ -106,5 +111,8 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   await registerDocs(fastify, basePath, spec)
 
   const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }
+  // Last: its lag samples start here, so the start-up's own work (compiling the spec's validators)
+  // does not count as load and shed the first requests.
+  await registerLoadShedding(fastify, options.maxEventLoopDelayMs ?? DEFAULT_MAX_EVENT_LOOP_DELAY_MS)
   return { fastify, openDatabase: () => database.open(log) }
 }

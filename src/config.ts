@@ -2,6 +2,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
+import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS } from './http/load-shedding.js'
 import { pgbouncerParam, providerOf, redact, sqliteFile } from './store/database-url.js'
 
 export interface Config {
@@ -21,6 +22,8 @@ export interface Config {
   corsOrigins: string[]
   /** Longest a client may take to send a whole request. */
   requestTimeoutMs: number
+  /** Mean event-loop lag past which API requests are shed with a 503; 0 is off. */
+  maxEventLoopDelayMs: number
 }
 
 export class ConfigError extends Error {}
@@ -126,6 +129,13 @@ function requestTimeoutMs (value: string | undefined): number {
   return number
 }
 
+function maxEventLoopDelayMs (value: string | undefined): number {
+  if (value === undefined || value === '') return DEFAULT_MAX_EVENT_LOOP_DELAY_MS
+  const number = Number(value)
+  if (!/^\d+$/.test(value) || number > 3_600_000) throw new ConfigError(`MAX_EVENT_LOOP_DELAY_MS must be an integer from 0 (off) to 3600000, got "${value}"`)
+  return number
+}
+
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const url = databaseUrl(env.DATABASE_URL)
   return {
@@ -139,5 +149,6 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     logFormat: logFormat(env.LOG_FORMAT),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     requestTimeoutMs: requestTimeoutMs(env.REQUEST_TIMEOUT_MS),
+    maxEventLoopDelayMs: maxEventLoopDelayMs(env.MAX_EVENT_LOOP_DELAY_MS),
   }
 }

@@ -24,8 +24,9 @@ const tooManyMetadataKeys = (limit: number, instance: string) => ({
   ]),
 }) as const
 
-const pageOf = <T>(page: Page<T, readonly number[]>, path: string, limit: number | undefined) =>
-  ({ status: 200, body: page.items, headers: { Link: nextPageLink(path, limit, page.next) } }) as const
+/** A page of `owner`'s list; its next cursor is bound to that owner. */
+const pageOf = <T>(page: Page<T, readonly number[]>, path: string, limit: number | undefined, owner: number) =>
+  ({ status: 200, body: page.items, headers: { Link: nextPageLink(path, limit, owner, page.next) } }) as const
 
 export function createHandlers ({ users, conversations, messages }: Repositories, basePath: string): Handlers {
   return {
@@ -52,10 +53,10 @@ export function createHandlers ({ users, conversations, messages }: Repositories
     },
 
     async list_conversations ({ params, query }, { path }) {
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, isConversationKey)
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, params.userId, isConversationKey)
       if (after === null) return badCursor(path)
       const page = await conversations.listByUser(params.userId, { limit: query.limit, after })
-      return page === null ? notFound(`User ${params.userId} does not exist.`, path) : pageOf(page, path, query.limit)
+      return page === null ? notFound(`User ${params.userId} does not exist.`, path) : pageOf(page, path, query.limit, params.userId)
     },
 
     async get_conversation_by_id ({ params }, { path }) {
@@ -94,10 +95,10 @@ export function createHandlers ({ users, conversations, messages }: Repositories
     },
 
     async list_messages ({ params, query }, { path }) {
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, isMessageKey)
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, params.conversationId, isMessageKey)
       if (after === null) return badCursor(path)
       const page = await messages.listByConversation(params.conversationId, { limit: query.limit, after })
-      return page === null ? notFound(`Conversation ${params.conversationId} does not exist.`, path) : pageOf(page, path, query.limit)
+      return page === null ? notFound(`Conversation ${params.conversationId} does not exist.`, path) : pageOf(page, path, query.limit, params.conversationId)
     },
   }
 }

@@ -16,6 +16,7 @@ async function main (): Promise<void> {
     },
     corsOrigins: config.corsOrigins,
     requestTimeoutMs: config.requestTimeoutMs,
+    maxEventLoopDelayMs: config.maxEventLoopDelayMs,
   })
 
   let closing = false

@@ -6,8 +6,16 @@ import { PROBLEM_CONTENT_TYPE, type Problem } from './problems.js'
 /** The headers each reply's result set, so an error that replaces the result can take them back. */
 const resultHeaders = new WeakMap<FastifyReply, string[]>()
 
+/**
+ * On every API answer, success or problem: its JSON is read as JSON only (no MIME sniffing into HTML), and
+ * it describes data that changes with each write, so no cache may keep it. The spec routes and /docs set
+ * their own, revalidated, caching.
+ */
+const API_HEADERS = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' } as const
+
 export function sendResult (reply: FastifyReply, result: AnyResult): FastifyReply {
   reply.code(result.status)
+  reply.headers(API_HEADERS)
   const names: string[] = []
   for (const [name, value] of Object.entries(result.headers ?? {})) {
     if (value !== undefined) {

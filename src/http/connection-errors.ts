@@ -3,8 +3,12 @@
 // default body. There is no request yet, so no route and no request id from the client: a fresh id lets
 // the log line and the client's report meet.
 import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import { httpProblem, PROBLEM_CONTENT_TYPE } from '../contract/problems.js'
+import type { FastifyInstance } from 'fastify'
+import { clip, httpProblem, problem, PROBLEM_CONTENT_TYPE } from '../contract/problems.js'
+import { sendProblem } from '../contract/reply.js'
+import { requestPath } from '../contract/routes.js'
 
 interface ConnectionError extends Error { code?: string }
 
@@ -33,4 +37,28 @@ export function handleClientError (error: ConnectionError, socket: Socket): void
     ].join('\r\n'))
   }
   socket.destroy(error)
+}
+
+/**
+ * Node's other bare answers, made before fastify sees the request: a 417 for an `Expect` other than
+ * `100-continue` (Node asks `checkExpectation` listeners first), and a 400 for an HTTP/1.1 request without
+ * `Host` (Node's own check has no hook, so app.ts turns it off and the check is made here, as a problem).
+ */
+export function registerBareAnswers (fastify: FastifyInstance): void {
+  fastify.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const body = JSON.stringify(httpProblem(417, 'The server supports no Expect but 100-continue.', clip(request.url ?? '/', 2000)))
+    response.writeHead(417, {
+      'Content-Type': PROBLEM_CONTENT_TYPE,
+      'Content-Length': Buffer.byteLength(body),
+      'X-Request-Id': randomUUID(),
+      // The body the client held back may follow anyway; it is not read.
+      Connection: 'close',
+    })
+    response.end(body)
+  })
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (request.raw.httpVersion !== '1.1' || request.headers.host !== undefined) return
+    reply.header('Connection', 'close')
+    return sendProblem(reply, problem('badRequest', 'An HTTP/1.1 request must have a Host header.', requestPath(request)))
+  })
 }

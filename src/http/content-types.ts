@@ -9,18 +9,45 @@ import { escapePointerToken, requestMediaTypes } from '../contract/request-valid
 /** application/json, and any type with the +json structured suffix (RFC 6839), e.g. application/merge-patch+json (RFC 7396). */
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json$/
 
-/** A decoded body holds strings that are not Unicode text: a 400 naming where, from src/http/error-handler.ts. */
-export class NotTextError extends Error {
+/**
+ * A decoded body that no schema could accept, such as strings that are not Unicode text or a key that would
+ * reach an object's prototype: a 400 validation problem naming where, from src/http/error-handler.ts.
+ */
+export class InvalidBodyError extends Error {
   constructor (readonly errors: ProblemError[]) {
-    super('request body has unpaired UTF-16 surrogates')
+    super(`request body is invalid at ${errors.map((error) => error.pointer).join(', ')}`)
   }
+}
+
+/** The body declares a charset other than UTF-8: a 415 from src/http/error-handler.ts. */
+export class UnsupportedCharsetError extends Error {
+  constructor (readonly charset: string) {
+    super(`request body declared in charset ${charset}`)
+  }
+}
+
+/** The body's bytes are not UTF-8 (invalid, overlong, truncated): a 400 from src/http/error-handler.ts. */
+export class NotUtf8Error extends Error {
+  constructor () {
+    super('request body is not valid UTF-8')
+  }
+}
+
+// JSON is UTF-8 (RFC 8259 §8.1). A lenient decoder would replace bad bytes with U+FFFD, silently storing
+// text the client never sent; this one throws instead.
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** The `charset` parameter of a Content-Type, lower-cased and unquoted, or undefined when there is none. */
+function charsetOf (contentType: string | undefined): string | undefined {
+  const match = /;\s*charset\s*=\s*(?:"([^"]*)"|([^\s;]*))/i.exec(contentType ?? '')
+  return match === null ? undefined : (match[1] ?? match[2])!.toLowerCase()
 }
 
 // A surrogate can reach a decoded string only through a \uD800-\uDFFF escape: UTF-8 bytes cannot encode one.
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/
 const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 // Each error's pointer is rebuilt from the root, so at most a few are reported on a deeply nested body.
-const MAX_NOT_TEXT_ERRORS = 10
+const MAX_BODY_ERRORS = 10
 
 interface Visit { value: unknown, token: string, parent: Visit | undefined }
 
@@ -40,7 +67,7 @@ function unpairedSurrogates (text: string, value: unknown): ProblemError[] {
   const errors: ProblemError[] = []
   const notText = (visit: Visit) => errors.push({ in: 'body', pointer: pointerOf(visit), detail: 'must not contain unpaired UTF-16 surrogates' })
   const pending: Visit[] = [{ value, token: '', parent: undefined }]
-  while (pending.length > 0 && errors.length < MAX_NOT_TEXT_ERRORS) {
+  while (pending.length > 0 && errors.length < MAX_BODY_ERRORS) {
     const visit = pending.pop()!
     if (typeof visit.value === 'string') {
       if (UNPAIRED_SURROGATE.test(visit.value)) notText(visit)
@@ -51,6 +78,36 @@ function unpairedSurrogates (text: string, value: unknown): ProblemError[] {
         if (UNPAIRED_SURROGATE.test(token)) notText(next)
         pending.push(next)
       }
+    }
+  }
+  return errors
+}
+
+/**
+ * The `__proto__` keys, and `constructor` keys holding a `prototype`, in a body fastify's parser refused.
+ * It refuses them (code merging the parsed object could reach Object.prototype) with the same error as
+ * malformed JSON; such a body is JSON, so the client is told which key, as for any invalid property.
+ * JSON.parse keeps `__proto__` as an own property, so the walk sees it; nothing parsed here is kept. Empty
+ * when the body is not JSON at all.
+ */
+function forbiddenKeys (text: string): ProblemError[] {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return []
+  }
+  const errors: ProblemError[] = []
+  const pending: Visit[] = [{ value: parsed, token: '', parent: undefined }]
+  while (pending.length > 0 && errors.length < MAX_BODY_ERRORS) {
+    const visit = pending.pop()!
+    if (typeof visit.value !== 'object' || visit.value === null) continue
+    for (const [token, child] of Object.entries(visit.value).reverse()) {
+      const next = { value: child, token, parent: visit }
+      const reachesPrototype = token === '__proto__' ||
+        (token === 'constructor' && typeof child === 'object' && child !== null && Object.hasOwn(child, 'prototype'))
+      if (reachesPrototype) errors.push({ in: 'body', pointer: pointerOf(next), detail: 'is a key that would reach the object prototype' })
+      else pending.push(next)
     }
   }
   return errors
@@ -72,18 +129,32 @@ export function registerContentTypes (fastify: FastifyInstance, api: OpenAPIBack
     }
     // An empty body means "no body": create_conversation accepts none, and a required body is then a 400
     // from validation rather than fastify's own empty-body error.
-    fastify.addContentTypeParser(mediaType, { parseAs: 'string' }, (request, body, done) => {
-      if (body === '') {
+    // Read as bytes, so they are checked as UTF-8 before anything decodes them.
+    fastify.addContentTypeParser(mediaType, { parseAs: 'buffer' }, (request, bytes, done) => {
+      if ((bytes as Buffer).length === 0) {
         done(null, undefined)
         return
       }
-      parseJson(request, body as string, (error, value) => {
+      const charset = charsetOf(request.headers['content-type'])
+      if (charset !== undefined && charset !== 'utf-8') {
+        done(new UnsupportedCharsetError(charset), undefined)
+        return
+      }
+      let body: string
+      try {
+        body = utf8.decode(bytes as Buffer)
+      } catch {
+        done(new NotUtf8Error(), undefined)
+        return
+      }
+      parseJson(request, body, (error, value) => {
         if (error !== null) {
-          done(error, undefined)
+          const forbidden = forbiddenKeys(body)
+          done(forbidden.length > 0 ? new InvalidBodyError(forbidden) : error, undefined)
           return
         }
-        const notText = unpairedSurrogates(body as string, value)
-        done(notText.length > 0 ? new NotTextError(notText) : null, value)
+        const notText = unpairedSurrogates(body, value)
+        done(notText.length > 0 ? new InvalidBodyError(notText) : null, value)
       })
     })
   }

@@ -1,10 +1,10 @@
 // Every error fastify, the JSON parser, Prisma or our own code throws becomes one Problem shape.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { databaseErrorKind } from '../store/prisma-errors.js'
-import { httpProblem, INVALID_REQUEST, problem, RETRY_AFTER_SECONDS, STORAGE_RETRY_AFTER_SECONDS, type Problem } from '../contract/problems.js'
+import { clip, httpProblem, INVALID_REQUEST, problem, RETRY_AFTER_SECONDS, STORAGE_RETRY_AFTER_SECONDS, type Problem } from '../contract/problems.js'
 import { dropResultHeaders, sendProblem } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
-import { NotTextError } from './content-types.js'
+import { InvalidBodyError, NotUtf8Error, UnsupportedCharsetError } from './content-types.js'
 import { BODY_LIMIT_BYTES } from './limits.js'
 
 interface Mapped { problem: Problem, headers?: Record<string, string> }
@@ -22,8 +22,12 @@ function fastifyProblem (error: FastifyError, instance: string): Mapped | undefi
     case 'FST_ERR_BAD_URL':
       return { problem: problem('badRequest', 'The URL is not valid: it has a malformed percent-encoding.', instance) }
   }
-  if (error instanceof NotTextError) return { problem: problem('validation', INVALID_REQUEST, instance, error.errors) }
-  // secure-json-parse throws SyntaxError for bad JSON and for __proto__ / constructor.prototype keys.
+  if (error instanceof UnsupportedCharsetError) {
+    return { problem: problem('unsupportedMediaType', `Send the request body as UTF-8 JSON, not charset ${clip(error.charset, 100)}.`, instance) }
+  }
+  if (error instanceof NotUtf8Error) return { problem: problem('malformedJson', 'The request body is not valid UTF-8, so it is not JSON.', instance) }
+  if (error instanceof InvalidBodyError) return { problem: problem('validation', INVALID_REQUEST, instance, error.errors) }
+  // secure-json-parse's SyntaxError for bad JSON (its __proto__ / constructor.prototype refusals are InvalidBodyError).
   if (error instanceof SyntaxError) {
     return { problem: problem('malformedJson', `The request body is not valid JSON: ${error.message}`.slice(0, 500), instance) }
   }

@@ -16,6 +16,9 @@ const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
  */
 const STORAGE_FULL_UNREADY_MS = Number(STORAGE_RETRY_AFTER_SECONDS) * 1000
 
+/** Liveness and readiness: answered even while the server sheds load (src/http/load-shedding.ts). */
+export const HEALTH_PATHS = ['/healthz', '/readyz'] as const
+
 export function registerHealthRoutes (fastify: FastifyInstance, database: Database): void {
   let storageFullUntil = 0
   fastify.addHook('onSend', async (request, reply) => {
@@ -23,9 +26,9 @@ export function registerHealthRoutes (fastify: FastifyInstance, database: Databa
     else if (WRITES.has(request.method) && reply.statusCode < 300) storageFullUntil = 0
   })
 
-  fastify.get('/healthz', async () => ({ status: 'ok' }))
+  fastify.get(HEALTH_PATHS[0], async () => ({ status: 'ok' }))
 
-  fastify.get('/readyz', async (request, reply) => {
+  fastify.get(HEALTH_PATHS[1], async (request, reply) => {
     if (Date.now() < storageFullUntil) {
       return sendProblem(reply, problem('unavailable', 'The database has no space left for writes.', '/readyz'), { 'Retry-After': STORAGE_RETRY_AFTER_SECONDS })
     }

@@ -2,13 +2,14 @@ import type { PrismaClient } from './database.js'
 import { empty, join, limitTo, sql, type Dialect, type Sql } from './dialect.js'
 import { columns, found, messageColumns, queryRows } from './columns.js'
 import type { Conversation, ConversationPatch, ConversationWithMessages, NewConversation, NewMessage } from './models.js'
-import { toPage, type ListOptions, type Page } from './page.js'
+import { isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { UserRepository } from './users.js'
 
 /** Sort key of list_conversations: most recent activity first. */
 export type ConversationKey = [updatedAtMs: number, id: number]
-export const isConversationKey = (key: readonly number[]): key is ConversationKey => key.length === 2
+export const isConversationKey = (key: readonly number[]): key is ConversationKey =>
+  key.length === 2 && isTimestampMs(key[0]!) && isId(key[1]!)
 
 /**
  * Rows strictly after `key` in (updatedAt DESC, id DESC) order, written as

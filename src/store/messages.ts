@@ -3,12 +3,12 @@ import { found, messageColumns, queryRows } from './columns.js'
 import type { ConversationRepository } from './conversations.js'
 import { empty, limitTo, sql, type Dialect, type Sql } from './dialect.js'
 import type { Message, NewMessage } from './models.js'
-import { toPage, type ListOptions, type Page } from './page.js'
+import { isId, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 
 /** Sort key of list_messages: oldest first, and ids grow with insertion. */
 export type MessageKey = [id: number]
-export const isMessageKey = (key: readonly number[]): key is MessageKey => key.length === 1
+export const isMessageKey = (key: readonly number[]): key is MessageKey => key.length === 1 && isId(key[0]!)
 
 const keyOf = (message: Message): MessageKey => [message.id]
 

@@ -3,6 +3,16 @@
 /** What a list query takes: at most `limit` rows, strictly after the sort key `after`. */
 export interface ListOptions<K> { limit?: number, after?: K }
 
+/** An id as the spec's `Id` schema bounds it: a sort key outside it cannot name a row. */
+export const isId = (value: number): boolean => Number.isInteger(value) && value >= 1 && value <= 2147483647
+
+/**
+ * Milliseconds from 1970 to the end of year 9999: what JavaScript's Date, PostgreSQL's TIMESTAMP(3) and
+ * SQLite's ISO text (four-digit years) all represent, so a forged sort key never reaches the database as
+ * a time it refuses.
+ */
+export const isTimestampMs = (value: number): boolean => Number.isInteger(value) && value >= 0 && value <= 253402300799999
+
 export interface Page<T, K> {
   items: T[]
   /** Sort key of the last item when more rows follow, else null. */

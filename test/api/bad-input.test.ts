@@ -59,6 +59,23 @@ t.test('bad input', async (t) => {
     }
   })
 
+  t.test('a key that would reach the object prototype is a 400 validation problem naming its pointer', async (t) => {
+    const cases: Array<[string, string, string[]]> = [
+      [`${API}/users`, '{"name":"Ada","__proto__":{"admin":true}}', ['/__proto__']],
+      [`${API}/users`, '{"__proto__":1}', ['/__proto__']],
+      [`${API}/users/${user.id}/conversations`, '{"metadata":{"constructor":{"prototype":{"x":"1"}}}}', ['/metadata/constructor']],
+      [`${API}/users/${user.id}/conversations`, '{"messages":[{"role":"user","content":"a"},{"role":"user","content":"b","__proto__":{}}]}', ['/messages/1/__proto__']],
+      [`${API}/users/${user.id}/conversations`, '{"metadata":{"a~b/c":{"__proto__":{}}},"title":{"__proto__":null}}', ['/metadata/a~0b~1c/__proto__', '/title/__proto__']],
+    ]
+    for (const [path, payload, pointers] of cases) {
+      const reply = await expectProblem(400, 'POST', path, post(path, payload).options)
+      t.equal(reply.body.type, 'urn:trackbot:problem:validation-error', payload)
+      t.same(reply.body.errors.map((error: any) => error.pointer), pointers)
+      t.match(reply.body.errors, pointers.map(() => ({ in: 'body', detail: /prototype/ })))
+    }
+    // test/http/content-types.test.ts shows "constructor" and "prototype" keys are kept when harmless.
+  })
+
   t.test('schema violations are 400 with a pointer to the field', async (t) => {
     const long = (n: number) => 'x'.repeat(n)
     const cases: Array<[string, unknown, string]> = [

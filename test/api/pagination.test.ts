@@ -68,14 +68,65 @@ t.test('message pages join up, oldest first', async (t) => {
 t.test('a cursor this server did not issue is a 400 naming the cursor', async (t) => {
   const { request } = await startApp(t)
   const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
-  for (const cursor of ['abc', Buffer.from('1.2.3').toString('base64url'), Buffer.from('x.y').toString('base64url')]) {
+  for (const cursor of ['abc', Buffer.from(`${userId}.2.3.4`).toString('base64url'), Buffer.from('x.y').toString('base64url')]) {
     const reply = await request('GET', `${API}/users/${userId}/conversations?limit=2&cursor=${cursor}`)
     t.equal(reply.status, 400)
     t.match(reply.body.errors, [{ in: 'query', pointer: '/cursor' }])
   }
   const conversationId = (await request('POST', `${API}/users/${userId}/conversations`, { body: {} })).body.id
-  const reply = await request('GET', `${API}/conversations/${conversationId}/messages?cursor=${Buffer.from('1.2').toString('base64url')}`)
+  const reply = await request('GET', `${API}/conversations/${conversationId}/messages?cursor=${Buffer.from(`${conversationId}.2.3`).toString('base64url')}`)
   t.equal(reply.status, 400)
+})
+
+t.test('a forged, foreign or garbage cursor is a 400 naming the cursor, never a 5xx', async (t) => {
+  const { request } = await startApp(t)
+  const ada = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
+  const bob = (await request('POST', `${API}/users`, { body: { name: 'Bob' } })).body.id
+  const messages = [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }]
+  const adas = (await request('POST', `${API}/users/${ada}/conversations`, { body: { messages } })).body.id
+  const bobs = (await request('POST', `${API}/users/${bob}/conversations`, { body: { messages } })).body.id
+  await request('POST', `${API}/users/${ada}/conversations`, { body: {} })
+  const cursorOf = (link: unknown) => /[?&]cursor=([^&>]+)/.exec(link as string)?.[1] as string
+  const adasConversationsCursor = cursorOf((await request('GET', `${API}/users/${ada}/conversations?limit=1`)).headers.link)
+  const adasMessagesCursor = cursorOf((await request('GET', `${API}/conversations/${adas}/messages?limit=1`)).headers.link)
+  // Each is good on its own list, so the refusals below are about the owner.
+  t.equal((await request('GET', `${API}/users/${ada}/conversations?limit=1&cursor=${adasConversationsCursor}`)).status, 200)
+  t.equal((await request('GET', `${API}/conversations/${adas}/messages?limit=1&cursor=${adasMessagesCursor}`)).status, 200)
+
+  const b64 = (text: string) => Buffer.from(text).toString('base64url')
+  const conversations = {
+    'another user\'s cursor': adasConversationsCursor,
+    'a timestamp past 8.64e15 ms': b64(`${bob}.8640000000000001.1`),
+    'a timestamp past year 9999': b64(`${bob}.253402300800000.1`),
+    'an id above 2^31-1': b64(`${bob}.1795543897123.2147483648`),
+    'an id of 0': b64(`${bob}.1795543897123.0`),
+    'a 16-digit id': b64(`${bob}.1795543897123.9007199254740991`),
+    'no owner': b64('1795543897123.1'),
+    'a message cursor': adasMessagesCursor,
+    garbage: 'AAAA_-_-',
+    'non-ASCII bytes': Buffer.from([0xff, 0xfe, 0x2e, 0x31]).toString('base64url'),
+  }
+  for (const [what, cursor] of Object.entries(conversations)) {
+    const reply = await request('GET', `${API}/users/${bob}/conversations?limit=1&cursor=${cursor}`)
+    t.equal(reply.status, 400, `list_conversations: ${what}`)
+    t.match(reply.body.errors, [{ in: 'query', pointer: '/cursor' }])
+  }
+  const messagesCursors = {
+    'another conversation\'s cursor': adasMessagesCursor,
+    'an id above 2^31-1': b64(`${bobs}.2147483648`),
+    'an id of 0': b64(`${bobs}.0`),
+    'a 16-digit id': b64(`${bobs}.9007199254740991`),
+    'a conversation cursor': b64(`${bobs}.1795543897123.1`),
+    garbage: '____',
+  }
+  for (const [what, cursor] of Object.entries(messagesCursors)) {
+    const reply = await request('GET', `${API}/conversations/${bobs}/messages?limit=1&cursor=${cursor}`)
+    t.equal(reply.status, 400, `list_messages: ${what}`)
+    t.match(reply.body.errors, [{ in: 'query', pointer: '/cursor' }])
+  }
+  // The bounds themselves are keys a list may serve.
+  t.equal((await request('GET', `${API}/users/${bob}/conversations?limit=1&cursor=${b64(`${bob}.253402300799999.2147483647`)}`)).status, 200)
+  t.equal((await request('GET', `${API}/conversations/${bobs}/messages?limit=1&cursor=${b64(`${bobs}.2147483647`)}`)).status, 200)
 })
 
 t.test("each list's cursor example in the spec is a cursor the server issues for that list", async (t) => {
@@ -85,8 +136,9 @@ t.test("each list's cursor example in the spec is a cursor the server issues for
   }
   const conversationsCursor = cursorExample('/users/{userId}/conversations')
   const messagesCursor = cursorExample('/conversations/{conversationId}/messages')
-  t.ok(decodeCursor(conversationsCursor, isConversationKey), `${conversationsCursor} is a list_conversations cursor`)
-  t.ok(decodeCursor(messagesCursor, isMessageKey), `${messagesCursor} is a list_messages cursor`)
+  // Both are for the lists of id 1, as the Link example's path says.
+  t.ok(decodeCursor(conversationsCursor, 1, isConversationKey), `${conversationsCursor} is a list_conversations cursor of user 1`)
+  t.ok(decodeCursor(messagesCursor, 1, isMessageKey), `${messagesCursor} is a list_messages cursor of conversation 1`)
   const linkExample = (dereferencedSpec.components!.schemas!.LinkHeader as OpenAPIV3.SchemaObject).example as string
   t.equal(/[?&]cursor=([^&>]+)/.exec(linkExample)?.[1], conversationsCursor, 'the Link header example carries the same cursor')
 
@@ -94,6 +146,7 @@ t.test("each list's cursor example in the spec is a cursor the server issues for
   const { request } = await startApp(t)
   const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
   const conversationId = (await request('POST', `${API}/users/${userId}/conversations`, { body: {} })).body.id
+  t.same([userId, conversationId], [1, 1], 'a fresh database numbers from 1')
   t.equal((await request('GET', `${API}/users/${userId}/conversations?limit=1&cursor=${conversationsCursor}`)).status, 200)
   t.equal((await request('GET', `${API}/conversations/${conversationId}/messages?limit=1&cursor=${messagesCursor}`)).status, 200)
 })

@@ -2,7 +2,7 @@
 // whatever Content-Type it carries.
 import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.js'
-import { API, freshDatabaseUrl, httpRequest, specVariant, startApp, type Reply, type TestApp } from '../helper.js'
+import { API, freshDatabaseUrl, httpRequest, snapshot, specVariant, startApp, type Reply, type TestApp } from '../helper.js'
 
 const MERGE_PATCH = 'application/merge-patch+json'
 const FORM = 'application/x-www-form-urlencoded'
@@ -40,7 +40,7 @@ t.test('a media type the spec declares is parsed and validated against its own s
   t.equal((await send(conversations, '{"title":"Lisbon"}', 'application/json')).status, 201, 'JSON keeps its own schema')
 
   problemOf(t, await send(conversations, '{"title":', MERGE_PATCH), 400, 'malformed-json')
-  problemOf(t, await send(conversations, '{"__proto__":{"title":"x"}}', MERGE_PATCH), 400, 'malformed-json')
+  problemOf(t, await send(conversations, '{"__proto__":{"title":"x"}}', MERGE_PATCH), 400, 'validation-error')
   problemOf(t, await send(conversations, '{}', MERGE_PATCH), 400, 'validation-error')
 
   t.equal((await send(`${API}/users`, '{"name":"Grace"}', 'application/vnd.trackbot.v1+json')).status, 201, 'a +json type is JSON')
@@ -90,4 +90,50 @@ t.test('a request without a body has none, whatever its Content-Type', async (t)
     problemOf(t, missing, 400, 'validation-error')
     t.match(missing.body.errors, [{ in: 'body', pointer: '', detail: 'is required' }])
   }
+})
+
+t.test('a body is UTF-8: another declared charset is a 415, bytes that are not UTF-8 a 400, and nothing is stored', async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  const userId = await createUser(request)
+  const before = await snapshot(databaseUrl)
+  const send = (payload: string | Buffer, contentType = 'application/json') =>
+    request('POST', `${API}/users/${userId}/conversations`, { payload, headers: { 'content-type': contentType } })
+  const withTitle = (bytes: number[]) => Buffer.concat([Buffer.from('{"title":"a'), Buffer.from(bytes), Buffer.from('"}')])
+
+  for (const contentType of ['application/json; charset=latin1', 'application/json; charset=ISO-8859-1', 'application/json;charset="utf-16"', 'application/json; charset=us-ascii']) {
+    const reply = await send('{"title":"caf\u00e9"}', contentType)
+    problemOf(t, reply, 415, 'unsupported-media-type')
+    t.match(reply.body.detail, /UTF-8/, contentType)
+  }
+  const invalid = {
+    'a 0xff byte': [0xff],
+    'an overlong "/" (0xc0 0xaf)': [0xc0, 0xaf],
+    'a lone continuation byte': [0x80],
+    'a truncated sequence': [0xe2, 0x82],
+    'an encoded surrogate (0xed 0xa0 0x80)': [0xed, 0xa0, 0x80],
+  }
+  for (const [what, bytes] of Object.entries(invalid)) {
+    const reply = await send(withTitle(bytes))
+    problemOf(t, reply, 400, 'malformed-json')
+    t.match(reply.body.detail, /UTF-8/, what)
+  }
+  // Latin-1 é (0xe9), as a client that mislabels or omits its charset would send it.
+  problemOf(t, await send(withTitle([0xe9])), 400, 'malformed-json')
+  t.equal(await snapshot(databaseUrl), before, 'nothing stored')
+
+  // Valid multi-byte UTF-8 (2-, 3- and 4-byte sequences) with each way of saying UTF-8, or none.
+  for (const contentType of ['application/json', 'application/json; charset=utf-8', 'application/json; charset="UTF-8"']) {
+    const reply = await send(Buffer.from('{"title":"café € \u{1F600}"}'), contentType)
+    t.equal(reply.status, 201, contentType)
+    t.equal(reply.body.title, 'café € \u{1F600}')
+  }
+})
+
+t.test('"constructor" and "prototype" keys are kept where they cannot reach a prototype', async (t) => {
+  const { request } = await startApp(t)
+  const userId = await createUser(request)
+  const metadata = { constructor: 'x', prototype: 'y' }
+  const reply = await request('POST', `${API}/users/${userId}/conversations`, { body: { metadata } })
+  t.equal(reply.status, 201)
+  t.same(reply.body.metadata, metadata)
 })
