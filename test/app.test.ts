@@ -15,12 +15,12 @@ async function migrated (databaseUrl: string): Promise<boolean> {
 t.test('a spec operation without a handler fails the start before any migration runs', async (t) => {
   const databaseUrl = await freshDatabaseUrl(t)
   const spec = specVariant((document) => {
-    document.paths['/conversations/{conversationId}'].patch = {
-      operationId: 'rename_conversation',
+    document.paths['/conversations/{conversationId}'].put = {
+      operationId: 'replace_conversation',
       responses: { 204: { description: 'Renamed' } },
     }
   })
-  await t.rejects(buildApp({ databaseUrl, spec }), /handlers and spec disagree: missing rename_conversation, unknown none/)
+  await t.rejects(buildApp({ databaseUrl, spec }), /handlers and spec disagree: missing replace_conversation, unknown none/)
   t.equal(await migrated(databaseUrl), false, 'the database was not migrated')
 })
 
