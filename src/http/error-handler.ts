@@ -15,7 +15,7 @@ function fastifyProblem (error: FastifyError, instance: string): Mapped | undefi
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { problem: problem('payloadTooLarge', `Request body is larger than ${BODY_LIMIT_BYTES} bytes.`, instance) }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { problem: problem('unsupportedMediaType', 'Send the request body as application/json.', instance) }
+      return { problem: problem('unsupportedMediaType', 'Send the request body as JSON: application/json, or another JSON media type the operation declares in the spec.', instance) }
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { problem: problem('malformedJson', 'The request body is not valid JSON.', instance) }
