@@ -102,14 +102,17 @@ export interface paths {
         };
         /**
          * Get conversation by ID
-         * @description Retrieve a specific conversation by its ID
+         * @description Retrieve a specific conversation by its ID. The `ETag` changes whenever anything in the
+         *     conversation changes (an update, a message posted or deleted); with `If-None-Match` naming the
+         *     current one, the answer is a 304 with no body.
          */
         get: operations["get_conversation_by_id"];
         put?: never;
         post?: never;
         /**
          * Delete conversation
-         * @description Delete a conversation and all associated messages
+         * @description Delete a conversation and all associated messages. With `If-Match`, only while the conversation is
+         *     still as that `ETag` saw it, else a 412 and nothing is deleted.
          */
         delete: operations["delete_conversation"];
         options?: never;
@@ -122,6 +125,8 @@ export interface paths {
          *     Fields left out are untouched; `updatedAt` moves. The merged metadata must still meet every bound of
          *     `Metadata` (at most its `maxProperties` keys), else the answer is a 400 naming `/metadata` and nothing
          *     changes. Concurrent patches of different keys all take effect: each merge is one atomic write.
+         *     With `If-Match`, the patch applies only while the conversation is still as that `ETag` saw it, else
+         *     a 412 and nothing changes: two clients that read the same `ETag` cannot both write over it.
          */
         patch: operations["update_conversation"];
         trace?: never;
@@ -199,6 +204,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        EntityTagList: string;
         /**
          * Format: int32
          * @description Identifier, an integer from 1 to 2147483647.
@@ -482,6 +488,32 @@ export interface components {
         ProblemErrorLocation: "path" | "query" | "header" | "body";
     };
     responses: {
+        /** @description The conversation still has the `ETag` the client named in `If-None-Match`; no body. */
+        NotModified: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /** @description The conversation no longer has the `ETag` the client named in `If-Match` (someone else changed it meanwhile); nothing was changed. Read it again and retry on the fresh state. */
+        PreconditionFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:trackbot:problem:precondition-failed",
+                 *       "title": "Precondition Failed",
+                 *       "status": 412,
+                 *       "detail": "Conversation 1 has changed since \"1.3\"; it is now at another ETag.",
+                 *       "instance": "/api/v1/conversations/1"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Bad request - invalid input or parameters */
         BadRequest: {
             headers: {
@@ -675,9 +707,24 @@ export interface components {
          * @example MS43
          */
         MessageCursor: components["schemas"]["Cursor"];
+        /**
+         * @description Write only if the conversation's current `ETag` is one of these (strong comparison; `*`: any). A conversation that does not exist is a 404 whatever this says.
+         * @example "1.3"
+         */
+        IfMatch: components["schemas"]["EntityTagList"];
+        /**
+         * @description A 304 with no body if the conversation's current `ETag` is one of these (weak comparison; `*`: any).
+         * @example "1.3"
+         */
+        IfNoneMatch: components["schemas"]["EntityTagList"];
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description Strong entity tag of the conversation's current state; it changes with every write of the conversation, its messages included. Opaque: send it back as it is in `If-Match` or `If-None-Match`.
+         * @example "1.3"
+         */
+        ETag: string;
         /**
          * @description Path of the created resource.
          * @example /api/v1/conversations/1
@@ -883,7 +930,13 @@ export interface operations {
     get_conversation_by_id: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A 304 with no body if the conversation's current `ETag` is one of these (weak comparison; `*`: any).
+                 * @example "1.3"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description Conversation ID
@@ -898,12 +951,14 @@ export interface operations {
             /** @description Conversation details retrieved successfully */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Conversation"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalServerError"];
@@ -913,7 +968,13 @@ export interface operations {
     delete_conversation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Write only if the conversation's current `ETag` is one of these (strong comparison; `*`: any). A conversation that does not exist is a 404 whatever this says.
+                 * @example "1.3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description Conversation ID
@@ -934,6 +995,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
             507: components["responses"]["InsufficientStorage"];
@@ -942,7 +1004,13 @@ export interface operations {
     update_conversation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Write only if the conversation's current `ETag` is one of these (strong comparison; `*`: any). A conversation that does not exist is a 404 whatever this says.
+                 * @example "1.3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description Conversation ID
@@ -980,6 +1048,7 @@ export interface operations {
             /** @description Conversation updated; its state after the patch */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -988,6 +1057,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalServerError"];

@@ -1,9 +1,10 @@
 // One handler per operationId: typed input in, one repository call, typed result out.
 import type { Handlers } from './contract/handler-types.js'
 import { decodeCursor, nextPageLink } from './contract/cursor.js'
+import { entityTag, noneMatchHolds, versionsMatching } from './contract/etag.js'
 import { INVALID_REQUEST, problem } from './contract/problems.js'
 import type { Repositories } from './store/repositories.js'
-import { isConversationKey, TOO_MANY_METADATA_KEYS } from './store/conversations.js'
+import { isConversationKey, PRECONDITION_FAILED, TOO_MANY_METADATA_KEYS, type Versioned } from './store/conversations.js'
 import { isMessageKey } from './store/messages.js'
 import type { Page } from './store/page.js'
 
@@ -23,6 +24,13 @@ const tooManyMetadataKeys = (limit: number, instance: string) => ({
     { in: 'body', pointer: '/metadata', detail: `must NOT have more than ${limit} properties once merged with the stored metadata` },
   ]),
 }) as const
+
+const preconditionFailed = (id: number, instance: string) => ({
+  status: 412,
+  body: problem('preconditionFailed', `Conversation ${id} has changed since the ETag in If-Match; nothing was changed.`, instance),
+}) as const
+
+const tagOf = ({ conversation, version }: Versioned) => ({ ETag: entityTag(conversation.id, version) })
 
 /** A page of `owner`'s list; its next cursor is bound to that owner. */
 const pageOf = <T>(page: Page<T, readonly number[]>, path: string, limit: number | undefined, owner: number) =>
@@ -59,21 +67,24 @@ export function createHandlers ({ users, conversations, messages }: Repositories
       return page === null ? notFound(`User ${params.userId} does not exist.`, path) : pageOf(page, path, query.limit, params.userId)
     },
 
-    async get_conversation_by_id ({ params }, { path }) {
-      const conversation = await conversations.findById(params.conversationId)
-      if (conversation === null) return notFound(`Conversation ${params.conversationId} does not exist.`, path)
-      return { status: 200, body: conversation }
+    async get_conversation_by_id ({ params, headers }, { path }) {
+      const found = await conversations.findById(params.conversationId)
+      if (found === null) return notFound(`Conversation ${params.conversationId} does not exist.`, path)
+      if (noneMatchHolds(headers['If-None-Match'], params.conversationId, found.version)) return { status: 304, headers: tagOf(found) }
+      return { status: 200, body: found.conversation, headers: tagOf(found) }
     },
 
-    async update_conversation ({ params, body }, { path }) {
-      const conversation = await conversations.update(params.conversationId, body)
-      if (conversation === null) return notFound(`Conversation ${params.conversationId} does not exist.`, path)
-      if (conversation === TOO_MANY_METADATA_KEYS) return tooManyMetadataKeys(conversations.limits.metadataKeys, path)
-      return { status: 200, body: conversation }
+    async update_conversation ({ params, headers, body }, { path }) {
+      const updated = await conversations.update(params.conversationId, body, versionsMatching(headers['If-Match'], params.conversationId))
+      if (updated === null) return notFound(`Conversation ${params.conversationId} does not exist.`, path)
+      if (updated === PRECONDITION_FAILED) return preconditionFailed(params.conversationId, path)
+      if (updated === TOO_MANY_METADATA_KEYS) return tooManyMetadataKeys(conversations.limits.metadataKeys, path)
+      return { status: 200, body: updated.conversation, headers: tagOf(updated) }
     },
 
-    async delete_conversation ({ params }, { path }) {
-      const deleted = await conversations.delete(params.conversationId)
+    async delete_conversation ({ params, headers }, { path }) {
+      const deleted = await conversations.delete(params.conversationId, versionsMatching(headers['If-Match'], params.conversationId))
+      if (deleted === PRECONDITION_FAILED) return preconditionFailed(params.conversationId, path)
       return deleted ? { status: 204 } : notFound(`Conversation ${params.conversationId} does not exist.`, path)
     },
 

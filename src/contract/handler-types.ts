@@ -5,7 +5,7 @@ import type { operations } from '../../generated/trackbot.js'
 export type OperationId = keyof operations
 
 interface Operation {
-  parameters: { path?: unknown, query?: unknown }
+  parameters: { path?: unknown, query?: unknown, header?: unknown }
   requestBody?: unknown
   responses: object
 }
@@ -28,6 +28,8 @@ type RequestBody<Op extends Operation> = [NonNullable<Op['requestBody']>] extend
 export interface RequestOf<Op extends Operation> {
   params: Part<Op['parameters']['path']>
   query: Part<Op['parameters']['query']>
+  /** The header parameters the operation declares, by their names in the spec; absent ones undefined. */
+  headers: Part<Op['parameters']['header']>
   body: RequestBody<Op>
 }
 

@@ -21,6 +21,7 @@ const problemKinds = {
   routeNotFound: { status: 404, slug: 'route-not-found' },
   methodNotAllowed: { status: 405, slug: 'method-not-allowed' },
   conflict: { status: 409, slug: 'conflict' },
+  preconditionFailed: { status: 412, slug: 'precondition-failed' },
   payloadTooLarge: { status: 413, slug: 'payload-too-large' },
   unsupportedMediaType: { status: 415, slug: 'unsupported-media-type' },
   internal: { status: 500, slug: 'internal-error' },

@@ -17,6 +17,7 @@ export interface RawRequest {
 export interface ValidRequest {
   params: Record<string, unknown>
   query: Record<string, unknown>
+  headers: Record<string, unknown>
   body: unknown
 }
 
@@ -75,6 +76,11 @@ function compileBodyValidators (api: OpenAPIBackend, operation: Operation, fromB
       : api.validator.getAjv(ValidationContext.RequestBody).compile(schema))
   }
   return validators
+}
+
+/** The names of the header parameters the operation declares, as the spec spells them. */
+function headerParameters (operation: Operation): string[] {
+  return (operation.parameters ?? []).flatMap((parameter) => 'in' in parameter && parameter.in === 'header' ? [parameter.name] : [])
 }
 
 function integerParameters (operation: Operation): IntegerParameter[] {
@@ -147,6 +153,7 @@ export function compileRequestValidator (api: OpenAPIBackend, operation: Operati
   // With no body, any of them checks that one is not required.
   const noBodyValidator = bodyValidators.values().next().value
   const integers = integerParameters(operation)
+  const headerNames = headerParameters(operation)
 
   /** The validator for the body's media type; a media type this operation does not declare is a 415. */
   function bodyValidator (raw: RawRequest): ValidateFunction | undefined {
@@ -179,7 +186,8 @@ export function compileRequestValidator (api: OpenAPIBackend, operation: Operati
       if (!validate(input)) errors.push(...(validate.errors ?? []))
     }
     if (errors.length > 0) return { valid: false, errors: toProblemErrors(errors) }
-    // ajv coerced path and query values in place.
-    return { valid: true, request: { params: path, query, body: input.requestBody } }
+    // ajv coerced path and query values in place. Node lowercases header names; handlers get the spec's.
+    const headers = Object.fromEntries(headerNames.map((name) => [name, raw.headers[name.toLowerCase()]]))
+    return { valid: true, request: { params: path, query, headers, body: input.requestBody } }
   }
 }

@@ -4,8 +4,11 @@ import type { FastifyInstance } from 'fastify'
 import type { Document } from 'openapi-backend'
 import { specMethods } from '../contract/spec.js'
 
-/** What a front end needs to read off our responses: where a new resource is, the next page, the trace id. */
-const EXPOSED_HEADERS = ['Location', 'Link', 'X-Request-Id', 'Retry-After']
+/**
+ * What a front end needs to read off our responses: where a new resource is, the next page, the trace id,
+ * when to retry, and the conversation's ETag for conditional requests.
+ */
+const EXPOSED_HEADERS = ['Location', 'Link', 'X-Request-Id', 'Retry-After', 'ETag']
 
 /**
  * `origins` is an exact list of allowed origins, or `['*']` for any; empty turns CORS off. A preflight
@@ -16,7 +19,7 @@ export async function registerCors (fastify: FastifyInstance, origins: string[],
   await fastify.register(cors, {
     origin: origins.includes('*') ? '*' : origins,
     methods: specMethods(spec),
-    allowedHeaders: ['Content-Type', 'X-Request-Id'],
+    allowedHeaders: ['Content-Type', 'X-Request-Id', 'If-Match', 'If-None-Match'],
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 600,
     // Strict mode answers a bare OPTIONS with a text/plain 400, outside our one error shape; a preflight

@@ -31,6 +31,27 @@ const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
 /** update's answer when the merged metadata would hold more keys than the spec's Metadata allows. */
 export const TOO_MANY_METADATA_KEYS = 'tooManyMetadataKeys'
 
+/** A write's answer when If-Match named none of the conversation's current version. */
+export const PRECONDITION_FAILED = 'preconditionFailed'
+
+/**
+ * A conversation with its version: a counter every write of the row moves by one (update, a message posted
+ * or deleted), kept beside the API body, which does not carry it. The ETag is made of it.
+ */
+export interface Versioned {
+  conversation: Conversation
+  version: number
+}
+
+/**
+ * The versions a conditional write may proceed on, as a WHERE condition: the check and the write are then
+ * one statement. Undefined: unconditional; an empty list matches no row.
+ */
+function versionIn (versions: readonly number[] | undefined): Sql {
+  if (versions === undefined) return empty
+  return versions.length === 0 ? sql`AND 1 = 0` : sql`AND version IN (${join(versions)})`
+}
+
 /** Bounds of the contract the store enforces itself, read from the spec by whoever creates the repositories. */
 export interface StoreLimits {
   /** The most keys a conversation's metadata holds (Metadata's maxProperties). */
@@ -51,6 +72,9 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
     createdAt: dialect.isoTime(sql`"createdAt"`),
     updatedAt: dialect.isoTime(sql`"updatedAt"`),
   })
+  // The API body and, outside it, the version (Versioned).
+  const versionedColumns = columns<Conversation & { version: number }>({ ...conversationColumns.map, version: sql`version` })
+  const versioned = ({ version, ...conversation }: Conversation & { version: number }): Versioned => ({ conversation, version })
   const newMessageColumns = messageColumns(dialect)
   // PostgreSQL's one-statement create, over its `conversation` and `message` CTEs. Computed: the messages,
   // one JSON array of rows in the same columns as every other message, in id (= request) order.
@@ -110,9 +134,9 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
       }
     },
 
-    async findById (id: number): Promise<Conversation | null> {
-      const [conversation] = await queryRows(prisma, conversationColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
-      return conversation ?? null
+    async findById (id: number): Promise<Versioned | null> {
+      const [row] = await queryRows(prisma, versionedColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
+      return row === undefined ? null : versioned(row)
     },
 
     /** One page of a user's conversations, newest activity first; null when the user does not exist. */
@@ -133,18 +157,22 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
      * Applies a merge patch in one UPDATE: title replaced when given, metadata merged key by key, updatedAt
      * moved forward. The merge is computed from the row as the UPDATE finds it, under its write lock, so
      * concurrent patches of different keys all land. The key bound is in the WHERE clause: a merge past it
-     * updates nothing. Null when there is no such conversation.
+     * updates nothing, and so does a version not in `versions` (If-Match), checked in the same WHERE clause.
+     * Null when there is no such conversation.
      */
-    async update (id: number, patch: ConversationPatch): Promise<Conversation | typeof TOO_MANY_METADATA_KEYS | null> {
+    async update (id: number, patch: ConversationPatch, versions?: readonly number[]): Promise<Versioned | typeof TOO_MANY_METADATA_KEYS | typeof PRECONDITION_FAILED | null> {
       const merged = dialect.mergePatch(sql`metadata`, patch.metadata ?? {})
       const title = patch.title === undefined ? sql`title` : sql`${patch.title}`
-      const [conversation] = await queryRows(prisma, conversationColumns, (list) => sql`
-        UPDATE "Conversation" SET title = ${title}, metadata = ${merged}, "updatedAt" = ${dialect.later(sql`"updatedAt"`, new Date())}
-        WHERE id = ${id} AND ${dialect.keyCount(merged)} <= ${limits.metadataKeys}
+      const [row] = await queryRows(prisma, versionedColumns, (list) => sql`
+        UPDATE "Conversation"
+        SET title = ${title}, metadata = ${merged}, "updatedAt" = ${dialect.later(sql`"updatedAt"`, new Date())}, version = version + 1
+        WHERE id = ${id} AND ${dialect.keyCount(merged)} <= ${limits.metadataKeys} ${versionIn(versions)}
         RETURNING ${list}`)
-      if (conversation !== undefined) return conversation
-      // No row updated: either there is none, or the merge broke the bound (the only other condition).
-      return await this.exists(id) ? TOO_MANY_METADATA_KEYS : null
+      if (row !== undefined) return versioned(row)
+      // No row updated: there is none, or its version is not one If-Match named, or the merge broke the bound.
+      const current = await this.findById(id)
+      if (current === null) return null
+      return versions !== undefined && !versions.includes(current.version) ? PRECONDITION_FAILED : TOO_MANY_METADATA_KEYS
     },
 
     async exists (id: number): Promise<boolean> {
@@ -152,9 +180,13 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
       return rows.length > 0
     },
 
-    /** False when there was no such conversation. Its messages go by ON DELETE CASCADE, in the same statement. */
-    async delete (id: number): Promise<boolean> {
-      return await prisma.$executeRaw`DELETE FROM "Conversation" WHERE id = ${id}` > 0
+    /**
+     * False when there was no such conversation; PRECONDITION_FAILED when its version is not in `versions`
+     * (If-Match), checked in the DELETE's own WHERE clause. Its messages go by ON DELETE CASCADE, in the same statement.
+     */
+    async delete (id: number, versions?: readonly number[]): Promise<boolean | typeof PRECONDITION_FAILED> {
+      if (await prisma.$executeRaw`DELETE FROM "Conversation" WHERE id = ${id} ${versionIn(versions)}` > 0) return true
+      return versions !== undefined && await this.exists(id) ? PRECONDITION_FAILED : false
     },
   }
 }

@@ -17,7 +17,7 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
 
   return {
     /**
-     * Appends a message and moves its conversation's updatedAt and messageCount, atomically (one statement
+     * Appends a message and moves its conversation's updatedAt, messageCount and version, atomically (one statement
      * on PostgreSQL, a batch transaction on SQLite).
      * Null when the conversation does not exist (or is deleted meanwhile): the insert's foreign key refuses it.
      */
@@ -28,7 +28,7 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
         VALUES (${conversationId}, ${input.role}, ${input.content}, ${now})`
       // updatedAt only moves forward (dialect.later), so concurrent posts may commit in any order.
       const touch = sql`
-        UPDATE "Conversation" SET "messageCount" = "messageCount" + 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}
+        UPDATE "Conversation" SET "messageCount" = "messageCount" + 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}, version = version + 1
         WHERE id = ${conversationId}`
       try {
         const [message] = dialect.writesInWith
@@ -49,7 +49,7 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
     },
 
     /**
-     * Deletes the message and moves its conversation's messageCount down and updatedAt forward, atomically
+     * Deletes the message and moves its conversation's messageCount down, updatedAt and version forward, atomically
      * (one statement on PostgreSQL, a batch transaction on SQLite). A delete is activity in the conversation,
      * as a post is, so updatedAt moves (the spec says so in delete_message's description).
      * False when that conversation has no such message.
@@ -58,7 +58,7 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
       const now = new Date()
       const matching = sql`id = ${id} AND "conversationId" = ${conversationId}`
       const touch = (condition: Sql) => sql`
-        UPDATE "Conversation" SET "messageCount" = "messageCount" - 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}
+        UPDATE "Conversation" SET "messageCount" = "messageCount" - 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}, version = version + 1
         WHERE id = ${conversationId} AND ${condition}`
       if (dialect.writesInWith) {
         // The UPDATE sees the rows the DELETE returns, so it runs only when a message went.

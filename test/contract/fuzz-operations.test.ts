@@ -5,7 +5,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { API, snapshot, startApp, type RequestOptions, type TestApp } from '../helper.js'
-import { breakings, fillPath, runs, seed, specOperations, toUrl, valueFor, type SentBody, type SpecOperation } from './spec-arbitraries.js'
+import { breakings, fillPath, headerValueFor, runs, seed, specOperations, toUrl, valueFor, type SentBody, type SpecOperation } from './spec-arbitraries.js'
 
 const FRESH = 'fresh'
 
@@ -23,6 +23,12 @@ function queryArbitrary (operation: SpecOperation): fc.Arbitrary<Record<string, 
   return fc.record(Object.fromEntries(params.map((parameter) => [parameter.name, valueFor(parameter.schema as never)])), { requiredKeys: [] })
 }
 
+/** Header values the spec allows (If-Match, If-None-Match), each sent or not. */
+function headersArbitrary (operation: SpecOperation): fc.Arbitrary<Record<string, string>> {
+  // A header not picked is left out of the record, not set to undefined.
+  return fc.record(Object.fromEntries(operation.headerParams.map((parameter) => [parameter.name, headerValueFor(parameter)])), { requiredKeys: [] }) as fc.Arbitrary<Record<string, string>>
+}
+
 /** A body in one of the media types the operation declares; sometimes none, when the body is optional. */
 function bodyArbitrary (operation: SpecOperation): fc.Arbitrary<SentBody | undefined> {
   if (operation.bodies.length === 0) return fc.constant(undefined)
@@ -30,8 +36,8 @@ function bodyArbitrary (operation: SpecOperation): fc.Arbitrary<SentBody | undef
   return operation.bodyRequired ? sent : fc.option(sent, { nil: undefined, freq: 5 })
 }
 
-const sending = (body: SentBody | undefined): RequestOptions =>
-  body === undefined ? {} : { body: body.value, headers: { 'content-type': body.mediaType } }
+const sending = (body: SentBody | undefined, headers: Record<string, string> = {}): RequestOptions =>
+  body === undefined ? { headers } : { body: body.value, headers: { ...headers, 'content-type': body.mediaType } }
 
 /**
  * Turns FRESH into the id of a user, conversation or message created for this case alone. Path parameters
@@ -63,10 +69,10 @@ const operations = specOperations()
 t.test('valid requests get a documented answer, never a 400 or a 5xx', async (t) => {
   const { request } = await startApp(t)
   for (const operation of operations) {
-    await fc.assert(fc.asyncProperty(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), async (ids, query, body) => {
+    await fc.assert(fc.asyncProperty(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), headersArbitrary(operation), async (ids, query, body, headers) => {
       const url = toUrl(API, fillPath(operation, await resolveIds(request, ids)), query)
       // `request` fails the case if the answer breaks the spec (status, headers, body) or is a 5xx.
-      const reply = await request(operation.method, url, sending(body))
+      const reply = await request(operation.method, url, sending(body, headers))
       if (reply.status === 400) throw new Error(`${operation.operationId} ${url} → ${reply.status} ${reply.text}`)
     }), { seed, numRuns: runs(30) })
     t.pass(`${operation.operationId}: valid requests answered as documented`)
@@ -76,13 +82,13 @@ t.test('valid requests get a documented answer, never a 400 or a 5xx', async (t)
 t.test('requests broken in one place get a 400 naming it, and change nothing', async (t) => {
   const { request, databaseUrl } = await startApp(t)
   for (const operation of operations) {
-    const cases = fc.tuple(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), fc.nat())
-    await fc.assert(fc.asyncProperty(cases, async ([ids, query, body, pick]) => {
+    const cases = fc.tuple(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), headersArbitrary(operation), fc.nat())
+    await fc.assert(fc.asyncProperty(cases, async ([ids, query, body, headers, pick]) => {
       const resolved = await resolveIds(request, ids)
-      const options = breakings(operation, API, resolved, query, body)
+      const options = breakings(operation, API, resolved, query, body, headers)
       const broken = options[pick % options.length]!
       const before = await snapshot(databaseUrl)
-      const reply = await request(broken.request.method, broken.request.url, sending(broken.request.body))
+      const reply = await request(broken.request.method, broken.request.url, sending(broken.request.body, broken.request.headers))
       const named = (reply.body?.errors ?? []).some((error: any) => error.in === broken.in && error.pointer === broken.pointer)
       if (reply.status !== 400 || !named) {
         throw new Error(`${operation.operationId}, ${broken.how}: ${broken.request.url} → ${reply.status}, wanted a 400 naming ${broken.in} ${broken.pointer}: ${reply.text}`)

@@ -18,6 +18,8 @@ export interface SpecOperation {
   path: string
   pathParams: OpenAPIV3.ParameterObject[]
   queryParams: OpenAPIV3.ParameterObject[]
+  /** Header parameters (If-Match, If-None-Match), all optional. */
+  headerParams: OpenAPIV3.ParameterObject[]
   /** One per media type of the request body; empty when the operation takes none. */
   bodies: SpecBody[]
   /** Whether the request body is required: when not, a request may come without one. */
@@ -31,10 +33,11 @@ export interface FuzzRequest {
   method: string
   url: string
   body?: SentBody
+  headers?: Record<string, string>
 }
 
 /** A request broken in one place, and where the 400's errors must point. */
-export interface Broken { request: FuzzRequest, in: 'path' | 'query' | 'body', pointer: string, how: string }
+export interface Broken { request: FuzzRequest, in: 'path' | 'query' | 'header' | 'body', pointer: string, how: string }
 
 export const runs = (fallback: number): number => Number(process.env.FUZZ_RUNS ?? fallback)
 /** FUZZ_SEED replays a failure; otherwise a fresh seed each run, printed by the tests. */
@@ -61,6 +64,7 @@ export function specOperations (): SpecOperation[] {
       path: operation.path,
       pathParams: parameters.filter((parameter) => parameter.in === 'path'),
       queryParams: parameters.filter((parameter) => parameter.in === 'query'),
+      headerParams: parameters.filter((parameter) => parameter.in === 'header'),
       bodies,
       bodyRequired: requestBody?.required === true,
     }
@@ -96,6 +100,17 @@ function stringArbitrary (schema: Schema): fc.Arbitrary<string> {
   const short = text(minLength, Math.min(maxLength, minLength + 12))
   const full = maxLength > minLength + 12 ? [{ arbitrary: text(maxLength, maxLength), weight: 1 }] : []
   return fc.oneof({ arbitrary: short, weight: 8 }, ...full)
+}
+
+/**
+ * A header parameter's value, from its schema's pattern (the spec's header schemas all have one, e.g.
+ * EntityTagList): a random string would almost never meet it.
+ */
+export function headerValueFor (parameter: OpenAPIV3.ParameterObject): fc.Arbitrary<string> {
+  const schema = parameter.schema as Schema
+  // Fail loudly rather than fuzz a header with values the server would refuse.
+  if (schema.pattern === undefined) throw new Error(`header ${parameter.name}: no way to fuzz a header without a pattern`)
+  return fc.stringMatching(new RegExp(schema.pattern)).filter((value) => obeys(schema, value))
 }
 
 /** Any value that obeys `schema` (the subset of JSON Schema our spec uses), checked by ajv. */
@@ -146,16 +161,18 @@ export function toUrl (basePath: string, path: string, query: Record<string, unk
 const BAD_IDS = ['0', '-1', 'abc', '1.5', '1e3', '0x10', '2147483648', '99999999999999999999', ' 7']
 const BAD_LIMITS = ['0', '1001', '-5', 'ten', '2.5', '']
 const BAD_CURSORS = ['!!!', 'a b', 'x'.repeat(201), '']
+const BAD_ENTITY_TAGS = ['unquoted', '"open', '"1.1" "1.2"', '**', `"${'x'.repeat(1000)}"`]
 
 /** Every way to break a valid request in exactly one place, with where the server must say it is wrong. */
-export function breakings (operation: SpecOperation, basePath: string, ids: Record<string, unknown>, query: Record<string, unknown>, body: SentBody | undefined): Broken[] {
+export function breakings (operation: SpecOperation, basePath: string, ids: Record<string, unknown>, query: Record<string, unknown>, body: SentBody | undefined, headers: Record<string, string> = {}): Broken[] {
   const broken: Broken[] = []
-  const request = (path: string, q: Record<string, unknown>, b: SentBody | undefined): FuzzRequest =>
-    ({ method: operation.method, url: toUrl(basePath, path, q), ...(b === undefined ? {} : { body: b }) })
+  const request = (path: string, q: Record<string, unknown>, b: SentBody | undefined, h = headers): FuzzRequest =>
+    ({ method: operation.method, url: toUrl(basePath, path, q), headers: h, ...(b === undefined ? {} : { body: b }) })
 
   for (const parameter of operation.pathParams) {
     for (const bad of BAD_IDS) {
-      const path = fillPath(operation, ids).replace(encodeURIComponent(String(ids[parameter.name])), encodeURIComponent(bad))
+      // Filled anew, not found and replaced in the valid path: one id's digits may occur inside another's.
+      const path = fillPath(operation, { ...ids, [parameter.name]: bad })
       broken.push({ request: request(path, query, body), in: 'path', pointer: `/${parameter.name}`, how: `path ${parameter.name}=${JSON.stringify(bad)}` })
     }
   }
@@ -166,6 +183,12 @@ export function breakings (operation: SpecOperation, basePath: string, ids: Reco
     }
   }
   broken.push({ request: request(path, { ...query, unknown: '1' }, body), in: 'query', pointer: '/unknown', how: 'unknown query parameter' })
+  // Node lowercases header names, and the 400 names the header as it arrived.
+  for (const parameter of operation.headerParams) {
+    for (const bad of BAD_ENTITY_TAGS) {
+      broken.push({ request: request(path, query, body, { ...headers, [parameter.name]: bad }), in: 'header', pointer: `/${parameter.name.toLowerCase()}`, how: `header ${parameter.name}: ${JSON.stringify(bad)}` })
+    }
+  }
   // The body is broken in the media type it was sent as; a request sent without one (it is optional) has none to break.
   const schema = operation.bodies.find((candidate) => candidate.mediaType === body?.mediaType)?.schema
   if (body !== undefined && schema !== undefined) {
