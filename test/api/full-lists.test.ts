@@ -20,6 +20,9 @@ async function pages (request: TestApp['request'], url: string): Promise<any[]> 
   return items
 }
 
+// Load shedding off: these tests are about lists, and a busy machine's lag would turn some of them into 503s.
+const NO_SHEDDING = { maxEventLoopDelayMs: 0 }
+
 const post = (request: TestApp['request'], url: string, body: unknown) => request('POST', `${API}${url}`, { body })
 
 /** A user with `count` conversations, titles and metadata that exercise the serializer's escaping. */
@@ -32,7 +35,7 @@ async function userWithConversations (request: TestApp['request'], count: number
 }
 
 t.test('a full list of several chunks is byte for byte one serialization, and the pages joined', async (t) => {
-  const { request } = await startApp(t, undefined, { listChunks: { size: 7 } })
+  const { request } = await startApp(t, undefined, { ...NO_SHEDDING, listChunks: { size: 7 } })
   const userId = await userWithConversations(request, 40)
 
   const full = await request('GET', `${API}/users/${userId}/conversations`)
@@ -60,7 +63,7 @@ t.test('a full list of several chunks is byte for byte one serialization, and th
 })
 
 t.test('a full message list is byte for byte one serialization, also when it ends on a chunk boundary', async (t) => {
-  const { request } = await startApp(t, undefined, { listChunks: { size: 7 } })
+  const { request } = await startApp(t, undefined, { ...NO_SHEDDING, listChunks: { size: 7 } })
   const userId = (await post(request, '/users', { name: 'Ada' })).body.id
   for (const count of [21, 23]) {
     const messages = Array.from({ length: count }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `m${i}\n"${'x'.repeat(i)}"` }))
@@ -75,7 +78,7 @@ t.test('a full message list is byte for byte one serialization, also when it end
 
 t.test('writes between two chunks do not show: a bumped conversation appears once, where it was', async (t) => {
   let between: () => Promise<void> = async () => {}
-  const { request } = await startApp(t, undefined, { listChunks: { size: 5, betweenChunks: () => between() } })
+  const { request } = await startApp(t, undefined, { ...NO_SHEDDING, listChunks: { size: 5, betweenChunks: () => between() } })
   const userId = await userWithConversations(request, 17)
   const before = (await request('GET', `${API}/users/${userId}/conversations`)).body
   const [top, oldest, doomed] = [before[0], before[16], before[12]]
@@ -111,7 +114,7 @@ async function seedConversations (databaseUrl: string, userId: number, count: nu
 }
 
 t.test('other requests are served while big full lists are read', async (t) => {
-  const { app, request, databaseUrl } = await startApp(t)
+  const { app, request, databaseUrl } = await startApp(t, undefined, NO_SHEDDING)
   const userId = (await post(request, '/users', { name: 'Ada' })).body.id
   await seedConversations(databaseUrl, userId, 5000)
   const origin = await app.listen({ port: 0, host: '127.0.0.1' })
@@ -142,7 +145,7 @@ t.test('other requests are served while big full lists are read', async (t) => {
 async function listedServer (t: Test, listChunks: AppOptions['listChunks']) {
   const lines: any[] = []
   const stream = { write: (line: string) => { lines.push(JSON.parse(line)) } }
-  const { app, request, databaseUrl } = await startApp(t, undefined, { listChunks, logger: { level: 'info', stream } })
+  const { app, request, databaseUrl } = await startApp(t, undefined, { ...NO_SHEDDING, listChunks, logger: { level: 'info', stream } })
   const userId = await userWithConversations(request, 12)
   const origin = await app.listen({ port: 0, host: '127.0.0.1' })
   return { origin, userId, request, lines, databaseUrl }
