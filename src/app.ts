@@ -15,6 +15,7 @@ import { registerHealthRoutes, registerOpeningGate } from './http/health.js'
 import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, registerLoadShedding } from './http/load-shedding.js'
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
+import type { ChunkOptions } from './store/chunks.js'
 import { createRepositories } from './store/repositories.js'
 import { apiBasePath, createOpenApi, readSpecSource, storeLimits, type SpecSource } from './contract/spec.js'
 
@@ -35,6 +36,8 @@ export interface AppOptions {
   maxEventLoopDelayMs?: number
   /** The contract to serve; openapi/trackbot.yaml by default (tests pass variants of it). */
   spec?: SpecSource
+  /** @internal How full lists are chunked (src/store/chunks.ts); tests make chunks small and step between them. */
+  listChunks?: Partial<ChunkOptions>
 }
 
 // A client's X-Request-Id is kept when it is a sane token, so their logs and ours line up.
@@ -107,7 +110,8 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   registerHealthRoutes(fastify, database)
   registerOpeningGate(fastify, database)
   // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
-  registerApiRoutes(fastify, api, createHandlers(createRepositories(database.prisma, database.provider, storeLimits(spec.document)), basePath), basePath)
+  const repositories = createRepositories(database.prisma, database.provider, storeLimits(spec.document), { reader: database.reader, chunks: options.listChunks })
+  registerApiRoutes(fastify, api, createHandlers(repositories, basePath), basePath)
   await registerDocs(fastify, basePath, spec)
 
   const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }

@@ -1,4 +1,5 @@
 // One handler per operationId: typed input in, one repository call, typed result out.
+import { inChunks } from './contract/chunked-body.js'
 import type { Handlers } from './contract/handler-types.js'
 import { decodeCursor, nextPageLink } from './contract/cursor.js'
 import { entityTag, noneMatchHolds, versionsMatching } from './contract/etag.js'
@@ -33,7 +34,7 @@ const preconditionFailed = (id: number, instance: string) => ({
 const tagOf = ({ conversation, version }: Versioned) => ({ ETag: entityTag(conversation.id, version) })
 
 /** A page of `owner`'s list; its next cursor is bound to that owner. */
-const pageOf = <T>(page: Page<T, readonly number[]>, path: string, limit: number | undefined, owner: number) =>
+const pageOf = <T>(page: Page<T, readonly number[]>, path: string, limit: number, owner: number) =>
   ({ status: 200, body: page.items, headers: { Link: nextPageLink(path, limit, owner, page.next) } }) as const
 
 export function createHandlers ({ users, conversations, messages }: Repositories, basePath: string): Handlers {
@@ -63,6 +64,10 @@ export function createHandlers ({ users, conversations, messages }: Repositories
     async list_conversations ({ params, query }, { path }) {
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, params.userId, isConversationKey)
       if (after === null) return badCursor(path)
+      if (query.limit === undefined) {
+        const all = await conversations.listAllByUser(params.userId, after)
+        return all === null ? notFound(`User ${params.userId} does not exist.`, path) : { status: 200, body: inChunks(all) }
+      }
       const page = await conversations.listByUser(params.userId, { limit: query.limit, after })
       return page === null ? notFound(`User ${params.userId} does not exist.`, path) : pageOf(page, path, query.limit, params.userId)
     },
@@ -108,6 +113,10 @@ export function createHandlers ({ users, conversations, messages }: Repositories
     async list_messages ({ params, query }, { path }) {
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, params.conversationId, isMessageKey)
       if (after === null) return badCursor(path)
+      if (query.limit === undefined) {
+        const all = await messages.listAllByConversation(params.conversationId, after)
+        return all === null ? notFound(`Conversation ${params.conversationId} does not exist.`, path) : { status: 200, body: inChunks(all) }
+      }
       const page = await messages.listByConversation(params.conversationId, { limit: query.limit, after })
       return page === null ? notFound(`Conversation ${params.conversationId} does not exist.`, path) : pageOf(page, path, query.limit, params.conversationId)
     },

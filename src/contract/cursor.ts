@@ -19,7 +19,7 @@ export function decodeCursor<K extends readonly number[]> (cursor: string, owner
 }
 
 /** RFC 8288 `Link` header for the next page of `owner`'s list, or undefined on the last one. */
-export function nextPageLink (path: string, limit: number | undefined, owner: number, next: readonly number[] | null): string | undefined {
-  if (next === null || limit === undefined) return undefined
+export function nextPageLink (path: string, limit: number, owner: number, next: readonly number[] | null): string | undefined {
+  if (next === null) return undefined
   return `<${path}?limit=${limit}&cursor=${encodeCursor(owner, next)}>; rel="next"`
 }

@@ -1,6 +1,7 @@
 // Handler types derived from the generated `operations`: a missing handler, an undocumented
 // status, a missing required header or a body of the wrong shape fails to compile.
 import type { operations } from '../../generated/trackbot.js'
+import type { ChunkedArray } from './chunked-body.js'
 
 export type OperationId = keyof operations
 
@@ -42,7 +43,10 @@ type HeadersPart<R> = R extends { headers: infer H }
       : Record<string, never> extends NamedKeys<H> ? { headers?: NamedKeys<H> } : { headers: NamedKeys<H> })
   : unknown
 
-type BodyPart<R> = R extends { content: infer C } ? { body: JsonOf<C> } : { body?: undefined }
+/** An array body may also come in chunks (a full list read from one snapshot: chunked-body.ts). */
+type BodyOf<B> = B extends Array<infer Item> ? B | ChunkedArray<Item> : B
+
+type BodyPart<R> = R extends { content: infer C } ? { body: BodyOf<JsonOf<C>> } : { body?: undefined }
 
 // 413, 415 and 5xx come from the platform (body parsing, error handler), never from a handler.
 type HandlerStatus<Op extends Operation> = Exclude<keyof Op['responses'], 413 | 415 | 500>

@@ -1,7 +1,10 @@
 // Sending results and problems: the only place that writes API responses.
 import type { FastifyReply } from 'fastify'
 import type { AnyResult } from './handler-types.js'
+import { ChunkedArray, chunkedArrayStream } from './chunked-body.js'
 import { PROBLEM_CONTENT_TYPE, type Problem } from './problems.js'
+
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'
 
 /** The headers each reply's result set, so an error that replaces the result can take them back. */
 const resultHeaders = new WeakMap<FastifyReply, string[]>()
@@ -25,6 +28,14 @@ export function sendResult (reply: FastifyReply, result: AnyResult): FastifyRepl
   }
   resultHeaders.set(reply, names)
   if (result.status >= 400) reply.type(PROBLEM_CONTENT_TYPE)
+  if (result.body instanceof ChunkedArray) {
+    // The type fastify gives a body it serializes; the serializer is the route's, compiled for this status.
+    reply.type(JSON_CONTENT_TYPE)
+    // Typed by fastify as taking an object; the route's schema for this status is an array.
+    const compiled = reply.getSerializationFunction(String(result.status)) as ((items: unknown[]) => string) | undefined
+    const serialize = compiled ?? ((items: unknown[]) => JSON.stringify(items))
+    return reply.send(chunkedArrayStream(result.body, serialize))
+  }
   return result.body === undefined ? reply.send() : reply.send(result.body)
 }
 

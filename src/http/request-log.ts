@@ -18,4 +18,14 @@ export class RequestLog extends LogController {
     if (error) request.log.error({ ...line, err: error }, 'request')
     else request.log.info(line, 'request')
   }
+
+  /**
+   * A streamed body (a full list, src/contract/chunked-body.ts) failed after its status and first bytes were
+   * sent: fastify destroys the connection, so the client sees a cut-off response; the cause is ours to log.
+   * A client that went away first is no error of the server's.
+   */
+  override streamError (error: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply): void {
+    if (error.code === 'ERR_STREAM_PREMATURE_CLOSE') request.log.info({ status: reply.statusCode }, 'response abandoned by the client')
+    else request.log.error({ err: error, status: reply.statusCode }, 'response cut off: its body failed after the status was sent')
+  }
 }

@@ -4,9 +4,9 @@
 // made optional or dropped in the spec fails to compile at its map, rather than passing the type check and
 // failing at the serializer; and queryRows, next to the maps, is the one place a row's type is asserted.
 import type { Prisma } from '../../generated/prisma/sqlite/client.js'
-import type { PrismaClient } from './database.js'
 import { join, raw, sql, type Dialect, type Sql } from './dialect.js'
 import type { Message } from './models.js'
+import type { Queryable } from './snapshot.js'
 
 /**
  * One SQL expression for every property of Row, optional ones too (an optional property nothing selects
@@ -40,9 +40,9 @@ export function columns<Row> (map: ColumnMap<Row>): Columns<Row> {
 /**
  * The rows of one statement built around `columns.list` (SELECT list, RETURNING list): the one place a
  * row's type is asserted, by the column map that guarantees it. A PrismaPromise, so it can also go in a
- * batch transaction.
+ * batch transaction; on a transaction's client (a snapshot's), it runs in that transaction.
  */
-export function queryRows<Row> (prisma: PrismaClient, { list }: Columns<Row>, statement: (list: Sql) => Sql): Prisma.PrismaPromise<Row[]> {
+export function queryRows<Row> (prisma: Queryable, { list }: Columns<Row>, statement: (list: Sql) => Sql): Prisma.PrismaPromise<Row[]> {
   return prisma.$queryRaw<Row[]>(statement(list))
 }
 

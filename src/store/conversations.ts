@@ -1,9 +1,11 @@
 import type { PrismaClient } from './database.js'
-import { empty, join, limitTo, sql, type Dialect, type Sql } from './dialect.js'
+import { empty, join, sql, type Dialect, type Sql } from './dialect.js'
 import { columns, found, messageColumns, queryRows } from './columns.js'
 import type { Conversation, ConversationPatch, ConversationWithMessages, NewConversation, NewMessage } from './models.js'
 import { isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
+import type { Queryable } from './snapshot.js'
+import { readInChunks, type Chunks, type FullLists } from './chunks.js'
 import type { UserRepository } from './users.js'
 
 /** Sort key of list_conversations: most recent activity first. */
@@ -58,7 +60,7 @@ export interface StoreLimits {
   metadataKeys: number
 }
 
-export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits) {
+export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists) {
   const conversationColumns = columns<Conversation>({
     id: sql`id`,
     userId: sql`"userId"`,
@@ -82,6 +84,13 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
     ...conversationColumns.map,
     messages: sql`(SELECT json_agg(m ORDER BY m.id) FROM (SELECT ${newMessageColumns.list} FROM message) AS m)`,
   })
+
+  /** At most `limit` of a user's conversations after `key`, newest activity first: a page, or a chunk of the full list. */
+  const listed = (client: Queryable, userId: number, key: ConversationKey | undefined, limit: number) => queryRows(client, conversationColumns, (list) => sql`
+    SELECT ${list} FROM "Conversation"
+    WHERE "userId" = ${userId} ${after(key)}
+    ORDER BY "Conversation"."updatedAt" DESC, "Conversation".id DESC
+    LIMIT ${limit}`)
 
   // The messages name their conversation by the id this connection has just inserted. A batch
   // transaction: cheaper in Prisma than an interactive one.
@@ -141,14 +150,19 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
 
     /** One page of a user's conversations, newest activity first; null when the user does not exist. */
     async listByUser (userId: number, options: ListOptions<ConversationKey>): Promise<Page<Conversation, ConversationKey> | null> {
-      const conversations = await queryRows(prisma, conversationColumns, (list) => sql`
-        SELECT ${list} FROM "Conversation"
-        WHERE "userId" = ${userId} ${after(options.after)}
-        ORDER BY "Conversation"."updatedAt" DESC, "Conversation".id DESC
-        ${limitTo(options.limit === undefined ? undefined : options.limit + 1)}`)
+      const conversations = await listed(prisma, userId, options.after, options.limit + 1)
       // An empty page is the one case where the user may not exist at all.
       if (conversations.length === 0 && !await users.exists(userId)) return null
       return toPage(conversations, options.limit, keyOf)
+    },
+
+    /** All of a user's conversations after `key` (from the top when undefined), in chunks of one snapshot; null when the user does not exist. */
+    async listAllByUser (userId: number, key: ConversationKey | undefined): Promise<Chunks<Conversation, ConversationKey> | null> {
+      return await readInChunks(fullLists.snapshots, fullLists, {
+        read: (client, key, limit) => listed(client, userId, key, limit),
+        keyOf,
+        ownerExists: (client) => users.exists(userId, client),
+      }, key)
     },
 
     limits,
@@ -175,8 +189,9 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
       return versions !== undefined && !versions.includes(current.version) ? PRECONDITION_FAILED : TOO_MANY_METADATA_KEYS
     },
 
-    async exists (id: number): Promise<boolean> {
-      const rows = await queryRows(prisma, found, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
+    /** On `client` when given: a snapshot's, say. */
+    async exists (id: number, client: Queryable = prisma): Promise<boolean> {
+      const rows = await queryRows(client, found, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
       return rows.length > 0
     },
 

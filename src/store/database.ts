@@ -20,6 +20,11 @@ export type { PrismaClient }
 export interface Database {
   provider: Provider
   prisma: PrismaClient
+  /**
+   * The client whose transactions are read snapshots (src/store/snapshot.ts): on PostgreSQL the same client,
+   * on SQLite a second one on read-only connections of its own (SqliteSnapshotAdapter).
+   */
+  reader: PrismaClient
   /** Migrated and connected by this process: until then the API answers 503 (src/http/health.ts). */
   isOpen (): boolean
   /** Open, reachable, and every committed migration applied. */
@@ -79,7 +84,7 @@ function statementName ({ sql }: { sql: string }): string {
 }
 
 // The PostgreSQL driver and client are loaded only for a PostgreSQL store: about 10 MB a SQLite server does not need.
-async function createClient (databaseUrl: string, options: DatabaseOptions): Promise<PrismaClient> {
+async function createClients (databaseUrl: string, options: DatabaseOptions): Promise<{ prisma: PrismaClient, reader: PrismaClient }> {
   if (providerOf(databaseUrl) === 'postgres') {
     const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
       import('@prisma/adapter-pg'), import('../../generated/prisma/postgres/client.js'),
@@ -88,10 +93,16 @@ async function createClient (databaseUrl: string, options: DatabaseOptions): Pro
     // PgBouncer in transaction pooling hands each transaction any server connection, where a statement
     // prepared on another is missing, or one of the same name already exists: only unnamed statements work.
     const adapter = new PrismaPg({ connectionString, max: options.poolSize ?? 10 }, pgbouncer ? {} : { statementNameGenerator: statementName })
-    return new PostgresClient({ adapter, errorFormat: 'minimal' }) as unknown as PrismaClient
+    const prisma = new PostgresClient({ adapter, errorFormat: 'minimal' }) as unknown as PrismaClient
+    return { prisma, reader: prisma }
   }
-  const adapter = new SqliteAdapterFactory({ file: sqliteFile(databaseUrl), busyTimeoutMs: BUSY_TIMEOUT_MS })
-  return new PrismaClient({ adapter, errorFormat: 'minimal', transactionOptions: { maxWait: TRANSACTION_START_MS } })
+  const file = sqliteFile(databaseUrl)
+  const adapter = new SqliteAdapterFactory({ file, busyTimeoutMs: BUSY_TIMEOUT_MS })
+  const snapshots = new SqliteAdapterFactory({ file, busyTimeoutMs: BUSY_TIMEOUT_MS, snapshots: true })
+  return {
+    prisma: new PrismaClient({ adapter, errorFormat: 'minimal', transactionOptions: { maxWait: TRANSACTION_START_MS } }),
+    reader: new PrismaClient({ adapter: snapshots, errorFormat: 'minimal' }),
+  }
 }
 
 /** A store whose client exists but has not touched the database yet. */
@@ -122,7 +133,7 @@ const messageOf = (error: unknown) => redact(error instanceof Error ? error.mess
 export async function createDatabase (databaseUrl: string, options: DatabaseOptions = {}): Promise<UnopenedDatabase> {
   const provider = providerOf(databaseUrl)
   const expected = readMigrations(migrationsDir(provider)).length
-  const prisma = await createClient(databaseUrl, options)
+  const { prisma, reader } = await createClients(databaseUrl, options)
   const connectTimeoutMs = options.connectTimeoutMs ?? 60_000
   let opened = false
   let closed = false
@@ -135,6 +146,7 @@ export async function createDatabase (databaseUrl: string, options: DatabaseOpti
   return {
     provider,
     prisma,
+    reader,
     async open (log) {
       const deadline = Date.now() + connectTimeoutMs
       for (let attempt = 1, delay = FIRST_RETRY_MS; ; attempt++, delay = Math.min(2 * delay, MAX_RETRY_MS)) {
@@ -169,6 +181,7 @@ export async function createDatabase (databaseUrl: string, options: DatabaseOpti
     async close () {
       closed = true
       await prisma.$disconnect()
+      if (reader !== prisma) await reader.$disconnect()
     },
   }
 }

@@ -55,6 +55,3 @@ const postgres: Dialect = {
 }
 
 export const dialectOf = (provider: Provider): Dialect => provider === 'postgres' ? postgres : sqlite
-
-/** `LIMIT n` when a limit is set, nothing otherwise. */
-export const limitTo = (limit: number | undefined): Sql => limit === undefined ? empty : sql`LIMIT ${limit}`

@@ -1,7 +1,9 @@
 import type { PrismaClient } from './database.js'
 import { found, messageColumns, queryRows } from './columns.js'
 import type { ConversationRepository } from './conversations.js'
-import { empty, limitTo, sql, type Dialect, type Sql } from './dialect.js'
+import { readInChunks, type Chunks, type FullLists } from './chunks.js'
+import type { Queryable } from './snapshot.js'
+import { empty, sql, type Dialect, type Sql } from './dialect.js'
 import type { Message, NewMessage } from './models.js'
 import { isId, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
@@ -12,8 +14,15 @@ export const isMessageKey = (key: readonly number[]): key is MessageKey => key.l
 
 const keyOf = (message: Message): MessageKey => [message.id]
 
-export function createMessageRepository (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository) {
+export function createMessageRepository (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository, fullLists: FullLists) {
   const columns = messageColumns(dialect)
+
+  /** At most `limit` of a conversation's messages after `key`, oldest first: a page, or a chunk of the full list. */
+  const listed = (client: Queryable, conversationId: number, key: MessageKey | undefined, limit: number) => queryRows(client, columns, (list) => sql`
+    SELECT ${list} FROM "Message"
+    WHERE "conversationId" = ${conversationId} ${key === undefined ? empty : sql`AND id > ${key[0]}`}
+    ORDER BY id
+    LIMIT ${limit}`)
 
   return {
     /**
@@ -78,13 +87,18 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
 
     /** One page of a conversation's messages, oldest first; null when the conversation does not exist. */
     async listByConversation (conversationId: number, options: ListOptions<MessageKey>): Promise<Page<Message, MessageKey> | null> {
-      const messages = await queryRows(prisma, columns, (list) => sql`
-        SELECT ${list} FROM "Message"
-        WHERE "conversationId" = ${conversationId} ${options.after === undefined ? empty : sql`AND id > ${options.after[0]}`}
-        ORDER BY id
-        ${limitTo(options.limit === undefined ? undefined : options.limit + 1)}`)
+      const messages = await listed(prisma, conversationId, options.after, options.limit + 1)
       if (messages.length === 0 && !await conversations.exists(conversationId)) return null
       return toPage(messages, options.limit, keyOf)
+    },
+
+    /** All of a conversation's messages after `key` (from the first when undefined), in chunks of one snapshot; null when it does not exist. */
+    async listAllByConversation (conversationId: number, key: MessageKey | undefined): Promise<Chunks<Message, MessageKey> | null> {
+      return await readInChunks(fullLists.snapshots, fullLists, {
+        read: (client, key, limit) => listed(client, conversationId, key, limit),
+        keyOf,
+        ownerExists: (client) => conversations.exists(conversationId, client),
+      }, key)
     },
   }
 }

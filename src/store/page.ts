@@ -1,7 +1,7 @@
 // One page of a keyset-paginated list: the rows, and the sort key to continue after when more follow.
 
-/** What a list query takes: at most `limit` rows, strictly after the sort key `after`. */
-export interface ListOptions<K> { limit?: number, after?: K }
+/** What a page query takes: at most `limit` rows, strictly after the sort key `after`. (A full list is read in chunks: chunks.ts.) */
+export interface ListOptions<K> { limit: number, after?: K }
 
 /** An id as the spec's `Id` schema bounds it: a sort key outside it cannot name a row. */
 export const isId = (value: number): boolean => Number.isInteger(value) && value >= 1 && value <= 2147483647
@@ -20,8 +20,8 @@ export interface Page<T, K> {
 }
 
 /** Takes one row more than asked for, so the page knows whether another follows. */
-export function toPage<T, K> (rows: T[], limit: number | undefined, keyOf: (row: T) => K): Page<T, K> {
-  if (limit === undefined || rows.length <= limit) return { items: rows, next: null }
+export function toPage<T, K> (rows: T[], limit: number, keyOf: (row: T) => K): Page<T, K> {
+  if (rows.length <= limit) return { items: rows, next: null }
   const items = rows.slice(0, limit)
   return { items, next: keyOf(items[items.length - 1] as T) }
 }

@@ -158,6 +158,10 @@ class Statements {
     return this.#db.inTransaction
   }
 
+  close (): void {
+    this.#db.close()
+  }
+
   get (sql: string): Compiled {
     let compiled = this.#cache.get(sql)
     if (compiled !== undefined) {
@@ -350,11 +354,88 @@ class SqliteAdapter implements SqlDriverAdapter {
   }
 }
 
+/** Idle snapshot connections kept open for the next full list; more are opened when more lists run at once. */
+const IDLE_SNAPSHOT_CONNECTIONS = 4
+
+/**
+ * Read snapshots, for the full lists read in chunks (src/store/snapshot.ts): each transaction on a connection
+ * of its own, begun DEFERRED, so it takes no lock. In WAL mode its first read fixes what it sees until it
+ * ends, while the writer's connection goes on writing beside it. On the writer's connection the transaction
+ * would hold the gate, and so every other request's queries, for as long as the list takes to send.
+ */
+class SqliteSnapshotAdapter implements SqlDriverAdapter {
+  readonly provider = 'sqlite' as const
+  readonly adapterName = ADAPTER_NAME
+  readonly #file: string
+  readonly #idle: Statements[] = []
+  #disposed = false
+
+  constructor (file: string) {
+    this.#file = file
+  }
+
+  #take (): Statements {
+    const idle = this.#idle.pop()
+    if (idle !== undefined) return idle
+    const db = new Sqlite(this.#file, { timeout: SQLITE_BUSY_TIMEOUT_MS })
+    // Reads only, whatever a caller sends: no statement on these connections can take the write lock.
+    db.pragma('query_only = ON')
+    return new Statements(db)
+  }
+
+  #give (statements: Statements): void {
+    if (this.#disposed || this.#idle.length >= IDLE_SNAPSHOT_CONNECTIONS) statements.close()
+    else this.#idle.push(statements)
+  }
+
+  async #once<T> (work: (statements: Statements) => T): Promise<T> {
+    const statements = this.#take()
+    try {
+      return work(statements)
+    } finally {
+      this.#give(statements)
+    }
+  }
+
+  queryRaw (query: SqlQuery): Promise<SqlResultSet> {
+    return this.#once((statements) => statements.query(query))
+  }
+
+  executeRaw (query: SqlQuery): Promise<number> {
+    return this.#once((statements) => statements.execute(query))
+  }
+
+  async executeScript (): Promise<void> {
+    throw new Error('the snapshot connections run reads only')
+  }
+
+  async startTransaction (isolationLevel?: IsolationLevel): Promise<Transaction> {
+    if (isolationLevel !== undefined && isolationLevel !== 'SERIALIZABLE') {
+      throw new DriverAdapterError({ kind: 'InvalidIsolationLevel', level: isolationLevel })
+    }
+    const statements = this.#take()
+    try {
+      statements.execute({ sql: 'BEGIN DEFERRED', args: [], argTypes: [] })
+    } catch (error) {
+      this.#give(statements)
+      throw error
+    }
+    return new SqliteTransaction(statements, () => this.#give(statements))
+  }
+
+  async dispose (): Promise<void> {
+    this.#disposed = true
+    for (const statements of this.#idle.splice(0)) statements.close()
+  }
+}
+
 export interface SqliteAdapterOptions {
   /** Path of the database file. */
   file: string
   /** Milliseconds a statement waits in all, without blocking the event loop, for another connection's lock before failing. */
   busyTimeoutMs: number
+  /** Connections for read snapshots only (SqliteSnapshotAdapter) instead of the one that writes. */
+  snapshots?: boolean
 }
 
 export class SqliteAdapterFactory implements SqlDriverAdapterFactory {
@@ -367,6 +448,7 @@ export class SqliteAdapterFactory implements SqlDriverAdapterFactory {
   }
 
   async connect (): Promise<SqlDriverAdapter> {
+    if (this.#options.snapshots === true) return new SqliteSnapshotAdapter(this.#options.file)
     return new SqliteAdapter(new Sqlite(this.#options.file, { timeout: SQLITE_BUSY_TIMEOUT_MS }), this.#options.busyTimeoutMs)
   }
 }

@@ -3,6 +3,7 @@ import type { PrismaClient } from './database.js'
 import { sql, type Dialect } from './dialect.js'
 import type { NewUser, User } from './models.js'
 import { databaseErrorKind } from './prisma-errors.js'
+import type { Queryable } from './snapshot.js'
 
 export function createUserRepository (prisma: PrismaClient, dialect: Dialect) {
   const userColumns = columns<User>({
@@ -32,8 +33,9 @@ export function createUserRepository (prisma: PrismaClient, dialect: Dialect) {
       return user ?? null
     },
 
-    async exists (id: number): Promise<boolean> {
-      const rows = await queryRows(prisma, found, (list) => sql`SELECT ${list} FROM "User" WHERE id = ${id}`)
+    /** On `client` when given: a snapshot's, say. */
+    async exists (id: number, client: Queryable = prisma): Promise<boolean> {
+      const rows = await queryRows(client, found, (list) => sql`SELECT ${list} FROM "User" WHERE id = ${id}`)
       return rows.length > 0
     },
 

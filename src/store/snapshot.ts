@@ -1,0 +1,53 @@
+// Read snapshots: several queries that all see the database as it was at the first of them, for the full
+// lists read in chunks (src/store/chunks.ts). Writes committed meanwhile stay invisible to them, so a row
+// bumped to the top of a list between two chunks is neither skipped nor served twice.
+import type { PrismaClient } from './database.js'
+import type { Provider } from './migrate/index.js'
+
+/** What queries run on: the client, or the client of one transaction. */
+export type Queryable = Pick<PrismaClient, '$queryRaw'>
+
+export interface Snapshot {
+  /** Queries on it see one state of the database. */
+  client: Queryable
+  /** Ends the read transaction; safe to call more than once, and after the transaction expired. */
+  end (): Promise<void>
+}
+
+export type OpenSnapshot = () => Promise<Snapshot>
+
+/**
+ * How long to wait for a connection to read on (PostgreSQL's pool may be busy) before the list is a 503;
+ * Prisma's own default, stated because a transaction's options must name both bounds.
+ */
+const START_WAIT_MS = 2000
+
+/**
+ * Snapshots on `reader`: on PostgreSQL, REPEATABLE READ READ ONLY transactions (the snapshot is taken at
+ * the first query, and a read-only one never blocks or is blocked by writers); on SQLite the client of
+ * SqliteSnapshotAdapter, whose DEFERRED transactions on their own WAL connections do the same. Each ends at
+ * the latest `timeoutMs` after it began (Prisma rolls it back), so a stalled reader cannot pin old row
+ * versions (PostgreSQL's vacuum) or the WAL (SQLite's checkpoints) for long; a query after that fails.
+ */
+export function snapshotsOn (reader: PrismaClient, provider: Provider, timeoutMs: number): OpenSnapshot {
+  return () => new Promise<Snapshot>((resolve, reject) => {
+    let release!: () => void
+    const released = new Promise<void>((resolve) => { release = resolve })
+    let opened = false
+    const transaction = reader.$transaction(async (client) => {
+      // The first statement of the transaction, as PostgreSQL requires; SQLite's isolation is the adapter's.
+      if (provider === 'postgres') await client.$executeRaw`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`
+      opened = true
+      resolve({
+        client,
+        async end () {
+          release()
+          // Its COMMIT fails when the transaction already expired: nothing was written, nothing is lost.
+          await transaction.catch(() => {})
+        },
+      })
+      await released
+    }, { timeout: timeoutMs, maxWait: START_WAIT_MS })
+    transaction.catch((error: unknown) => { if (!opened) reject(error) })
+  })
+}
