@@ -10,8 +10,9 @@ export interface Measure {
   requests: number
   /** Measured seconds: shorter than asked only if the delete pool ran out. */
   seconds: number
-  /** Non-2xx answers, connection errors and timeouts: any of them fails the run. */
+  /** Answers of 400 and above, connection errors and timeouts: any of them fails the run. */
   failures: number
+  /** Answers below 400 and of 400 and above (the load generator, wrk, counts no finer). */
   statusCodes: Record<string, number>
   /**
    * The server process's CPU time (user + system) per request. Unlike req/s, it does not move with what
@@ -19,6 +20,11 @@ export interface Measure {
    * With rounds, the median of the rounds' figures.
    */
   cpuUsPerRequest: number
+  /**
+   * The load generator's CPU time per request, the same way: it shares the cores with the server, so it
+   * must stay well below the floor's figure for the floor's throughput to be the floor's.
+   */
+  generatorCpuUsPerRequest: number
   /** Throughput of each round, when the scenario ran more than once; the figures above are the median round's. */
   roundsRequestsPerSecond?: number[]
 }
@@ -66,8 +72,11 @@ function scenarioRows (report: Report): string[][] {
     const measure = report.servers[server]?.scenarios[scenario]
     if (measure === undefined) return []
     const of = (reference: ServerName) => report.servers[reference]?.scenarios[scenario]?.requestsPerSecond
-    return [[scenario, server, measure.requestsPerSecond.toFixed(0), measure.p50Ms.toFixed(1), measure.p99Ms.toFixed(1),
-      ratio(measure.requestsPerSecond, of('floor')), ratio(measure.requestsPerSecond, of('peer')), measure.cpuUsPerRequest.toFixed(0), String(measure.failures)]]
+    const cpuOf = (reference: ServerName) => report.servers[reference]?.scenarios[scenario]?.cpuUsPerRequest
+    return [[scenario, server, measure.cpuUsPerRequest.toFixed(0), ratio(measure.cpuUsPerRequest, cpuOf('floor')),
+      measure.requestsPerSecond.toFixed(0), measure.p50Ms.toFixed(1), measure.p99Ms.toFixed(1),
+      ratio(measure.requestsPerSecond, of('floor')), ratio(measure.requestsPerSecond, of('peer')),
+      measure.generatorCpuUsPerRequest.toFixed(0), String(measure.failures)]]
   }))
 }
 
@@ -86,7 +95,7 @@ function growthRows (report: Report): string[][] {
 export function formatReport (report: Report): string {
   return [
     `${report.store}, ${report.connections} connections, median of ${report.rounds} rounds of ${report.durationSeconds} s per scenario${report.smoke ? ' (smoke)' : ''}; node ${report.node}, ${report.cores} x ${report.cpu}; ${report.commit}; load ${report.loadAverage.start.map((n) => n.toFixed(1)).join(' ')}`,
-    table(['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'vs floor', 'vs peer', 'CPU us/req', 'failed'], scenarioRows(report)),
+    table(['scenario', 'server', 'CPU us/req', 'CPU vs floor', 'req/s', 'p50 ms', 'p99 ms', 'vs floor', 'vs peer', 'load gen us/req', 'failed'], scenarioRows(report)),
     '',
     table(['server', '', 'spawn-to-ready ms', 'RSS idle MB', 'RSS after MB', 'RSS peak MB'], processRows(report)),
     '',

@@ -1,18 +1,20 @@
 // `npm run bench [-- --store postgres --duration 5 --rounds 3 --connections 50 --smoke --only floor,peer,ours]`:
 // the floor, the peer and our production build, one after the other (2 cores: never together), each on
-// its own fresh copy of the same seeded database, loaded by autocannon over loopback. Prints one table
+// its own fresh copy of the same seeded database, loaded by wrk over loopback (scripts/bench/load.ts). Ours
+// runs as `npm start` runs it, request log included, written to a file as in production. Prints one table
 // and writes it as JSON to bench/results/latest-<store>.json and a timestamped copy to the git-ignored
 // bench/results/history/ (smoke runs: a temp dir). Exit 1 only when a server failed to start or
 // answered a request with a non-2xx or an error; never on speed.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import autocannon from 'autocannon'
 import { projectRoot } from '../../src/project-root.js'
 import { freePort } from '../free-port.js'
+import { load, type LoadRequest } from './load.js'
+import { cpuSeconds, rssMb } from './proc.js'
 import { formatReport, SERVERS, type Measure, type Report, type ServerName } from './report.js'
 import { adminQuery, copySqlite, FULL_SIZE, postgresUrl, seed, SMOKE_SIZE, type Fixture, type SeedSize, type Store } from './seed.js'
 
@@ -59,8 +61,9 @@ function options (): Options {
   const duration = values.smoke ? 1 : Number(values.duration)
   const rounds = values.smoke ? 1 : Number(values.rounds)
   const connections = Number(values.connections)
-  if (!(duration > 0) || !(connections >= 1) || !Number.isInteger(rounds) || rounds < 1) {
-    throw new Error('--duration, --rounds and --connections must be positive numbers (rounds a whole one)')
+  // Whole seconds: wrk's resolution.
+  if (![duration, rounds, connections].every((n) => Number.isInteger(n) && n >= 1)) {
+    throw new Error('--duration (seconds), --rounds and --connections must be whole numbers of at least 1')
   }
   return { store: values.store, duration, rounds, connections, smoke: values.smoke, only: SERVERS.filter((name) => only.includes(name)) }
 }
@@ -104,37 +107,48 @@ async function postgresDatabases (size: SeedSize): Promise<Databases> {
   return { fixture, copyFor: (server) => create(`${prefix}_${server}`, `${prefix}_seed`) }
 }
 
-/** VmRSS (resident now) or VmHWM (the most ever resident) of a process, in MB. */
-function rssMb (pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
-  const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
-  return Number(kb) / 1024
-}
-
-/** Linux's clock tick for /proc times (USER_HZ): 100 on every architecture Node runs on. */
-const TICKS_PER_SECOND = 100
-
-/** User + system CPU seconds a process has used so far. */
-function cpuSeconds (pid: number): number {
-  // Fields after the parenthesised name: utime and stime are the 12th and 13th.
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
-}
-
 interface Spawned { child: ChildProcess, origin: string, output: () => string }
 
+/** Where the servers' output goes: one file each, removed with the run. */
+let logDir: string | undefined
+function logFile (server: ServerName): string {
+  if (logDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'trackbot-bench-logs-'))
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
+    logDir = dir
+  }
+  return join(logDir, `${server}.log`)
+}
+
+/** The last bytes of a file: a failed server's last words. */
+function tail (file: string, bytes = 8000): string {
+  const fd = openSync(file, 'r')
+  try {
+    const size = statSync(file).size
+    const buffer = Buffer.alloc(Math.min(bytes, size))
+    readSync(fd, buffer, 0, buffer.length, size - buffer.length)
+    return buffer.toString()
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * With the environment it was given (ours logs each request at its default level), its stdout and stderr
+ * to a file: as a log shipper would take them, and nothing of the benchmark's own CPU spent reading them.
+ */
 function spawnServer (server: ServerName, databaseUrl: string, port: number): Spawned {
+  const file = logFile(server)
+  const fd = openSync(file, 'a')
   const child = spawn(process.execPath, NODE_ARGUMENTS[server](), {
     cwd: projectRoot,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl },
+    stdio: ['ignore', fd, fd],
   })
+  closeSync(fd)
   live.add(child)
   child.on('exit', () => live.delete(child))
-  let output = ''
-  const keep = (chunk: Buffer) => { output = (output + chunk.toString()).slice(-8000) }
-  child.stdout?.on('data', keep)
-  child.stderr?.on('data', keep)
-  return { child, origin: `http://127.0.0.1:${port}`, output: () => output }
+  return { child, origin: `http://127.0.0.1:${port}`, output: () => tail(file) }
 }
 
 async function waitReady ({ child, origin, output }: Spawned): Promise<void> {
@@ -166,59 +180,62 @@ async function stop (child: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
-interface Scenario { name: string, request: autocannon.Request, maxRequests?: number }
-
-const between = ([first, last]: [number, number]) => first + Math.floor(Math.random() * (last - first + 1))
-const json = { 'content-type': 'application/json' }
+interface Scenario {
+  name: string
+  /** The request of the next run: the delete scenario's moves on with every run. */
+  request (): LoadRequest
+  /** Told how many requests a run built, answered or not. */
+  ran? (issued: number): void
+}
 
 /** The six scenarios; `deleted` walks the delete pool, fresh for each server since each has its own copy. */
-function scenarios (fixture: Fixture, connections: number): Scenario[] {
+function scenarios (fixture: Fixture): Scenario[] {
   const api = '/api/v1'
+  const random = ([first, last]: [number, number]) => ({ first, last, order: 'random' as const })
   let deleted = fixture.deletePool[0]
-  const randomPath = (path: () => string): autocannon.Request => ({ setupRequest: (request) => ({ ...request, path: path() }) })
+  const fixed = (request: LoadRequest) => () => request
   return [
-    { name: 'get', request: randomPath(() => `${api}/conversations/${between(fixture.typicalConversations)}`) },
-    { name: 'list', request: randomPath(() => `${api}/users/${between(fixture.typicalUsers)}/conversations`) },
-    { name: 'page50', request: { path: `${api}/users/${fixture.bigUser}/conversations?limit=50` } },
+    { name: 'get', request: fixed({ method: 'GET', path: `${api}/conversations/{id}`, ids: random(fixture.typicalConversations) }) },
+    { name: 'list', request: fixed({ method: 'GET', path: `${api}/users/{id}/conversations`, ids: random(fixture.typicalUsers) }) },
+    { name: 'page50', request: fixed({ method: 'GET', path: `${api}/users/${fixture.bigUser}/conversations?limit=50` }) },
     {
       name: 'create',
-      request: {
+      request: fixed({
         method: 'POST',
-        headers: json,
+        path: `${api}/users/{id}/conversations`,
+        ids: random(fixture.typicalUsers),
         body: JSON.stringify({ title: 'Bench', metadata: { model: 'bench' }, messages: [{ role: 'user', content: 'Hello from the benchmark' }] }),
-        ...randomPath(() => `${api}/users/${between(fixture.typicalUsers)}/conversations`),
-      },
+      }),
     },
     {
       name: 'post',
-      request: { method: 'POST', headers: json, body: JSON.stringify({ role: 'user', content: 'One more question' }), ...randomPath(() => `${api}/conversations/${between(fixture.typicalConversations)}/messages`) },
+      request: fixed({ method: 'POST', path: `${api}/conversations/{id}/messages`, ids: random(fixture.typicalConversations), body: JSON.stringify({ role: 'user', content: 'One more question' }) }),
     },
     {
       name: 'delete',
-      request: { method: 'DELETE', ...randomPath(() => `${api}/conversations/${deleted++}`) },
-      // Every connection builds one request ahead; the margin keeps the pool from running dry (a 404).
-      get maxRequests () { return fixture.deletePool[1] - deleted + 1 - 2 * connections },
+      request: () => ({ method: 'DELETE', path: `${api}/conversations/{id}`, ids: { first: deleted, last: fixture.deletePool[1], order: 'sequence' } }),
+      ran (issued) {
+        deleted += issued
+        // Past the pool, deletes are 404s and fail the run; this says why.
+        if (deleted > fixture.deletePool[1] + 1) throw new Error(`the delete pool ran out: raise DELETE_RATE_BOUND (${DELETE_RATE_BOUND}) in scripts/bench/run.ts`)
+      },
     },
   ]
 }
 
-async function load (origin: string, scenario: Scenario, seconds: number, connections: number): Promise<Measure> {
-  const result = await autocannon({
-    url: origin,
-    connections,
-    duration: seconds,
-    requests: [scenario.request],
-    ...(scenario.maxRequests === undefined ? {} : { maxOverallRequests: Math.max(connections, scenario.maxRequests) }),
-  })
-  const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]))
+async function loadScenario (origin: string, scenario: Scenario, seconds: number, connections: number): Promise<Measure> {
+  const result = await load(origin, scenario.request(), seconds, connections)
+  scenario.ran?.(result.issued)
   return {
-    requestsPerSecond: result.requests.total / result.duration,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    requests: result.requests.total,
-    seconds: result.duration,
-    failures: result.non2xx + result.errors + result.timeouts,
-    statusCodes,
+    requestsPerSecond: result.requests / result.seconds,
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    requests: result.requests,
+    seconds: result.seconds,
+    failures: result.statusErrors + result.socketErrors,
+    // wrk counts answers of 400 and above, not each code.
+    statusCodes: { 'below 400': result.requests - result.statusErrors, '400 and above': result.statusErrors },
+    generatorCpuUsPerRequest: result.generatorCpuUsPerRequest,
     // Set by measure(), which watches the server process.
     cpuUsPerRequest: 0,
   }
@@ -239,6 +256,7 @@ function median (rounds: Measure[]): Measure {
       return all
     }, {}),
     cpuUsPerRequest: middleOf(rounds.map((round) => round.cpuUsPerRequest)),
+    generatorCpuUsPerRequest: middleOf(rounds.map((round) => round.generatorCpuUsPerRequest)),
     roundsRequestsPerSecond: rounds.map((round) => Math.round(round.requestsPerSecond)),
   }
 }
@@ -254,15 +272,15 @@ async function startServer (name: ServerName, databaseUrl: string, fixture: Fixt
     throw new Error(`${name}: ${error instanceof Error ? error.message : String(error)}`)
   }
   const spawnToReadyMs = performance.now() - started
-  return { name, spawned, spawnToReadyMs, rssIdleMb: rssMb(spawned.child.pid!), scenarios: scenarios(fixture, options.connections) }
+  return { name, spawned, spawnToReadyMs, rssIdleMb: rssMb(spawned.child.pid!), scenarios: scenarios(fixture) }
 }
 
 async function measure (server: Started, scenario: Scenario, options: Options): Promise<Measure> {
   try {
-    if (!options.smoke) await load(server.spawned.origin, scenario, WARM_UP_SECONDS, options.connections)
+    if (!options.smoke) await loadScenario(server.spawned.origin, scenario, WARM_UP_SECONDS, options.connections)
     const pid = server.spawned.child.pid!
     const cpuBefore = cpuSeconds(pid)
-    const measured = await load(server.spawned.origin, scenario, options.duration, options.connections)
+    const measured = await loadScenario(server.spawned.origin, scenario, options.duration, options.connections)
     assertAlive(server.spawned.child, scenario.name)
     measured.cpuUsPerRequest = (cpuSeconds(pid) - cpuBefore) * 1e6 / Math.max(1, measured.requests)
     progress(options.smoke, `${server.name} ${scenario.name}: ${measured.requestsPerSecond.toFixed(0)} req/s`)
@@ -276,8 +294,8 @@ async function measureGrowth (server: Started, fixture: Fixture, options: Option
   const growth: Record<string, Measure> = {}
   if (!GROWTH_SERVERS.includes(server.name) || (options.smoke && server.name !== 'ours')) return growth
   for (const { userId, conversations } of fixture.growthUsers) {
-    const page = { name: 'page50', request: { path: `/api/v1/users/${userId}/conversations?limit=50` } }
-    growth[conversations] = await measure(server, page, { ...options, duration: options.smoke ? 0.5 : GROWTH_SECONDS })
+    const page: Scenario = { name: 'page50', request: () => ({ method: 'GET', path: `/api/v1/users/${userId}/conversations?limit=50` }) }
+    growth[conversations] = await measure(server, page, { ...options, duration: options.smoke ? 1 : GROWTH_SECONDS })
   }
   return growth
 }

@@ -1,8 +1,8 @@
 // /docs: the interactive API reference, rendered from the spec the server runs, with every asset served
 // from installed packages so the page works offline and tells no third party it was opened.
-import fastifySwagger from '@fastify/swagger'
-import fastifySwaggerUi from '@fastify/swagger-ui'
-import type { FastifyInstance } from 'fastify'
+// Built on its first request, in an app of its own: @fastify/swagger and swagger-ui's modules held about
+// 4-6 MB resident in every process, most of which never serve a page (README, Performance).
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { OpenAPIV3 } from 'openapi-types'
 import type { SpecSource } from '../contract/spec.js'
 import { registerSpecRoutes } from './served-spec.js'
@@ -40,12 +40,13 @@ function docsDocument (document: OpenAPIV3.Document, basePath: string): OpenAPIV
   return { ...structuredClone(document), servers: [{ url: basePath, description: 'This server' }] }
 }
 
-async function docsPlugin (docs: FastifyInstance, options: { document: OpenAPIV3.Document }): Promise<void> {
-  // Encapsulated: these headers and the swagger decorator stay with the docs routes.
+async function docsApp (document: OpenAPIV3.Document): Promise<FastifyInstance> {
+  const [{ default: fastifySwagger }, { default: fastifySwaggerUi }] = await Promise.all([import('@fastify/swagger'), import('@fastify/swagger-ui')])
+  const docs = Fastify({ routerOptions: { ignoreTrailingSlash: true } })
   docs.addHook('onRequest', async (_request, reply) => {
     reply.headers(SECURITY_HEADERS)
   })
-  await docs.register(fastifySwagger, { mode: 'static', specification: { document: options.document } })
+  await docs.register(fastifySwagger, { mode: 'static', specification: { document } })
   await docs.register(fastifySwaggerUi, {
     routePrefix: DOCS_PREFIX,
     staticCSP: CONTENT_SECURITY_POLICY,
@@ -56,10 +57,35 @@ async function docsPlugin (docs: FastifyInstance, options: { document: OpenAPIV3
     uiConfig: { layout: 'BaseLayout', deepLinking: true, displayOperationId: true, displayRequestDuration: true },
     theme: { title: 'Trackbot API reference' },
   })
+  await docs.ready()
+  return docs
 }
+
+// The docs app's own answer for the connection, not the page: the outer server sets these itself.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date', 'content-length'])
 
 /** The served spec (`<basePath>/openapi.json|yaml`) and the reference page at /docs. */
 export async function registerDocs (fastify: FastifyInstance, basePath: string, source: SpecSource): Promise<void> {
   registerSpecRoutes(fastify, basePath, source)
-  await fastify.register(docsPlugin, { document: docsDocument(source.document as OpenAPIV3.Document, basePath) })
+  let docs: Promise<FastifyInstance> | undefined
+  // A page that failed to build is tried again on the next request instead of failing every one after it.
+  const built = () => (docs ??= docsApp(docsDocument(source.document as OpenAPIV3.Document, basePath)).catch((error: unknown) => {
+    docs = undefined
+    throw error
+  }))
+  async function forward (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const answer = await (await built()).inject({ method: request.method as 'GET' | 'HEAD', url: request.url, headers: request.headers })
+    // Missing assets (and paths escaping them) are this server's 404, a problem like any other.
+    if (answer.statusCode === 404) {
+      reply.callNotFound()
+      return reply
+    }
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (!HOP_BY_HOP.has(name) && value !== undefined) reply.header(name, value)
+    }
+    return reply.code(answer.statusCode).send(answer.rawPayload)
+  }
+  // GET routes answer HEAD too.
+  fastify.get(DOCS_PREFIX, forward)
+  fastify.get(`${DOCS_PREFIX}/*`, forward)
 }

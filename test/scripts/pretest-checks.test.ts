@@ -1,5 +1,6 @@
-// The checks `npm test` (and build, typecheck, dev) run first: scripts/ensure-chromium.sh and
-// ensure-pgbouncer.sh install what the docs and PgBouncer tests need, or say in one line what to install;
+// The checks `npm test` (and build, typecheck, dev, bench) run first: scripts/ensure-chromium.sh,
+// ensure-pgbouncer.sh and ensure-wrk.sh install what the docs and PgBouncer tests and the benchmark need, or
+// say in one line what to install;
 // scripts/ensure-generated.sh says in one line that the Prisma clients are missing. The ensure scripts run
 // with a PATH holding only fakes (apt-get, sudo, id, env, true), so no real package manager can run here,
 // and check a fake binary path.
@@ -178,6 +179,22 @@ t.test('ensure-pgbouncer: the same installer, for Debian\'s pgbouncer', async (t
   const refused = ensurePgbouncer(t, { uid: 1000, sudo: 'password' })
   t.equal(refused.code, 1)
   t.match(refused.stderr.trimEnd(), /^ensure-pgbouncer: test\/process\/pgbouncer\.test\.ts needs PgBouncer at \S+: it is missing and this user is not root and cannot sudo without a password; install Debian's pgbouncer package \(sudo apt-get install pgbouncer\)$/)
+})
+
+t.test('ensure-wrk: the same installer, for Debian\'s wrk (npm run bench\'s load generator)', async (t) => {
+  const ensureWrk = (t: Test, machine: Machine = {}) => ensure(t, 'scripts/ensure-wrk.sh', machine)
+  const present = ensureWrk(t, { browserExists: true, uid: 1000 })
+  t.equal(present.code, 0, present.stderr)
+  t.same(present.calls, [])
+
+  const installed = ensureWrk(t, { uid: 1000, sudo: 'nopasswd' })
+  t.equal(installed.code, 0, installed.stderr)
+  t.same(installed.calls, ['sudo -n true', 'sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk', INSTALL.replace('chromium', 'wrk')])
+  t.ok(installed.installed)
+
+  const refused = ensureWrk(t, { uid: 0, apt: 'absent' })
+  t.equal(refused.code, 1)
+  t.match(refused.stderr.trimEnd(), /^ensure-wrk: npm run bench loads the servers with wrk at \S+: it is missing and there is no apt-get here; install Debian's wrk package \(sudo apt-get install wrk\)$/)
 })
 
 t.test('ensure-generated', async (t) => {

@@ -1,0 +1,56 @@
+-- The benchmark's requests, for wrk (run by scripts/bench/load.ts): wrk is C and costs far less CPU per
+-- request than any server here, so what the servers' figures show is the servers.
+-- Arguments (after wrk's `--`): METHOD PATH [FIRST LAST ORDER [BODY]]. A `{id}` in PATH is replaced per
+-- request by an id from FIRST to LAST, at random (ORDER `random`) or each once in turn (`sequence`, for
+-- deletes); BODY, when given, is sent as JSON. The summary is one JSON line on stdout.
+
+local method, path, last, order, body
+local headers = {}
+-- Globals, not locals: done() reads them from each thread with thread:get.
+firstId, nextId = nil, nil
+-- wrk's own, filled in setup(): done() reads each thread's state through them.
+local threads = {}
+
+function setup (thread)
+  table.insert(threads, thread)
+end
+
+function init (args)
+  method, path = args[1], args[2]
+  firstId, last, order, body = tonumber(args[3]), tonumber(args[4]), args[5], args[6]
+  if body ~= nil then headers['Content-Type'] = 'application/json' end
+  nextId = firstId
+  -- math.random is seeded alike in every run otherwise; a run's ids need not repeat the last run's.
+  math.randomseed(os.time())
+  if firstId == nil then
+    -- A fixed request: wrk builds it once and sends the same bytes every time, no Lua per request.
+    wrk.method, wrk.path, wrk.body = method, path, body
+    -- Added to, not replaced: wrk.headers already holds the Host header.
+    for name, value in pairs(headers) do wrk.headers[name] = value end
+    request = nil
+  end
+end
+
+function request ()
+  local id
+  if order == 'sequence' then
+    id = nextId
+    nextId = nextId + 1
+  else
+    id = math.random(firstId, last)
+  end
+  return wrk.format(method, (path:gsub('{id}', id)), headers, body)
+end
+
+function done (summary, latency)
+  local issued = 0
+  for _, thread in ipairs(threads) do
+    local started, ended = thread:get('firstId'), thread:get('nextId')
+    if started ~= nil and ended ~= nil then issued = issued + (ended - started) end
+  end
+  local errors = summary.errors
+  io.write(string.format(
+    '{"requests":%d,"durationUs":%d,"p50Us":%.0f,"p99Us":%.0f,"connectErrors":%d,"readErrors":%d,"writeErrors":%d,"timeouts":%d,"statusErrors":%d,"issued":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    errors.connect, errors.read, errors.write, errors.timeout, errors.status, issued))
+end
