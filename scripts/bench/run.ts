@@ -11,6 +11,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import { SignJWT } from 'jose'
 import { projectRoot } from '../../src/project-root.js'
 import { freePort } from '../free-port.js'
 import { formatReport, SERVERS, type Measure, type Report, type ServerName } from './report.js'
@@ -30,6 +31,20 @@ const NODE_ARGUMENTS: Record<ServerName, () => string[]> = {
   floor: () => ['dist/scripts/bench/floor-server.js'],
   peer: () => ['dist/scripts/bench/peer-server.js'],
   ours: npmStartArguments,
+  'ours-jwt': npmStartArguments,
+}
+
+// ours-jwt: tokens required, HS256. Its requests carry an admin token, which reaches every row, so each
+// scenario does the same work as on ours plus verifying the token (a user's token on a conversation path
+// would add the owner look-up, src/contract/access.ts).
+const BENCH_SECRET = 'benchmark-secret-of-thirty-two-characters-or-more'
+const SERVER_ENV: Partial<Record<ServerName, Record<string, string>>> = {
+  'ours-jwt': { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: BENCH_SECRET },
+}
+
+async function benchToken (): Promise<string> {
+  return await new SignJWT({ scope: 'trackbot:admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench')
+    .setExpirationTime('1d').sign(new TextEncoder().encode(BENCH_SECRET))
 }
 const WARM_UP_SECONDS = 1
 const GROWTH_SECONDS = 3
@@ -125,7 +140,7 @@ interface Spawned { child: ChildProcess, origin: string, output: () => string }
 function spawnServer (server: ServerName, databaseUrl: string, port: number): Spawned {
   const child = spawn(process.execPath, NODE_ARGUMENTS[server](), {
     cwd: projectRoot,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', ...SERVER_ENV[server] },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   live.add(child)
@@ -171,31 +186,35 @@ interface Scenario { name: string, request: autocannon.Request, maxRequests?: nu
 const between = ([first, last]: [number, number]) => first + Math.floor(Math.random() * (last - first + 1))
 const json = { 'content-type': 'application/json' }
 
-/** The six scenarios; `deleted` walks the delete pool, fresh for each server since each has its own copy. */
-function scenarios (fixture: Fixture, connections: number): Scenario[] {
+/**
+ * The six scenarios; `deleted` walks the delete pool, fresh for each server since each has its own copy.
+ * `headers` go on every request (ours-jwt's token).
+ */
+function scenarios (fixture: Fixture, connections: number, headers: Record<string, string> = {}): Scenario[] {
   const api = '/api/v1'
   let deleted = fixture.deletePool[0]
   const randomPath = (path: () => string): autocannon.Request => ({ setupRequest: (request) => ({ ...request, path: path() }) })
+  const withJson = { ...json, ...headers }
   return [
-    { name: 'get', request: randomPath(() => `${api}/conversations/${between(fixture.typicalConversations)}`) },
-    { name: 'list', request: randomPath(() => `${api}/users/${between(fixture.typicalUsers)}/conversations`) },
-    { name: 'page50', request: { path: `${api}/users/${fixture.bigUser}/conversations?limit=50` } },
+    { name: 'get', request: { headers, ...randomPath(() => `${api}/conversations/${between(fixture.typicalConversations)}`) } },
+    { name: 'list', request: { headers, ...randomPath(() => `${api}/users/${between(fixture.typicalUsers)}/conversations`) } },
+    { name: 'page50', request: { path: `${api}/users/${fixture.bigUser}/conversations?limit=50`, headers } },
     {
       name: 'create',
       request: {
         method: 'POST',
-        headers: json,
+        headers: withJson,
         body: JSON.stringify({ title: 'Bench', metadata: { model: 'bench' }, messages: [{ role: 'user', content: 'Hello from the benchmark' }] }),
         ...randomPath(() => `${api}/users/${between(fixture.typicalUsers)}/conversations`),
       },
     },
     {
       name: 'post',
-      request: { method: 'POST', headers: json, body: JSON.stringify({ role: 'user', content: 'One more question' }), ...randomPath(() => `${api}/conversations/${between(fixture.typicalConversations)}/messages`) },
+      request: { method: 'POST', headers: withJson, body: JSON.stringify({ role: 'user', content: 'One more question' }), ...randomPath(() => `${api}/conversations/${between(fixture.typicalConversations)}/messages`) },
     },
     {
       name: 'delete',
-      request: { method: 'DELETE', ...randomPath(() => `${api}/conversations/${deleted++}`) },
+      request: { method: 'DELETE', headers, ...randomPath(() => `${api}/conversations/${deleted++}`) },
       // Every connection builds one request ahead; the margin keeps the pool from running dry (a 404).
       get maxRequests () { return fixture.deletePool[1] - deleted + 1 - 2 * connections },
     },
@@ -254,7 +273,8 @@ async function startServer (name: ServerName, databaseUrl: string, fixture: Fixt
     throw new Error(`${name}: ${error instanceof Error ? error.message : String(error)}`)
   }
   const spawnToReadyMs = performance.now() - started
-  return { name, spawned, spawnToReadyMs, rssIdleMb: rssMb(spawned.child.pid!), scenarios: scenarios(fixture, options.connections) }
+  const headers: Record<string, string> = SERVER_ENV[name]?.AUTH_MODE === 'jwt' ? { authorization: `Bearer ${await benchToken()}` } : {}
+  return { name, spawned, spawnToReadyMs, rssIdleMb: rssMb(spawned.child.pid!), scenarios: scenarios(fixture, options.connections, headers) }
 }
 
 async function measure (server: Started, scenario: Scenario, options: Options): Promise<Measure> {
