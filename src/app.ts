@@ -10,6 +10,9 @@ import { createDatabase } from './store/database.js'
 import { registerDraining } from './http/draining.js'
 import { registerDocs } from './http/docs.js'
 import { handleError, registerErrorHandling } from './http/error-handler.js'
+import { registerAuthentication, type AuthOptions } from './http/auth.js'
+import { registerRateLimit, type RateLimitOptions } from './http/rate-limit.js'
+import { specPaths } from './http/served-spec.js'
 import { createHandlers } from './handlers.js'
 import { registerHealthRoutes, registerOpeningGate } from './http/health.js'
 import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, registerLoadShedding } from './http/load-shedding.js'
@@ -34,6 +37,10 @@ export interface AppOptions {
   corsOrigins?: string[]
   /** Mean event-loop lag (ms) past which API requests get a 503; 0 turns it off; default 1000. */
   maxEventLoopDelayMs?: number
+  /** Bearer tokens: none required by default (mode `none`). */
+  auth?: AuthOptions
+  /** Per-caller request budgets; none by default. */
+  rateLimit?: RateLimitOptions
   /** The contract to serve; openapi/trackbot.yaml by default (tests pass variants of it). */
   spec?: SpecSource
   /** @internal How full lists are chunked (src/store/chunks.ts); tests make chunks small and step between them. */
@@ -109,9 +116,14 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   fastify.addHook('onClose', () => database.close())
   registerHealthRoutes(fastify, database)
   registerOpeningGate(fastify, database)
-  // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
+  const auth = options.auth ?? { mode: 'none' }
+  registerAuthentication(fastify, auth, basePath, Object.values(specPaths(basePath)))
+  // Before the routes, which it hooks as they are added.
+  await registerRateLimit(fastify, options.rateLimit)
   const repositories = createRepositories(database.prisma, database.provider, storeLimits(spec.document), { reader: database.reader, chunks: options.listChunks })
-  registerApiRoutes(fastify, api, createHandlers(repositories, basePath), basePath)
+  // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
+  registerApiRoutes(fastify, api, createHandlers(repositories, basePath), basePath,
+    auth.mode === 'jwt' ? (id) => repositories.conversations.ownerOf(id) : undefined)
   await registerDocs(fastify, basePath, spec)
 
   const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }

@@ -18,14 +18,29 @@ export interface TrackbotClientOptions {
   fetch?: (request: Request) => Promise<Response>
   /** Headers sent with every request, e.g. `{ 'X-Request-Id': '…' }`. */
   headers?: Record<string, string>
+  /**
+   * A bearer token for a server with AUTH_MODE=jwt, or a function giving the current one before each request
+   * (for tokens that are refreshed as they expire).
+   */
+  token?: string | (() => string | Promise<string>)
 }
 
 export function createTrackbotClient (options: TrackbotClientOptions): TrackbotClient {
-  return createClient<paths>({
+  const client = createClient<paths>({
     baseUrl: options.baseUrl,
     fetch: options.fetch,
     headers: options.headers,
   })
+  const { token } = options
+  if (token !== undefined) {
+    client.use({
+      async onRequest ({ request }) {
+        request.headers.set('Authorization', `Bearer ${typeof token === 'string' ? token : await token()}`)
+        return request
+      },
+    })
+  }
+  return client
 }
 
 const LINK_VALUE = /<([^>]*)>((?:\s*;\s*[^;,]+)*)/g

@@ -1,7 +1,9 @@
 // Configuration from the environment, checked once at start so a bad value fails loudly and early.
 import { accessSync, constants, existsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
+import type { AuthOptions } from './http/auth.js'
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
+import type { RateLimitOptions } from './http/rate-limit.js'
 import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS } from './http/load-shedding.js'
 import { pgbouncerParam, providerOf, redact, sqliteFile } from './store/database-url.js'
 
@@ -24,6 +26,10 @@ export interface Config {
   requestTimeoutMs: number
   /** Mean event-loop lag past which API requests are shed with a 503; 0 is off. */
   maxEventLoopDelayMs: number
+  /** Bearer tokens required (mode `jwt`) or not (`none`), and how to verify them. */
+  auth: AuthOptions
+  /** Per-caller request budgets; undefined when off. */
+  rateLimit: RateLimitOptions | undefined
 }
 
 export class ConfigError extends Error {}
@@ -136,6 +142,57 @@ function maxEventLoopDelayMs (value: string | undefined): number {
   return number
 }
 
+const set = (value: string | undefined): value is string => value !== undefined && value !== ''
+
+// HS256's key is as strong as the secret: RFC 7518 §3.2 asks for at least the hash's 256 bits.
+const MIN_SECRET_LENGTH = 32
+
+function httpUrl (variable: string, value: string): string {
+  let parsed: URL | undefined
+  try { parsed = new URL(value) } catch {}
+  if (parsed === undefined || !/^https?:$/.test(parsed.protocol)) throw new ConfigError(`${variable} must be an http:// or https:// URL, got "${value}"`)
+  return value
+}
+
+function auth (env: NodeJS.ProcessEnv): AuthOptions {
+  const mode = env.AUTH_MODE || 'none'
+  if (mode !== 'none' && mode !== 'jwt') throw new ConfigError(`AUTH_MODE must be none or jwt, got "${mode}"`)
+  const settings = ['AUTH_JWT_SECRET', 'AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE', 'AUTH_USER_CLAIM'] as const
+  if (mode === 'none') {
+    // Keys configured but not required would leave the API open to someone who believes it is closed.
+    const stray = settings.filter((variable) => set(env[variable]))
+    if (stray.length > 0) throw new ConfigError(`${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} set but AUTH_MODE is none: set AUTH_MODE=jwt to require tokens, or unset ${stray.length === 1 ? 'it' : 'them'}`)
+    return { mode }
+  }
+  const secret = env.AUTH_JWT_SECRET
+  const jwksUrl = env.AUTH_JWKS_URL
+  if (!set(secret) && !set(jwksUrl)) throw new ConfigError('AUTH_MODE=jwt needs a key to verify tokens with: AUTH_JWT_SECRET (HS256) and/or AUTH_JWKS_URL (RS256/ES256)')
+  if (set(secret) && secret.length < MIN_SECRET_LENGTH) throw new ConfigError(`AUTH_JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters, got ${secret.length}`)
+  const userClaim = env.AUTH_USER_CLAIM || 'sub'
+  if (!/^[\w.:-]{1,100}$/.test(userClaim)) throw new ConfigError(`AUTH_USER_CLAIM must be a claim name (letters, digits, _ . : -), got "${userClaim}"`)
+  return {
+    mode,
+    secret: set(secret) ? secret : undefined,
+    jwksUrl: set(jwksUrl) ? httpUrl('AUTH_JWKS_URL', jwksUrl) : undefined,
+    issuer: env.AUTH_ISSUER || undefined,
+    audience: env.AUTH_AUDIENCE || undefined,
+    userClaim,
+  }
+}
+
+function rateLimit (env: NodeJS.ProcessEnv): RateLimitOptions | undefined {
+  const value = env.RATE_LIMIT_PER_MINUTE
+  const redisUrl = env.REDIS_URL
+  if (!set(value)) {
+    if (set(redisUrl)) throw new ConfigError('REDIS_URL is set but RATE_LIMIT_PER_MINUTE is not: Redis holds the rate limits\' counts only; set both or neither')
+    return undefined
+  }
+  const perMinute = Number(value)
+  if (!/^\d+$/.test(value) || perMinute < 1 || perMinute > 1_000_000) throw new ConfigError(`RATE_LIMIT_PER_MINUTE must be an integer from 1 to 1000000, or empty for no limit, got "${value}"`)
+  if (set(redisUrl) && !/^rediss?:\/\/[^/]/.test(redisUrl)) throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got "${redact(redisUrl)}"`)
+  return { perMinute, redisUrl: set(redisUrl) ? redisUrl : undefined }
+}
+
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const url = databaseUrl(env.DATABASE_URL)
   return {
@@ -150,5 +207,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     requestTimeoutMs: requestTimeoutMs(env.REQUEST_TIMEOUT_MS),
     maxEventLoopDelayMs: maxEventLoopDelayMs(env.MAX_EVENT_LOOP_DELAY_MS),
+    auth: auth(env),
+    rateLimit: rateLimit(env),
   }
 }

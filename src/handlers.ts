@@ -3,13 +3,13 @@ import { inChunks } from './contract/chunked-body.js'
 import type { Handlers } from './contract/handler-types.js'
 import { decodeCursor, nextPageLink } from './contract/cursor.js'
 import { entityTag, noneMatchHolds, versionsMatching } from './contract/etag.js'
-import { INVALID_REQUEST, problem } from './contract/problems.js'
+import { INVALID_REQUEST, notFoundDetail, problem, type ResourceIds } from './contract/problems.js'
 import type { Repositories } from './store/repositories.js'
 import { isConversationKey, PRECONDITION_FAILED, TOO_MANY_METADATA_KEYS, type Versioned } from './store/conversations.js'
 import { isMessageKey } from './store/messages.js'
 import type { Page } from './store/page.js'
 
-const notFound = (detail: string, instance: string) => ({ status: 404, body: problem('notFound', detail, instance) }) as const
+const notFound = (ids: ResourceIds, instance: string) => ({ status: 404, body: problem('notFound', notFoundDetail(ids), instance) }) as const
 
 const badCursor = (instance: string) => ({
   status: 400,
@@ -47,17 +47,17 @@ export function createHandlers ({ users, conversations, messages }: Repositories
 
     async get_user_by_id ({ params }, { path }) {
       const user = await users.findById(params.userId)
-      return user === null ? notFound(`User ${params.userId} does not exist.`, path) : { status: 200, body: user }
+      return user === null ? notFound(params, path) : { status: 200, body: user }
     },
 
     async delete_user ({ params }, { path }) {
       const deleted = await users.delete(params.userId)
-      return deleted ? { status: 204 } : notFound(`User ${params.userId} does not exist.`, path)
+      return deleted ? { status: 204 } : notFound(params, path)
     },
 
     async create_conversation ({ params, body }, { path }) {
       const conversation = await conversations.create(params.userId, body ?? {})
-      if (conversation === null) return notFound(`User ${params.userId} does not exist.`, path)
+      if (conversation === null) return notFound(params, path)
       return { status: 201, body: conversation, headers: { Location: `${basePath}/conversations/${conversation.id}` } }
     },
 
@@ -66,22 +66,22 @@ export function createHandlers ({ users, conversations, messages }: Repositories
       if (after === null) return badCursor(path)
       if (query.limit === undefined) {
         const all = await conversations.listAllByUser(params.userId, after)
-        return all === null ? notFound(`User ${params.userId} does not exist.`, path) : { status: 200, body: inChunks(all) }
+        return all === null ? notFound(params, path) : { status: 200, body: inChunks(all) }
       }
       const page = await conversations.listByUser(params.userId, { limit: query.limit, after })
-      return page === null ? notFound(`User ${params.userId} does not exist.`, path) : pageOf(page, path, query.limit, params.userId)
+      return page === null ? notFound(params, path) : pageOf(page, path, query.limit, params.userId)
     },
 
     async get_conversation_by_id ({ params, headers }, { path }) {
       const found = await conversations.findById(params.conversationId)
-      if (found === null) return notFound(`Conversation ${params.conversationId} does not exist.`, path)
+      if (found === null) return notFound(params, path)
       if (noneMatchHolds(headers['If-None-Match'], params.conversationId, found.version)) return { status: 304, headers: tagOf(found) }
       return { status: 200, body: found.conversation, headers: tagOf(found) }
     },
 
     async update_conversation ({ params, headers, body }, { path }) {
       const updated = await conversations.update(params.conversationId, body, versionsMatching(headers['If-Match'], params.conversationId))
-      if (updated === null) return notFound(`Conversation ${params.conversationId} does not exist.`, path)
+      if (updated === null) return notFound(params, path)
       if (updated === PRECONDITION_FAILED) return preconditionFailed(params.conversationId, path)
       if (updated === TOO_MANY_METADATA_KEYS) return tooManyMetadataKeys(conversations.limits.metadataKeys, path)
       return { status: 200, body: updated.conversation, headers: tagOf(updated) }
@@ -90,24 +90,24 @@ export function createHandlers ({ users, conversations, messages }: Repositories
     async delete_conversation ({ params, headers }, { path }) {
       const deleted = await conversations.delete(params.conversationId, versionsMatching(headers['If-Match'], params.conversationId))
       if (deleted === PRECONDITION_FAILED) return preconditionFailed(params.conversationId, path)
-      return deleted ? { status: 204 } : notFound(`Conversation ${params.conversationId} does not exist.`, path)
+      return deleted ? { status: 204 } : notFound(params, path)
     },
 
     async create_message ({ params, body }, { path }) {
       const message = await messages.create(params.conversationId, body)
-      if (message === null) return notFound(`Conversation ${params.conversationId} does not exist.`, path)
+      if (message === null) return notFound(params, path)
       return { status: 201, body: message }
     },
 
     async get_message ({ params }, { path }) {
       const message = await messages.findById(params.conversationId, params.messageId)
-      if (message === null) return notFound(`Conversation ${params.conversationId} has no message ${params.messageId}.`, path)
+      if (message === null) return notFound(params, path)
       return { status: 200, body: message }
     },
 
     async delete_message ({ params }, { path }) {
       const deleted = await messages.delete(params.conversationId, params.messageId)
-      return deleted ? { status: 204 } : notFound(`Conversation ${params.conversationId} has no message ${params.messageId}.`, path)
+      return deleted ? { status: 204 } : notFound(params, path)
     },
 
     async list_messages ({ params, query }, { path }) {
@@ -115,10 +115,10 @@ export function createHandlers ({ users, conversations, messages }: Repositories
       if (after === null) return badCursor(path)
       if (query.limit === undefined) {
         const all = await messages.listAllByConversation(params.conversationId, after)
-        return all === null ? notFound(`Conversation ${params.conversationId} does not exist.`, path) : { status: 200, body: inChunks(all) }
+        return all === null ? notFound(params, path) : { status: 200, body: inChunks(all) }
       }
       const page = await messages.listByConversation(params.conversationId, { limit: query.limit, after })
-      return page === null ? notFound(`Conversation ${params.conversationId} does not exist.`, path) : pageOf(page, path, query.limit, params.conversationId)
+      return page === null ? notFound(params, path) : pageOf(page, path, query.limit, params.conversationId)
     },
   }
 }

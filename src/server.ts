@@ -17,6 +17,8 @@ async function main (): Promise<void> {
     corsOrigins: config.corsOrigins,
     requestTimeoutMs: config.requestTimeoutMs,
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+    auth: config.auth,
+    rateLimit: config.rateLimit,
   })
 
   let closing = false

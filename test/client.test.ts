@@ -9,6 +9,7 @@ import { createTrackbotClient, nextCursor, type Problem, type TrackbotClient } f
 import { projectRoot } from '../src/project-root.js'
 import { assertReachedEveryOperation, contractErrors, operationIdOf } from './contract.js'
 import { API, startApp, store, tempDir } from './helper.js'
+import { adminToken, secretAuth, userToken } from './tokens.js'
 
 const run = promisify(execFile)
 
@@ -36,8 +37,8 @@ function contractCheckedFetch (): Checked {
   return { fetch: checkedFetch, operationIds }
 }
 
-async function listening (t: Parameters<typeof startApp>[0]): Promise<string> {
-  const { app } = await startApp(t)
+async function listening (t: Parameters<typeof startApp>[0], options: Parameters<typeof startApp>[2] = {}): Promise<string> {
+  const { app } = await startApp(t, undefined, options)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
   return `http://127.0.0.1:${port}`
@@ -146,6 +147,33 @@ t.test('every operation round-trips through the typed client', async (t) => {
   assertNotFound(t, noUser.error, `${API}/users/${user.id}`)
 
   assertReachedEveryOperation(t, checked.operationIds)
+})
+
+t.test('the client sends a token, fixed or fetched before each request', async (t) => {
+  const origin = await listening(t, { auth: secretAuth })
+  const checked = contractCheckedFetch()
+  const anonymous = createTrackbotClient({ baseUrl: `${origin}${API}`, fetch: checked.fetch })
+  const refused = await anonymous.POST('/users', { body: { name: 'Ada' } })
+  t.equal(refused.response.status, 401)
+  t.match(refused.error, { type: 'urn:trackbot:problem:unauthorized', status: 401 })
+
+  const admin = createTrackbotClient({ baseUrl: `${origin}${API}`, fetch: checked.fetch, token: await adminToken() })
+  const user = (await admin.POST('/users', { body: { name: 'Ada' } })).data!
+  t.equal(typeof user.id, 'number', 'an admin token creates users')
+
+  let calls = 0
+  const ada = createTrackbotClient({
+    baseUrl: `${origin}${API}`,
+    fetch: checked.fetch,
+    token: async () => { calls++; return await userToken(user.id) },
+  })
+  const created = await ada.POST('/users/{userId}/conversations', { params: { path: { userId: user.id } }, body: { title: 'Lisbon' } })
+  t.equal(created.response.status, 201)
+  t.equal((await ada.GET('/users/{userId}', { params: { path: { userId: user.id } } })).data?.name, 'Ada')
+  t.equal(calls, 2, 'the token function is asked before each request')
+  const forbidden = await ada.POST('/users', { body: { name: 'Bob' } })
+  t.equal(forbidden.response.status, 403)
+  t.match(forbidden.error, { type: 'urn:trackbot:problem:insufficient-scope' })
 })
 
 t.test('nextCursor reads rel="next" among other links and parameters', { skip: store === 'postgres' && 'no store involved' }, async (t) => {

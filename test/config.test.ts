@@ -42,3 +42,28 @@ t.test('DATABASE_CONNECT_TIMEOUT_S is whole seconds up to an hour', async (t) =>
   t.equal(loadConfig({}).connectTimeoutS, 60)
   for (const bad of ['-1', '1.5', '3601', 'soon']) t.throws(() => loadConfig({ DATABASE_CONNECT_TIMEOUT_S: bad }), /DATABASE_CONNECT_TIMEOUT_S must be an integer from 0 to 3600/)
 })
+
+t.test('AUTH_MODE=jwt needs a key; auth settings without it are refused', async (t) => {
+  const secret = 's'.repeat(32)
+  t.same(loadConfig({}).auth, { mode: 'none' }, 'off by default')
+  t.same(loadConfig({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: secret }).auth,
+    { mode: 'jwt', secret, jwksUrl: undefined, issuer: undefined, audience: undefined, userClaim: 'sub' })
+  t.match(loadConfig({ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'https://id.example.com/.well-known/jwks.json', AUTH_ISSUER: 'https://id.example.com/', AUTH_AUDIENCE: 'trackbot', AUTH_USER_CLAIM: 'uid' }).auth,
+    { mode: 'jwt', secret: undefined, jwksUrl: 'https://id.example.com/.well-known/jwks.json', issuer: 'https://id.example.com/', audience: 'trackbot', userClaim: 'uid' })
+  t.throws(() => loadConfig({ AUTH_MODE: 'jwt' }), /AUTH_MODE=jwt needs a key to verify tokens with: AUTH_JWT_SECRET \(HS256\) and\/or AUTH_JWKS_URL/)
+  t.throws(() => loadConfig({ AUTH_MODE: 'JWT' }), /AUTH_MODE must be none or jwt, got "JWT"/)
+  t.throws(() => loadConfig({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'short' }), /AUTH_JWT_SECRET must be at least 32 characters, got 5/)
+  t.throws(() => loadConfig({ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'id.example.com/jwks' }), /AUTH_JWKS_URL must be an http:\/\/ or https:\/\/ URL/)
+  t.throws(() => loadConfig({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: secret, AUTH_USER_CLAIM: 'user id' }), /AUTH_USER_CLAIM must be a claim name/)
+  t.throws(() => loadConfig({ AUTH_JWT_SECRET: secret }), /AUTH_JWT_SECRET is set but AUTH_MODE is none: set AUTH_MODE=jwt to require tokens, or unset it/)
+  t.throws(() => loadConfig({ AUTH_MODE: 'none', AUTH_ISSUER: 'x', AUTH_AUDIENCE: 'y' }), /AUTH_ISSUER, AUTH_AUDIENCE are set but AUTH_MODE is none/)
+})
+
+t.test('RATE_LIMIT_PER_MINUTE is off when unset; REDIS_URL shares it', async (t) => {
+  t.equal(loadConfig({}).rateLimit, undefined, 'no limit by default')
+  t.same(loadConfig({ RATE_LIMIT_PER_MINUTE: '600' }).rateLimit, { perMinute: 600, redisUrl: undefined })
+  t.same(loadConfig({ RATE_LIMIT_PER_MINUTE: '600', REDIS_URL: 'redis://127.0.0.1:6379' }).rateLimit, { perMinute: 600, redisUrl: 'redis://127.0.0.1:6379' })
+  for (const bad of ['0', '-5', '1.5', 'lots', '1000001']) t.throws(() => loadConfig({ RATE_LIMIT_PER_MINUTE: bad }), /RATE_LIMIT_PER_MINUTE must be an integer from 1 to 1000000/)
+  t.throws(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }), /REDIS_URL is set but RATE_LIMIT_PER_MINUTE is not/)
+  t.throws(() => loadConfig({ RATE_LIMIT_PER_MINUTE: '10', REDIS_URL: 'http://user:pw@redis:6379' }), /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/user:\*\*\*@redis:6379"/)
+})

@@ -32,6 +32,8 @@ export interface RequestOptions {
    * 5xx from an app of startApp fails the request, carrying what the app logged about it.
    */
   expectServerError?: boolean
+  /** The client's address as the app sees it (inject only), e.g. to tell anonymous callers apart. */
+  remoteAddress?: string
 }
 
 /** The store this run tests: `TRACKBOT_TEST_STORE=postgres` for PostgreSQL, SQLite otherwise. */
@@ -96,7 +98,7 @@ function checked<T> (seen: SeenResponse, options: RequestOptions = {}, log?: Err
 
 async function inject<T> (app: FastifyInstance, method: string, url: string, options: RequestOptions, log?: ErrorLog): Promise<Reply<T>> {
   const { headers, payload } = encode(options)
-  const response = await app.inject({ method: method as 'GET', url, headers, payload })
+  const response = await app.inject({ method: method as 'GET', url, headers, payload, remoteAddress: options.remoteAddress })
   return checked({ method, url, status: response.statusCode, headers: response.headers, text: response.body }, options, log)
 }
 

@@ -18,6 +18,8 @@ export interface LoadRequest {
   ids?: { first: number, last: number, order: 'random' | 'sequence' }
   /** Sent as application/json. */
   body?: string
+  /** Sent with every request (wrk's -H): ours-jwt's token. */
+  headers?: Record<string, string>
 }
 
 export interface Load {
@@ -58,12 +60,13 @@ export async function load (origin: string, request: LoadRequest, seconds: numbe
   } else if (request.body !== undefined) {
     throw new Error('a request with a body and no ids is not supported by wrk.lua')
   }
+  const headers = Object.entries(request.headers ?? {}).flatMap(([name, value]) => ['-H', `${name}: ${value}`])
   const cpuBefore = exitedChildrenCpuSeconds()
   // One thread: it drives tens of thousands of requests a second, and a second one would take the core
   // the server needs.
   // A 10 s timeout, autocannon's, which this benchmark used before: on a loaded machine a queue of 50
   // requests can pass wrk's default of 2 s without anything being wrong.
-  const { stdout } = await run(WRK, ['-t1', `-c${connections}`, `-d${Math.ceil(seconds)}s`, '--timeout', '10s', '-s', SCRIPT, origin, '--', ...args],
+  const { stdout } = await run(WRK, ['-t1', `-c${connections}`, `-d${Math.ceil(seconds)}s`, '--timeout', '10s', ...headers, '-s', SCRIPT, origin, '--', ...args],
     { maxBuffer: 1024 * 1024 })
   const generatorCpu = exitedChildrenCpuSeconds() - cpuBefore
   const line = stdout.split('\n').find((text) => text.startsWith('{"requests"'))

@@ -1,6 +1,7 @@
 // The benchmark's results: their JSON shape, and the one table printed from it.
 
-export const SERVERS = ['floor', 'peer', 'ours'] as const
+/** `ours-jwt` is ours with AUTH_MODE=jwt, every request carrying a token: beside `ours`, the cost of verifying one. */
+export const SERVERS = ['floor', 'peer', 'ours', 'ours-jwt'] as const
 export type ServerName = typeof SERVERS[number]
 
 export interface Measure {
@@ -75,7 +76,7 @@ function scenarioRows (report: Report): string[][] {
     const cpuOf = (reference: ServerName) => report.servers[reference]?.scenarios[scenario]?.cpuUsPerRequest
     return [[scenario, server, measure.cpuUsPerRequest.toFixed(0), ratio(measure.cpuUsPerRequest, cpuOf('floor')),
       measure.requestsPerSecond.toFixed(0), measure.p50Ms.toFixed(1), measure.p99Ms.toFixed(1),
-      ratio(measure.requestsPerSecond, of('floor')), ratio(measure.requestsPerSecond, of('peer')),
+      ratio(measure.requestsPerSecond, of('floor')), ratio(measure.requestsPerSecond, of('peer')), ratio(measure.requestsPerSecond, of('ours')),
       measure.generatorCpuUsPerRequest.toFixed(0), String(measure.failures)]]
   }))
 }
@@ -95,7 +96,7 @@ function growthRows (report: Report): string[][] {
 export function formatReport (report: Report): string {
   return [
     `${report.store}, ${report.connections} connections, median of ${report.rounds} rounds of ${report.durationSeconds} s per scenario${report.smoke ? ' (smoke)' : ''}; node ${report.node}, ${report.cores} x ${report.cpu}; ${report.commit}; load ${report.loadAverage.start.map((n) => n.toFixed(1)).join(' ')}`,
-    table(['scenario', 'server', 'CPU us/req', 'CPU vs floor', 'req/s', 'p50 ms', 'p99 ms', 'vs floor', 'vs peer', 'load gen us/req', 'failed'], scenarioRows(report)),
+    table(['scenario', 'server', 'CPU us/req', 'CPU vs floor', 'req/s', 'p50 ms', 'p99 ms', 'vs floor', 'vs peer', 'vs ours', 'load gen us/req', 'failed'], scenarioRows(report)),
     '',
     table(['server', '', 'spawn-to-ready ms', 'RSS idle MB', 'RSS after MB', 'RSS peak MB'], processRows(report)),
     '',

@@ -11,6 +11,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rm
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { SignJWT } from 'jose'
 import { projectRoot } from '../../src/project-root.js'
 import { freePort } from '../free-port.js'
 import { load, type LoadRequest } from './load.js'
@@ -32,6 +33,20 @@ const NODE_ARGUMENTS: Record<ServerName, () => string[]> = {
   floor: () => ['dist/scripts/bench/floor-server.js'],
   peer: () => ['dist/scripts/bench/peer-server.js'],
   ours: npmStartArguments,
+  'ours-jwt': npmStartArguments,
+}
+
+// ours-jwt: tokens required, HS256. Its requests carry an admin token, which reaches every row, so each
+// scenario does the same work as on ours plus verifying the token (a user's token on a conversation path
+// would add the owner look-up, src/contract/access.ts).
+const BENCH_SECRET = 'benchmark-secret-of-thirty-two-characters-or-more'
+const SERVER_ENV: Partial<Record<ServerName, Record<string, string>>> = {
+  'ours-jwt': { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: BENCH_SECRET },
+}
+
+async function benchToken (): Promise<string> {
+  return await new SignJWT({ scope: 'trackbot:admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench')
+    .setExpirationTime('1d').sign(new TextEncoder().encode(BENCH_SECRET))
 }
 const WARM_UP_SECONDS = 1
 const GROWTH_SECONDS = 3
@@ -142,7 +157,7 @@ function spawnServer (server: ServerName, databaseUrl: string, port: number): Sp
   const fd = openSync(file, 'a')
   const child = spawn(process.execPath, NODE_ARGUMENTS[server](), {
     cwd: projectRoot,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, ...SERVER_ENV[server] },
     stdio: ['ignore', fd, fd],
   })
   closeSync(fd)
@@ -188,12 +203,15 @@ interface Scenario {
   ran? (issued: number): void
 }
 
-/** The six scenarios; `deleted` walks the delete pool, fresh for each server since each has its own copy. */
-function scenarios (fixture: Fixture): Scenario[] {
+/**
+ * The six scenarios; `deleted` walks the delete pool, fresh for each server since each has its own copy.
+ * `headers` go on every request (ours-jwt's token).
+ */
+function scenarios (fixture: Fixture, headers: Record<string, string> = {}): Scenario[] {
   const api = '/api/v1'
   const random = ([first, last]: [number, number]) => ({ first, last, order: 'random' as const })
   let deleted = fixture.deletePool[0]
-  const fixed = (request: LoadRequest) => () => request
+  const fixed = (request: Omit<LoadRequest, 'headers'>) => () => ({ ...request, headers })
   return [
     { name: 'get', request: fixed({ method: 'GET', path: `${api}/conversations/{id}`, ids: random(fixture.typicalConversations) }) },
     { name: 'list', request: fixed({ method: 'GET', path: `${api}/users/{id}/conversations`, ids: random(fixture.typicalUsers) }) },
@@ -213,7 +231,7 @@ function scenarios (fixture: Fixture): Scenario[] {
     },
     {
       name: 'delete',
-      request: () => ({ method: 'DELETE', path: `${api}/conversations/{id}`, ids: { first: deleted, last: fixture.deletePool[1], order: 'sequence' } }),
+      request: () => ({ method: 'DELETE', path: `${api}/conversations/{id}`, ids: { first: deleted, last: fixture.deletePool[1], order: 'sequence' }, headers }),
       ran (issued) {
         deleted += issued
         // Past the pool, deletes are 404s and fail the run; this says why.
@@ -272,7 +290,8 @@ async function startServer (name: ServerName, databaseUrl: string, fixture: Fixt
     throw new Error(`${name}: ${error instanceof Error ? error.message : String(error)}`)
   }
   const spawnToReadyMs = performance.now() - started
-  return { name, spawned, spawnToReadyMs, rssIdleMb: rssMb(spawned.child.pid!), scenarios: scenarios(fixture) }
+  const headers: Record<string, string> = SERVER_ENV[name]?.AUTH_MODE === 'jwt' ? { authorization: `Bearer ${await benchToken()}` } : {}
+  return { name, spawned, spawnToReadyMs, rssIdleMb: rssMb(spawned.child.pid!), scenarios: scenarios(fixture, headers) }
 }
 
 async function measure (server: Started, scenario: Scenario, options: Options): Promise<Measure> {

@@ -18,6 +18,8 @@ end
 function init (args)
   method, path = args[1], args[2]
   firstId, last, order, body = tonumber(args[3]), tonumber(args[4]), args[5], args[6]
+  -- wrk.headers holds Host and any -H header (ours-jwt's token): the requests built per id carry them too.
+  for name, value in pairs(wrk.headers) do headers[name] = value end
   if body ~= nil then headers['Content-Type'] = 'application/json' end
   nextId = firstId
   -- math.random is seeded alike in every run otherwise; a run's ids need not repeat the last run's.

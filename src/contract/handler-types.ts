@@ -48,8 +48,9 @@ type BodyOf<B> = B extends Array<infer Item> ? B | ChunkedArray<Item> : B
 
 type BodyPart<R> = R extends { content: infer C } ? { body: BodyOf<JsonOf<C>> } : { body?: undefined }
 
-// 413, 415 and 5xx come from the platform (body parsing, error handler), never from a handler.
-type HandlerStatus<Op extends Operation> = Exclude<keyof Op['responses'], 413 | 415 | 500>
+// 401, 403 and 429 (authentication, access, rate limits), 413, 415 and 5xx come from the platform (body
+// parsing, error handler), never from a handler.
+type HandlerStatus<Op extends Operation> = Exclude<keyof Op['responses'], 401 | 403 | 413 | 415 | 429 | 500>
 
 export type ResultOf<Op extends Operation> = {
   [S in HandlerStatus<Op>]: { status: S } & BodyPart<Op['responses'][S]> & HeadersPart<Op['responses'][S]>

@@ -17,6 +17,8 @@ const problemKinds = {
   validation: { status: 400, slug: 'validation-error' },
   malformedJson: { status: 400, slug: 'malformed-json' },
   badRequest: { status: 400, slug: 'bad-request' },
+  unauthorized: { status: 401, slug: 'unauthorized' },
+  insufficientScope: { status: 403, slug: 'insufficient-scope' },
   notFound: { status: 404, slug: 'not-found' },
   routeNotFound: { status: 404, slug: 'route-not-found' },
   methodNotAllowed: { status: 405, slug: 'method-not-allowed' },
@@ -24,6 +26,7 @@ const problemKinds = {
   preconditionFailed: { status: 412, slug: 'precondition-failed' },
   payloadTooLarge: { status: 413, slug: 'payload-too-large' },
   unsupportedMediaType: { status: 415, slug: 'unsupported-media-type' },
+  tooManyRequests: { status: 429, slug: 'too-many-requests' },
   internal: { status: 500, slug: 'internal-error' },
   unavailable: { status: 503, slug: 'service-unavailable' },
   storageFull: { status: 507, slug: 'insufficient-storage' },
@@ -33,6 +36,20 @@ export type ProblemKind = keyof typeof problemKinds
 
 /** The detail of every `validation` problem about a request; its errors say where. */
 export const INVALID_REQUEST = 'The request does not match the API contract.'
+
+/** The path ids an operation names its resource by (the spec's path parameters). */
+export interface ResourceIds { userId?: number, conversationId?: number, messageId?: number }
+
+/**
+ * What a 404 says about the resource `ids` name, by the innermost of them: the handlers' answer for a row that
+ * is not there and src/contract/access.ts's for one that is not the caller's are this same text, so a client
+ * cannot tell the two apart.
+ */
+export function notFoundDetail ({ userId, conversationId, messageId }: ResourceIds): string {
+  if (messageId !== undefined) return `Conversation ${conversationId} has no message ${messageId}.`
+  if (conversationId !== undefined) return `Conversation ${conversationId} does not exist.`
+  return `User ${userId} does not exist.`
+}
 
 export function problem (kind: ProblemKind, detail: string, instance: string, errors?: ProblemError[]): Problem {
   const { status, slug } = problemKinds[kind]

@@ -1,9 +1,10 @@
 // One fastify route per spec operation; requests that match none fall back to openapi-backend's router.
 import type { FastifyInstance } from 'fastify'
 import type { Context, OpenAPIBackend, Operation } from 'openapi-backend'
+import { compileAccessCheck, type ConversationOwner } from './access.js'
 import type { AnyResult, HandlerContext, Handlers, OperationId } from './handler-types.js'
 import { compileRequestValidator, toProblemErrors } from './request-validation.js'
-import { INVALID_REQUEST, problem, type Problem } from './problems.js'
+import { INVALID_REQUEST, problem, type Problem, type ResourceIds } from './problems.js'
 import { sendProblem, sendResult } from './reply.js'
 import { OPERATION_METHODS, servedMethods } from './spec.js'
 
@@ -47,12 +48,17 @@ function checkHandlersMatchSpec (api: OpenAPIBackend, handlers: Handlers): void 
   }
 }
 
-export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, handlers: Handlers, basePath: string): void {
+/**
+ * With `conversationOwner` (tokens required, src/http/auth.ts), each operation first checks that the caller may
+ * act on what its path names (src/contract/access.ts), after validation: the ids it looks up are then well formed.
+ */
+export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, handlers: Handlers, basePath: string, conversationOwner?: ConversationOwner): void {
   checkHandlersMatchSpec(api, handlers)
   for (const operation of api.getOperations()) {
     const operationId = operation.operationId as OperationId
     const handler = handlers[operationId] as unknown as AnyHandler
     const validate = compileRequestValidator(api, operation)
+    const checkAccess = conversationOwner === undefined ? undefined : compileAccessCheck(operation, conversationOwner)
     fastify.route({
       method: operation.method.toUpperCase(),
       url: toRoutePath(basePath, operation.path),
@@ -62,6 +68,12 @@ export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend
         const path = requestPath(request)
         const validation = validate(request)
         if (!validation.valid) return sendProblem(reply, problem('validation', INVALID_REQUEST, path, validation.errors))
+        if (checkAccess !== undefined) {
+          // The authentication hook answers 401 before here; an identity missing now would be our bug, not a pass.
+          if (request.identity === undefined) throw new Error(`${operationId} reached without a verified identity`)
+          const denied = await checkAccess(request.identity, validation.request.params as ResourceIds, path)
+          if (denied !== undefined) return sendResult(reply, denied)
+        }
         return sendResult(reply, await handler(validation.request, { path }))
       },
     })

@@ -6,6 +6,7 @@ import { dropResultHeaders, sendProblem } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
 import { InvalidBodyError, NotUtf8Error, UnsupportedCharsetError } from './content-types.js'
 import { BODY_LIMIT_BYTES } from './limits.js'
+import { TooManyRequests } from './rate-limit.js'
 
 interface Mapped { problem: Problem, headers?: Record<string, string> }
 
@@ -25,6 +26,8 @@ function fastifyProblem (error: FastifyError, instance: string): Mapped | undefi
   if (error instanceof UnsupportedCharsetError) {
     return { problem: problem('unsupportedMediaType', `Send the request body as UTF-8 JSON, not charset ${clip(error.charset, 100)}.`, instance) }
   }
+  // Its RateLimit and Retry-After headers are on the reply already.
+  if (error instanceof TooManyRequests) return { problem: problem('tooManyRequests', error.message, instance) }
   if (error instanceof NotUtf8Error) return { problem: problem('malformedJson', 'The request body is not valid UTF-8, so it is not JSON.', instance) }
   if (error instanceof InvalidBodyError) return { problem: problem('validation', INVALID_REQUEST, instance, error.errors) }
   // secure-json-parse's SyntaxError for bad JSON (its __proto__ / constructor.prototype refusals are InvalidBodyError).

@@ -34,10 +34,16 @@ function serve (served: Representation) {
   }
 }
 
+/** Where the spec is served, under the API root: public even when the API needs tokens (src/http/auth.ts). */
+export function specPaths (basePath: string) {
+  return { json: `${basePath}/openapi.json`, yaml: `${basePath}/openapi.yaml` } as const
+}
+
 export function registerSpecRoutes (fastify: FastifyInstance, basePath: string, source: SpecSource): void {
+  const paths = specPaths(basePath)
   const routes = {
-    [`${basePath}/openapi.json`]: representation(Buffer.from(JSON.stringify(source.document)), 'application/json; charset=utf-8'),
-    [`${basePath}/openapi.yaml`]: representation(source.yaml, 'application/yaml; charset=utf-8'),
+    [paths.json]: representation(Buffer.from(JSON.stringify(source.document)), 'application/json; charset=utf-8'),
+    [paths.yaml]: representation(source.yaml, 'application/yaml; charset=utf-8'),
   }
   for (const [url, served] of Object.entries(routes)) {
     fastify.get(url, serve(served))

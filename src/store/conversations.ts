@@ -76,6 +76,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
   })
   // The API body and, outside it, the version (Versioned).
   const versionedColumns = columns<Conversation & { version: number }>({ ...conversationColumns.map, version: sql`version` })
+  const ownerColumns = columns<Pick<Conversation, 'userId'>>({ userId: sql`"userId"` })
   const versioned = ({ version, ...conversation }: Conversation & { version: number }): Versioned => ({ conversation, version })
   const newMessageColumns = messageColumns(dialect)
   // PostgreSQL's one-statement create, over its `conversation` and `message` CTEs. Computed: the messages,
@@ -187,6 +188,15 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
       const current = await this.findById(id)
       if (current === null) return null
       return versions !== undefined && !versions.includes(current.version) ? PRECONDITION_FAILED : TOO_MANY_METADATA_KEYS
+    },
+
+    /**
+     * The user a conversation belongs to, or null when there is none. A conversation never changes owner, so
+     * the answer holds for as long as the conversation exists (src/contract/access.ts relies on it).
+     */
+    async ownerOf (id: number): Promise<number | null> {
+      const [row] = await queryRows(prisma, ownerColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
+      return row === undefined ? null : row.userId
     },
 
     /** On `client` when given: a snapshot's, say. */

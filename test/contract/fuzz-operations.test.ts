@@ -5,6 +5,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { API, snapshot, startApp, type RequestOptions, type TestApp } from '../helper.js'
+import { AUTH_MODES, withToken } from '../tokens.js'
 import { breakings, fillPath, headerValueFor, runs, seed, specOperations, toUrl, valueFor, type SentBody, type SpecOperation } from './spec-arbitraries.js'
 
 const FRESH = 'fresh'
@@ -66,35 +67,39 @@ async function resolveIds (request: TestApp['request'], ids: Record<string, numb
 
 const operations = specOperations()
 
-t.test('valid requests get a documented answer, never a 400 or a 5xx', async (t) => {
-  const { request } = await startApp(t)
-  for (const operation of operations) {
-    await fc.assert(fc.asyncProperty(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), headersArbitrary(operation), async (ids, query, body, headers) => {
-      const url = toUrl(API, fillPath(operation, await resolveIds(request, ids)), query)
-      // `request` fails the case if the answer breaks the spec (status, headers, body) or is a 5xx.
-      const reply = await request(operation.method, url, sending(body, headers))
-      if (reply.status === 400) throw new Error(`${operation.operationId} ${url} → ${reply.status} ${reply.text}`)
-    }), { seed, numRuns: runs(30) })
-    t.pass(`${operation.operationId}: valid requests answered as documented`)
-  }
-})
+for (const mode of AUTH_MODES) {
+  t.test(`valid requests get a documented answer, never a 400 or a 5xx (${mode.name})`, async (t) => {
+    const app = await startApp(t, undefined, mode.options)
+    const request = withToken(app.request, await mode.token())
+    for (const operation of operations) {
+      await fc.assert(fc.asyncProperty(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), headersArbitrary(operation), async (ids, query, body, headers) => {
+        const url = toUrl(API, fillPath(operation, await resolveIds(request, ids)), query)
+        // `request` fails the case if the answer breaks the spec (status, headers, body) or is a 5xx.
+        const reply = await request(operation.method, url, sending(body, headers))
+        if (reply.status === 400) throw new Error(`${operation.operationId} ${url} → ${reply.status} ${reply.text}`)
+      }), { seed, numRuns: runs(30) })
+      t.pass(`${operation.operationId}: valid requests answered as documented`)
+    }
+  })
 
-t.test('requests broken in one place get a 400 naming it, and change nothing', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  for (const operation of operations) {
-    const cases = fc.tuple(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), headersArbitrary(operation), fc.nat())
-    await fc.assert(fc.asyncProperty(cases, async ([ids, query, body, headers, pick]) => {
-      const resolved = await resolveIds(request, ids)
-      const options = breakings(operation, API, resolved, query, body, headers)
-      const broken = options[pick % options.length]!
-      const before = await snapshot(databaseUrl)
-      const reply = await request(broken.request.method, broken.request.url, sending(broken.request.body, broken.request.headers))
-      const named = (reply.body?.errors ?? []).some((error: any) => error.in === broken.in && error.pointer === broken.pointer)
-      if (reply.status !== 400 || !named) {
-        throw new Error(`${operation.operationId}, ${broken.how}: ${broken.request.url} → ${reply.status}, wanted a 400 naming ${broken.in} ${broken.pointer}: ${reply.text}`)
-      }
-      if (await snapshot(databaseUrl) !== before) throw new Error(`${operation.operationId}, ${broken.how}: a refused request changed the store`)
-    }), { seed, numRuns: runs(30) })
-    t.pass(`${operation.operationId}: broken requests refused where they are broken`)
-  }
-})
+  t.test(`requests broken in one place get a 400 naming it, and change nothing (${mode.name})`, async (t) => {
+    const { databaseUrl, ...app } = await startApp(t, undefined, mode.options)
+    const request = withToken(app.request, await mode.token())
+    for (const operation of operations) {
+      const cases = fc.tuple(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), headersArbitrary(operation), fc.nat())
+      await fc.assert(fc.asyncProperty(cases, async ([ids, query, body, headers, pick]) => {
+        const resolved = await resolveIds(request, ids)
+        const options = breakings(operation, API, resolved, query, body, headers)
+        const broken = options[pick % options.length]!
+        const before = await snapshot(databaseUrl)
+        const reply = await request(broken.request.method, broken.request.url, sending(broken.request.body, broken.request.headers))
+        const named = (reply.body?.errors ?? []).some((error: any) => error.in === broken.in && error.pointer === broken.pointer)
+        if (reply.status !== 400 || !named) {
+          throw new Error(`${operation.operationId}, ${broken.how}: ${broken.request.url} → ${reply.status}, wanted a 400 naming ${broken.in} ${broken.pointer}: ${reply.text}`)
+        }
+        if (await snapshot(databaseUrl) !== before) throw new Error(`${operation.operationId}, ${broken.how}: a refused request changed the store`)
+      }), { seed, numRuns: runs(30) })
+      t.pass(`${operation.operationId}: broken requests refused where they are broken`)
+    }
+  })
+}

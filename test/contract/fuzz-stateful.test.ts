@@ -4,6 +4,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import { API, startApp, type TestApp } from '../helper.js'
 import { runs, seed } from './spec-arbitraries.js'
+import { AUTH_MODES, withToken } from '../tokens.js'
 
 interface Model {
   users: Map<number, Set<number>>
@@ -137,12 +138,15 @@ const commands = [
 
 t.comment(`fast-check seed ${seed} (FUZZ_SEED=${seed} replays it)`)
 
-t.test('any sequence of operations agrees with the model', async (t) => {
-  // One app for all runs: each run's model holds only the rows it made, so earlier runs do not interfere.
-  const { request } = await startApp(t)
-  await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 30 }), async (sequence) => {
-    const model: Model = { users: new Map(), conversations: new Map(), gone: { users: [], conversations: [] } }
-    await fc.asyncModelRun(() => ({ model, real: request }), [...sequence, new CheckAll()])
-  }), { seed, numRuns: runs(25) })
-  t.pass('every run agreed with the model')
-})
+for (const mode of AUTH_MODES) {
+  t.test(`any sequence of operations agrees with the model (${mode.name})`, async (t) => {
+    // One app for all runs: each run's model holds only the rows it made, so earlier runs do not interfere.
+    const app = await startApp(t, undefined, mode.options)
+    const request = withToken(app.request, await mode.token())
+    await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 30 }), async (sequence) => {
+      const model: Model = { users: new Map(), conversations: new Map(), gone: { users: [], conversations: [] } }
+      await fc.asyncModelRun(() => ({ model, real: request }), [...sequence, new CheckAll()])
+    }), { seed, numRuns: runs(25) })
+    t.pass('every run agreed with the model')
+  })
+}

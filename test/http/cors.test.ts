@@ -5,6 +5,7 @@ import { buildApp } from '../../src/app.js'
 import { readSpec, specMethods } from '../../src/contract/spec.js'
 import { registerCors } from '../../src/http/cors.js'
 import { API, freshDatabaseUrl, request, store } from '../helper.js'
+import { adminToken, bearer, secretAuth } from '../tokens.js'
 
 const FRONT_END = 'https://chat.example.com'
 
@@ -61,6 +62,26 @@ if (store !== 'sqlite') {
       headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
     })
     t.equal(strangerPreflight.headers['access-control-allow-origin'], undefined)
+  })
+
+  t.test('with tokens required: a preflight needs none, may ask to send Authorization, and rate limit headers are readable', async (t) => {
+    const app = await buildApp({ databaseUrl: await freshDatabaseUrl(t), corsOrigins: [FRONT_END], auth: secretAuth, rateLimit: { perMinute: 100 } })
+    t.teardown(() => app.close())
+    const preflight = await request(app, 'OPTIONS', `${API}/users`, {
+      headers: { origin: FRONT_END, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    })
+    t.equal(preflight.status, 204, 'browsers send no credentials on a preflight: it is not a 401')
+    const allowedHeaders = String(preflight.headers['access-control-allow-headers']).split(',').map((name) => name.trim().toLowerCase())
+    t.ok(allowedHeaders.includes('authorization'), 'a front end may send Authorization')
+    const created = await request<any>(app, 'POST', `${API}/users`, { body: { name: 'Ada' }, headers: { origin: FRONT_END, ...bearer(await adminToken()) } })
+    t.equal(created.status, 201)
+    for (const header of ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'WWW-Authenticate']) {
+      t.match(created.headers['access-control-expose-headers'], header, `a front end can read ${header}`)
+    }
+    t.equal(created.headers['ratelimit-remaining'], '99')
+    const refused = await request(app, 'GET', `${API}/users/${created.body.id}`, { headers: { origin: FRONT_END } })
+    t.equal(refused.status, 401)
+    t.equal(refused.headers['access-control-allow-origin'], FRONT_END, 'a 401 is readable by the front end, so it can ask for a token')
   })
 
   t.test('a preflight allows exactly the methods the spec has operations for, HEAD with GET', async (t) => {

@@ -8,6 +8,7 @@ import { projectRoot } from '../../src/project-root.js'
 import { readSpec } from '../../src/contract/spec.js'
 import { contractErrors } from '../contract.js'
 import { API, httpRequest, startApp, store } from '../helper.js'
+import { adminToken, bearer, secretAuth } from '../tokens.js'
 
 const CHROMIUM = process.env.TRACKBOT_CHROMIUM ?? '/usr/bin/chromium'
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
@@ -136,5 +137,43 @@ t.test('/docs renders the spec from this server and its try-it reaches this serv
   t.same(observed.failedRequests, [], 'no failed requests')
   t.same(observed.foreignRequests, [], 'no request leaves this server')
   t.same(observed.errorResponses, [`404 ${API}/conversations/${missingId}`], 'no error response but the deliberate miss')
+  await browser.close()
+})
+
+t.test('with tokens required, /docs has an Authorize button whose token try-it sends', {
+  skip: store === 'postgres' && 'store-independent: runs on the SQLite pass',
+}, async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.fail(`Chromium is not installed at ${CHROMIUM}: run \`apt-get install -y chromium\` or set TRACKBOT_CHROMIUM`)
+    return
+  }
+  const { app } = await startApp(t, undefined, { auth: secretAuth })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  const token = await adminToken()
+  const user = await httpRequest<any>(origin, 'POST', `${API}/users`, { body: { name: 'Grace' }, headers: bearer(token) })
+  const conversation = await httpRequest<any>(origin, 'POST', `${API}/users/${user.body.id}/conversations`, { body: { title: 'Behind a token' }, headers: bearer(token) })
+  t.equal(conversation.status, 201)
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage({ viewport: { width: 1280, height: 2000 } })
+  page.setDefaultTimeout(STEP_TIMEOUT_MS)
+  await page.goto(`${origin}/docs`)
+  const operation = page.locator('#operations-Conversations-get_conversation_by_id')
+  await operation.locator('.opblock-summary-control').click()
+  await operation.getByRole('button', { name: 'Try it out' }).click()
+
+  const refused = await tryGetConversation(page, conversation.body.id, 401)
+  t.equal(refused.status(), 401, 'without a token: 401')
+
+  await page.locator('.auth-wrapper button.authorize').click()
+  await page.locator('.modal-ux input[type="text"], .modal-ux input[type="password"]').first().fill(token)
+  await page.locator('.modal-ux .auth-btn-wrapper button.authorize').click()
+  await page.locator('.modal-ux .auth-btn-wrapper button.btn-done').click()
+
+  const found = await tryGetConversation(page, conversation.body.id, 200)
+  t.equal(found.status(), 200, 'with the token entered under Authorize: 200')
+  t.equal(found.request().headers().authorization, `Bearer ${token}`, 'try-it sent it as a bearer token')
   await browser.close()
 })
