@@ -46,11 +46,36 @@ function connectRedis (url: string, log: FastifyBaseLogger): Redis {
   return redis
 }
 
+/**
+ * Start-up waits this long for Redis's first connection: commands fail at once until it is made (no offline
+ * queue), so without the wait the first requests after start would all go uncounted. A Redis that refuses
+ * or does not answer by then is an outage like any later one: served uncounted, logged.
+ */
+const FIRST_CONNECTION_WAIT_MS = 5000
+
+async function firstConnection (redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      redis.off('ready', done)
+      redis.off('error', done)
+      resolve()
+    }
+    const timer = setTimeout(done, FIRST_CONNECTION_WAIT_MS)
+    redis.once('ready', done)
+    redis.once('error', done)
+  })
+}
+
 /** Registered before the API routes, which the plugin hooks as they are added; after src/http/auth.ts's identifying hook. */
 export async function registerRateLimit (fastify: FastifyInstance, options: RateLimitOptions | undefined): Promise<void> {
   if (options === undefined) return
   const redis = options.redisUrl === undefined ? undefined : connectRedis(options.redisUrl, fastify.log)
-  if (redis !== undefined) fastify.addHook('onClose', () => { redis.disconnect() })
+  if (redis !== undefined) {
+    fastify.addHook('onClose', () => { redis.disconnect() })
+    await firstConnection(redis)
+  }
   const exempt = new Set<string>(HEALTH_PATHS)
   await fastify.register(rateLimit, {
     max: options.perMinute,
