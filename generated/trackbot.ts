@@ -488,6 +488,24 @@ export interface components {
         ProblemErrorLocation: "path" | "query" | "header" | "body";
     };
     responses: {
+        /** @description The `Idempotency-Key` was already used with another request (method, path or body); nothing was done. Use a new key for a new request. */
+        IdempotencyKeyReused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:trackbot:problem:idempotency-key-reused",
+                 *       "title": "Unprocessable Entity",
+                 *       "status": 422,
+                 *       "detail": "This Idempotency-Key was used with another request; use a new key for a new request.",
+                 *       "instance": "/api/v1/users"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The conversation still has the `ETag` the client named in `If-None-Match`; no body. */
         NotModified: {
             headers: {
@@ -708,6 +726,11 @@ export interface components {
          */
         MessageCursor: components["schemas"]["Cursor"];
         /**
+         * @description Makes the create safe to retry: the first request with a key is applied and its answer kept for at least 24 hours (IDEMPOTENCY_KEY_TTL_HOURS); a repeat with the same key and the same method, path and body gets that answer again, byte for byte, with `Idempotent-Replayed: true`, and changes nothing, even when it arrives while the first is still running or at another server instance. The same key with another request is a 422. 1 to 255 printable ASCII characters, e.g. a UUID; keys are per operation.
+         * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+         */
+        IdempotencyKey: string;
+        /**
          * @description Write only if the conversation's current `ETag` is one of these (strong comparison; `*`: any). A conversation that does not exist is a 404 whatever this says.
          * @example "1.3"
          */
@@ -720,6 +743,11 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description Present on an answer replayed for a repeated `Idempotency-Key`: the request was not applied again, and status, headers and body are those of the first answer.
+         * @example true
+         */
+        IdempotentReplayed: "true";
         /**
          * @description Strong entity tag of the conversation's current state; it changes with every write of the conversation, its messages included. Opaque: send it back as it is in `If-Match` or `If-None-Match`.
          * @example "1.3"
@@ -738,7 +766,13 @@ export interface operations {
     create_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the create safe to retry: the first request with a key is applied and its answer kept for at least 24 hours (IDEMPOTENCY_KEY_TTL_HOURS); a repeat with the same key and the same method, path and body gets that answer again, byte for byte, with `Idempotent-Replayed: true`, and changes nothing, even when it arrives while the first is still running or at another server instance. The same key with another request is a 422. 1 to 255 printable ASCII characters, e.g. a UUID; keys are per operation.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -758,6 +792,7 @@ export interface operations {
             201: {
                 headers: {
                     Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -768,6 +803,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
             507: components["responses"]["InsufficientStorage"];
@@ -878,7 +914,13 @@ export interface operations {
     create_conversation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the create safe to retry: the first request with a key is applied and its answer kept for at least 24 hours (IDEMPOTENCY_KEY_TTL_HOURS); a repeat with the same key and the same method, path and body gets that answer again, byte for byte, with `Idempotent-Replayed: true`, and changes nothing, even when it arrives while the first is still running or at another server instance. The same key with another request is a 422. 1 to 255 printable ASCII characters, e.g. a UUID; keys are per operation.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description User ID
@@ -912,6 +954,7 @@ export interface operations {
             201: {
                 headers: {
                     Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -922,6 +965,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
             507: components["responses"]["InsufficientStorage"];
@@ -1111,7 +1155,13 @@ export interface operations {
     create_message: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the create safe to retry: the first request with a key is applied and its answer kept for at least 24 hours (IDEMPOTENCY_KEY_TTL_HOURS); a repeat with the same key and the same method, path and body gets that answer again, byte for byte, with `Idempotent-Replayed: true`, and changes nothing, even when it arrives while the first is still running or at another server instance. The same key with another request is a 422. 1 to 255 printable ASCII characters, e.g. a UUID; keys are per operation.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description Conversation ID
@@ -1136,6 +1186,7 @@ export interface operations {
             /** @description Message created successfully */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1146,6 +1197,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
             507: components["responses"]["InsufficientStorage"];

@@ -16,6 +16,7 @@ import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, registerLoadShedding } from './http/lo
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import { createRepositories } from './store/repositories.js'
+import { createIdempotencyKeyStore, DEFAULT_IDEMPOTENCY_KEY_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS, sweepExpiredKeys } from './store/idempotency-keys.js'
 import { apiBasePath, createOpenApi, readSpecSource, storeLimits, type SpecSource } from './contract/spec.js'
 
 export interface AppOptions {
@@ -33,6 +34,10 @@ export interface AppOptions {
   corsOrigins?: string[]
   /** Mean event-loop lag (ms) past which API requests get a 503; 0 turns it off; default 1000. */
   maxEventLoopDelayMs?: number
+  /** How long an Idempotency-Key's answer is kept at least (default 24 h). */
+  idempotencyKeyTtlMs?: number
+  /** How often keys past their TTL are swept (default 10 min). */
+  idempotencySweepIntervalMs?: number
   /** The contract to serve; openapi/trackbot.yaml by default (tests pass variants of it). */
   spec?: SpecSource
 }
@@ -103,16 +108,25 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   const database = await createDatabase(options.databaseUrl, {
     poolSize: options.poolSize, directUrl: options.databaseDirectUrl, connectTimeoutMs: options.connectTimeoutMs,
   })
-  fastify.addHook('onClose', () => database.close())
+  const keys = createIdempotencyKeyStore(database.prisma)
+  let stopSweeping = async () => {}
+  fastify.addHook('onClose', async () => {
+    await stopSweeping()
+    await database.close()
+  })
   registerHealthRoutes(fastify, database)
   registerOpeningGate(fastify, database)
   // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
-  registerApiRoutes(fastify, api, createHandlers(createRepositories(database.prisma, database.provider, storeLimits(spec.document)), basePath), basePath)
+  registerApiRoutes(fastify, api, createHandlers(createRepositories(database.prisma, database.provider, storeLimits(spec.document)), basePath), basePath, keys)
   await registerDocs(fastify, basePath, spec)
 
   const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }
   // Last: its lag samples start here, so the start-up's own work (compiling the spec's validators)
   // does not count as load and shed the first requests.
   await registerLoadShedding(fastify, options.maxEventLoopDelayMs ?? DEFAULT_MAX_EVENT_LOOP_DELAY_MS)
-  return { fastify, openDatabase: () => database.open(log) }
+  const openDatabase = async () => {
+    await database.open(log)
+    stopSweeping = sweepExpiredKeys(keys, options.idempotencyKeyTtlMs ?? DEFAULT_IDEMPOTENCY_KEY_TTL_MS, options.idempotencySweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, log)
+  }
+  return { fastify, openDatabase }
 }

@@ -24,6 +24,8 @@ export interface Config {
   requestTimeoutMs: number
   /** Mean event-loop lag past which API requests are shed with a 503; 0 is off. */
   maxEventLoopDelayMs: number
+  /** How long an Idempotency-Key's answer is kept, at least, before it is swept. */
+  idempotencyKeyTtlHours: number
 }
 
 export class ConfigError extends Error {}
@@ -136,6 +138,13 @@ function maxEventLoopDelayMs (value: string | undefined): number {
   return number
 }
 
+function idempotencyKeyTtlHours (value: string | undefined): number {
+  if (value === undefined || value === '') return 24
+  const number = Number(value)
+  if (!/^\d+$/.test(value) || number < 1 || number > 8760) throw new ConfigError(`IDEMPOTENCY_KEY_TTL_HOURS must be an integer from 1 to 8760 (a year), got "${value}"`)
+  return number
+}
+
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const url = databaseUrl(env.DATABASE_URL)
   return {
@@ -150,5 +159,6 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     requestTimeoutMs: requestTimeoutMs(env.REQUEST_TIMEOUT_MS),
     maxEventLoopDelayMs: maxEventLoopDelayMs(env.MAX_EVENT_LOOP_DELAY_MS),
+    idempotencyKeyTtlHours: idempotencyKeyTtlHours(env.IDEMPOTENCY_KEY_TTL_HOURS),
   }
 }

@@ -17,6 +17,7 @@ async function main (): Promise<void> {
     corsOrigins: config.corsOrigins,
     requestTimeoutMs: config.requestTimeoutMs,
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+    idempotencyKeyTtlMs: config.idempotencyKeyTtlHours * 3600_000,
   })
 
   let closing = false

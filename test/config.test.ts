@@ -42,3 +42,10 @@ t.test('DATABASE_CONNECT_TIMEOUT_S is whole seconds up to an hour', async (t) =>
   t.equal(loadConfig({}).connectTimeoutS, 60)
   for (const bad of ['-1', '1.5', '3601', 'soon']) t.throws(() => loadConfig({ DATABASE_CONNECT_TIMEOUT_S: bad }), /DATABASE_CONNECT_TIMEOUT_S must be an integer from 0 to 3600/)
 })
+
+t.test('IDEMPOTENCY_KEY_TTL_HOURS is whole hours, 24 by default, up to a year', async (t) => {
+  t.equal(loadConfig({}).idempotencyKeyTtlHours, 24)
+  t.equal(loadConfig({ IDEMPOTENCY_KEY_TTL_HOURS: '1' }).idempotencyKeyTtlHours, 1)
+  t.equal(loadConfig({ IDEMPOTENCY_KEY_TTL_HOURS: '8760' }).idempotencyKeyTtlHours, 8760)
+  for (const bad of ['0', '-1', '1.5', '8761', 'a day']) t.throws(() => loadConfig({ IDEMPOTENCY_KEY_TTL_HOURS: bad }), /IDEMPOTENCY_KEY_TTL_HOURS must be an integer from 1 to 8760/)
+})

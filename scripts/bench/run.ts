@@ -5,6 +5,7 @@
 // bench/results/history/ (smoke runs: a temp dir). Exit 1 only when a server failed to start or
 // answered a request with a non-2xx or an error; never on speed.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -171,22 +172,26 @@ interface Scenario { name: string, request: autocannon.Request, maxRequests?: nu
 const between = ([first, last]: [number, number]) => first + Math.floor(Math.random() * (last - first + 1))
 const json = { 'content-type': 'application/json' }
 
-/** The six scenarios; `deleted` walks the delete pool, fresh for each server since each has its own copy. */
+/** The seven scenarios; `deleted` walks the delete pool, fresh for each server since each has its own copy. */
 function scenarios (fixture: Fixture, connections: number): Scenario[] {
   const api = '/api/v1'
   let deleted = fixture.deletePool[0]
   const randomPath = (path: () => string): autocannon.Request => ({ setupRequest: (request) => ({ ...request, path: path() }) })
+  const createBody = JSON.stringify({ title: 'Bench', metadata: { model: 'bench' }, messages: [{ role: 'user', content: 'Hello from the benchmark' }] })
+  const createPath = () => `${api}/users/${between(fixture.typicalUsers)}/conversations`
   return [
     { name: 'get', request: randomPath(() => `${api}/conversations/${between(fixture.typicalConversations)}`) },
     { name: 'list', request: randomPath(() => `${api}/users/${between(fixture.typicalUsers)}/conversations`) },
     { name: 'page50', request: { path: `${api}/users/${fixture.bigUser}/conversations?limit=50` } },
+    { name: 'create', request: { method: 'POST', headers: json, body: createBody, ...randomPath(createPath) } },
+    // The same create with a new Idempotency-Key each time, as a client that may retry sends it: what a key
+    // costs (compare create's CPU us/req). The floor and the peer know no keys and serve a plain create.
     {
-      name: 'create',
+      name: 'create-key',
       request: {
         method: 'POST',
-        headers: json,
-        body: JSON.stringify({ title: 'Bench', metadata: { model: 'bench' }, messages: [{ role: 'user', content: 'Hello from the benchmark' }] }),
-        ...randomPath(() => `${api}/users/${between(fixture.typicalUsers)}/conversations`),
+        body: createBody,
+        setupRequest: (request) => ({ ...request, path: createPath(), headers: { ...json, 'idempotency-key': randomUUID() } }),
       },
     },
     {

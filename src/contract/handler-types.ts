@@ -33,8 +33,11 @@ export interface RequestOf<Op extends Operation> {
   body: RequestBody<Op>
 }
 
-/** Drops the `[name: string]: unknown` index signature openapi-typescript adds to headers. */
-type NamedKeys<T> = { [K in keyof T as string extends K ? never : K]: T[K] }
+/** Response headers the platform sets, never a handler: src/contract/idempotency.ts marks replays. */
+type PlatformHeader = 'Idempotent-Replayed'
+
+/** Drops the `[name: string]: unknown` index signature openapi-typescript adds to headers, and the platform's headers. */
+type NamedKeys<T> = { [K in keyof T as string extends K ? never : K extends PlatformHeader ? never : K]: T[K] }
 
 type HeadersPart<R> = R extends { headers: infer H }
   ? (keyof NamedKeys<H> extends never
@@ -44,8 +47,8 @@ type HeadersPart<R> = R extends { headers: infer H }
 
 type BodyPart<R> = R extends { content: infer C } ? { body: JsonOf<C> } : { body?: undefined }
 
-// 413, 415 and 5xx come from the platform (body parsing, error handler), never from a handler.
-type HandlerStatus<Op extends Operation> = Exclude<keyof Op['responses'], 413 | 415 | 500>
+// 413, 415, 422 and 5xx come from the platform (body parsing, Idempotency-Key reuse, error handler), never from a handler.
+type HandlerStatus<Op extends Operation> = Exclude<keyof Op['responses'], 413 | 415 | 422 | 500>
 
 export type ResultOf<Op extends Operation> = {
   [S in HandlerStatus<Op>]: { status: S } & BodyPart<Op['responses'][S]> & HeadersPart<Op['responses'][S]>

@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify'
 import type { Context, OpenAPIBackend, Operation } from 'openapi-backend'
 import type { AnyResult, HandlerContext, Handlers, OperationId } from './handler-types.js'
 import { compileRequestValidator, toProblemErrors } from './request-validation.js'
+import { idempotencyFor } from './idempotency.js'
+import type { IdempotencyKeyStore } from '../store/idempotency-keys.js'
 import { INVALID_REQUEST, problem, type Problem } from './problems.js'
 import { sendProblem, sendResult } from './reply.js'
 import { OPERATION_METHODS, servedMethods } from './spec.js'
@@ -47,12 +49,13 @@ function checkHandlersMatchSpec (api: OpenAPIBackend, handlers: Handlers): void 
   }
 }
 
-export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, handlers: Handlers, basePath: string): void {
+export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, handlers: Handlers, basePath: string, keys: IdempotencyKeyStore): void {
   checkHandlersMatchSpec(api, handlers)
   for (const operation of api.getOperations()) {
     const operationId = operation.operationId as OperationId
     const handler = handlers[operationId] as unknown as AnyHandler
     const validate = compileRequestValidator(api, operation)
+    const idempotency = idempotencyFor(operation, keys)
     fastify.route({
       method: operation.method.toUpperCase(),
       url: toRoutePath(basePath, operation.path),
@@ -60,9 +63,13 @@ export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend
       schema: { response: successBodySchemas(operation) },
       async handler (request, reply) {
         const path = requestPath(request)
+        const keyed = idempotency?.take(request, path)
         const validation = validate(request)
         if (!validation.valid) return sendProblem(reply, problem('validation', INVALID_REQUEST, path, validation.errors))
-        return sendResult(reply, await handler(validation.request, { path }))
+        const run = () => handler(validation.request, { path })
+        // The key's format is the spec's, checked above.
+        if (keyed !== undefined) return await idempotency!.answer(request, reply, { ...keyed, key: String(keyed.key) }, path, run)
+        return sendResult(reply, await run())
       },
     })
   }

@@ -4,9 +4,9 @@
 // made optional or dropped in the spec fails to compile at its map, rather than passing the type check and
 // failing at the serializer; and queryRows, next to the maps, is the one place a row's type is asserted.
 import type { Prisma } from '../../generated/prisma/sqlite/client.js'
-import type { PrismaClient } from './database.js'
 import { join, raw, sql, type Dialect, type Sql } from './dialect.js'
 import type { Message } from './models.js'
+import { clientOf, type Queryable } from './transaction.js'
 
 /**
  * One SQL expression for every property of Row, optional ones too (an optional property nothing selects
@@ -40,10 +40,10 @@ export function columns<Row> (map: ColumnMap<Row>): Columns<Row> {
 /**
  * The rows of one statement built around `columns.list` (SELECT list, RETURNING list): the one place a
  * row's type is asserted, by the column map that guarantees it. A PrismaPromise, so it can also go in a
- * batch transaction.
+ * batch transaction. It runs in the caller's transaction when there is one (transaction.ts).
  */
-export function queryRows<Row> (prisma: PrismaClient, { list }: Columns<Row>, statement: (list: Sql) => Sql): Prisma.PrismaPromise<Row[]> {
-  return prisma.$queryRaw<Row[]>(statement(list))
+export function queryRows<Row> (prisma: Queryable, { list }: Columns<Row>, statement: (list: Sql) => Sql): Prisma.PrismaPromise<Row[]> {
+  return clientOf(prisma).$queryRaw<Row[]>(statement(list))
 }
 
 /** A message row in the API's shape: posting a message and creating a conversation return it alike. */

@@ -5,6 +5,7 @@ import type { Conversation, ConversationPatch, ConversationWithMessages, NewConv
 import { isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { UserRepository } from './users.js'
+import { atomically, clientOf } from './transaction.js'
 
 /** Sort key of list_conversations: most recent activity first. */
 export type ConversationKey = [updatedAtMs: number, id: number]
@@ -87,9 +88,9 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
   // transaction: cheaper in Prisma than an interactive one.
   async function createInBatch (insertConversation: Sql, messages: NewMessage[], now: Date): Promise<ConversationWithMessages> {
     const values = messages.map(({ role, content }) => sql`(${dialect.lastConversationId}, ${role}, ${content}, ${now})`)
-    const [[conversation], inserted] = await prisma.$transaction([
-      queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`),
-      queryRows(prisma, newMessageColumns, (list) => sql`
+    const [[conversation], inserted] = await atomically(prisma, (db) => [
+      queryRows(db, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`),
+      queryRows(db, newMessageColumns, (list) => sql`
         INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
         RETURNING ${list}`),
     ])
@@ -185,7 +186,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
      * (If-Match), checked in the DELETE's own WHERE clause. Its messages go by ON DELETE CASCADE, in the same statement.
      */
     async delete (id: number, versions?: readonly number[]): Promise<boolean | typeof PRECONDITION_FAILED> {
-      if (await prisma.$executeRaw`DELETE FROM "Conversation" WHERE id = ${id} ${versionIn(versions)}` > 0) return true
+      if (await clientOf(prisma).$executeRaw`DELETE FROM "Conversation" WHERE id = ${id} ${versionIn(versions)}` > 0) return true
       return versions !== undefined && await this.exists(id) ? PRECONDITION_FAILED : false
     },
   }

@@ -5,6 +5,7 @@ import { empty, limitTo, sql, type Dialect, type Sql } from './dialect.js'
 import type { Message, NewMessage } from './models.js'
 import { isId, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
+import { atomically } from './transaction.js'
 
 /** Sort key of list_messages: oldest first, and ids grow with insertion. */
 export type MessageKey = [id: number]
@@ -33,7 +34,7 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
       try {
         const [message] = dialect.writesInWith
           ? await queryRows(prisma, columns, (list) => sql`WITH message AS (${insert} RETURNING *), touched AS (${touch}) SELECT ${list} FROM message`)
-          : (await prisma.$transaction([queryRows(prisma, columns, (list) => sql`${insert} RETURNING ${list}`), prisma.$executeRaw`${touch}`]))[0]
+          : (await atomically(prisma, (db) => [queryRows(db, columns, (list) => sql`${insert} RETURNING ${list}`), db.$executeRaw`${touch}`]))[0]
         return message!
       } catch (error) {
         if (databaseErrorKind(error) === 'foreignKey') return null
@@ -69,9 +70,9 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
         return deleted.length > 0
       }
       // SQLite has one writer at a time: inside the transaction, the message the UPDATE finds is the one the DELETE removes.
-      const [, deleted] = await prisma.$transaction([
-        prisma.$executeRaw`${touch(sql`EXISTS (SELECT 1 FROM "Message" WHERE ${matching})`)}`,
-        prisma.$executeRaw`DELETE FROM "Message" WHERE ${matching}`,
+      const [, deleted] = await atomically(prisma, (db) => [
+        db.$executeRaw`${touch(sql`EXISTS (SELECT 1 FROM "Message" WHERE ${matching})`)}`,
+        db.$executeRaw`DELETE FROM "Message" WHERE ${matching}`,
       ])
       return deleted > 0
     },
