@@ -16,20 +16,18 @@ export const IDEMPOTENCY_KEY = 'Idempotency-Key'
 /** What a replayed answer carries beside the first answer's own headers (Stripe's name for it). */
 export const REPLAYED_HEADER = 'Idempotent-Replayed'
 
-/** A request carrying a key: the key, not validated yet, and the request it binds. */
+/** A request carrying a key, taken before validation; answered once validation has passed the key's format. */
 export interface KeyedRequest {
-  key: unknown
-  fingerprint: string
+  /** Answers it: `run`'s result, stored with the key, or the key's stored answer, or a 422. */
+  answer (reply: FastifyReply, run: () => Promise<AnyResult>): Promise<FastifyReply>
 }
 
 export interface Idempotency {
   /**
-   * The key and fingerprint of a request that sends one, taken before validation, which coerces the body in
-   * place: the fingerprint is of the body as sent. Undefined without the header.
+   * The keyed request, when it sends the header; undefined without. Taken before validation, which coerces
+   * the body in place: the fingerprint is of the body as sent.
    */
   take (request: FastifyRequest, path: string): KeyedRequest | undefined
-  /** Answers a valid keyed request: `run`'s result, stored with the key, or the key's stored answer, or a 422. */
-  answer (request: FastifyRequest, reply: FastifyReply, keyed: KeyedRequest & { key: string }, path: string, run: () => Promise<AnyResult>): Promise<FastifyReply>
 }
 
 /** The request a key binds: method, path and body as parsed (so JSON whitespace does not count), hashed. */
@@ -66,17 +64,19 @@ export function idempotencyFor (operation: Operation, keys: IdempotencyKeyStore)
 
   return {
     take (request, path) {
-      const key = request.headers[headerName]
-      return key === undefined ? undefined : { key, fingerprint: fingerprintOf(request.method, path, request.body) }
-    },
-
-    async answer (request, reply, { key, fingerprint }, path, run) {
-      const scope = { subject: subjectOf(request), operation: operationId, key }
-      const keyed = await keys.once(scope, fingerprint, async () => serialize(reply, await run()))
-      if (keyed.fingerprint !== fingerprint) {
-        return sendProblem(reply, problem('idempotencyKeyReused', `This ${IDEMPOTENCY_KEY} was used with another request; use a new key for a new request.`, path))
+      const header = request.headers[headerName]
+      if (header === undefined) return undefined
+      const fingerprint = fingerprintOf(request.method, path, request.body)
+      const scope = { subject: subjectOf(request), operation: operationId, key: String(header) }
+      return {
+        async answer (reply, run) {
+          const keyed = await keys.once(scope, fingerprint, async () => serialize(reply, await run()))
+          if (keyed.fingerprint !== fingerprint) {
+            return sendProblem(reply, problem('idempotencyKeyReused', `This ${IDEMPOTENCY_KEY} was used with another request; use a new key for a new request.`, path))
+          }
+          return sendSerialized(reply, keyed.answer, keyed.replayed ? { [REPLAYED_HEADER]: 'true' } : {})
+        },
       }
-      return sendSerialized(reply, keyed.answer, keyed.replayed ? { [REPLAYED_HEADER]: 'true' } : {})
     },
   }
 }

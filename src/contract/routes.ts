@@ -67,9 +67,7 @@ export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend
         const validation = validate(request)
         if (!validation.valid) return sendProblem(reply, problem('validation', INVALID_REQUEST, path, validation.errors))
         const run = () => handler(validation.request, { path })
-        // The key's format is the spec's, checked above.
-        if (keyed !== undefined) return await idempotency!.answer(request, reply, { ...keyed, key: String(keyed.key) }, path, run)
-        return sendResult(reply, await run())
+        return keyed === undefined ? sendResult(reply, await run()) : await keyed.answer(reply, run)
       },
     })
   }

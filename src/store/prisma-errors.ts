@@ -14,6 +14,9 @@ const BY_PRISMA_CODE: Record<string, DatabaseErrorKind> = {
   P1008: 'unavailable',
   P1017: 'unavailable',
   P2024: 'unavailable',
+  // An interactive transaction (a keyed create, src/store/transaction.ts) that could not start in time (the
+  // pool or SQLite's write lock held throughout maxWait) or outran its timeout: rolled back, safe to retry.
+  P2028: 'unavailable',
   P2034: 'unavailable',
 }
 

@@ -21,7 +21,7 @@ if (store === 'postgres') {
     const [a, b] = instances.map((instance) => instance.origin) as [string, string]
 
     const userId = (await httpRequest<any>(a, 'POST', `${API}/users`, keyed('user', { name: 'Shared' }))).body.id
-    const replayedUser = await httpRequest(b, 'POST', `${API}/users`, keyed('user', { name: 'Shared' }))
+    const replayedUser = await httpRequest<any>(b, 'POST', `${API}/users`, keyed('user', { name: 'Shared' }))
     t.equal(replayedUser.headers['idempotent-replayed'], 'true', 'a key used on one instance is replayed by the other')
     t.equal(replayedUser.body.id, userId)
     t.equal((await httpRequest(b, 'POST', `${API}/users`, keyed('user', { name: 'Other' }))).status, 422, 'and refused there with another body')
