@@ -16,6 +16,7 @@ import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, registerLoadShedding } from './http/lo
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import { createRepositories } from './store/repositories.js'
+import type { Db } from './store/transaction.js'
 import { createIdempotencyKeyStore, DEFAULT_IDEMPOTENCY_KEY_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS, sweepExpiredKeys } from './store/idempotency-keys.js'
 import { apiBasePath, createOpenApi, readSpecSource, storeLimits, type SpecSource } from './contract/spec.js'
 
@@ -117,7 +118,9 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   registerHealthRoutes(fastify, database)
   registerOpeningGate(fastify, database)
   // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
-  registerApiRoutes(fastify, api, createHandlers(createRepositories(database.prisma, database.provider, storeLimits(spec.document)), basePath), basePath, keys)
+  const limits = storeLimits(spec.document)
+  const handlersOn = (db: Db) => createHandlers(createRepositories(db, database.provider, limits), basePath)
+  registerApiRoutes(fastify, api, { handlers: handlersOn(database.prisma), inTransaction: handlersOn }, basePath, keys)
   await registerDocs(fastify, basePath, spec)
 
   const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Operation } from 'openapi-backend'
 import type { IdempotencyKeyStore, StoredAnswer } from '../store/idempotency-keys.js'
+import type { Db } from '../store/transaction.js'
 import type { AnyResult } from './handler-types.js'
 import { problem } from './problems.js'
 import { sendProblem, sendSerialized } from './reply.js'
@@ -18,8 +19,11 @@ export const REPLAYED_HEADER = 'Idempotent-Replayed'
 
 /** A request carrying a key, taken before validation; answered once validation has passed the key's format. */
 export interface KeyedRequest {
-  /** Answers it: `run`'s result, stored with the key, or the key's stored answer, or a 422. */
-  answer (reply: FastifyReply, run: () => Promise<AnyResult>): Promise<FastifyReply>
+  /**
+   * Answers it: `run`'s result, run on the transaction that stores it with the key, or the key's stored
+   * answer, or a 422.
+   */
+  answer (reply: FastifyReply, run: (tx: Db) => Promise<AnyResult>): Promise<FastifyReply>
 }
 
 export interface Idempotency {
@@ -70,7 +74,7 @@ export function idempotencyFor (operation: Operation, keys: IdempotencyKeyStore)
       const scope = { subject: subjectOf(request), operation: operationId, key: String(header) }
       return {
         async answer (reply, run) {
-          const keyed = await keys.once(scope, fingerprint, async () => serialize(reply, await run()))
+          const keyed = await keys.once(scope, fingerprint, async (tx) => serialize(reply, await run(tx)))
           if (keyed.fingerprint !== fingerprint) {
             return sendProblem(reply, problem('idempotencyKeyReused', `This ${IDEMPOTENCY_KEY} was used with another request; use a new key for a new request.`, path))
           }

@@ -5,6 +5,7 @@ import type { AnyResult, HandlerContext, Handlers, OperationId } from './handler
 import { compileRequestValidator, toProblemErrors } from './request-validation.js'
 import { idempotencyFor } from './idempotency.js'
 import type { IdempotencyKeyStore } from '../store/idempotency-keys.js'
+import type { Db } from '../store/transaction.js'
 import { INVALID_REQUEST, problem, type Problem } from './problems.js'
 import { sendProblem, sendResult } from './reply.js'
 import { OPERATION_METHODS, servedMethods } from './spec.js'
@@ -49,7 +50,13 @@ function checkHandlersMatchSpec (api: OpenAPIBackend, handlers: Handlers): void 
   }
 }
 
-export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, handlers: Handlers, basePath: string, keys: IdempotencyKeyStore): void {
+/** The handlers, and the same made on a transaction, for a keyed create and its key's record to commit together. */
+export interface ApiHandlers {
+  handlers: Handlers
+  inTransaction (tx: Db): Handlers
+}
+
+export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, { handlers, inTransaction }: ApiHandlers, basePath: string, keys: IdempotencyKeyStore): void {
   checkHandlersMatchSpec(api, handlers)
   for (const operation of api.getOperations()) {
     const operationId = operation.operationId as OperationId
@@ -66,8 +73,8 @@ export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend
         const keyed = idempotency?.take(request, path)
         const validation = validate(request)
         if (!validation.valid) return sendProblem(reply, problem('validation', INVALID_REQUEST, path, validation.errors))
-        const run = () => handler(validation.request, { path })
-        return keyed === undefined ? sendResult(reply, await run()) : await keyed.answer(reply, run)
+        if (keyed === undefined) return sendResult(reply, await handler(validation.request, { path }))
+        return await keyed.answer(reply, (tx) => (inTransaction(tx)[operationId] as unknown as AnyHandler)(validation.request, { path }))
       },
     })
   }

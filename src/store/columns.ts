@@ -6,7 +6,7 @@
 import type { Prisma } from '../../generated/prisma/sqlite/client.js'
 import { join, raw, sql, type Dialect, type Sql } from './dialect.js'
 import type { Message } from './models.js'
-import { clientOf, type Queryable } from './transaction.js'
+import type { Db } from './transaction.js'
 
 /**
  * One SQL expression for every property of Row, optional ones too (an optional property nothing selects
@@ -40,10 +40,10 @@ export function columns<Row> (map: ColumnMap<Row>): Columns<Row> {
 /**
  * The rows of one statement built around `columns.list` (SELECT list, RETURNING list): the one place a
  * row's type is asserted, by the column map that guarantees it. A PrismaPromise, so it can also go in a
- * batch transaction. It runs in the caller's transaction when there is one (transaction.ts).
+ * batch transaction.
  */
-export function queryRows<Row> (prisma: Queryable, { list }: Columns<Row>, statement: (list: Sql) => Sql): Prisma.PrismaPromise<Row[]> {
-  return clientOf(prisma).$queryRaw<Row[]>(statement(list))
+export function queryRows<Row> (prisma: Db, { list }: Columns<Row>, statement: (list: Sql) => Sql): Prisma.PrismaPromise<Row[]> {
+  return prisma.$queryRaw<Row[]>(statement(list))
 }
 
 /** A message row in the API's shape: posting a message and creating a conversation return it alike. */

@@ -1,11 +1,10 @@
-import type { PrismaClient } from './database.js'
 import { empty, join, limitTo, sql, type Dialect, type Sql } from './dialect.js'
 import { columns, found, messageColumns, queryRows } from './columns.js'
 import type { Conversation, ConversationPatch, ConversationWithMessages, NewConversation, NewMessage } from './models.js'
 import { isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { UserRepository } from './users.js'
-import { atomically, clientOf } from './transaction.js'
+import { atomically, type Db } from './transaction.js'
 
 /** Sort key of list_conversations: most recent activity first. */
 export type ConversationKey = [updatedAtMs: number, id: number]
@@ -59,7 +58,7 @@ export interface StoreLimits {
   metadataKeys: number
 }
 
-export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits) {
+export function createConversationRepository (prisma: Db, dialect: Dialect, users: UserRepository, limits: StoreLimits) {
   const conversationColumns = columns<Conversation>({
     id: sql`id`,
     userId: sql`"userId"`,
@@ -186,7 +185,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
      * (If-Match), checked in the DELETE's own WHERE clause. Its messages go by ON DELETE CASCADE, in the same statement.
      */
     async delete (id: number, versions?: readonly number[]): Promise<boolean | typeof PRECONDITION_FAILED> {
-      if (await clientOf(prisma).$executeRaw`DELETE FROM "Conversation" WHERE id = ${id} ${versionIn(versions)}` > 0) return true
+      if (await prisma.$executeRaw`DELETE FROM "Conversation" WHERE id = ${id} ${versionIn(versions)}` > 0) return true
       return versions !== undefined && await this.exists(id) ? PRECONDITION_FAILED : false
     },
   }

@@ -4,7 +4,7 @@
 import { columns, queryRows } from './columns.js'
 import type { PrismaClient } from './database.js'
 import { sql } from './dialect.js'
-import { clientOf, inTransaction } from './transaction.js'
+import { inTransaction, type Db } from './transaction.js'
 
 /** An answer as it was sent: status, the result's own headers (Location, ETag), the body's bytes as text. */
 export interface StoredAnswer {
@@ -67,14 +67,13 @@ export function createIdempotencyKeyStore (prisma: PrismaClient) {
    * `produce`'s answer, stored with the key; null when the key is taken. The key is claimed first, so a
    * request whose key is taken writes nothing at all (no id drawn from a sequence either).
    */
-  async function storedWith (scope: KeyScope, fingerprint: string, produce: () => Promise<StoredAnswer>): Promise<StoredAnswer | null> {
+  async function storedWith (scope: KeyScope, fingerprint: string, produce: (tx: Db) => Promise<StoredAnswer>): Promise<StoredAnswer | null> {
     try {
-      return await inTransaction(prisma, async () => {
-        const db = clientOf(prisma)
+      return await inTransaction(prisma, async (db) => {
         // Visible to no one before the commit, which carries the real answer; on PostgreSQL a concurrent claim
         // of the key waits here for this transaction to end.
         if (await db.$executeRaw`${insert} ${values(scope, fingerprint, CLAIMED)} ON CONFLICT DO NOTHING` === 0) return null
-        const answer = await produce()
+        const answer = await produce(db)
         if (answer.status >= 400) throw new NothingWritten(answer)
         await db.$executeRaw`
           UPDATE "IdempotencyKey" SET status = ${answer.status}, headers = ${JSON.stringify(answer.headers)}, body = ${answer.body}
@@ -90,13 +89,13 @@ export function createIdempotencyKeyStore (prisma: PrismaClient) {
   return {
     /**
      * The answer to a request under `scope`'s key: the stored one when the key has one, else `produce`'s,
-     * stored with the key. `produce` runs in a transaction that claims the key first, so its write commits only
+     * stored with the key. `produce` runs on a transaction (tx) that claims the key first, so its write commits only
      * with the key: a second request with the key, on any instance, finds it claimed before doing anything (on
      * PostgreSQL it waits on the key's unique index until the first commits or rolls back; SQLite has one
      * writer at a time), then replays the first's answer. An answer that wrote nothing (status 400 and
      * up) is stored on its own. Errors `produce` throws (5xx) store nothing: the request may be retried.
      */
-    async once (scope: KeyScope, fingerprint: string, produce: () => Promise<StoredAnswer>): Promise<KeyedAnswer> {
+    async once (scope: KeyScope, fingerprint: string, produce: (tx: Db) => Promise<StoredAnswer>): Promise<KeyedAnswer> {
       // A key found taken but gone on reading was swept in between (past its TTL): then try afresh, once.
       for (let attempt = 0; ; attempt++) {
         const made = await storedWith(scope, fingerprint, produce)

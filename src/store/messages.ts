@@ -1,11 +1,10 @@
-import type { PrismaClient } from './database.js'
 import { found, messageColumns, queryRows } from './columns.js'
 import type { ConversationRepository } from './conversations.js'
 import { empty, limitTo, sql, type Dialect, type Sql } from './dialect.js'
 import type { Message, NewMessage } from './models.js'
 import { isId, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
-import { atomically } from './transaction.js'
+import { atomically, type Db } from './transaction.js'
 
 /** Sort key of list_messages: oldest first, and ids grow with insertion. */
 export type MessageKey = [id: number]
@@ -13,7 +12,7 @@ export const isMessageKey = (key: readonly number[]): key is MessageKey => key.l
 
 const keyOf = (message: Message): MessageKey => [message.id]
 
-export function createMessageRepository (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository) {
+export function createMessageRepository (prisma: Db, dialect: Dialect, conversations: ConversationRepository) {
   const columns = messageColumns(dialect)
 
   return {

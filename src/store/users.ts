@@ -1,11 +1,10 @@
 import { columns, found, queryRows } from './columns.js'
-import type { PrismaClient } from './database.js'
 import { sql, type Dialect } from './dialect.js'
 import type { NewUser, User } from './models.js'
-import { clientOf } from './transaction.js'
+import type { Db } from './transaction.js'
 import { databaseErrorKind } from './prisma-errors.js'
 
-export function createUserRepository (prisma: PrismaClient, dialect: Dialect) {
+export function createUserRepository (prisma: Db, dialect: Dialect) {
   const userColumns = columns<User>({
     id: sql`id`,
     name: sql`name`,
@@ -40,7 +39,7 @@ export function createUserRepository (prisma: PrismaClient, dialect: Dialect) {
 
     /** False when there was no such user. Conversations and messages go by ON DELETE CASCADE, in the same statement. */
     async delete (id: number): Promise<boolean> {
-      return await clientOf(prisma).$executeRaw`DELETE FROM "User" WHERE id = ${id}` > 0
+      return await prisma.$executeRaw`DELETE FROM "User" WHERE id = ${id}` > 0
     },
   }
 }
