@@ -572,6 +572,24 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The `Idempotency-Key` was already used with another request (method, path or body); nothing was done. Use a new key for a new request. */
+        IdempotencyKeyReused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:trackbot:problem:idempotency-key-reused",
+                 *       "title": "Unprocessable Entity",
+                 *       "status": 422,
+                 *       "detail": "This Idempotency-Key was used with another request; use a new key for a new request.",
+                 *       "instance": "/api/v1/users"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The conversation still has the `ETag` the client named in `If-None-Match`; no body. */
         NotModified: {
             headers: {
@@ -792,6 +810,11 @@ export interface components {
          */
         MessageCursor: components["schemas"]["Cursor"];
         /**
+         * @description Makes the create safe to retry: the first request with a key is applied and its answer kept for at least 24 hours (IDEMPOTENCY_KEY_TTL_HOURS); a repeat with the same key and the same method, path and body gets that answer again, byte for byte, with `Idempotent-Replayed: true`, and changes nothing, even when it arrives while the first is still running or at another server instance. The same key with another request is a 422. 1 to 255 printable ASCII characters, e.g. a UUID; keys are per operation.
+         * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+         */
+        IdempotencyKey: string;
+        /**
          * @description Write only if the conversation's current `ETag` is one of these (strong comparison; `*`: any). A conversation that does not exist is a 404 whatever this says.
          * @example "1.3"
          */
@@ -804,6 +827,11 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description Present on an answer replayed for a repeated `Idempotency-Key`: the request was not applied again, and status, headers and body are those of the first answer.
+         * @example true
+         */
+        IdempotentReplayed: "true";
         /**
          * @description Strong entity tag of the conversation's current state; it changes with every write of the conversation, its messages included. Opaque: send it back as it is in `If-Match` or `If-None-Match`.
          * @example "1.3"
@@ -822,7 +850,13 @@ export interface operations {
     create_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the create safe to retry: the first request with a key is applied and its answer kept for at least 24 hours (IDEMPOTENCY_KEY_TTL_HOURS); a repeat with the same key and the same method, path and body gets that answer again, byte for byte, with `Idempotent-Replayed: true`, and changes nothing, even when it arrives while the first is still running or at another server instance. The same key with another request is a 422. 1 to 255 printable ASCII characters, e.g. a UUID; keys are per operation.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -842,6 +876,7 @@ export interface operations {
             201: {
                 headers: {
                     Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -854,6 +889,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -971,7 +1007,13 @@ export interface operations {
     create_conversation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the create safe to retry: the first request with a key is applied and its answer kept for at least 24 hours (IDEMPOTENCY_KEY_TTL_HOURS); a repeat with the same key and the same method, path and body gets that answer again, byte for byte, with `Idempotent-Replayed: true`, and changes nothing, even when it arrives while the first is still running or at another server instance. The same key with another request is a 422. 1 to 255 printable ASCII characters, e.g. a UUID; keys are per operation.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description User ID
@@ -1005,6 +1047,7 @@ export interface operations {
             201: {
                 headers: {
                     Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1016,6 +1059,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1214,7 +1258,13 @@ export interface operations {
     create_message: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the create safe to retry: the first request with a key is applied and its answer kept for at least 24 hours (IDEMPOTENCY_KEY_TTL_HOURS); a repeat with the same key and the same method, path and body gets that answer again, byte for byte, with `Idempotent-Replayed: true`, and changes nothing, even when it arrives while the first is still running or at another server instance. The same key with another request is a 422. 1 to 255 printable ASCII characters, e.g. a UUID; keys are per operation.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description Conversation ID
@@ -1239,6 +1289,7 @@ export interface operations {
             /** @description Message created successfully */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1250,6 +1301,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -94,7 +94,7 @@ async function main (): Promise<void> {
 
   const { databaseUrl } = loadConfig()
   const database = await openDatabase(databaseUrl, { info: () => {}, warn: console.warn })
-  const repositories = createRepositories(database.prisma, database.provider, storeLimits(readSpec()))
+  const repositories = createRepositories(database.prisma, database.provider, storeLimits(readSpec()), { reader: database.reader })
   let conversations = 0
   let messages = 0
   try {

@@ -20,6 +20,8 @@ import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import type { ChunkOptions } from './store/chunks.js'
 import { createRepositories } from './store/repositories.js'
+import type { Db } from './store/transaction.js'
+import { createIdempotencyKeyStore, DEFAULT_IDEMPOTENCY_KEY_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS, sweepExpiredKeys } from './store/idempotency-keys.js'
 import { apiBasePath, createOpenApi, readSpecSource, storeLimits, type SpecSource } from './contract/spec.js'
 
 export interface AppOptions {
@@ -41,6 +43,10 @@ export interface AppOptions {
   auth?: AuthOptions
   /** Per-caller request budgets; none by default. */
   rateLimit?: RateLimitOptions
+  /** How long an Idempotency-Key's answer is kept at least (default 24 h). */
+  idempotencyKeyTtlMs?: number
+  /** How often keys past their TTL are swept (default 10 min). */
+  idempotencySweepIntervalMs?: number
   /** The contract to serve; openapi/trackbot.yaml by default (tests pass variants of it). */
   spec?: SpecSource
   /** @internal How full lists are chunked (src/store/chunks.ts); tests make chunks small and step between them. */
@@ -113,22 +119,35 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   const database = await createDatabase(options.databaseUrl, {
     poolSize: options.poolSize, directUrl: options.databaseDirectUrl, connectTimeoutMs: options.connectTimeoutMs,
   })
-  fastify.addHook('onClose', () => database.close())
+  const keys = createIdempotencyKeyStore(database.prisma)
+  let stopSweeping = async () => {}
+  fastify.addHook('onClose', async () => {
+    await stopSweeping()
+    await database.close()
+  })
   registerHealthRoutes(fastify, database)
   registerOpeningGate(fastify, database)
   const auth = options.auth ?? { mode: 'none' }
   registerAuthentication(fastify, auth, basePath, Object.values(specPaths(basePath)))
   // Before the routes, which it hooks as they are added.
   await registerRateLimit(fastify, options.rateLimit)
-  const repositories = createRepositories(database.prisma, database.provider, storeLimits(spec.document), { reader: database.reader, chunks: options.listChunks })
   // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
-  registerApiRoutes(fastify, api, createHandlers(repositories, basePath), basePath,
-    auth.mode === 'jwt' ? (id) => repositories.conversations.ownerOf(id) : undefined)
+  const limits = storeLimits(spec.document)
+  const repositoriesOn = (db: Db) => createRepositories(db, database.provider, limits, { reader: database.reader, chunks: options.listChunks })
+  const repositories = repositoriesOn(database.prisma)
+  registerApiRoutes(fastify, api, { handlers: createHandlers(repositories, basePath), inTransaction: (tx) => createHandlers(repositoriesOn(tx), basePath) }, basePath, {
+    keys,
+    conversationOwner: auth.mode === 'jwt' ? (id) => repositories.conversations.ownerOf(id) : undefined,
+  })
   await registerDocs(fastify, basePath, spec)
 
   const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }
   // Last: its lag samples start here, so the start-up's own work (compiling the spec's validators)
   // does not count as load and shed the first requests.
   await registerLoadShedding(fastify, options.maxEventLoopDelayMs ?? DEFAULT_MAX_EVENT_LOOP_DELAY_MS)
-  return { fastify, openDatabase: () => database.open(log) }
+  const openDatabase = async () => {
+    await database.open(log)
+    stopSweeping = sweepExpiredKeys(keys, options.idempotencyKeyTtlMs ?? DEFAULT_IDEMPOTENCY_KEY_TTL_MS, options.idempotencySweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, log)
+  }
+  return { fastify, openDatabase }
 }

@@ -30,6 +30,8 @@ export interface Config {
   auth: AuthOptions
   /** Per-caller request budgets; undefined when off. */
   rateLimit: RateLimitOptions | undefined
+  /** How long an Idempotency-Key's answer is kept, at least, before it is swept. */
+  idempotencyKeyTtlHours: number
 }
 
 export class ConfigError extends Error {}
@@ -193,6 +195,13 @@ function rateLimit (env: NodeJS.ProcessEnv): RateLimitOptions | undefined {
   return { perMinute, redisUrl: set(redisUrl) ? redisUrl : undefined }
 }
 
+function idempotencyKeyTtlHours (value: string | undefined): number {
+  if (value === undefined || value === '') return 24
+  const number = Number(value)
+  if (!/^\d+$/.test(value) || number < 1 || number > 8760) throw new ConfigError(`IDEMPOTENCY_KEY_TTL_HOURS must be an integer from 1 to 8760 (a year), got "${value}"`)
+  return number
+}
+
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const url = databaseUrl(env.DATABASE_URL)
   return {
@@ -209,5 +218,6 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     maxEventLoopDelayMs: maxEventLoopDelayMs(env.MAX_EVENT_LOOP_DELAY_MS),
     auth: auth(env),
     rateLimit: rateLimit(env),
+    idempotencyKeyTtlHours: idempotencyKeyTtlHours(env.IDEMPOTENCY_KEY_TTL_HOURS),
   }
 }

@@ -19,6 +19,7 @@ async function main (): Promise<void> {
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     auth: config.auth,
     rateLimit: config.rateLimit,
+    idempotencyKeyTtlMs: config.idempotencyKeyTtlHours * 3600_000,
   })
 
   let closing = false

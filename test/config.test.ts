@@ -67,3 +67,10 @@ t.test('RATE_LIMIT_PER_MINUTE is off when unset; REDIS_URL shares it', async (t)
   t.throws(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }), /REDIS_URL is set but RATE_LIMIT_PER_MINUTE is not/)
   t.throws(() => loadConfig({ RATE_LIMIT_PER_MINUTE: '10', REDIS_URL: 'http://user:pw@redis:6379' }), /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/user:\*\*\*@redis:6379"/)
 })
+
+t.test('IDEMPOTENCY_KEY_TTL_HOURS is whole hours, 24 by default, up to a year', async (t) => {
+  t.equal(loadConfig({}).idempotencyKeyTtlHours, 24)
+  t.equal(loadConfig({ IDEMPOTENCY_KEY_TTL_HOURS: '1' }).idempotencyKeyTtlHours, 1)
+  t.equal(loadConfig({ IDEMPOTENCY_KEY_TTL_HOURS: '8760' }).idempotencyKeyTtlHours, 8760)
+  for (const bad of ['0', '-1', '1.5', '8761', 'a day']) t.throws(() => loadConfig({ IDEMPOTENCY_KEY_TTL_HOURS: bad }), /IDEMPOTENCY_KEY_TTL_HOURS must be an integer from 1 to 8760/)
+})

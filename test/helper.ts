@@ -158,7 +158,11 @@ export async function runSql (databaseUrl: string, sql: string): Promise<unknown
 /** Every stored row and id counter, to show that a refused request changed nothing. */
 export async function snapshot (databaseUrl: string): Promise<string> {
   const tables = ['User', 'Conversation', 'Message']
-  const rows = await Promise.all(tables.map((table) => runSql(databaseUrl, `SELECT * FROM "${table}" ORDER BY id`)))
+  // Idempotency-Key records too: a refused request must not use a key up.
+  const rows = await Promise.all([
+    ...tables.map((table) => runSql(databaseUrl, `SELECT * FROM "${table}" ORDER BY id`)),
+    runSql(databaseUrl, 'SELECT * FROM "IdempotencyKey" ORDER BY subject, operation, "key"'),
+  ])
   const counters = providerOf(databaseUrl) === 'sqlite'
     ? await runSql(databaseUrl, 'SELECT * FROM sqlite_sequence ORDER BY name')
     : await Promise.all(tables.map((table) => runSql(databaseUrl, `SELECT last_value, is_called FROM "${table}_id_seq"`)))

@@ -18,6 +18,8 @@ export interface LoadRequest {
   ids?: { first: number, last: number, order: 'random' | 'sequence' }
   /** Sent as application/json. */
   body?: string
+  /** A header given a value of its own on every request (an Idempotency-Key); needs `ids`. */
+  uniqueHeader?: string
   /** Sent with every request (wrk's -H): ours-jwt's token. */
   headers?: Record<string, string>
 }
@@ -55,10 +57,10 @@ const run = promisify(execFile)
 export async function load (origin: string, request: LoadRequest, seconds: number, connections: number): Promise<Load> {
   const args = [request.method, request.path]
   if (request.ids !== undefined) {
-    args.push(String(request.ids.first), String(request.ids.last), request.ids.order)
-    if (request.body !== undefined) args.push(request.body)
-  } else if (request.body !== undefined) {
-    throw new Error('a request with a body and no ids is not supported by wrk.lua')
+    args.push(String(request.ids.first), String(request.ids.last), request.ids.order, request.body ?? '')
+    if (request.uniqueHeader !== undefined) args.push(request.uniqueHeader)
+  } else if (request.body !== undefined || request.uniqueHeader !== undefined) {
+    throw new Error('a request with a body or a unique header and no ids is not supported by wrk.lua')
   }
   const headers = Object.entries(request.headers ?? {}).flatMap(([name, value]) => ['-H', `${name}: ${value}`])
   const cpuBefore = exitedChildrenCpuSeconds()

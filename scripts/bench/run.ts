@@ -204,7 +204,7 @@ interface Scenario {
 }
 
 /**
- * The six scenarios; `deleted` walks the delete pool, fresh for each server since each has its own copy.
+ * The seven scenarios; `deleted` walks the delete pool, fresh for each server since each has its own copy.
  * `headers` go on every request (ours-jwt's token).
  */
 function scenarios (fixture: Fixture, headers: Record<string, string> = {}): Scenario[] {
@@ -212,19 +212,20 @@ function scenarios (fixture: Fixture, headers: Record<string, string> = {}): Sce
   const random = ([first, last]: [number, number]) => ({ first, last, order: 'random' as const })
   let deleted = fixture.deletePool[0]
   const fixed = (request: Omit<LoadRequest, 'headers'>) => () => ({ ...request, headers })
+  const create = {
+    method: 'POST' as const,
+    path: `${api}/users/{id}/conversations`,
+    ids: random(fixture.typicalUsers),
+    body: JSON.stringify({ title: 'Bench', metadata: { model: 'bench' }, messages: [{ role: 'user', content: 'Hello from the benchmark' }] }),
+  }
   return [
     { name: 'get', request: fixed({ method: 'GET', path: `${api}/conversations/{id}`, ids: random(fixture.typicalConversations) }) },
     { name: 'list', request: fixed({ method: 'GET', path: `${api}/users/{id}/conversations`, ids: random(fixture.typicalUsers) }) },
     { name: 'page50', request: fixed({ method: 'GET', path: `${api}/users/${fixture.bigUser}/conversations?limit=50` }) },
-    {
-      name: 'create',
-      request: fixed({
-        method: 'POST',
-        path: `${api}/users/{id}/conversations`,
-        ids: random(fixture.typicalUsers),
-        body: JSON.stringify({ title: 'Bench', metadata: { model: 'bench' }, messages: [{ role: 'user', content: 'Hello from the benchmark' }] }),
-      }),
-    },
+    { name: 'create', request: fixed(create) },
+    // The same create with a new Idempotency-Key each time, as a client that may retry sends it: what a key
+    // costs (compare create's CPU us/req). The floor and the peer know no keys and serve a plain create.
+    { name: 'create-key', request: fixed({ ...create, uniqueHeader: 'Idempotency-Key' }) },
     {
       name: 'post',
       request: fixed({ method: 'POST', path: `${api}/conversations/{id}/messages`, ids: random(fixture.typicalConversations), body: JSON.stringify({ role: 'user', content: 'One more question' }) }),

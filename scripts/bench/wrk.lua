@@ -1,10 +1,12 @@
 -- The benchmark's requests, for wrk (run by scripts/bench/load.ts): wrk is C and costs far less CPU per
 -- request than any server here, so what the servers' figures show is the servers.
--- Arguments (after wrk's `--`): METHOD PATH [FIRST LAST ORDER [BODY]]. A `{id}` in PATH is replaced per
--- request by an id from FIRST to LAST, at random (ORDER `random`) or each once in turn (`sequence`, for
--- deletes); BODY, when given, is sent as JSON. The summary is one JSON line on stdout.
+-- Arguments (after wrk's `--`): METHOD PATH [FIRST LAST ORDER [BODY [UNIQUE]]]. A `{id}` in PATH is replaced
+-- per request by an id from FIRST to LAST, at random (ORDER `random`) or each once in turn (`sequence`, for
+-- deletes); BODY, when not empty, is sent as JSON; the header named UNIQUE, when given, gets a value no other
+-- request of any run has (an Idempotency-Key). The summary is one JSON line on stdout.
 
-local method, path, last, order, body
+local method, path, last, order, body, unique, prefix
+local sent = 0
 local headers = {}
 -- Globals, not locals: done() reads them from each thread with thread:get.
 firstId, nextId = nil, nil
@@ -17,13 +19,15 @@ end
 
 function init (args)
   method, path = args[1], args[2]
-  firstId, last, order, body = tonumber(args[3]), tonumber(args[4]), args[5], args[6]
+  firstId, last, order, body, unique = tonumber(args[3]), tonumber(args[4]), args[5], args[6], args[7]
+  if body == '' then body = nil end
   -- wrk.headers holds Host and any -H header (ours-jwt's token): the requests built per id carry them too.
   for name, value in pairs(wrk.headers) do headers[name] = value end
   if body ~= nil then headers['Content-Type'] = 'application/json' end
   nextId = firstId
   -- math.random is seeded alike in every run otherwise; a run's ids need not repeat the last run's.
   math.randomseed(os.time())
+  prefix = string.format('bench-%d-%d-', os.time(), math.random(1, 1000000000))
   if firstId == nil then
     -- A fixed request: wrk builds it once and sends the same bytes every time, no Lua per request.
     wrk.method, wrk.path, wrk.body = method, path, body
@@ -40,6 +44,10 @@ function request ()
     nextId = nextId + 1
   else
     id = math.random(firstId, last)
+  end
+  if unique ~= nil then
+    sent = sent + 1
+    headers[unique] = prefix .. sent
   end
   return wrk.format(method, (path:gsub('{id}', id)), headers, body)
 end

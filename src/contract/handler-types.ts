@@ -34,8 +34,11 @@ export interface RequestOf<Op extends Operation> {
   body: RequestBody<Op>
 }
 
-/** Drops the `[name: string]: unknown` index signature openapi-typescript adds to headers. */
-type NamedKeys<T> = { [K in keyof T as string extends K ? never : K]: T[K] }
+/** Response headers the platform sets, never a handler: src/contract/idempotency.ts marks replays. */
+type PlatformHeader = 'Idempotent-Replayed'
+
+/** Drops the `[name: string]: unknown` index signature openapi-typescript adds to headers, and the platform's headers. */
+type NamedKeys<T> = { [K in keyof T as string extends K ? never : K extends PlatformHeader ? never : K]: T[K] }
 
 type HeadersPart<R> = R extends { headers: infer H }
   ? (keyof NamedKeys<H> extends never
@@ -48,9 +51,9 @@ type BodyOf<B> = B extends Array<infer Item> ? B | ChunkedArray<Item> : B
 
 type BodyPart<R> = R extends { content: infer C } ? { body: BodyOf<JsonOf<C>> } : { body?: undefined }
 
-// 401, 403 and 429 (authentication, access, rate limits), 413, 415 and 5xx come from the platform (body
-// parsing, error handler), never from a handler.
-type HandlerStatus<Op extends Operation> = Exclude<keyof Op['responses'], 401 | 403 | 413 | 415 | 429 | 500>
+// 401, 403 and 429 (authentication, access, rate limits), 413, 415, 422 (Idempotency-Key reuse) and 5xx come
+// from the platform (body parsing, src/contract/idempotency.ts, error handler), never from a handler.
+type HandlerStatus<Op extends Operation> = Exclude<keyof Op['responses'], 401 | 403 | 413 | 415 | 422 | 429 | 500>
 
 export type ResultOf<Op extends Operation> = {
   [S in HandlerStatus<Op>]: { status: S } & BodyPart<Op['responses'][S]> & HeadersPart<Op['responses'][S]>

@@ -26,6 +26,7 @@ const problemKinds = {
   preconditionFailed: { status: 412, slug: 'precondition-failed' },
   payloadTooLarge: { status: 413, slug: 'payload-too-large' },
   unsupportedMediaType: { status: 415, slug: 'unsupported-media-type' },
+  idempotencyKeyReused: { status: 422, slug: 'idempotency-key-reused' },
   tooManyRequests: { status: 429, slug: 'too-many-requests' },
   internal: { status: 500, slug: 'internal-error' },
   unavailable: { status: 503, slug: 'service-unavailable' },

@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify'
 import type { AnyResult } from './handler-types.js'
 import { ChunkedArray, chunkedArrayStream } from './chunked-body.js'
 import { PROBLEM_CONTENT_TYPE, type Problem } from './problems.js'
+import type { StoredAnswer } from '../store/idempotency-keys.js'
 
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'
 
@@ -37,6 +38,16 @@ export function sendResult (reply: FastifyReply, result: AnyResult): FastifyRepl
     return reply.send(chunkedArrayStream(result.body, serialize))
   }
   return result.body === undefined ? reply.send() : reply.send(result.body)
+}
+
+/**
+ * Sends an answer already serialized (an Idempotency-Key's, src/contract/idempotency.ts) as it is: the same
+ * bytes, status and headers each time, under the content type sendResult gives the same status.
+ */
+export function sendSerialized (reply: FastifyReply, answer: StoredAnswer, headers: Record<string, string>): FastifyReply {
+  // A string body goes out unserialized once its type is set; fastify adds the charset, as it does to objects.
+  if (answer.status < 400 && answer.body !== '') reply.type('application/json')
+  return sendResult(reply, { status: answer.status, headers: { ...answer.headers, ...headers }, body: answer.body === '' ? undefined : answer.body })
 }
 
 export function sendProblem (reply: FastifyReply, body: Problem, headers?: Record<string, string>): FastifyReply {

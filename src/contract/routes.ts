@@ -4,6 +4,9 @@ import type { Context, OpenAPIBackend, Operation } from 'openapi-backend'
 import { compileAccessCheck, type ConversationOwner } from './access.js'
 import type { AnyResult, HandlerContext, Handlers, OperationId } from './handler-types.js'
 import { compileRequestValidator, toProblemErrors } from './request-validation.js'
+import { idempotencyFor } from './idempotency.js'
+import type { IdempotencyKeyStore } from '../store/idempotency-keys.js'
+import type { Db } from '../store/transaction.js'
 import { INVALID_REQUEST, problem, type Problem, type ResourceIds } from './problems.js'
 import { sendProblem, sendResult } from './reply.js'
 import { OPERATION_METHODS, servedMethods } from './spec.js'
@@ -48,17 +51,30 @@ function checkHandlersMatchSpec (api: OpenAPIBackend, handlers: Handlers): void 
   }
 }
 
-/**
- * With `conversationOwner` (tokens required, src/http/auth.ts), each operation first checks that the caller may
- * act on what its path names (src/contract/access.ts), after validation: the ids it looks up are then well formed.
- */
-export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, handlers: Handlers, basePath: string, conversationOwner?: ConversationOwner): void {
+/** The handlers, and the same made on a transaction, for a keyed create and its key's record to commit together. */
+export interface ApiHandlers {
+  handlers: Handlers
+  inTransaction (tx: Db): Handlers
+}
+
+export interface RouteOptions {
+  /** Where Idempotency-Key answers are kept (src/contract/idempotency.ts). */
+  keys: IdempotencyKeyStore
+  /**
+   * With tokens required (src/http/auth.ts), each operation first checks that the caller may act on what its
+   * path names (src/contract/access.ts), after validation: the ids it looks up are then well formed.
+   */
+  conversationOwner?: ConversationOwner
+}
+
+export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, { handlers, inTransaction }: ApiHandlers, basePath: string, { keys, conversationOwner }: RouteOptions): void {
   checkHandlersMatchSpec(api, handlers)
   for (const operation of api.getOperations()) {
     const operationId = operation.operationId as OperationId
     const handler = handlers[operationId] as unknown as AnyHandler
     const validate = compileRequestValidator(api, operation)
     const checkAccess = conversationOwner === undefined ? undefined : compileAccessCheck(operation, conversationOwner)
+    const idempotency = idempotencyFor(operation, keys)
     fastify.route({
       method: operation.method.toUpperCase(),
       url: toRoutePath(basePath, operation.path),
@@ -66,6 +82,7 @@ export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend
       schema: { response: successBodySchemas(operation) },
       async handler (request, reply) {
         const path = requestPath(request)
+        const keyed = idempotency?.take(request, path)
         const validation = validate(request)
         if (!validation.valid) return sendProblem(reply, problem('validation', INVALID_REQUEST, path, validation.errors))
         if (checkAccess !== undefined) {
@@ -74,7 +91,8 @@ export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend
           const denied = await checkAccess(request.identity, validation.request.params as ResourceIds, path)
           if (denied !== undefined) return sendResult(reply, denied)
         }
-        return sendResult(reply, await handler(validation.request, { path }))
+        if (keyed === undefined) return sendResult(reply, await handler(validation.request, { path }))
+        return await keyed.answer(reply, (tx) => (inTransaction(tx)[operationId] as unknown as AnyHandler)(validation.request, { path }))
       },
     })
   }

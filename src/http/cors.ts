@@ -2,14 +2,15 @@
 import cors from '@fastify/cors'
 import type { FastifyInstance } from 'fastify'
 import type { Document } from 'openapi-backend'
+import { IDEMPOTENCY_KEY, REPLAYED_HEADER } from '../contract/idempotency.js'
 import { specMethods } from '../contract/spec.js'
 
 /**
  * What a front end needs to read off our responses: where a new resource is, the next page, the trace id,
- * when to retry, the conversation's ETag for conditional requests, its rate limit budget, and why a token
- * was refused.
+ * when to retry, the conversation's ETag for conditional requests, whether a keyed create was a replay, its
+ * rate limit budget, and why a token was refused.
  */
-const EXPOSED_HEADERS = ['Location', 'Link', 'X-Request-Id', 'Retry-After', 'ETag', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'WWW-Authenticate']
+const EXPOSED_HEADERS = ['Location', 'Link', 'X-Request-Id', 'Retry-After', 'ETag', REPLAYED_HEADER, 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'WWW-Authenticate']
 
 /**
  * `origins` is an exact list of allowed origins, or `['*']` for any; empty turns CORS off. A preflight
@@ -20,7 +21,7 @@ export async function registerCors (fastify: FastifyInstance, origins: string[],
   await fastify.register(cors, {
     origin: origins.includes('*') ? '*' : origins,
     methods: specMethods(spec),
-    allowedHeaders: ['Content-Type', 'X-Request-Id', 'If-Match', 'If-None-Match', 'Authorization'],
+    allowedHeaders: ['Content-Type', 'X-Request-Id', 'If-Match', 'If-None-Match', IDEMPOTENCY_KEY, 'Authorization'],
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 600,
     // Strict mode answers a bare OPTIONS with a text/plain 400, outside our one error shape; a preflight

@@ -1,4 +1,3 @@
-import type { PrismaClient } from './database.js'
 import { empty, join, sql, type Dialect, type Sql } from './dialect.js'
 import { columns, found, messageColumns, queryRows } from './columns.js'
 import type { Conversation, ConversationPatch, ConversationWithMessages, NewConversation, NewMessage } from './models.js'
@@ -7,6 +6,7 @@ import { databaseErrorKind } from './prisma-errors.js'
 import type { Queryable } from './snapshot.js'
 import { readInChunks, type Chunks, type FullLists } from './chunks.js'
 import type { UserRepository } from './users.js'
+import { atomically, type Db } from './transaction.js'
 
 /** Sort key of list_conversations: most recent activity first. */
 export type ConversationKey = [updatedAtMs: number, id: number]
@@ -60,7 +60,7 @@ export interface StoreLimits {
   metadataKeys: number
 }
 
-export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists) {
+export function createConversationRepository (prisma: Db, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists) {
   const conversationColumns = columns<Conversation>({
     id: sql`id`,
     userId: sql`"userId"`,
@@ -97,9 +97,9 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
   // transaction: cheaper in Prisma than an interactive one.
   async function createInBatch (insertConversation: Sql, messages: NewMessage[], now: Date): Promise<ConversationWithMessages> {
     const values = messages.map(({ role, content }) => sql`(${dialect.lastConversationId}, ${role}, ${content}, ${now})`)
-    const [[conversation], inserted] = await prisma.$transaction([
-      queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`),
-      queryRows(prisma, newMessageColumns, (list) => sql`
+    const [[conversation], inserted] = await atomically(prisma, (db) => [
+      queryRows(db, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`),
+      queryRows(db, newMessageColumns, (list) => sql`
         INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
         RETURNING ${list}`),
     ])

@@ -1,4 +1,3 @@
-import type { PrismaClient } from './database.js'
 import { found, messageColumns, queryRows } from './columns.js'
 import type { ConversationRepository } from './conversations.js'
 import { readInChunks, type Chunks, type FullLists } from './chunks.js'
@@ -7,6 +6,7 @@ import { empty, sql, type Dialect, type Sql } from './dialect.js'
 import type { Message, NewMessage } from './models.js'
 import { isId, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
+import { atomically, type Db } from './transaction.js'
 
 /** Sort key of list_messages: oldest first, and ids grow with insertion. */
 export type MessageKey = [id: number]
@@ -14,7 +14,7 @@ export const isMessageKey = (key: readonly number[]): key is MessageKey => key.l
 
 const keyOf = (message: Message): MessageKey => [message.id]
 
-export function createMessageRepository (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository, fullLists: FullLists) {
+export function createMessageRepository (prisma: Db, dialect: Dialect, conversations: ConversationRepository, fullLists: FullLists) {
   const columns = messageColumns(dialect)
 
   /** At most `limit` of a conversation's messages after `key`, oldest first: a page, or a chunk of the full list. */
@@ -42,7 +42,7 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
       try {
         const [message] = dialect.writesInWith
           ? await queryRows(prisma, columns, (list) => sql`WITH message AS (${insert} RETURNING *), touched AS (${touch}) SELECT ${list} FROM message`)
-          : (await prisma.$transaction([queryRows(prisma, columns, (list) => sql`${insert} RETURNING ${list}`), prisma.$executeRaw`${touch}`]))[0]
+          : (await atomically(prisma, (db) => [queryRows(db, columns, (list) => sql`${insert} RETURNING ${list}`), db.$executeRaw`${touch}`]))[0]
         return message!
       } catch (error) {
         if (databaseErrorKind(error) === 'foreignKey') return null
@@ -78,9 +78,9 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
         return deleted.length > 0
       }
       // SQLite has one writer at a time: inside the transaction, the message the UPDATE finds is the one the DELETE removes.
-      const [, deleted] = await prisma.$transaction([
-        prisma.$executeRaw`${touch(sql`EXISTS (SELECT 1 FROM "Message" WHERE ${matching})`)}`,
-        prisma.$executeRaw`DELETE FROM "Message" WHERE ${matching}`,
+      const [, deleted] = await atomically(prisma, (db) => [
+        db.$executeRaw`${touch(sql`EXISTS (SELECT 1 FROM "Message" WHERE ${matching})`)}`,
+        db.$executeRaw`DELETE FROM "Message" WHERE ${matching}`,
       ])
       return deleted > 0
     },

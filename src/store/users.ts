@@ -1,11 +1,11 @@
 import { columns, found, queryRows } from './columns.js'
-import type { PrismaClient } from './database.js'
 import { sql, type Dialect } from './dialect.js'
 import type { NewUser, User } from './models.js'
+import type { Db } from './transaction.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { Queryable } from './snapshot.js'
 
-export function createUserRepository (prisma: PrismaClient, dialect: Dialect) {
+export function createUserRepository (prisma: Db, dialect: Dialect) {
   const userColumns = columns<User>({
     id: sql`id`,
     name: sql`name`,

@@ -162,6 +162,15 @@ const BAD_IDS = ['0', '-1', 'abc', '1.5', '1e3', '0x10', '2147483648', '99999999
 const BAD_LIMITS = ['0', '1001', '-5', 'ten', '2.5', '']
 const BAD_CURSORS = ['!!!', 'a b', 'x'.repeat(201), '']
 const BAD_ENTITY_TAGS = ['unquoted', '"open', '"1.1" "1.2"', '**', `"${'x'.repeat(1000)}"`]
+// (Leading and trailing spaces are no way to break a key: HTTP strips them before the server sees the value.)
+const BAD_IDEMPOTENCY_KEYS = ['', 'x'.repeat(256), 'tab\there', 'caf\u00e9']
+
+/** Values breaking each header parameter, by name: a header without a list here fails loudly rather than go unbroken. */
+const BAD_HEADERS: Record<string, string[]> = {
+  'If-Match': BAD_ENTITY_TAGS,
+  'If-None-Match': BAD_ENTITY_TAGS,
+  'Idempotency-Key': BAD_IDEMPOTENCY_KEYS,
+}
 
 /** Every way to break a valid request in exactly one place, with where the server must say it is wrong. */
 export function breakings (operation: SpecOperation, basePath: string, ids: Record<string, unknown>, query: Record<string, unknown>, body: SentBody | undefined, headers: Record<string, string> = {}): Broken[] {
@@ -185,7 +194,9 @@ export function breakings (operation: SpecOperation, basePath: string, ids: Reco
   broken.push({ request: request(path, { ...query, unknown: '1' }, body), in: 'query', pointer: '/unknown', how: 'unknown query parameter' })
   // Node lowercases header names, and the 400 names the header as it arrived.
   for (const parameter of operation.headerParams) {
-    for (const bad of BAD_ENTITY_TAGS) {
+    const bads = BAD_HEADERS[parameter.name]
+    if (bads === undefined) throw new Error(`header ${parameter.name}: no way to break it (BAD_HEADERS)`)
+    for (const bad of bads) {
       broken.push({ request: request(path, query, body, { ...headers, [parameter.name]: bad }), in: 'header', pointer: `/${parameter.name.toLowerCase()}`, how: `header ${parameter.name}: ${JSON.stringify(bad)}` })
     }
   }

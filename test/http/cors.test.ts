@@ -43,14 +43,14 @@ if (store !== 'sqlite') {
     const created = await request<any>(app, 'POST', `${API}/users`, { body: { name: 'Ada' }, headers: { origin: FRONT_END } })
     t.equal(created.status, 201)
     t.equal(created.headers['access-control-allow-origin'], FRONT_END)
-    for (const header of ['Location', 'Link', 'X-Request-Id', 'Retry-After', 'ETag']) {
+    for (const header of ['Location', 'Link', 'X-Request-Id', 'Retry-After', 'ETag', 'Idempotent-Replayed']) {
       t.match(created.headers['access-control-expose-headers'], header, `a front end can read ${header}`)
     }
     const conditional = await request(app, 'OPTIONS', `${API}/conversations/1`, {
       headers: { origin: FRONT_END, 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'if-match, if-none-match' },
     })
     const allowedHeaders = String(conditional.headers['access-control-allow-headers']).split(',').map((name) => name.trim().toLowerCase())
-    for (const header of ['If-Match', 'If-None-Match']) t.ok(allowedHeaders.includes(header.toLowerCase()), `a front end may send ${header}`)
+    for (const header of ['If-Match', 'If-None-Match', 'Idempotency-Key']) t.ok(allowedHeaders.includes(header.toLowerCase()), `a front end may send ${header}`)
     const problem = await request(app, 'GET', `${API}/users/999`, { headers: { origin: 'http://localhost:5173' } })
     t.equal(problem.status, 404)
     t.equal(problem.headers['access-control-allow-origin'], 'http://localhost:5173', 'errors are readable too')

@@ -17,7 +17,7 @@ t.test('list pages are index seeks', { skip: store === 'sqlite' ? false : 'SQLit
   t.teardown(() => prisma.$disconnect())
   const sent: Array<{ query: string, params: string }> = []
   prisma.$on('query', (event) => sent.push(event))
-  const { users, conversations, messages } = createRepositories(prisma, 'sqlite', storeLimits(readSpec()))
+  const { users, conversations, messages } = createRepositories(prisma, 'sqlite', storeLimits(readSpec()), { reader: prisma })
 
   const user = (await users.create({ name: 'Ada' }))!
   const conversation = (await conversations.create(user.id, { messages: [{ role: 'user', content: 'hi' }] }))!

@@ -1,0 +1,16 @@
+-- CreateTable
+CREATE TABLE "IdempotencyKey" (
+    "subject" TEXT NOT NULL DEFAULT '',
+    "operation" TEXT NOT NULL,
+    "key" TEXT NOT NULL,
+    "fingerprint" TEXT NOT NULL,
+    "status" INTEGER NOT NULL,
+    "headers" TEXT NOT NULL,
+    "body" TEXT NOT NULL,
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    PRIMARY KEY ("subject", "operation", "key")
+);
+
+-- CreateIndex
+CREATE INDEX "IdempotencyKey_createdAt_idx" ON "IdempotencyKey"("createdAt");

@@ -1,0 +1,178 @@
+// Idempotency-Key on the creates: a retry with the key gets the first answer again, byte for byte, and
+// stores nothing; the key with another request is a 422; one write however many copies race, across a
+// restart, and never a write without its key or a key without its write.
+import t from 'tap'
+import { API, createDatabase, runSql, snapshot, startApp, store, type Reply, type TestApp } from '../helper.js'
+
+const count = async (databaseUrl: string, table: string) =>
+  Number((await runSql(databaseUrl, `SELECT COUNT(*) AS n FROM "${table}"`) as Array<{ n: unknown }>)[0]!.n)
+
+const keyed = (key: string, body?: unknown) => ({ ...(body === undefined ? {} : { body }), headers: { 'idempotency-key': key } })
+
+/** What must be the same between a first answer and its replay. */
+const answerOf = (reply: Reply) => ({ status: reply.status, text: reply.text, location: reply.headers.location, type: reply.headers['content-type'] })
+
+async function newUser (request: TestApp['request'], name = 'Ada'): Promise<number> {
+  return (await request('POST', `${API}/users`, { body: { name } })).body.id
+}
+
+t.test('each create: a replay is the first answer byte for byte, marked, and stores nothing', async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  const userId = await newUser(request)
+  const conversationId = (await request('POST', `${API}/users/${userId}/conversations`, {})).body.id
+  const creates = [
+    { name: 'create_user', url: `${API}/users`, body: { name: 'Grace', email: 'grace@example.com' }, table: 'User' },
+    { name: 'create_conversation', url: `${API}/users/${userId}/conversations`, body: { title: 'Lisbon', metadata: { a: 'b' }, messages: [{ role: 'user', content: 'hi' }] }, table: 'Conversation' },
+    { name: 'create_message', url: `${API}/conversations/${conversationId}/messages`, body: { role: 'user', content: 'olá 🌍' }, table: 'Message' },
+  ]
+  for (const { name, url, body, table } of creates) {
+    const first = await request('POST', url, keyed(`key-${name}`, body))
+    t.equal(first.status, 201, `${name}: created`)
+    t.equal(first.headers['idempotent-replayed'], undefined, `${name}: the first answer is no replay`)
+    const rows = await count(databaseUrl, table)
+    const before = await snapshot(databaseUrl)
+    for (let i = 0; i < 3; i++) {
+      const replay = await request('POST', url, keyed(`key-${name}`, body))
+      t.same(answerOf(replay), answerOf(first), `${name}: replay ${i + 1} has the first answer's status, bytes, Location and type`)
+      t.equal(replay.headers['idempotent-replayed'], 'true', `${name}: marked as a replay`)
+    }
+    t.equal(await snapshot(databaseUrl), before, `${name}: the replays stored nothing`)
+    t.equal(await count(databaseUrl, table), rows)
+    // The same body in other JSON spelling is the same request.
+    const spaced = await request('POST', url, { payload: JSON.stringify(body, null, 2), headers: { 'content-type': 'application/json', 'idempotency-key': `key-${name}` } })
+    t.equal(spaced.text, first.text, `${name}: JSON whitespace is not part of the request`)
+    // No key, no replay: the same body again is a new write.
+    if (name !== 'create_user') t.not((await request('POST', url, { body })).body.id, first.body.id, `${name}: without a key it is a new write`)
+  }
+  t.equal(await count(databaseUrl, 'IdempotencyKey'), 3, 'one key row per keyed create')
+})
+
+t.test('the key with another body or path is a 422 and stores nothing; keys are per operation', async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  const userId = await newUser(request)
+  const other = await newUser(request, 'Other')
+  const first = await request('POST', `${API}/users/${userId}/conversations`, keyed('k1', { title: 'one' }))
+  t.equal(first.status, 201)
+  const before = await snapshot(databaseUrl)
+  const changed = await request('POST', `${API}/users/${userId}/conversations`, keyed('k1', { title: 'two' }))
+  t.equal(changed.status, 422)
+  t.equal(changed.body.type, 'urn:trackbot:problem:idempotency-key-reused')
+  t.equal((await request('POST', `${API}/users/${other}/conversations`, keyed('k1', { title: 'one' }))).status, 422, 'another path is another request')
+  t.equal((await request('POST', `${API}/users/${userId}/conversations`, keyed('k1'))).status, 422, 'no body is another request than a body')
+  t.equal(await snapshot(databaseUrl), before, 'nothing stored')
+  // The same key on another operation is another key.
+  t.equal((await request('POST', `${API}/users`, keyed('k1', { name: 'Key sharer' }))).status, 201)
+  t.equal((await request('POST', `${API}/conversations/${first.body.id}/messages`, keyed('k1', { role: 'user', content: 'x' }))).status, 201)
+})
+
+t.test('a handler\'s own 404 and 409 are kept for the key; a 400 does not use the key up', async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  const taken = (await request('POST', `${API}/users`, { body: { name: 'Taken', email: 'taken@example.com' } })).body.id
+  const conflict = await request('POST', `${API}/users`, keyed('dup', { name: 'Second', email: 'taken@example.com' }))
+  t.equal(conflict.status, 409)
+  t.equal((await request('DELETE', `${API}/users/${taken}`)).status, 204, 'the email is free now')
+  const replay = await request('POST', `${API}/users`, keyed('dup', { name: 'Second', email: 'taken@example.com' }))
+  t.same(answerOf(replay), answerOf(conflict), 'the retry gets the 409 the key was answered with, byte for byte')
+  t.equal(replay.headers['idempotent-replayed'], 'true')
+  t.equal(await count(databaseUrl, 'User'), 0, 'and creates no user')
+
+  const missing = await request('POST', `${API}/conversations/999/messages`, keyed('gone', { role: 'user', content: 'x' }))
+  t.equal(missing.status, 404)
+  t.same(answerOf(await request('POST', `${API}/conversations/999/messages`, keyed('gone', { role: 'user', content: 'x' }))), answerOf(missing))
+
+  const invalid = await request('POST', `${API}/users`, keyed('fresh', { name: '' }))
+  t.equal(invalid.status, 400)
+  const valid = await request('POST', `${API}/users`, keyed('fresh', { name: 'Valid' }))
+  t.equal(valid.status, 201, 'the key was not used up by a request that broke the contract')
+  t.equal(valid.headers['idempotent-replayed'], undefined)
+})
+
+t.test('a malformed key is a 400 naming the header, and nothing is stored', async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  const before = await snapshot(databaseUrl)
+  for (const bad of ['', 'x'.repeat(256), 'tab\there', 'caf\u00e9']) {
+    const reply = await request('POST', `${API}/users`, keyed(bad, { name: 'Bad key' }))
+    t.equal(reply.status, 400, `Idempotency-Key ${JSON.stringify(bad.slice(0, 20))}`)
+    t.ok(reply.body.errors.some((error: any) => error.in === 'header' && error.pointer === '/idempotency-key'), 'names the header')
+  }
+  t.equal((await request('POST', `${API}/users`, keyed('x'.repeat(255), { name: 'Longest key' }))).status, 201, '255 characters are a key')
+  t.equal((await request('POST', `${API}/users`, keyed('a b', { name: 'Inner space' }))).status, 201, 'an inner space is printable ASCII')
+  t.equal(await count(databaseUrl, 'User'), 2)
+  t.not(await snapshot(databaseUrl), before)
+})
+
+t.test('a burst of one keyed create: exactly one write, every answer the same', async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  const userId = await newUser(request)
+  const body = { title: 'Burst', messages: [{ role: 'user', content: 'one' }, { role: 'assistant', content: 'two' }] }
+  const replies = await Promise.all(Array.from({ length: 24 }, () => request('POST', `${API}/users/${userId}/conversations`, keyed('burst', body))))
+  t.same(new Set(replies.map((reply) => reply.status)), new Set([201]), 'all 201')
+  t.equal(new Set(replies.map((reply) => reply.text)).size, 1, 'one body, byte for byte')
+  t.equal(replies.filter((reply) => reply.headers['idempotent-replayed'] === undefined).length, 1, 'one made it, the rest replayed it')
+  t.equal(await count(databaseUrl, 'Conversation'), 1, 'one conversation stored')
+  t.equal(await count(databaseUrl, 'Message'), 2, 'with its two messages, once')
+
+  const conversationId = replies[0]!.body.id
+  const posts = await Promise.all(Array.from({ length: 24 }, () => request('POST', `${API}/conversations/${conversationId}/messages`, keyed('post', { role: 'user', content: 'once' }))))
+  t.equal(new Set(posts.map((reply) => reply.text)).size, 1)
+  t.equal(await count(databaseUrl, 'Message'), 3, 'one message posted')
+  t.equal((await request('GET', `${API}/conversations/${conversationId}`)).body.messageCount, 3, 'and counted once')
+})
+
+t.test('keys outlive a restart', async (t) => {
+  const database = await createDatabase(t)
+  t.teardown(database.drop)
+  const before = await startApp(t, database.url)
+  const userId = await newUser(before.request)
+  const first = await before.request('POST', `${API}/users/${userId}/conversations`, keyed('restart', { title: 'kept' }))
+  await before.app.close()
+  const after = await startApp(t, database.url)
+  const replay = await after.request('POST', `${API}/users/${userId}/conversations`, keyed('restart', { title: 'kept' }))
+  t.same(answerOf(replay), answerOf(first))
+  t.equal(await count(database.url, 'Conversation'), 1)
+})
+
+t.test('keys past their TTL are swept, and the key is free again', async (t) => {
+  const { request, databaseUrl } = await startApp(t, undefined, { idempotencyKeyTtlMs: 200, idempotencySweepIntervalMs: 100 })
+  t.equal((await request('POST', `${API}/users`, keyed('short', { name: 'First' }))).status, 201)
+  const deadline = Date.now() + 30_000
+  while (await count(databaseUrl, 'IdempotencyKey') > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(await count(databaseUrl, 'IdempotencyKey'), 0, 'swept')
+  const again = await request('POST', `${API}/users`, keyed('short', { name: 'Second' }))
+  t.equal(again.status, 201, 'the key is a new key')
+  t.equal(again.body.name, 'Second')
+})
+
+t.test('a write and its key commit together or not at all', async (t) => {
+  const { request, databaseUrl } = await startApp(t)
+  const userId = await newUser(request)
+  const url = `${API}/users/${userId}/conversations`
+  const failOn = async (table: string) => {
+    if (store === 'sqlite') {
+      // A plain error, not RAISE(ABORT), which SQLite reports as a constraint (SQLITE_CONSTRAINT_TRIGGER).
+      await runSql(databaseUrl, `CREATE TRIGGER fail BEFORE INSERT ON "${table}" BEGIN SELECT abs(-9223372036854775807 - 1); END`)
+    } else {
+      await runSql(databaseUrl, 'CREATE OR REPLACE FUNCTION fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION \'refused by the test\'; END $$ LANGUAGE plpgsql')
+      await runSql(databaseUrl, `CREATE TRIGGER fail BEFORE INSERT ON "${table}" FOR EACH ROW EXECUTE FUNCTION fail()`)
+    }
+  }
+  const stopFailing = (table: string) => runSql(databaseUrl, store === 'sqlite' ? 'DROP TRIGGER fail' : `DROP TRIGGER fail ON "${table}"`)
+
+  // The key's INSERT fails after the create's: the create goes with it.
+  await failOn('IdempotencyKey')
+  const before = await snapshot(databaseUrl)
+  t.equal((await request('POST', url, { ...keyed('atomic', { title: 'x' }), expectServerError: true })).status, 500)
+  t.equal(await snapshot(databaseUrl), before, 'no conversation without its key')
+  t.equal(await count(databaseUrl, 'IdempotencyKey'), 0)
+  await stopFailing('IdempotencyKey')
+
+  // The create fails: no key is kept, so the retry is applied.
+  await failOn('Conversation')
+  t.equal((await request('POST', url, { ...keyed('atomic', { title: 'x' }), expectServerError: true })).status, 500)
+  t.equal(await count(databaseUrl, 'IdempotencyKey'), 0, 'no key without its write')
+  await stopFailing('Conversation')
+  const retry = await request('POST', url, keyed('atomic', { title: 'x' }))
+  t.equal(retry.status, 201, 'the retry after a 5xx is applied')
+  t.equal(retry.headers['idempotent-replayed'], undefined)
+  t.equal(await count(databaseUrl, 'Conversation'), 1)
+})
