@@ -14,8 +14,9 @@ export class ChunkedArray<T> {
   }
 }
 
-/** What a handler returns for a list it reads in chunks. */
-export const inChunks = <T>(chunks: AsyncIterator<T[], unknown>): ChunkedArray<T> => new ChunkedArray(chunks)
+/** What a handler returns for a list it reads in chunks: the array itself when it came whole (one chunk). */
+export const inChunks = <T>(chunks: T[] | AsyncIterator<T[], unknown>): T[] | ChunkedArray<T> =>
+  Array.isArray(chunks) ? chunks : new ChunkedArray(chunks)
 
 /**
  * `serialize` writes a whole array, `[a,b]`, with no space between items (fast-json-stringify, as fastify

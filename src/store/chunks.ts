@@ -92,10 +92,14 @@ export class Chunks<T, K> implements AsyncIterableIterator<T[]> {
 }
 
 /**
- * The list after `after` (from the top when undefined), in chunks, its first already read so that a failure
- * to read at all is still an ordinary error answer; null when the owner does not exist.
+ * The list after `after` (from the top when undefined): the whole of it when it fits in one chunk, as most
+ * lists do (one plain query on `direct` is a consistent read by itself, with no snapshot to open and end);
+ * else in chunks of one snapshot, the first read again in it and read before returning, so that a failure to
+ * read at all is still an ordinary error answer. Null when the owner does not exist.
  */
-export async function readInChunks<T, K> (open: OpenSnapshot, options: ChunkOptions, query: ChunkedQuery<T, K>, after: K | undefined): Promise<Chunks<T, K> | null> {
+export async function readInChunks<T, K> (direct: Queryable, open: OpenSnapshot, options: ChunkOptions, query: ChunkedQuery<T, K>, after: K | undefined): Promise<T[] | Chunks<T, K> | null> {
+  const whole = await query.read(direct, after, options.size)
+  if (whole.length < options.size) return whole.length === 0 && !await query.ownerExists(direct) ? null : whole
   const snapshot = await open()
   try {
     const first = await query.read(snapshot.client, after, options.size)

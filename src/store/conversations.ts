@@ -157,9 +157,9 @@ export function createConversationRepository (prisma: Db, dialect: Dialect, user
       return toPage(conversations, options.limit, keyOf)
     },
 
-    /** All of a user's conversations after `key` (from the top when undefined), in chunks of one snapshot; null when the user does not exist. */
-    async listAllByUser (userId: number, key: ConversationKey | undefined): Promise<Chunks<Conversation, ConversationKey> | null> {
-      return await readInChunks(fullLists.snapshots, fullLists, {
+    /** All of a user's conversations after `key` (from the top when undefined), whole or in chunks of one snapshot; null when the user does not exist. */
+    async listAllByUser (userId: number, key: ConversationKey | undefined): Promise<Conversation[] | Chunks<Conversation, ConversationKey> | null> {
+      return await readInChunks(prisma, fullLists.snapshots, fullLists, {
         read: (client, key, limit) => listed(client, userId, key, limit),
         keyOf,
         ownerExists: (client) => users.exists(userId, client),

@@ -92,9 +92,9 @@ export function createMessageRepository (prisma: Db, dialect: Dialect, conversat
       return toPage(messages, options.limit, keyOf)
     },
 
-    /** All of a conversation's messages after `key` (from the first when undefined), in chunks of one snapshot; null when it does not exist. */
-    async listAllByConversation (conversationId: number, key: MessageKey | undefined): Promise<Chunks<Message, MessageKey> | null> {
-      return await readInChunks(fullLists.snapshots, fullLists, {
+    /** All of a conversation's messages after `key` (from the first when undefined), whole or in chunks of one snapshot; null when it does not exist. */
+    async listAllByConversation (conversationId: number, key: MessageKey | undefined): Promise<Message[] | Chunks<Message, MessageKey> | null> {
+      return await readInChunks(prisma, fullLists.snapshots, fullLists, {
         read: (client, key, limit) => listed(client, conversationId, key, limit),
         keyOf,
         ownerExists: (client) => conversations.exists(conversationId, client),
