@@ -119,7 +119,8 @@ async function postgresDatabases (size: SeedSize): Promise<Databases> {
   }
   cleanups.push(() => adminQuery(admin, created.map((name) => `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
   const fixture = await seed(await create(`${prefix}_seed`), size)
-  return { fixture, copyFor: (server) => create(`${prefix}_${server}`, `${prefix}_seed`) }
+  // A database name is an unquoted identifier here: ours-jwt becomes ours_jwt.
+  return { fixture, copyFor: (server) => create(`${prefix}_${server.replace(/-/g, '_')}`, `${prefix}_seed`) }
 }
 
 interface Spawned { child: ChildProcess, origin: string, output: () => string }

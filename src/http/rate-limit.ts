@@ -1,9 +1,8 @@
 // Per-caller request budgets (RATE_LIMIT_PER_MINUTE), counted by token subject, or by client address for
 // requests without a valid token; in Redis when REDIS_URL is set, so every instance draws on one budget,
 // else in this process. The health endpoints are never limited: a probe must see the server as it is.
-import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { HEALTH_PATHS } from './health.js'
 
 export interface RateLimitOptions {
@@ -30,8 +29,8 @@ export class TooManyRequests extends Error {
  * uncounted requests. Commands fail at once while disconnected (no offline queue) and after 500 ms when Redis
  * hangs, so a request waits at most that long on it.
  */
-function connectRedis (url: string, log: FastifyBaseLogger): Redis {
-  const redis = new Redis(url, { connectTimeout: 500, commandTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false })
+function connectRedis (RedisClient: typeof Redis, url: string, log: FastifyBaseLogger): Redis {
+  const redis = new RedisClient(url, { connectTimeout: 500, commandTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false })
   let down = false
   redis.on('error', (error: Error) => {
     if (down) return
@@ -71,7 +70,9 @@ async function firstConnection (redis: Redis): Promise<void> {
 /** Registered before the API routes, which the plugin hooks as they are added; after src/http/auth.ts's identifying hook. */
 export async function registerRateLimit (fastify: FastifyInstance, options: RateLimitOptions | undefined): Promise<void> {
   if (options === undefined) return
-  const redis = options.redisUrl === undefined ? undefined : connectRedis(options.redisUrl, fastify.log)
+  // Loaded only when limits are on: a process without them holds none of the plugin or of ioredis.
+  const { default: rateLimit, normalizeIP } = await import('@fastify/rate-limit')
+  const redis = options.redisUrl === undefined ? undefined : connectRedis((await import('ioredis')).Redis, options.redisUrl, fastify.log)
   if (redis !== undefined) {
     fastify.addHook('onClose', () => { redis.disconnect() })
     await firstConnection(redis)
