@@ -155,18 +155,23 @@ export async function runSql (databaseUrl: string, sql: string): Promise<unknown
   return await onServer(async (client) => (await client.query(sql)).rows, databaseUrl)
 }
 
-/** Every stored row and id counter, to show that a refused request changed nothing. */
-export async function snapshot (databaseUrl: string): Promise<string> {
+/** Every stored row, Idempotency-Key records too (a refused request must not use a key up). */
+export async function storedRows (databaseUrl: string): Promise<string> {
   const tables = ['User', 'Conversation', 'Message']
-  // Idempotency-Key records too: a refused request must not use a key up.
   const rows = await Promise.all([
     ...tables.map((table) => runSql(databaseUrl, `SELECT * FROM "${table}" ORDER BY id`)),
     runSql(databaseUrl, 'SELECT * FROM "IdempotencyKey" ORDER BY subject, operation, "key"'),
   ])
+  return JSON.stringify(rows)
+}
+
+/** Every stored row and id counter, to show that a refused request changed nothing. */
+export async function snapshot (databaseUrl: string): Promise<string> {
+  const tables = ['User', 'Conversation', 'Message']
   const counters = providerOf(databaseUrl) === 'sqlite'
     ? await runSql(databaseUrl, 'SELECT * FROM sqlite_sequence ORDER BY name')
     : await Promise.all(tables.map((table) => runSql(databaseUrl, `SELECT last_value, is_called FROM "${table}_id_seq"`)))
-  return JSON.stringify({ rows, counters })
+  return JSON.stringify({ rows: await storedRows(databaseUrl), counters })
 }
 
 /** The committed spec with `edit` applied to a copy of it, for tests of how the server follows its contract. */

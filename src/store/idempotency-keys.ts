@@ -4,6 +4,7 @@
 import { columns, queryRows } from './columns.js'
 import type { PrismaClient } from './database.js'
 import { sql } from './dialect.js'
+import { databaseErrorKind } from './prisma-errors.js'
 import { inTransaction, type Db } from './transaction.js'
 
 /** An answer as it was sent: status, the result's own headers (Location, ETag), the body's bytes as text. */
@@ -37,8 +38,8 @@ class NothingWritten extends Error {
   constructor (readonly answer: StoredAnswer) { super('nothing written') }
 }
 
-/** The row of a key claimed in a transaction that has not stored its answer yet; never committed. */
-const CLAIMED: StoredAnswer = { status: 0, headers: {}, body: '' }
+/** Thrown out of the transaction when the key's row is there already: the write rolls back with it. */
+const KEY_TAKEN = new Error('Idempotency-Key taken')
 
 /** Expired keys deleted per statement: each DELETE holds its locks (SQLite's one write lock) this briefly. */
 const SWEEP_BATCH = 500
@@ -64,24 +65,26 @@ export function createIdempotencyKeyStore (prisma: PrismaClient) {
   }
 
   /**
-   * `produce`'s answer, stored with the key; null when the key is taken. The key is claimed first, so a
-   * request whose key is taken writes nothing at all (no id drawn from a sequence either).
+   * `produce`'s answer, stored with the key in `produce`'s own transaction; null when the key is taken. The key's
+   * row is the transaction's last statement, so it carries the whole answer and costs one INSERT: when the key
+   * is taken already, that INSERT breaks the primary key and the write rolls back with it (on PostgreSQL a
+   * concurrent request with the key waits on the key's index entry until the first commits, then rolls back).
    */
   async function storedWith (scope: KeyScope, fingerprint: string, produce: (tx: Db) => Promise<StoredAnswer>): Promise<StoredAnswer | null> {
     try {
       return await inTransaction(prisma, async (db) => {
-        // Visible to no one before the commit, which carries the real answer; on PostgreSQL a concurrent claim
-        // of the key waits here for this transaction to end.
-        if (await db.$executeRaw`${insert} ${values(scope, fingerprint, CLAIMED)} ON CONFLICT DO NOTHING` === 0) return null
         const answer = await produce(db)
         if (answer.status >= 400) throw new NothingWritten(answer)
-        await db.$executeRaw`
-          UPDATE "IdempotencyKey" SET status = ${answer.status}, headers = ${JSON.stringify(answer.headers)}, body = ${answer.body}
-          WHERE ${where(scope)}`
+        try {
+          await db.$executeRaw`${insert} ${values(scope, fingerprint, answer)}`
+        } catch (error) {
+          throw databaseErrorKind(error) === 'unique' ? KEY_TAKEN : error
+        }
         return answer
       })
     } catch (error) {
       if (error instanceof NothingWritten) return await storeAlone(scope, fingerprint, error.answer) ? error.answer : null
+      if (error === KEY_TAKEN) return null
       throw error
     }
   }
@@ -89,10 +92,10 @@ export function createIdempotencyKeyStore (prisma: PrismaClient) {
   return {
     /**
      * The answer to a request under `scope`'s key: the stored one when the key has one, else `produce`'s,
-     * stored with the key. `produce` runs on a transaction (tx) that claims the key first, so its write commits only
-     * with the key: a second request with the key, on any instance, finds it claimed before doing anything (on
-     * PostgreSQL it waits on the key's unique index until the first commits or rolls back; SQLite has one
-     * writer at a time), then replays the first's answer. An answer that wrote nothing (status 400 and
+     * stored with the key. `produce` runs on a transaction (tx) that ends by storing the key, so its write commits
+     * only with the key: a second request with the key, on any instance, cannot commit its own (on PostgreSQL it
+     * waits on the key's unique index until the first commits or rolls back; SQLite has one writer at a time),
+     * then replays the first's answer. An answer that wrote nothing (status 400 and
      * up) is stored on its own. Errors `produce` throws (5xx) store nothing: the request may be retried.
      */
     async once (scope: KeyScope, fingerprint: string, produce: (tx: Db) => Promise<StoredAnswer>): Promise<KeyedAnswer> {

@@ -2,7 +2,12 @@
 // stores nothing; the key with another request is a 422; one write however many copies race, across a
 // restart, and never a write without its key or a key without its write.
 import t from 'tap'
-import { API, createDatabase, runSql, snapshot, startApp, store, type Reply, type TestApp } from '../helper.js'
+import { API, createDatabase, runSql, snapshot, startApp, store, storedRows, type Reply, type TestApp } from '../helper.js'
+
+// A replay runs its write and rolls it back with the key's INSERT (src/store/idempotency-keys.ts): on PostgreSQL
+// that may draw ids from a sequence, which no rollback returns (sequences are not data); SQLite's counters roll
+// back with the rest.
+const unchanged = store === 'sqlite' ? snapshot : storedRows
 
 const count = async (databaseUrl: string, table: string) =>
   Number((await runSql(databaseUrl, `SELECT COUNT(*) AS n FROM "${table}"`) as Array<{ n: unknown }>)[0]!.n)
@@ -30,13 +35,13 @@ t.test('each create: a replay is the first answer byte for byte, marked, and sto
     t.equal(first.status, 201, `${name}: created`)
     t.equal(first.headers['idempotent-replayed'], undefined, `${name}: the first answer is no replay`)
     const rows = await count(databaseUrl, table)
-    const before = await snapshot(databaseUrl)
+    const before = await unchanged(databaseUrl)
     for (let i = 0; i < 3; i++) {
       const replay = await request('POST', url, keyed(`key-${name}`, body))
       t.same(answerOf(replay), answerOf(first), `${name}: replay ${i + 1} has the first answer's status, bytes, Location and type`)
       t.equal(replay.headers['idempotent-replayed'], 'true', `${name}: marked as a replay`)
     }
-    t.equal(await snapshot(databaseUrl), before, `${name}: the replays stored nothing`)
+    t.equal(await unchanged(databaseUrl), before, `${name}: the replays stored nothing`)
     t.equal(await count(databaseUrl, table), rows)
     // The same body in other JSON spelling is the same request.
     const spaced = await request('POST', url, { payload: JSON.stringify(body, null, 2), headers: { 'content-type': 'application/json', 'idempotency-key': `key-${name}` } })
@@ -53,13 +58,13 @@ t.test('the key with another body or path is a 422 and stores nothing; keys are 
   const other = await newUser(request, 'Other')
   const first = await request('POST', `${API}/users/${userId}/conversations`, keyed('k1', { title: 'one' }))
   t.equal(first.status, 201)
-  const before = await snapshot(databaseUrl)
+  const before = await unchanged(databaseUrl)
   const changed = await request('POST', `${API}/users/${userId}/conversations`, keyed('k1', { title: 'two' }))
   t.equal(changed.status, 422)
   t.equal(changed.body.type, 'urn:trackbot:problem:idempotency-key-reused')
   t.equal((await request('POST', `${API}/users/${other}/conversations`, keyed('k1', { title: 'one' }))).status, 422, 'another path is another request')
   t.equal((await request('POST', `${API}/users/${userId}/conversations`, keyed('k1'))).status, 422, 'no body is another request than a body')
-  t.equal(await snapshot(databaseUrl), before, 'nothing stored')
+  t.equal(await unchanged(databaseUrl), before, 'nothing stored')
   // The same key on another operation is another key.
   t.equal((await request('POST', `${API}/users`, keyed('k1', { name: 'Key sharer' }))).status, 201)
   t.equal((await request('POST', `${API}/conversations/${first.body.id}/messages`, keyed('k1', { role: 'user', content: 'x' }))).status, 201)
@@ -160,9 +165,9 @@ t.test('a write and its key commit together or not at all', async (t) => {
 
   // The key's INSERT fails after the create's: the create goes with it.
   await failOn('IdempotencyKey')
-  const before = await snapshot(databaseUrl)
+  const before = await unchanged(databaseUrl)
   t.equal((await request('POST', url, { ...keyed('atomic', { title: 'x' }), expectServerError: true })).status, 500)
-  t.equal(await snapshot(databaseUrl), before, 'no conversation without its key')
+  t.equal(await unchanged(databaseUrl), before, 'no conversation without its key')
   t.equal(await count(databaseUrl, 'IdempotencyKey'), 0)
   await stopFailing('IdempotencyKey')
 
