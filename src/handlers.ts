@@ -3,13 +3,11 @@ import { inChunks } from './contract/chunked-body.js'
 import type { Handlers } from './contract/handler-types.js'
 import { decodeCursor, nextPageLink } from './contract/cursor.js'
 import { entityTag, noneMatchHolds, versionsMatching } from './contract/etag.js'
-import { INVALID_REQUEST, notFoundDetail, problem, type ResourceIds } from './contract/problems.js'
+import { INVALID_REQUEST, notFound, problem } from './contract/problems.js'
 import type { Repositories } from './store/repositories.js'
 import { isConversationKey, PRECONDITION_FAILED, TOO_MANY_METADATA_KEYS, type Versioned } from './store/conversations.js'
 import { isMessageKey } from './store/messages.js'
 import type { Page } from './store/page.js'
-
-const notFound = (ids: ResourceIds, instance: string) => ({ status: 404, body: problem('notFound', notFoundDetail(ids), instance) }) as const
 
 const badCursor = (instance: string) => ({
   status: 400,

@@ -5,7 +5,7 @@
 // An operation with neither acts on no one user's data (create_user) and needs the admin scope.
 import type { Operation } from 'openapi-backend'
 import type { AnyResult } from './handler-types.js'
-import { notFoundDetail, problem, type ResourceIds } from './problems.js'
+import { notFound, problem, type ResourceIds } from './problems.js'
 
 /** The scope that lets a token act on every user, and create users. */
 export const ADMIN_SCOPE = 'trackbot:admin'
@@ -53,7 +53,6 @@ export function compileAccessCheck (operation: Operation, conversationOwner: Con
   const unknown = names.filter((name) => !OWNER_PARAMETERS.has(name))
   if (unknown.length > 0) throw new Error(`${operation.operationId}: no access rule for path parameter ${unknown.join(', ')} (src/contract/access.ts)`)
   // Not the caller's answers exactly as not there: the handler's 404, before any handler work.
-  const notFound = (params: ResourceIds, instance: string): AnyResult => ({ status: 404, body: problem('notFound', notFoundDetail(params), instance) })
 
   if (names.includes('userId')) {
     return async (identity, params, instance) => identity.admin || identity.userId === params.userId ? undefined : notFound(params, instance)

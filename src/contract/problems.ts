@@ -41,12 +41,8 @@ export const INVALID_REQUEST = 'The request does not match the API contract.'
 /** The path ids an operation names its resource by (the spec's path parameters). */
 export interface ResourceIds { userId?: number, conversationId?: number, messageId?: number }
 
-/**
- * What a 404 says about the resource `ids` name, by the innermost of them: the handlers' answer for a row that
- * is not there and src/contract/access.ts's for one that is not the caller's are this same text, so a client
- * cannot tell the two apart.
- */
-export function notFoundDetail ({ userId, conversationId, messageId }: ResourceIds): string {
+/** What a 404 says about the resource `ids` name, by the innermost of them. */
+function notFoundDetail ({ userId, conversationId, messageId }: ResourceIds): string {
   if (messageId !== undefined) return `Conversation ${conversationId} has no message ${messageId}.`
   if (conversationId !== undefined) return `Conversation ${conversationId} does not exist.`
   return `User ${userId} does not exist.`
@@ -64,6 +60,12 @@ export function problem (kind: ProblemKind, detail: string, instance: string, er
   if (errors !== undefined && errors.length > 0) body.errors = errors.slice(0, 100)
   return body
 }
+
+/**
+ * The 404 for `ids`: the handlers' answer for a row that is not there and src/contract/access.ts's for one that
+ * is not the caller's are this one result, so a client cannot tell the two apart.
+ */
+export const notFound = (ids: ResourceIds, instance: string) => ({ status: 404, body: problem('notFound', notFoundDetail(ids), instance) }) as const
 
 /**
  * For HTTP errors we have no kind of our own for (a 414 from the router, say): RFC 9457's
