@@ -128,7 +128,7 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   registerHealthRoutes(fastify, database)
   registerOpeningGate(fastify, database)
   const auth = options.auth ?? { mode: 'none' }
-  registerAuthentication(fastify, auth, basePath, Object.values(specPaths(basePath)))
+  await registerAuthentication(fastify, auth, basePath, Object.values(specPaths(basePath)))
   // Before the routes, which it hooks as they are added.
   await registerRateLimit(fastify, options.rateLimit)
   // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
