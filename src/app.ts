@@ -37,6 +37,8 @@ export interface AppOptions {
   requestTimeoutMs?: number
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   corsOrigins?: string[]
+  /** Reverse proxies whose X-Forwarded-For names the client (addresses, CIDR ranges); none by default. */
+  trustProxy?: string[]
   /** Mean event-loop lag (ms) past which API requests get a 503; 0 turns it off; default 1000. */
   maxEventLoopDelayMs?: number
   /** Bearer tokens: none required by default (mode `none`). */
@@ -90,6 +92,9 @@ export async function assembleApp (options: AppOptions): Promise<App> {
     http: { requireHostHeader: false, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeoutMs / 4))) },
     clientErrorHandler: handleClientError,
     genReqId: requestId,
+    // Only named proxies: trusting any peer's X-Forwarded-For would let a client choose its own address,
+    // and so its own rate-limit budget.
+    trustProxy: options.trustProxy !== undefined && options.trustProxy.length > 0 ? options.trustProxy.join(',') : false,
     // Long enough that a 5000-digit id reaches validation (a 400 naming it) instead of the router's 414;
     // the whole URL stays bounded by Node's header size limit.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },

@@ -1,5 +1,6 @@
 // Configuration from the environment, checked once at start so a bad value fails loudly and early.
 import { accessSync, constants, existsSync, statSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { dirname } from 'node:path'
 import type { AuthOptions } from './http/auth.js'
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
@@ -22,6 +23,11 @@ export interface Config {
   logFormat: 'json' | 'pretty'
   /** Origins allowed to call the API from a browser; empty means CORS is off. */
   corsOrigins: string[]
+  /**
+   * Addresses of the reverse proxies in front of us, whose X-Forwarded-For names the client (its address is
+   * then what rate limits count a caller without a token by); empty: every peer is the client.
+   */
+  trustProxy: string[]
   /** Longest a client may take to send a whole request. */
   requestTimeoutMs: number
   /** Mean event-loop lag past which API requests are shed with a 503; 0 is off. */
@@ -130,6 +136,24 @@ function corsOrigins (value: string | undefined): string[] {
   return origins
 }
 
+// proxy-addr's names for address ranges (fastify's trustProxy hands the list to it).
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal']
+
+function trustProxy (value: string | undefined): string[] {
+  const entries = (value ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  for (const entry of entries) {
+    if (PROXY_RANGE_NAMES.includes(entry)) continue
+    const [address = '', prefix, ...rest] = entry.split('/')
+    const version = isIP(address)
+    const bits = version === 4 ? 32 : 128
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits)
+    if (version === 0 || !prefixOk || rest.length > 0) {
+      throw new ConfigError(`TRUST_PROXY must be a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,::1) or ${PROXY_RANGE_NAMES.join(', ')}, got "${entry}"`)
+    }
+  }
+  return entries
+}
+
 function requestTimeoutMs (value: string | undefined): number {
   if (value === undefined || value === '') return DEFAULT_REQUEST_TIMEOUT_MS
   const number = Number(value)
@@ -214,6 +238,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: logLevel(env.LOG_LEVEL),
     logFormat: logFormat(env.LOG_FORMAT),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
+    trustProxy: trustProxy(env.TRUST_PROXY),
     requestTimeoutMs: requestTimeoutMs(env.REQUEST_TIMEOUT_MS),
     maxEventLoopDelayMs: maxEventLoopDelayMs(env.MAX_EVENT_LOOP_DELAY_MS),
     auth: auth(env),

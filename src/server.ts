@@ -15,6 +15,7 @@ async function main (): Promise<void> {
       ...(config.logFormat === 'pretty' ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
     },
     corsOrigins: config.corsOrigins,
+    trustProxy: config.trustProxy,
     requestTimeoutMs: config.requestTimeoutMs,
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     auth: config.auth,

@@ -28,6 +28,14 @@ t.test('CORS_ORIGINS takes a list of origins', async (t) => {
   t.same(loadConfig({}).corsOrigins, [])
 })
 
+t.test('TRUST_PROXY takes proxy addresses, CIDR ranges and proxy-addr\'s range names; nothing else', async (t) => {
+  t.same(loadConfig({}).trustProxy, [])
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1, fd00::/8,loopback' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8', 'loopback'])
+  for (const bad of ['true', '*', '1', '10.0.0.0/33', '::1/129', '10.0.0.1/8/2', 'proxy.example.com', '10.0.0.256']) {
+    t.throws(() => loadConfig({ TRUST_PROXY: bad }), /TRUST_PROXY must be a comma-separated list of proxy addresses or CIDR ranges/, bad)
+  }
+})
+
 t.test('DATABASE_URL may say pgbouncer=true; DATABASE_DIRECT_URL is PostgreSQL only', async (t) => {
   const pooled = 'postgresql://app:secret@pooler:6432/trackbot?pgbouncer=true'
   t.match(loadConfig({ DATABASE_URL: pooled, DATABASE_DIRECT_URL: 'postgresql://app:secret@db:5432/trackbot' }),

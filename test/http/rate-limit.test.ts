@@ -46,6 +46,17 @@ t.test('per client address without a token: a 429 problem past the budget, which
   for (let i = 0; i < 5; i++) t.equal((await request('GET', '/healthz', from('10.0.0.1'))).status, 200)
 })
 
+t.test('behind a trusted proxy (TRUST_PROXY) each forwarded client has its own budget; no one else can choose theirs', async (t) => {
+  const { request } = await startApp(t, undefined, { rateLimit: { perMinute: 1 }, trustProxy: ['10.0.0.0/24'] })
+  const via = (peer: string, client: string) => ({ remoteAddress: peer, headers: { 'x-forwarded-for': client } })
+  t.equal((await request('GET', '/api/v1/users/1', via('10.0.0.5', '198.51.100.1'))).status, 404)
+  t.equal((await request('GET', '/api/v1/users/1', via('10.0.0.5', '198.51.100.1'))).status, 429, 'the forwarded client spent its budget')
+  t.equal((await request('GET', '/api/v1/users/1', via('10.0.0.5', '198.51.100.2'))).status, 404, 'another client behind the same proxy has its own')
+  // A peer that is not a trusted proxy is the client, whatever it forwards.
+  t.equal((await request('GET', '/api/v1/users/1', via('192.0.2.7', '198.51.100.3'))).status, 404)
+  t.equal((await request('GET', '/api/v1/users/1', via('192.0.2.7', '198.51.100.4'))).status, 429, 'an untrusted X-Forwarded-For is ignored')
+})
+
 t.test('per token subject with tokens required; refused tokens count against their address', async (t) => {
   const { request } = await startApp(t, undefined, { auth: secretAuth, rateLimit: { perMinute: 2 } })
   const admin = await freshAdmin()
