@@ -20,8 +20,7 @@ import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import type { ChunkOptions } from './store/chunks.js'
 import { createRepositories } from './store/repositories.js'
-import type { Db } from './store/transaction.js'
-import { createIdempotencyKeyStore, DEFAULT_IDEMPOTENCY_KEY_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS, sweepExpiredKeys } from './store/idempotency-keys.js'
+import { createIdempotencyKeyStore, DEFAULT_IDEMPOTENCY_KEY_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS, sweepExpiredKeys, type RequestKey } from './store/idempotency-keys.js'
 import { apiBasePath, createOpenApi, readSpecSource, storeLimits, type SpecSource } from './contract/spec.js'
 
 export interface AppOptions {
@@ -138,9 +137,9 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   await registerRateLimit(fastify, options.rateLimit)
   // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
   const limits = storeLimits(spec.document)
-  const repositoriesOn = (db: Db) => createRepositories(db, database.provider, limits, { reader: database.reader, chunks: options.listChunks })
-  const repositories = repositoriesOn(database.prisma)
-  registerApiRoutes(fastify, api, { handlers: createHandlers(repositories, basePath), inTransaction: (tx) => createHandlers(repositoriesOn(tx), basePath) }, basePath, {
+  const repositoriesWith = (key?: RequestKey) => createRepositories(database.prisma, database.provider, limits, { reader: database.reader, chunks: options.listChunks, key })
+  const repositories = repositoriesWith()
+  registerApiRoutes(fastify, api, { handlers: createHandlers(repositories, basePath), withKey: (key) => createHandlers(repositoriesWith(key), basePath) }, basePath, {
     keys,
     conversationOwner: auth.mode === 'jwt' ? (id) => repositories.conversations.ownerOf(id) : undefined,
   })

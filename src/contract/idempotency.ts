@@ -1,16 +1,16 @@
 // Idempotency-Key (the IETF httpapi draft "The Idempotency-Key HTTP Header Field") on every operation whose
 // spec declares the header parameter: an operation gains safe retries by the spec alone, with no list here.
-// The first request with a key is answered and its answer stored with the key, in the transaction of its
-// write (src/store/idempotency-keys.ts); a retry with the same key and request gets that answer again, byte
-// for byte; the same key with another request is a 422.
-import { createHash } from 'node:crypto'
+// The first request with a key has its write store the key with the rows it wrote, in the write's own
+// statement (src/store/idempotency-keys.ts); a retry with the same key and request finds the key taken, its
+// handler gets those rows instead of writing, and so makes the first answer again, byte for byte. An answer
+// that wrote nothing (a 404, a 409) is stored as it was sent. The same key with another request is a 422.
+import { hash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Operation } from 'openapi-backend'
-import type { IdempotencyKeyStore, StoredAnswer } from '../store/idempotency-keys.js'
-import type { Db } from '../store/transaction.js'
+import { KeyAnswered, RequestKey, type IdempotencyKeyStore, type StoredAnswer } from '../store/idempotency-keys.js'
 import type { AnyResult } from './handler-types.js'
 import { problem } from './problems.js'
-import { sendProblem, sendSerialized } from './reply.js'
+import { sendProblem, sendResult, sendSerialized } from './reply.js'
 
 export const IDEMPOTENCY_KEY = 'Idempotency-Key'
 
@@ -20,10 +20,10 @@ export const REPLAYED_HEADER = 'Idempotent-Replayed'
 /** A request carrying a key, taken before validation; answered once validation has passed the key's format. */
 export interface KeyedRequest {
   /**
-   * Answers it: `run`'s result, run on the transaction that stores it with the key, or the key's stored
-   * answer, or a 422.
+   * Answers it: `run`'s result, its handler run on repositories given the key (whose create stores the key
+   * with its rows, or answers from the rows it holds), or the key's stored answer, or a 422.
    */
-  answer (reply: FastifyReply, run: (tx: Db) => Promise<AnyResult>): Promise<FastifyReply>
+  answer (reply: FastifyReply, run: (key: RequestKey) => Promise<AnyResult>): Promise<FastifyReply>
 }
 
 export interface Idempotency {
@@ -36,7 +36,7 @@ export interface Idempotency {
 
 /** The request a key binds: method, path and body as parsed (so JSON whitespace does not count), hashed. */
 function fingerprintOf (method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${path}\n${body === undefined ? '' : JSON.stringify(body)}`).digest('base64url')
+  return hash('sha256', `${method} ${path}\n${body === undefined ? '' : JSON.stringify(body)}`, 'base64url')
 }
 
 /**
@@ -72,13 +72,34 @@ export function idempotencyFor (operation: Operation, keys: IdempotencyKeyStore)
       if (header === undefined) return undefined
       const fingerprint = fingerprintOf(request.method, path, request.body)
       const scope = { subject: subjectOf(request), operation: operationId, key: String(header) }
+      const reused = (reply: FastifyReply) => sendProblem(reply, problem('idempotencyKeyReused', `This ${IDEMPOTENCY_KEY} was used with another request; use a new key for a new request.`, path))
+      const replayed = { [REPLAYED_HEADER]: 'true' }
       return {
         async answer (reply, run) {
-          const keyed = await keys.once(scope, fingerprint, async (tx) => serialize(reply, await run(tx)))
-          if (keyed.fingerprint !== fingerprint) {
-            return sendProblem(reply, problem('idempotencyKeyReused', `This ${IDEMPOTENCY_KEY} was used with another request; use a new key for a new request.`, path))
+          const key = new RequestKey(scope, fingerprint)
+          let result: AnyResult
+          try {
+            result = await run(key)
+          } catch (error) {
+            // The key holds the answer of a request that wrote nothing.
+            if (!(error instanceof KeyAnswered)) throw error
+            return error.holding.fingerprint === fingerprint ? sendSerialized(reply, error.holding.answer, replayed) : reused(reply)
           }
-          return sendSerialized(reply, keyed.answer, keyed.replayed ? { [REPLAYED_HEADER]: 'true' } : {})
+          // The key holds rows, which the create returned in place of writing: the first answer, made again.
+          if (key.taken !== undefined) return key.taken.fingerprint === fingerprint ? sendResult(reply, { ...result, headers: { ...result.headers, ...replayed } }) : reused(reply)
+          if (result.status < 400) return sendResult(reply, result)
+          // Nothing written (the handler's own 404 or 409): the answer is kept as sent, unless a request with
+          // the key got there first (its write committed after this one failed: a replay of a create_user whose
+          // email its first request took, say).
+          const answer = serialize(reply, result)
+          const holding = await keys.storeAnswer(key, answer)
+          if (holding === undefined) return sendSerialized(reply, answer, {})
+          if (holding.fingerprint !== fingerprint) return reused(reply)
+          if (holding.answer !== undefined) return sendSerialized(reply, holding.answer, replayed)
+          // Rows: the handler makes their answer again, its create returning them (never KeyAnswered: rows).
+          key.taken = holding
+          const again = await run(key)
+          return sendResult(reply, { ...again, headers: { ...again.headers, ...replayed } })
         },
       }
     },

@@ -6,7 +6,7 @@ import type { AnyResult, HandlerContext, Handlers, OperationId } from './handler
 import { compileRequestValidator, toProblemErrors } from './request-validation.js'
 import { idempotencyFor } from './idempotency.js'
 import type { IdempotencyKeyStore } from '../store/idempotency-keys.js'
-import type { Db } from '../store/transaction.js'
+import type { RequestKey } from '../store/idempotency-keys.js'
 import { INVALID_REQUEST, problem, type Problem, type ResourceIds } from './problems.js'
 import { sendProblem, sendResult } from './reply.js'
 import { OPERATION_METHODS, servedMethods } from './spec.js'
@@ -51,10 +51,10 @@ function checkHandlersMatchSpec (api: OpenAPIBackend, handlers: Handlers): void 
   }
 }
 
-/** The handlers, and the same made on a transaction, for a keyed create and its key's record to commit together. */
+/** The handlers, and the same made for one keyed request, whose create stores its key or answers from it. */
 export interface ApiHandlers {
   handlers: Handlers
-  inTransaction (tx: Db): Handlers
+  withKey (key: RequestKey): Handlers
 }
 
 export interface RouteOptions {
@@ -67,7 +67,7 @@ export interface RouteOptions {
   conversationOwner?: ConversationOwner
 }
 
-export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, { handlers, inTransaction }: ApiHandlers, basePath: string, { keys, conversationOwner }: RouteOptions): void {
+export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, { handlers, withKey }: ApiHandlers, basePath: string, { keys, conversationOwner }: RouteOptions): void {
   checkHandlersMatchSpec(api, handlers)
   for (const operation of api.getOperations()) {
     const operationId = operation.operationId as OperationId
@@ -92,7 +92,7 @@ export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend
           if (denied !== undefined) return sendResult(reply, denied)
         }
         if (keyed === undefined) return sendResult(reply, await handler(validation.request, { path }))
-        return await keyed.answer(reply, (tx) => (inTransaction(tx)[operationId] as unknown as AnyHandler)(validation.request, { path }))
+        return await keyed.answer(reply, (key) => (withKey(key)[operationId] as unknown as AnyHandler)(validation.request, { path }))
       },
     })
   }

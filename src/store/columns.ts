@@ -2,7 +2,8 @@
 // column map: one SQL expression per property of an API schema (models.ts, generated from the spec), each
 // selected under its property's name. The map is checked against the schema, so a property renamed, added,
 // made optional or dropped in the spec fails to compile at its map, rather than passing the type check and
-// failing at the serializer; and queryRows, next to the maps, is the one place a row's type is asserted.
+// failing at the serializer; and queryRows and storedRows, next to the maps, are the only places a row's type
+// is asserted.
 import type { Prisma } from '../../generated/prisma/sqlite/client.js'
 import { join, raw, sql, type Dialect, type Sql } from './dialect.js'
 import type { Message } from './models.js'
@@ -46,15 +47,36 @@ export function queryRows<Row> (prisma: Queryable, { list }: Columns<Row>, state
   return prisma.$queryRaw<Row[]>(statement(list))
 }
 
+/**
+ * Rows a keyed write stored with its Idempotency-Key (src/store/idempotency-keys.ts), parsed from the JSON the
+ * database made of the rows `columns` selected: the same values as the rows themselves.
+ */
+export function storedRows<Row> (_columns: Columns<Row>, rows: unknown): Row[] {
+  return rows as Row[]
+}
+
+/**
+ * `build` once per dialect: column sets are facts of the schema and the dialect, so repositories made per keyed
+ * request (createRepositories' `key`) share them instead of building them again on the hot path.
+ */
+export function perDialect<T> (build: (dialect: Dialect) => T): (dialect: Dialect) => T {
+  const built = new Map<Dialect, T>()
+  return (dialect) => {
+    let value = built.get(dialect)
+    if (value === undefined) built.set(dialect, value = build(dialect))
+    return value
+  }
+}
+
 /** A message row in the API's shape: posting a message and creating a conversation return it alike. */
-export const messageColumns = (dialect: Dialect) => columns<Message>({
+export const messageColumns = perDialect((dialect) => columns<Message>({
   id: sql`id`,
   conversationId: sql`"conversationId"`,
   role: sql`role`,
   content: sql`content`,
   // Computed: formatted by the database.
   createdAt: dialect.isoTime(sql`"createdAt"`),
-})
+}))
 
 /** For "does this row exist" lookups: one constant column, nothing read from the row. */
 export const found = columns<{ found: number }>({ found: sql`1` })

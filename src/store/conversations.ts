@@ -1,12 +1,13 @@
 import { empty, join, sql, type Dialect, type Sql } from './dialect.js'
-import { columns, found, messageColumns, queryRows } from './columns.js'
+import { columns, found, messageColumns, perDialect, queryRows } from './columns.js'
 import type { Conversation, ConversationPatch, ConversationWithMessages, NewConversation, NewMessage } from './models.js'
 import { isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { Queryable } from './snapshot.js'
 import { readInChunks, type Chunks, type FullLists } from './chunks.js'
 import type { UserRepository } from './users.js'
-import { atomically, type Db } from './transaction.js'
+import type { PrismaClient } from './database.js'
+import { writeBatch, writeWith, type RequestKey } from './idempotency-keys.js'
 
 /** Sort key of list_conversations: most recent activity first. */
 export type ConversationKey = [updatedAtMs: number, id: number]
@@ -60,7 +61,8 @@ export interface StoreLimits {
   metadataKeys: number
 }
 
-export function createConversationRepository (prisma: Db, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists) {
+/** The column sets of conversations on one dialect (perDialect: built once). */
+const conversationColumnsOf = perDialect((dialect) => {
   const conversationColumns = columns<Conversation>({
     id: sql`id`,
     userId: sql`"userId"`,
@@ -77,7 +79,6 @@ export function createConversationRepository (prisma: Db, dialect: Dialect, user
   // The API body and, outside it, the version (Versioned).
   const versionedColumns = columns<Conversation & { version: number }>({ ...conversationColumns.map, version: sql`version` })
   const ownerColumns = columns<Pick<Conversation, 'userId'>>({ userId: sql`"userId"` })
-  const versioned = ({ version, ...conversation }: Conversation & { version: number }): Versioned => ({ conversation, version })
   const newMessageColumns = messageColumns(dialect)
   // PostgreSQL's one-statement create, over its `conversation` and `message` CTEs. Computed: the messages,
   // one JSON array of rows in the same columns as every other message, in id (= request) order.
@@ -86,6 +87,16 @@ export function createConversationRepository (prisma: Db, dialect: Dialect, user
     messages: sql`(SELECT json_agg(m ORDER BY m.id) FROM (SELECT ${newMessageColumns.list} FROM message) AS m)`,
   })
 
+  // The new conversation's row, read back by a key's INSERT in the same batch (SQLite). metadata holds JSON.
+  const createdConversation = { columns: conversationColumns, from: sql`FROM "Conversation" WHERE id = ${dialect.lastId('Conversation')}`, json: ['metadata'] } as const
+  return { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns, createdConversation }
+})
+
+/** `key`: a keyed request's Idempotency-Key, which the create stores with its rows, or answers from. */
+export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists, key?: RequestKey) {
+  const { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns, createdConversation } = conversationColumnsOf(dialect)
+  const versioned = ({ version, ...conversation }: Conversation & { version: number }): Versioned => ({ conversation, version })
+
   /** At most `limit` of a user's conversations after `key`, newest activity first: a page, or a chunk of the full list. */
   const listed = (client: Queryable, userId: number, key: ConversationKey | undefined, limit: number) => queryRows(client, conversationColumns, (list) => sql`
     SELECT ${list} FROM "Conversation"
@@ -93,15 +104,19 @@ export function createConversationRepository (prisma: Db, dialect: Dialect, user
     ORDER BY "Conversation"."updatedAt" DESC, "Conversation".id DESC
     LIMIT ${limit}`)
 
-  // The messages name their conversation by the id this connection has just inserted. A batch
-  // transaction: cheaper in Prisma than an interactive one.
+  // SQLite: a batch transaction, cheaper in Prisma than an interactive one; the messages name their
+  // conversation by the id just inserted.
   async function createInBatch (insertConversation: Sql, messages: NewMessage[], now: Date): Promise<ConversationWithMessages> {
-    const values = messages.map(({ role, content }) => sql`(${dialect.lastConversationId}, ${role}, ${content}, ${now})`)
-    const [[conversation], inserted] = await atomically(prisma, (db) => [
-      queryRows(db, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`),
-      queryRows(db, newMessageColumns, (list) => sql`
-        INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
-        RETURNING ${list}`),
+    const conversationId = dialect.lastId('Conversation')
+    const values = messages.map(({ role, content }) => sql`(${conversationId}, ${role}, ${content}, ${now})`)
+    const [[conversation], inserted] = await writeBatch(prisma, key, [
+      { statement: (db) => queryRows(db, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`), returns: createdConversation },
+      {
+        statement: (db) => queryRows(db, newMessageColumns, (list) => sql`
+          INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
+          RETURNING ${list}`),
+        returns: { columns: newMessageColumns, from: sql`FROM "Message" WHERE "conversationId" = ${conversationId} ORDER BY id` },
+      },
     ])
     // RETURNING promises no order; ids grow in insertion order.
     return { ...conversation!, messages: inserted.sort(byId) }
@@ -111,14 +126,23 @@ export function createConversationRepository (prisma: Db, dialect: Dialect, user
   // (createdColumns).
   async function createInOneStatement (insertConversation: Sql, messages: NewMessage[]): Promise<ConversationWithMessages> {
     const values = messages.map(({ role, content }, position) => sql`(${role}, ${content}, CAST(${position} AS integer))`)
-    const [conversation] = await queryRows(prisma, createdColumns, (list) => sql`
-      WITH conversation AS (${insertConversation} RETURNING *),
+    const [conversation] = await writeWith(prisma, key, createdColumns, sql`
+      conversation AS (${insertConversation} RETURNING *),
       message AS (
         INSERT INTO "Message" ("conversationId", role, content, "createdAt")
         SELECT conversation.id, m.role, m.content, conversation."createdAt"
         FROM conversation, (VALUES ${join(values)}) AS m (role, content, position) ORDER BY m.position
-        RETURNING *)
-      SELECT ${list} FROM conversation`)
+        RETURNING *)`, sql`conversation`)
+    return conversation!
+  }
+
+  /** A conversation without messages: one statement, in a batch of its own on SQLite only with a key. */
+  async function createAlone (insertConversation: Sql): Promise<Conversation> {
+    const [conversation] = dialect.writesInWith
+      ? await writeWith(prisma, key, conversationColumns, sql`conversation AS (${insertConversation} RETURNING *)`, sql`conversation`)
+      : (await writeBatch(prisma, key, [
+          { statement: (db) => queryRows(db, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`), returns: createdConversation },
+        ]))[0]
     return conversation!
   }
 
@@ -131,10 +155,7 @@ export function createConversationRepository (prisma: Db, dialect: Dialect, user
         INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", "createdAt", "updatedAt")
         VALUES (${userId}, ${input.title ?? null}, ${dialect.json(input.metadata ?? {})}, ${messages.length}, ${now}, ${now})`
       try {
-        if (messages.length === 0) {
-          const [conversation] = await queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`)
-          return { ...conversation!, messages: [] }
-        }
+        if (messages.length === 0) return { ...await createAlone(insertConversation), messages: [] }
         return dialect.writesInWith
           ? await createInOneStatement(insertConversation, messages)
           : await createInBatch(insertConversation, messages, now)

@@ -51,7 +51,7 @@ export const BUSY_TIMEOUT_MS = 5000
  * Prisma's own limit on starting a transaction (2 s by default) must outlast that wait, or a transaction
  * waiting for the lock would fail first, as an error we would answer with a 500.
  */
-export const TRANSACTION_START_MS = BUSY_TIMEOUT_MS + 2000
+const TRANSACTION_START_MS = BUSY_TIMEOUT_MS + 2000
 
 export async function migrateDatabase (databaseUrl: string, log: MigrationLog): Promise<string[]> {
   const provider = providerOf(databaseUrl)

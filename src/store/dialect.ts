@@ -17,8 +17,8 @@ export interface Dialect {
   mergePatch (column: Sql, patch: Record<string, string | null>): Sql
   /** How many keys a JSON object holds. */
   keyCount (object: Sql): Sql
-  /** The id of the conversation inserted earlier in the same transaction. */
-  lastConversationId: Sql
+  /** The id of the row of `table` inserted last in the same transaction. */
+  lastId (table: 'User' | 'Conversation' | 'Message'): Sql
   /**
    * Whether INSERT and UPDATE may sit inside WITH, so a write and its bookkeeping are one statement: atomic
    * on its own and one round trip, where a transaction costs four (BEGIN, two statements, COMMIT).
@@ -35,8 +35,8 @@ const sqlite: Dialect = {
   // Stored as ISO-8601 text with milliseconds and `+00:00` (what Prisma writes): 23 characters, then `Z`.
   isoTime: (column) => sql`substr(${column}, 1, 23) || 'Z'`,
   // SQLite has one writer at a time and AUTOINCREMENT ids only grow, so inside the write transaction the
-  // highest id is the row just inserted. (last_insert_rowid() would move with each message row inserted.)
-  lastConversationId: sql`(SELECT max(id) FROM "Conversation")`,
+  // highest id is the row just inserted. (last_insert_rowid() moves with every row inserted, of any table.)
+  lastId: (table) => sql`(SELECT max(id) FROM ${raw(`"${table}"`)})`,
   // SQLite's WITH takes SELECT only; in-process, its batch transaction costs no round trips anyway.
   writesInWith: false,
 }
@@ -50,7 +50,7 @@ const postgres: Dialect = {
   // timestamp(3) columns hold UTC (Prisma writes them so).
   isoTime: (column) => sql`to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
   // Per session, so concurrent inserts on other connections cannot interfere.
-  lastConversationId: sql`currval(pg_get_serial_sequence('"Conversation"', 'id'))`,
+  lastId: (table) => sql`currval(pg_get_serial_sequence(${`"${table}"`}, 'id'))`,
   writesInWith: true,
 }
 

@@ -1,11 +1,14 @@
-// The Idempotency-Key table: each key's first answer, written in the same transaction as the write it
-// answered, so a stored write never lacks its key nor a key its write, whatever crashes between them. The
-// table's primary key is what makes a key once-only, across every process sharing the database.
-import { columns, queryRows } from './columns.js'
+// The Idempotency-Key table. A keyed create's key row is written by the database in the create's own statement
+// (PostgreSQL) or batch transaction (SQLite), holding the rows the create returned, so a stored write never lacks
+// its key nor a key its write, whatever crashes between them, and the key costs one more row written, not a
+// transaction of its own. A retry's create finds the key taken and gets those rows instead of writing, and its
+// handler makes the same answer from them again. The table's primary key is what makes a key once-only, across
+// every process sharing the database.
+import type { Prisma } from '../../generated/prisma/sqlite/client.js'
+import { columns, queryRows, storedRows, type Columns } from './columns.js'
 import type { PrismaClient } from './database.js'
-import { sql } from './dialect.js'
+import { join, raw, sql, type Sql } from './dialect.js'
 import { databaseErrorKind } from './prisma-errors.js'
-import { inTransaction, type Db } from './transaction.js'
 
 /** An answer as it was sent: status, the result's own headers (Location, ETag), the body's bytes as text. */
 export interface StoredAnswer {
@@ -14,7 +17,7 @@ export interface StoredAnswer {
   body: string
 }
 
-/** Who used a key for what: keys of different operations (and, once requests carry one, subjects) never meet. */
+/** Who used a key for what: keys of different operations and of different subjects never meet. */
 export interface KeyScope {
   /** The authenticated subject; '' while requests are anonymous. */
   subject: string
@@ -22,91 +25,159 @@ export interface KeyScope {
   key: string
 }
 
-export interface KeyedAnswer {
-  answer: StoredAnswer
-  /** The fingerprint of the request that got this answer first. */
-  fingerprint: string
-  /** True when the answer was stored by an earlier request with the key, false when this request made it. */
-  replayed: boolean
+/** What a taken key holds: the rows its write returned, or the answer of a request that wrote nothing. */
+export type KeyHolding =
+  | { fingerprint: string, rows: unknown[][], answer?: undefined }
+  | { fingerprint: string, answer: StoredAnswer, rows?: undefined }
+
+/**
+ * A keyed request's key, given to the repositories its handler runs on (createRepositories' `key`): their
+ * create stores it with its rows, or finds it taken and answers with what it holds.
+ */
+export class RequestKey {
+  /** What the key held when this request found it taken; undefined while it was not. */
+  taken: KeyHolding | undefined
+  constructor (readonly scope: KeyScope, readonly fingerprint: string) {}
+}
+
+/** Thrown by a keyed create whose key holds an answer that wrote nothing: that answer is the request's. */
+export class KeyAnswered extends Error {
+  constructor (readonly holding: KeyHolding & { answer: StoredAnswer }) { super('Idempotency-Key answered already') }
 }
 
 /**
- * Thrown out of the transaction by an answer that wrote nothing (the handler's own 404 or 409): the
- * transaction rolls back, which on PostgreSQL it must, since the statement that failed has aborted it.
+ * A step of a SQLite write batch: its statement and, for one whose rows the write returns, how a key's INSERT
+ * reads them back as JSON within the batch: the columns the statement returns, where those rows are
+ * (`FROM … WHERE … ORDER BY …`), and which columns hold JSON (embedded as JSON, not as text).
  */
-class NothingWritten extends Error {
-  constructor (readonly answer: StoredAnswer) { super('nothing written') }
+export interface RowsStep<Row> {
+  statement: (db: PrismaClient) => Prisma.PrismaPromise<Row[]>
+  returns: { columns: Columns<Row>, from: Sql, json?: ReadonlyArray<keyof Row & string> }
 }
-
-/** Thrown out of the transaction when the key's row is there already: the write rolls back with it. */
-const KEY_TAKEN = new Error('Idempotency-Key taken')
+/** A step whose rows the write does not return (bookkeeping: a conversation's counters). */
+export interface CountStep {
+  statement: (db: PrismaClient) => Prisma.PrismaPromise<number>
+  returns?: undefined
+}
+type BatchStep = RowsStep<any> | CountStep
+type StepResults<Steps extends readonly BatchStep[]> = { -readonly [K in keyof Steps]: Steps[K] extends RowsStep<infer Row> ? Row[] : number }
 
 /** Expired keys deleted per statement: each DELETE holds its locks (SQLite's one write lock) this briefly. */
 const SWEEP_BATCH = 500
 
-export function createIdempotencyKeyStore (prisma: PrismaClient) {
-  const keyColumns = columns<{ fingerprint: string, status: number, headers: string, body: string }>({
-    fingerprint: sql`fingerprint`, status: sql`status`, headers: sql`headers`, body: sql`body`,
+const keyColumns = columns<{ fingerprint: string, rows: string | null, status: number | null, headers: string | null, body: string | null }>({
+  fingerprint: sql`fingerprint`, rows: sql`"rows"`, status: sql`status`, headers: sql`headers`, body: sql`body`,
+})
+
+const where = ({ subject, operation, key }: KeyScope) => sql`subject = ${subject} AND operation = ${operation} AND "key" = ${key}`
+
+/** The key's row, with `rows` (an SQL expression) as its rows. */
+const keyRow = ({ scope, fingerprint }: RequestKey, rows: Sql) => sql`
+  INSERT INTO "IdempotencyKey" (subject, operation, "key", fingerprint, "rows", "createdAt")
+  SELECT ${scope.subject}, ${scope.operation}, ${scope.key}, ${fingerprint}, ${rows}, ${new Date()}`
+
+/** SQLite: the rows `returns` names, as the JSON array of objects the driver would have made of them. */
+function sqliteJsonRows ({ columns: { map, list }, from, json = [] }: RowsStep<any>['returns']): Sql {
+  const fields = Object.keys(map).map((name) => {
+    // columns() allows plain identifiers only, so the name quotes safely.
+    const column = raw(`"${name}"`)
+    return sql`${name}, ${json.includes(name) ? sql`json(${column})` : column}`
   })
-  const where = ({ subject, operation, key }: KeyScope) => sql`subject = ${subject} AND operation = ${operation} AND "key" = ${key}`
-  const values = ({ subject, operation, key }: KeyScope, fingerprint: string, { status, headers, body }: StoredAnswer) =>
-    sql`(${subject}, ${operation}, ${key}, ${fingerprint}, ${status}, ${JSON.stringify(headers)}, ${body}, ${new Date()})`
-  const insert = sql`INSERT INTO "IdempotencyKey" (subject, operation, "key", fingerprint, status, headers, body, "createdAt") VALUES`
+  return sql`(SELECT json_group_array(json_object(${join(fields)})) FROM (SELECT ${list} ${from}))`
+}
 
-  async function find (scope: KeyScope): Promise<KeyedAnswer | null> {
-    const [row] = await queryRows(prisma, keyColumns, (list) => sql`SELECT ${list} FROM "IdempotencyKey" WHERE ${where(scope)}`)
-    if (row === undefined) return null
-    return { answer: { status: row.status, headers: JSON.parse(row.headers), body: row.body }, fingerprint: row.fingerprint, replayed: true }
+async function find (prisma: PrismaClient, scope: KeyScope): Promise<KeyHolding | null> {
+  const [row] = await queryRows(prisma, keyColumns, (list) => sql`SELECT ${list} FROM "IdempotencyKey" WHERE ${where(scope)}`)
+  if (row === undefined) return null
+  if (row.rows !== null) return { fingerprint: row.fingerprint, rows: JSON.parse(row.rows) }
+  return { fingerprint: row.fingerprint, answer: { status: row.status!, headers: JSON.parse(row.headers!), body: row.body! } }
+}
+
+/**
+ * After a keyed write failed: whether on the key's primary key (taken by an earlier request; what it holds is
+ * then this request's), or on something else (another unique index: a taken email), the write's own error.
+ */
+async function takenBy (prisma: PrismaClient, key: RequestKey, error: unknown): Promise<KeyHolding | undefined> {
+  if (databaseErrorKind(error) !== 'unique') return undefined
+  return await find(prisma, key.scope) ?? undefined
+}
+
+/** The rows the key holds, as the write's result sets; KeyAnswered when it holds an answer instead. */
+function heldRows (key: RequestKey, holding: KeyHolding): unknown[][] {
+  key.taken = holding
+  if (holding.answer !== undefined) throw new KeyAnswered(holding)
+  return holding.rows
+}
+
+/**
+ * PostgreSQL: `WITH ${ctes} SELECT ${columns} FROM ${from}`, one statement. With a key, the key's row joins it
+ * as one more CTE, holding the rows the SELECT returns (json_agg: the values the driver decodes, as JSON). A
+ * taken key breaks its primary key and the whole statement rolls back (a concurrent request with the key waits
+ * on the key's index entry until the first commits); the rows the key holds are then returned, as if written.
+ */
+export async function writeWith<Row> (prisma: PrismaClient, key: RequestKey | undefined, rowColumns: Columns<Row>, ctes: Sql, from: Sql): Promise<Row[]> {
+  if (key === undefined) return await queryRows(prisma, rowColumns, (list) => sql`WITH ${ctes} SELECT ${list} FROM ${from}`)
+  if (key.taken !== undefined) return storedRows(rowColumns, heldRows(key, key.taken)[0])
+  try {
+    return await queryRows(prisma, rowColumns, (list) => sql`
+      WITH ${ctes},
+      written AS (SELECT ${list} FROM ${from}),
+      stored_key AS (${keyRow(key, sql`json_build_array(COALESCE((SELECT json_agg(written) FROM written), '[]'))::text`)})
+      SELECT * FROM written`)
+  } catch (error) {
+    const holding = await takenBy(prisma, key, error)
+    if (holding === undefined) throw error
+    return storedRows(rowColumns, heldRows(key, holding)[0])
   }
+}
 
-  /** Stores an answer that wrote nothing, unless the key has one already: false then. */
-  async function storeAlone (scope: KeyScope, fingerprint: string, answer: StoredAnswer): Promise<boolean> {
-    return await prisma.$executeRaw`${insert} ${values(scope, fingerprint, answer)} ON CONFLICT DO NOTHING` > 0
+/**
+ * SQLite: the steps in one batch transaction (a single step on its own). With a key, the key's row is the
+ * batch's last statement, reading back the rows the steps returned. A taken key breaks its primary key and the
+ * batch rolls back (SQLite has one writer, so no other write is in between); the rows the key holds are then
+ * each step's result, as if written (a CountStep's is 0).
+ */
+export async function writeBatch<const Steps extends readonly BatchStep[]> (prisma: PrismaClient, key: RequestKey | undefined, steps: Steps): Promise<StepResults<Steps>> {
+  const replayed = (holding: KeyHolding) => {
+    const stored = heldRows(key!, holding)
+    let next = 0
+    return steps.map((step) => step.returns === undefined ? 0 : storedRows(step.returns.columns, stored[next++])) as StepResults<Steps>
   }
-
-  /**
-   * `produce`'s answer, stored with the key in `produce`'s own transaction; null when the key is taken. The key's
-   * row is the transaction's last statement, so it carries the whole answer and costs one INSERT: when the key
-   * is taken already, that INSERT breaks the primary key and the write rolls back with it (on PostgreSQL a
-   * concurrent request with the key waits on the key's index entry until the first commits, then rolls back).
-   */
-  async function storedWith (scope: KeyScope, fingerprint: string, produce: (tx: Db) => Promise<StoredAnswer>): Promise<StoredAnswer | null> {
-    try {
-      return await inTransaction(prisma, async (db) => {
-        const answer = await produce(db)
-        if (answer.status >= 400) throw new NothingWritten(answer)
-        try {
-          await db.$executeRaw`${insert} ${values(scope, fingerprint, answer)}`
-        } catch (error) {
-          throw databaseErrorKind(error) === 'unique' ? KEY_TAKEN : error
-        }
-        return answer
-      })
-    } catch (error) {
-      if (error instanceof NothingWritten) return await storeAlone(scope, fingerprint, error.answer) ? error.answer : null
-      if (error === KEY_TAKEN) return null
-      throw error
-    }
+  if (key === undefined) {
+    if (steps.length === 1) return [await steps[0]!.statement(prisma)] as StepResults<Steps>
+    return await prisma.$transaction(steps.map((step) => step.statement(prisma))) as StepResults<Steps>
   }
+  if (key.taken !== undefined) return replayed(key.taken)
+  const returned = steps.flatMap((step) => step.returns === undefined ? [] : [sqliteJsonRows(step.returns)])
+  try {
+    const results = await prisma.$transaction([
+      ...steps.map((step) => step.statement(prisma)),
+      prisma.$executeRaw(keyRow(key, sql`json_array(${join(returned)})`)),
+    ])
+    return results.slice(0, steps.length) as StepResults<Steps>
+  } catch (error) {
+    const holding = await takenBy(prisma, key, error)
+    if (holding === undefined) throw error
+    return replayed(holding)
+  }
+}
 
+export function createIdempotencyKeyStore (prisma: PrismaClient) {
   return {
     /**
-     * The answer to a request under `scope`'s key: the stored one when the key has one, else `produce`'s,
-     * stored with the key. `produce` runs on a transaction (tx) that ends by storing the key, so its write commits
-     * only with the key: a second request with the key, on any instance, cannot commit its own (on PostgreSQL it
-     * waits on the key's unique index until the first commits or rolls back; SQLite has one writer at a time),
-     * then replays the first's answer. An answer that wrote nothing (status 400 and
-     * up) is stored on its own. Errors `produce` throws (5xx) store nothing: the request may be retried.
+     * Stores the answer of a keyed request that wrote nothing (the handler's own 404 or 409), unless the key holds
+     * something already: what it holds then (a request with the key that got there first).
      */
-    async once (scope: KeyScope, fingerprint: string, produce: (tx: Db) => Promise<StoredAnswer>): Promise<KeyedAnswer> {
-      // A key found taken but gone on reading was swept in between (past its TTL): then try afresh, once.
-      for (let attempt = 0; ; attempt++) {
-        const made = await storedWith(scope, fingerprint, produce)
-        if (made !== null) return { answer: made, fingerprint, replayed: false }
-        const first = await find(scope)
-        if (first !== null) return first
-        if (attempt > 0) throw new Error(`Idempotency-Key ${JSON.stringify(scope.key)} of ${scope.operation} was taken but is not stored`)
-      }
+    async storeAnswer (key: RequestKey, answer: StoredAnswer): Promise<KeyHolding | undefined> {
+      const { subject, operation, key: name } = key.scope
+      const stored = await prisma.$executeRaw`
+        INSERT INTO "IdempotencyKey" (subject, operation, "key", fingerprint, status, headers, body, "createdAt")
+        VALUES (${subject}, ${operation}, ${name}, ${key.fingerprint}, ${answer.status}, ${JSON.stringify(answer.headers)}, ${answer.body}, ${new Date()})
+        ON CONFLICT DO NOTHING`
+      if (stored > 0) return undefined
+      const holding = await find(prisma, key.scope)
+      if (holding === null) throw new Error(`Idempotency-Key ${JSON.stringify(name)} of ${operation} was taken but is not stored`)
+      return holding
     },
 
     /**

@@ -6,7 +6,8 @@ import { empty, sql, type Dialect, type Sql } from './dialect.js'
 import type { Message, NewMessage } from './models.js'
 import { isId, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
-import { atomically, type Db } from './transaction.js'
+import type { PrismaClient } from './database.js'
+import { writeBatch, writeWith, type RequestKey } from './idempotency-keys.js'
 
 /** Sort key of list_messages: oldest first, and ids grow with insertion. */
 export type MessageKey = [id: number]
@@ -14,7 +15,8 @@ export const isMessageKey = (key: readonly number[]): key is MessageKey => key.l
 
 const keyOf = (message: Message): MessageKey => [message.id]
 
-export function createMessageRepository (prisma: Db, dialect: Dialect, conversations: ConversationRepository, fullLists: FullLists) {
+/** `key`: a keyed request's Idempotency-Key, which the create stores with its row, or answers from. */
+export function createMessageRepository (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository, fullLists: FullLists, key?: RequestKey) {
   const columns = messageColumns(dialect)
 
   /** At most `limit` of a conversation's messages after `key`, oldest first: a page, or a chunk of the full list. */
@@ -41,8 +43,14 @@ export function createMessageRepository (prisma: Db, dialect: Dialect, conversat
         WHERE id = ${conversationId}`
       try {
         const [message] = dialect.writesInWith
-          ? await queryRows(prisma, columns, (list) => sql`WITH message AS (${insert} RETURNING *), touched AS (${touch}) SELECT ${list} FROM message`)
-          : (await atomically(prisma, (db) => [queryRows(db, columns, (list) => sql`${insert} RETURNING ${list}`), db.$executeRaw`${touch}`]))[0]
+          ? await writeWith(prisma, key, columns, sql`message AS (${insert} RETURNING *), touched AS (${touch})`, sql`message`)
+          : (await writeBatch(prisma, key, [
+              {
+                statement: (db) => queryRows(db, columns, (list) => sql`${insert} RETURNING ${list}`),
+                returns: { columns, from: sql`FROM "Message" WHERE id = ${dialect.lastId('Message')}` },
+              },
+              { statement: (db) => db.$executeRaw`${touch}` },
+            ]))[0]
         return message!
       } catch (error) {
         if (databaseErrorKind(error) === 'foreignKey') return null
@@ -78,9 +86,9 @@ export function createMessageRepository (prisma: Db, dialect: Dialect, conversat
         return deleted.length > 0
       }
       // SQLite has one writer at a time: inside the transaction, the message the UPDATE finds is the one the DELETE removes.
-      const [, deleted] = await atomically(prisma, (db) => [
-        db.$executeRaw`${touch(sql`EXISTS (SELECT 1 FROM "Message" WHERE ${matching})`)}`,
-        db.$executeRaw`DELETE FROM "Message" WHERE ${matching}`,
+      const [, deleted] = await prisma.$transaction([
+        prisma.$executeRaw`${touch(sql`EXISTS (SELECT 1 FROM "Message" WHERE ${matching})`)}`,
+        prisma.$executeRaw`DELETE FROM "Message" WHERE ${matching}`,
       ])
       return deleted > 0
     },

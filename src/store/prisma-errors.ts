@@ -15,8 +15,8 @@ const BY_PRISMA_CODE: Record<string, DatabaseErrorKind> = {
   P1017: 'unavailable',
   P2024: 'unavailable',
   // A transaction not started within its maxWait (every connection busy, or SQLite's write lock held
-  // throughout), or used after it expired: a keyed create's (src/store/transaction.ts), rolled back, safe to
-  // retry; or a full list's read snapshot, met only once its response has begun (src/store/chunks.ts).
+  // throughout), or used after it expired: a full list's read snapshot, met only once its response has begun
+  // (src/store/chunks.ts).
   P2028: 'unavailable',
   P2034: 'unavailable',
 }

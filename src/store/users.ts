@@ -1,26 +1,35 @@
-import { columns, found, queryRows } from './columns.js'
+import { columns, found, perDialect, queryRows } from './columns.js'
 import { sql, type Dialect } from './dialect.js'
 import type { NewUser, User } from './models.js'
-import type { Db } from './transaction.js'
+import type { PrismaClient } from './database.js'
+import { writeBatch, writeWith, type RequestKey } from './idempotency-keys.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { Queryable } from './snapshot.js'
 
-export function createUserRepository (prisma: Db, dialect: Dialect) {
-  const userColumns = columns<User>({
-    id: sql`id`,
-    name: sql`name`,
-    email: sql`email`,
-    // Computed: formatted by the database.
-    createdAt: dialect.isoTime(sql`"createdAt"`),
-  })
+/** The columns of a user on one dialect (perDialect: built once). */
+const userColumnsOf = perDialect((dialect) => columns<User>({
+  id: sql`id`,
+  name: sql`name`,
+  email: sql`email`,
+  // Computed: formatted by the database.
+  createdAt: dialect.isoTime(sql`"createdAt"`),
+}))
+
+/** `key`: a keyed request's Idempotency-Key, which the create stores with its row, or answers from. */
+export function createUserRepository (prisma: PrismaClient, dialect: Dialect, key?: RequestKey) {
+  const userColumns = userColumnsOf(dialect)
 
   return {
     /** The new user, or null when another user already has the email. */
     async create (input: NewUser): Promise<User | null> {
+      const insert = sql`INSERT INTO "User" (name, email, "createdAt") VALUES (${input.name}, ${input.email ?? null}, ${new Date()})`
       try {
-        const [user] = await queryRows(prisma, userColumns, (list) => sql`
-          INSERT INTO "User" (name, email, "createdAt") VALUES (${input.name}, ${input.email ?? null}, ${new Date()})
-          RETURNING ${list}`)
+        const [user] = dialect.writesInWith
+          ? await writeWith(prisma, key, userColumns, sql`created AS (${insert} RETURNING *)`, sql`created`)
+          : (await writeBatch(prisma, key, [{
+              statement: (db) => queryRows(db, userColumns, (list) => sql`${insert} RETURNING ${list}`),
+              returns: { columns: userColumns, from: sql`FROM "User" WHERE id = ${dialect.lastId('User')}` },
+            }]))[0]
         return user!
       } catch (error) {
         if (databaseErrorKind(error) === 'unique') return null

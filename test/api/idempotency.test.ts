@@ -52,6 +52,27 @@ t.test('each create: a replay is the first answer byte for byte, marked, and sto
   t.equal(await count(databaseUrl, 'IdempotencyKey'), 3, 'one key row per keyed create')
 })
 
+t.test('a replay is the first answer even after the resource changed, or was deleted', async (t) => {
+  const { request } = await startApp(t)
+  const userId = await newUser(request)
+  const url = `${API}/users/${userId}/conversations`
+  const body = { title: 'Before', metadata: { b: '2', a: '1' }, messages: [{ role: 'user', content: 'hi' }] }
+  const first = await request('POST', url, keyed('changes', body))
+  t.equal(first.status, 201)
+  const id = first.body.id
+  t.equal((await request('PATCH', `${API}/conversations/${id}`, { payload: JSON.stringify({ title: 'After' }), headers: { 'content-type': 'application/merge-patch+json' } })).status, 200)
+  t.equal((await request('POST', `${API}/conversations/${id}/messages`, { body: { role: 'assistant', content: 'later' } })).status, 201)
+  const replay = await request('POST', url, keyed('changes', body))
+  t.same(answerOf(replay), answerOf(first), 'the answer as first given: title, messageCount, updatedAt and ETag of then')
+  t.equal(replay.headers.etag, first.headers.etag)
+  t.equal(replay.headers['idempotent-replayed'], 'true')
+  t.equal((await request('DELETE', `${API}/conversations/${id}`)).status, 204)
+  t.same(answerOf(await request('POST', url, keyed('changes', body))), answerOf(first), 'and after it was deleted')
+  // The user gone too: the write's own 404 does not replace the key's answer.
+  t.equal((await request('DELETE', `${API}/users/${userId}`)).status, 204)
+  t.same(answerOf(await request('POST', url, keyed('changes', body))), answerOf(first), 'and after its user was deleted')
+})
+
 t.test('the key with another body or path is a 422 and stores nothing; keys are per operation', async (t) => {
   const { request, databaseUrl } = await startApp(t)
   const userId = await newUser(request)

@@ -4,9 +4,10 @@ CREATE TABLE "IdempotencyKey" (
     "operation" TEXT NOT NULL,
     "key" TEXT NOT NULL,
     "fingerprint" TEXT NOT NULL,
-    "status" INTEGER NOT NULL,
-    "headers" TEXT NOT NULL,
-    "body" TEXT NOT NULL,
+    "rows" TEXT,
+    "status" INTEGER,
+    "headers" TEXT,
+    "body" TEXT,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "IdempotencyKey_pkey" PRIMARY KEY ("subject","operation","key")
