@@ -6,6 +6,7 @@ import type { AuthOptions } from './http/auth.js'
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import type { RateLimitOptions } from './http/rate-limit.js'
 import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS } from './http/load-shedding.js'
+import { DEFAULT_POOL_SIZE } from './store/database.js'
 import { pgbouncerParam, providerOf, redact, sqliteFile } from './store/database-url.js'
 
 export interface Config {
@@ -98,7 +99,7 @@ function checkWritableDirectory (url: string): void {
 }
 
 function poolSize (value: string | undefined): number {
-  if (value === undefined || value === '') return 10
+  if (value === undefined || value === '') return DEFAULT_POOL_SIZE
   const number = Number(value)
   if (!/^\d+$/.test(value) || number < 1 || number > 1000) throw new ConfigError(`DATABASE_POOL_SIZE must be an integer from 1 to 1000, got "${value}"`)
   return number

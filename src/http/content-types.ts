@@ -37,6 +37,12 @@ export class NotUtf8Error extends Error {
 // text the client never sent; this one throws instead.
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
+/**
+ * The names a client may give UTF-8 by: the WHATWG Encoding Standard's labels of it (so `utf8`, a common
+ * spelling many HTTP libraries send, is UTF-8 too, as browsers read it).
+ */
+const UTF8_LABELS = ['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8']
+
 /** The `charset` parameter of a Content-Type, lower-cased and unquoted, or undefined when there is none. */
 function charsetOf (contentType: string | undefined): string | undefined {
   const match = /;\s*charset\s*=\s*(?:"([^"]*)"|([^\s;]*))/i.exec(contentType ?? '')
@@ -136,7 +142,7 @@ export function registerContentTypes (fastify: FastifyInstance, api: OpenAPIBack
         return
       }
       const charset = charsetOf(request.headers['content-type'])
-      if (charset !== undefined && charset !== 'utf-8') {
+      if (charset !== undefined && !UTF8_LABELS.includes(charset)) {
         done(new UnsupportedCharsetError(charset), undefined)
         return
       }

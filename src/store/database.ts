@@ -47,6 +47,9 @@ export interface DatabaseOptions {
 /** Milliseconds an SQLite write waits for another connection's lock before failing with a 503. */
 export const BUSY_TIMEOUT_MS = 5000
 
+/** PostgreSQL connections per server process unless DATABASE_POOL_SIZE says otherwise. */
+export const DEFAULT_POOL_SIZE = 10
+
 /**
  * Prisma's own limit on starting a transaction (2 s by default) must outlast that wait, or a transaction
  * waiting for the lock would fail first, as an error we would answer with a 500.
@@ -92,7 +95,7 @@ async function createClients (databaseUrl: string, options: DatabaseOptions): Pr
     const { connectionString, pgbouncer } = postgresTarget(databaseUrl)
     // PgBouncer in transaction pooling hands each transaction any server connection, where a statement
     // prepared on another is missing, or one of the same name already exists: only unnamed statements work.
-    const adapter = new PrismaPg({ connectionString, max: options.poolSize ?? 10 }, pgbouncer ? {} : { statementNameGenerator: statementName })
+    const adapter = new PrismaPg({ connectionString, max: options.poolSize ?? DEFAULT_POOL_SIZE }, pgbouncer ? {} : { statementNameGenerator: statementName })
     const prisma = new PostgresClient({ adapter, errorFormat: 'minimal' }) as unknown as PrismaClient
     return { prisma, reader: prisma }
   }

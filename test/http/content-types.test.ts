@@ -122,7 +122,7 @@ t.test('a body is UTF-8: another declared charset is a 415, bytes that are not U
   t.equal(await snapshot(databaseUrl), before, 'nothing stored')
 
   // Valid multi-byte UTF-8 (2-, 3- and 4-byte sequences) with each way of saying UTF-8, or none.
-  for (const contentType of ['application/json', 'application/json; charset=utf-8', 'application/json; charset="UTF-8"']) {
+  for (const contentType of ['application/json', 'application/json; charset=utf-8', 'application/json; charset="UTF-8"', 'application/json; charset=utf8', 'application/json; charset=UTF8']) {
     const reply = await send(Buffer.from('{"title":"café € \u{1F600}"}'), contentType)
     t.equal(reply.status, 201, contentType)
     t.equal(reply.body.title, 'café € \u{1F600}')
