@@ -1,5 +1,6 @@
 // `npm run db:copy -- --from <url> --to <url> [--force]`: moves a deployment's data between stores
-// (typically the embedded SQLite file to PostgreSQL), keeping ids, timestamps and order.
+// (typically the embedded SQLite file to PostgreSQL), keeping ids, timestamps and order, and the Idempotency-Keys
+// still kept, so a client retrying a create across the move gets its first answer, not a second copy.
 //
 // Both databases are brought up to the committed migrations first, as a server start would. The source
 // is read inside one transaction (a consistent snapshot even if a server is still writing to it) and the
@@ -17,11 +18,12 @@ interface CopyOptions {
   log?: (message: string) => void
 }
 
-interface TableCounts { User: number, Conversation: number, Message: number }
+interface TableCounts { User: number, Conversation: number, Message: number, IdempotencyKey: number }
 
 class CopyRefused extends Error {}
 
-type Table = keyof TableCounts
+/** The tables with ids, copied in id order with their id counters; the keys are copied after them. */
+type Table = Exclude<keyof TableCounts, 'IdempotencyKey'>
 type Transaction = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0]
 
 const TABLES: Table[] = ['User', 'Conversation', 'Message']
@@ -48,8 +50,30 @@ async function writeBatch (tx: Transaction, table: Table, rows: any[]): Promise<
 }
 
 async function countRows (tx: Transaction | PrismaClient): Promise<TableCounts> {
-  const [User, Conversation, Message] = await Promise.all([tx.user.count(), tx.conversation.count(), tx.message.count()])
-  return { User, Conversation, Message }
+  const [User, Conversation, Message, IdempotencyKey] = await Promise.all([tx.user.count(), tx.conversation.count(), tx.message.count(), tx.idempotencyKey.count()])
+  return { User, Conversation, Message, IdempotencyKey }
+}
+
+const KEY_ORDER = [{ subject: 'asc' }, { operation: 'asc' }, { key: 'asc' }] as const
+
+/** Every Idempotency-Key row, in primary-key order, BATCH at a time. */
+async function copyKeys (read: Transaction, write: Transaction, log: (message: string) => void): Promise<number> {
+  let copied = 0
+  let after: { subject: string, operation: string, key: string } | undefined
+  for (;;) {
+    const rows = await read.idempotencyKey.findMany({
+      orderBy: [...KEY_ORDER],
+      take: BATCH,
+      ...(after === undefined ? {} : { cursor: { subject_operation_key: after }, skip: 1 }),
+    })
+    if (rows.length === 0) break
+    await write.idempotencyKey.createMany({ data: rows })
+    copied += rows.length
+    const { subject, operation, key } = rows[rows.length - 1]!
+    after = { subject, operation, key }
+    if (copied % (BATCH * 50) === 0) log(`  IdempotencyKey: ${copied} rows`)
+  }
+  return copied
 }
 
 /** The highest id `table` has ever handed out: its counter, not just its largest surviving row. */
@@ -78,6 +102,7 @@ async function setIdCounter (tx: Transaction, provider: Provider, table: Table, 
 
 async function emptyTarget (tx: Transaction): Promise<void> {
   // Children first: the cascade would do it, but explicit deletes keep the work visible and bounded.
+  await tx.idempotencyKey.deleteMany()
   await tx.message.deleteMany()
   await tx.conversation.deleteMany()
   await tx.user.deleteMany()
@@ -97,12 +122,14 @@ async function copyTable (read: Transaction, write: Transaction, table: Table, l
   return copied
 }
 
+const COUNTED: Array<keyof TableCounts> = [...TABLES, 'IdempotencyKey']
+
 function sameCounts (a: TableCounts, b: TableCounts): boolean {
-  return TABLES.every((table) => a[table] === b[table])
+  return COUNTED.every((table) => a[table] === b[table])
 }
 
 function describe (counts: TableCounts): string {
-  return TABLES.map((table) => `${counts[table]} ${table.toLowerCase()}s`).join(', ')
+  return `${TABLES.map((table) => `${counts[table]} ${table.toLowerCase()}s`).join(', ')}, ${counts.IdempotencyKey} idempotency keys`
 }
 
 async function copyBetween (source: Database, target: Database, options: CopyOptions): Promise<TableCounts> {
@@ -110,7 +137,7 @@ async function copyBetween (source: Database, target: Database, options: CopyOpt
   const copied = await source.prisma.$transaction(async (read) => {
     return await target.prisma.$transaction(async (write) => {
       const existing = await countRows(write)
-      if (TABLES.some((table) => existing[table] > 0)) {
+      if (COUNTED.some((table) => existing[table] > 0)) {
         if (!options.force) throw new CopyRefused(`the target already holds ${describe(existing)}; pass --force to replace it`)
         log(`replacing the target's ${describe(existing)}`)
         await emptyTarget(write)
@@ -122,6 +149,8 @@ async function copyBetween (source: Database, target: Database, options: CopyOpt
         await setIdCounter(write, target.provider, table, counter)
         log(`${table}: ${counts[table]} rows, next id ${counter + 1}`)
       }
+      counts.IdempotencyKey = await copyKeys(read, write, log)
+      log(`IdempotencyKey: ${counts.IdempotencyKey} rows`)
       return counts
     }, TRANSACTION)
     // Serializable: the source is read as one snapshot even while a server still writes to it.
@@ -138,7 +167,7 @@ async function copyBetween (source: Database, target: Database, options: CopyOpt
   return targetCounts
 }
 
-/** Copies every user, conversation and message from `fromUrl` to `toUrl`; returns the verified row counts. */
+/** Copies every user, conversation, message and Idempotency-Key from `fromUrl` to `toUrl`; returns the verified row counts. */
 async function copyDatabase (fromUrl: string, toUrl: string, options: CopyOptions = {}): Promise<TableCounts> {
   if (fromUrl === toUrl) throw new CopyRefused('--from and --to name the same database')
   if (providerOf(fromUrl) === 'sqlite' && !existsSync(sqliteFile(fromUrl))) {

@@ -7,7 +7,7 @@ import type { Queryable } from './snapshot.js'
 import { readInChunks, type Chunks, type FullLists } from './chunks.js'
 import type { UserRepository } from './users.js'
 import type { PrismaClient } from './database.js'
-import { writeBatch, writeWith, type RequestKey } from './idempotency-keys.js'
+import { sqliteJsonRows, writeBatch, writeWith, writtenRows, type RequestKey } from './idempotency-keys.js'
 
 /** Sort key of list_conversations: most recent activity first. */
 export type ConversationKey = [updatedAtMs: number, id: number]
@@ -87,14 +87,25 @@ const conversationColumnsOf = perDialect((dialect) => {
     messages: sql`(SELECT json_agg(m ORDER BY m.id) FROM (SELECT ${newMessageColumns.list} FROM message) AS m)`,
   })
 
-  // The new conversation's row, read back by a key's INSERT in the same batch (SQLite). metadata holds JSON.
-  const createdConversation = { columns: conversationColumns, from: sql`FROM "Conversation" WHERE id = ${dialect.lastId('Conversation')}`, json: ['metadata'] } as const
-  return { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns, createdConversation }
+  // SQLite: what a keyed create's batch stores for its key, read back by the key's INSERT: the new conversation,
+  // and with its messages, as PostgreSQL's statement returns it (createdColumns), so a key copied between stores
+  // replays alike. metadata and messages hold JSON.
+  const createdRow = sql`FROM "Conversation" WHERE id = ${dialect.lastId('Conversation')}`
+  const createdConversation = { columns: conversationColumns, from: createdRow, json: ['metadata'] } as const
+  const createdWithMessages = {
+    columns: columns<ConversationWithMessages>({
+      ...conversationColumns.map,
+      messages: sqliteJsonRows({ columns: newMessageColumns, from: sql`FROM "Message" WHERE "conversationId" = ${dialect.lastId('Conversation')} ORDER BY id` }),
+    }),
+    from: createdRow,
+    json: ['metadata', 'messages'],
+  } as const
+  return { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns, createdConversation, createdWithMessages }
 })
 
 /** `key`: a keyed request's Idempotency-Key, which the create stores with its rows, or answers from. */
 export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists, key?: RequestKey) {
-  const { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns, createdConversation } = conversationColumnsOf(dialect)
+  const { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns, createdConversation, createdWithMessages } = conversationColumnsOf(dialect)
   const versioned = ({ version, ...conversation }: Conversation & { version: number }): Versioned => ({ conversation, version })
 
   /** At most `limit` of a user's conversations after `key`, newest activity first: a page, or a chunk of the full list. */
@@ -109,15 +120,14 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
   async function createInBatch (insertConversation: Sql, messages: NewMessage[], now: Date): Promise<ConversationWithMessages> {
     const conversationId = dialect.lastId('Conversation')
     const values = messages.map(({ role, content }) => sql`(${conversationId}, ${role}, ${content}, ${now})`)
-    const [[conversation], inserted] = await writeBatch(prisma, key, [
-      { statement: (db) => queryRows(db, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`), returns: createdConversation },
-      {
-        statement: (db) => queryRows(db, newMessageColumns, (list) => sql`
-          INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
-          RETURNING ${list}`),
-        returns: { columns: newMessageColumns, from: sql`FROM "Message" WHERE "conversationId" = ${conversationId} ORDER BY id` },
-      },
-    ])
+    const written = await writeBatch(prisma, key, [
+      queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`),
+      queryRows(prisma, newMessageColumns, (list) => sql`
+        INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
+        RETURNING ${list}`),
+    ], createdWithMessages)
+    if (written.stored !== undefined) return written.stored[0]!
+    const [[conversation], inserted] = written.results
     // RETURNING promises no order; ids grow in insertion order.
     return { ...conversation!, messages: inserted.sort(byId) }
   }
@@ -140,9 +150,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
   async function createAlone (insertConversation: Sql): Promise<Conversation> {
     const [conversation] = dialect.writesInWith
       ? await writeWith(prisma, key, conversationColumns, sql`conversation AS (${insertConversation} RETURNING *)`, sql`conversation`)
-      : (await writeBatch(prisma, key, [
-          { statement: (db) => queryRows(db, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`), returns: createdConversation },
-        ]))[0]
+      : await writtenRows(writeBatch(prisma, key, [queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`)], createdConversation))
     return conversation!
   }
 

@@ -27,7 +27,7 @@ export interface KeyScope {
 
 /** What a taken key holds: the rows its write returned, or the answer of a request that wrote nothing. */
 export type KeyHolding =
-  | { fingerprint: string, rows: unknown[][], answer?: undefined }
+  | { fingerprint: string, rows: unknown[], answer?: undefined }
   | { fingerprint: string, answer: StoredAnswer, rows?: undefined }
 
 /**
@@ -46,21 +46,27 @@ export class KeyAnswered extends Error {
 }
 
 /**
- * A step of a SQLite write batch: its statement and, for one whose rows the write returns, how a key's INSERT
- * reads them back as JSON within the batch: the columns the statement returns, where those rows are
- * (`FROM … WHERE … ORDER BY …`), and which columns hold JSON (embedded as JSON, not as text).
+ * What a SQLite write returns, for a key's INSERT to read back within the batch and store: the rows, in the shape
+ * the repository returns (the same rows PostgreSQL's statement returns, so a key copied between stores replays
+ * alike), the columns that make them, where they are (`FROM … WHERE …`), and which columns hold JSON (embedded as
+ * JSON, not as text).
  */
-export interface RowsStep<Row> {
-  statement: (db: PrismaClient) => Prisma.PrismaPromise<Row[]>
-  returns: { columns: Columns<Row>, from: Sql, json?: ReadonlyArray<keyof Row & string> }
+export interface Returned<Row> {
+  columns: Columns<Row>
+  from: Sql
+  json?: ReadonlyArray<keyof Row & string>
 }
-/** A step whose rows the write does not return (bookkeeping: a conversation's counters). */
-export interface CountStep {
-  statement: (db: PrismaClient) => Prisma.PrismaPromise<number>
-  returns?: undefined
+
+/** A SQLite write's outcome: its statements' results when it wrote, or the rows a taken key holds. */
+export type Written<Results, Row> = { results: Results, stored?: undefined } | { stored: Row[], results?: undefined }
+
+/** The rows of a write whose first statement returns them (or that a taken key holds). */
+export async function writtenRows<Row, Rest extends readonly unknown[]> (written: Promise<Written<[Row[], ...Rest], Row>>): Promise<Row[]> {
+  const outcome = await written
+  return outcome.stored ?? outcome.results[0]
 }
-type BatchStep = RowsStep<any> | CountStep
-type StepResults<Steps extends readonly BatchStep[]> = { -readonly [K in keyof Steps]: Steps[K] extends RowsStep<infer Row> ? Row[] : number }
+
+type Results<Statements extends readonly unknown[]> = { -readonly [K in keyof Statements]: Awaited<Statements[K]> }
 
 /** Expired keys deleted per statement: each DELETE holds its locks (SQLite's one write lock) this briefly. */
 const SWEEP_BATCH = 500
@@ -76,8 +82,11 @@ const keyRow = ({ scope, fingerprint }: RequestKey, rows: Sql) => sql`
   INSERT INTO "IdempotencyKey" (subject, operation, "key", fingerprint, "rows", "createdAt")
   SELECT ${scope.subject}, ${scope.operation}, ${scope.key}, ${fingerprint}, ${rows}, ${new Date()}`
 
-/** SQLite: the rows `returns` names, as the JSON array of objects the driver would have made of them. */
-function sqliteJsonRows ({ columns: { map, list }, from, json = [] }: RowsStep<any>['returns']): Sql {
+/**
+ * SQLite: the rows `returned` names, as the JSON array of objects the driver would make of them; also a JSON
+ * column of another column set (a conversation's messages).
+ */
+export function sqliteJsonRows ({ columns: { map, list }, from, json = [] }: Returned<any>): Sql {
   const fields = Object.keys(map).map((name) => {
     // columns() allows plain identifiers only, so the name quotes safely.
     const column = raw(`"${name}"`)
@@ -102,11 +111,11 @@ async function takenBy (prisma: PrismaClient, key: RequestKey, error: unknown): 
   return await find(prisma, key.scope) ?? undefined
 }
 
-/** The rows the key holds, as the write's result sets; KeyAnswered when it holds an answer instead. */
-function heldRows (key: RequestKey, holding: KeyHolding): unknown[][] {
+/** The rows the key holds, as the write's; KeyAnswered when it holds an answer instead. */
+function heldRows<Row> (key: RequestKey, holding: KeyHolding, rowColumns: Columns<Row>): Row[] {
   key.taken = holding
   if (holding.answer !== undefined) throw new KeyAnswered(holding)
-  return holding.rows
+  return storedRows(rowColumns, holding.rows)
 }
 
 /**
@@ -117,48 +126,41 @@ function heldRows (key: RequestKey, holding: KeyHolding): unknown[][] {
  */
 export async function writeWith<Row> (prisma: PrismaClient, key: RequestKey | undefined, rowColumns: Columns<Row>, ctes: Sql, from: Sql): Promise<Row[]> {
   if (key === undefined) return await queryRows(prisma, rowColumns, (list) => sql`WITH ${ctes} SELECT ${list} FROM ${from}`)
-  if (key.taken !== undefined) return storedRows(rowColumns, heldRows(key, key.taken)[0])
+  if (key.taken !== undefined) return heldRows(key, key.taken, rowColumns)
   try {
     return await queryRows(prisma, rowColumns, (list) => sql`
       WITH ${ctes},
       written AS (SELECT ${list} FROM ${from}),
-      stored_key AS (${keyRow(key, sql`json_build_array(COALESCE((SELECT json_agg(written) FROM written), '[]'))::text`)})
+      stored_key AS (${keyRow(key, sql`(SELECT COALESCE(json_agg(written), '[]')::text FROM written)`)})
       SELECT * FROM written`)
   } catch (error) {
     const holding = await takenBy(prisma, key, error)
     if (holding === undefined) throw error
-    return storedRows(rowColumns, heldRows(key, holding)[0])
+    return heldRows(key, holding, rowColumns)
   }
 }
 
 /**
- * SQLite: the steps in one batch transaction (a single step on its own). With a key, the key's row is the
- * batch's last statement, reading back the rows the steps returned. A taken key breaks its primary key and the
+ * SQLite: the statements in one batch transaction (a single one on its own). With a key, the key's row is the
+ * batch's last statement, reading back the rows `returned` names. A taken key breaks its primary key and the
  * batch rolls back (SQLite has one writer, so no other write is in between); the rows the key holds are then
- * each step's result, as if written (a CountStep's is 0).
+ * the outcome, in place of the statements' results.
  */
-export async function writeBatch<const Steps extends readonly BatchStep[]> (prisma: PrismaClient, key: RequestKey | undefined, steps: Steps): Promise<StepResults<Steps>> {
-  const replayed = (holding: KeyHolding) => {
-    const stored = heldRows(key!, holding)
-    let next = 0
-    return steps.map((step) => step.returns === undefined ? 0 : storedRows(step.returns.columns, stored[next++])) as StepResults<Steps>
-  }
+export async function writeBatch<const Statements extends ReadonlyArray<Prisma.PrismaPromise<unknown>>, Row> (
+  prisma: PrismaClient, key: RequestKey | undefined, statements: Statements, returned: Returned<Row>
+): Promise<Written<Results<Statements>, Row>> {
   if (key === undefined) {
-    if (steps.length === 1) return [await steps[0]!.statement(prisma)] as StepResults<Steps>
-    return await prisma.$transaction(steps.map((step) => step.statement(prisma))) as StepResults<Steps>
+    const results = statements.length === 1 ? [await statements[0]] : await prisma.$transaction([...statements])
+    return { results: results as Results<Statements> }
   }
-  if (key.taken !== undefined) return replayed(key.taken)
-  const returned = steps.flatMap((step) => step.returns === undefined ? [] : [sqliteJsonRows(step.returns)])
+  if (key.taken !== undefined) return { stored: heldRows(key, key.taken, returned.columns) }
   try {
-    const results = await prisma.$transaction([
-      ...steps.map((step) => step.statement(prisma)),
-      prisma.$executeRaw(keyRow(key, sql`json_array(${join(returned)})`)),
-    ])
-    return results.slice(0, steps.length) as StepResults<Steps>
+    const results = await prisma.$transaction([...statements, prisma.$executeRaw(keyRow(key, sqliteJsonRows(returned)))])
+    return { results: results.slice(0, statements.length) as Results<Statements> }
   } catch (error) {
     const holding = await takenBy(prisma, key, error)
     if (holding === undefined) throw error
-    return replayed(holding)
+    return { stored: heldRows(key, holding, returned.columns) }
   }
 }
 

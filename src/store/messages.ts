@@ -7,7 +7,7 @@ import type { Message, NewMessage } from './models.js'
 import { isId, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { PrismaClient } from './database.js'
-import { writeBatch, writeWith, type RequestKey } from './idempotency-keys.js'
+import { writeBatch, writeWith, writtenRows, type RequestKey } from './idempotency-keys.js'
 
 /** Sort key of list_messages: oldest first, and ids grow with insertion. */
 export type MessageKey = [id: number]
@@ -44,13 +44,8 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
       try {
         const [message] = dialect.writesInWith
           ? await writeWith(prisma, key, columns, sql`message AS (${insert} RETURNING *), touched AS (${touch})`, sql`message`)
-          : (await writeBatch(prisma, key, [
-              {
-                statement: (db) => queryRows(db, columns, (list) => sql`${insert} RETURNING ${list}`),
-                returns: { columns, from: sql`FROM "Message" WHERE id = ${dialect.lastId('Message')}` },
-              },
-              { statement: (db) => db.$executeRaw`${touch}` },
-            ]))[0]
+          : await writtenRows(writeBatch(prisma, key, [queryRows(prisma, columns, (list) => sql`${insert} RETURNING ${list}`), prisma.$executeRaw`${touch}`],
+            { columns, from: sql`FROM "Message" WHERE id = ${dialect.lastId('Message')}` }))
         return message!
       } catch (error) {
         if (databaseErrorKind(error) === 'foreignKey') return null

@@ -2,7 +2,7 @@ import { columns, found, perDialect, queryRows } from './columns.js'
 import { sql, type Dialect } from './dialect.js'
 import type { NewUser, User } from './models.js'
 import type { PrismaClient } from './database.js'
-import { writeBatch, writeWith, type RequestKey } from './idempotency-keys.js'
+import { writeBatch, writeWith, writtenRows, type RequestKey } from './idempotency-keys.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { Queryable } from './snapshot.js'
 
@@ -26,10 +26,8 @@ export function createUserRepository (prisma: PrismaClient, dialect: Dialect, ke
       try {
         const [user] = dialect.writesInWith
           ? await writeWith(prisma, key, userColumns, sql`created AS (${insert} RETURNING *)`, sql`created`)
-          : (await writeBatch(prisma, key, [{
-              statement: (db) => queryRows(db, userColumns, (list) => sql`${insert} RETURNING ${list}`),
-              returns: { columns: userColumns, from: sql`FROM "User" WHERE id = ${dialect.lastId('User')}` },
-            }]))[0]
+          : await writtenRows(writeBatch(prisma, key, [queryRows(prisma, userColumns, (list) => sql`${insert} RETURNING ${list}`)],
+            { columns: userColumns, from: sql`FROM "User" WHERE id = ${dialect.lastId('User')}` }))
         return user!
       } catch (error) {
         if (databaseErrorKind(error) === 'unique') return null

@@ -1,7 +1,8 @@
-// `npm run db:copy`: an SQLite deployment moved to PostgreSQL (and back) answers every read the same.
+// `npm run db:copy`: an SQLite deployment moved to PostgreSQL (and back) answers every read the same, and every
+// retry with an Idempotency-Key kept gets its first answer.
 import { join } from 'node:path'
 import t from 'tap'
-import { API, createDatabase, snapshot, startApp, store, tempDir, type TestApp } from '../helper.js'
+import { API, createDatabase, snapshot, startApp, store, tempDir, type Reply, type TestApp } from '../helper.js'
 import { runScript } from '../server-process.js'
 
 if (store !== 'postgres') {
@@ -11,17 +12,36 @@ if (store !== 'postgres') {
     const sqliteUrl = `file:${join(tempDir(t), 'source.db')}`
     const source = await startApp(t, sqliteUrl)
     const ids = await fill(source.request)
+    // Two keyed creates, one applied and one refused (its 409 kept for the key): a retry after the move must
+    // get each first answer again. Metadata keys out of order: PostgreSQL's jsonb would sort them.
+    const keyed = [
+      { url: `${API}/users/${ids.users[0]}/conversations`, body: { title: 'Keyed', metadata: { zeta: '1', a: '2' }, messages: [{ role: 'user', content: 'once' }] }, key: 'move-1' },
+      { url: `${API}/users`, body: { name: 'Twin', email: 'ada@example.com' }, key: 'move-2' },
+    ]
+    const send = (request: TestApp['request'], { url, body, key }: typeof keyed[number]) => request('POST', url, { body, headers: { 'idempotency-key': key } })
+    const firsts: Reply[] = []
+    for (const create of keyed) firsts.push(await send(source.request, create))
+    t.same(firsts.map((reply) => reply.status), [201, 409])
     const before = await readEverything(source.request, ids.users)
     await source.app.close()
+    const replaysOn = async (request: TestApp['request'], where: string) => {
+      for (const [i, create] of keyed.entries()) {
+        const replay = await send(request, create)
+        t.same({ status: replay.status, text: replay.text }, { status: firsts[i]!.status, text: firsts[i]!.text }, `${where}: ${create.key} replays its first answer`)
+        t.equal(replay.headers['idempotent-replayed'], 'true')
+      }
+    }
 
     const postgres = await createDatabase(t, 'postgres')
     t.teardown(postgres.drop)
     const copy = await dbCopy('--from', sqliteUrl, '--to', postgres.url)
     t.equal(copy.code, 0, copy.output)
-    t.match(copy.output, /done: 3 users, 5 conversations, 11 messages copied and verified/)
+    t.match(copy.output, /done: 3 users, 6 conversations, 12 messages, 2 idempotency keys copied and verified/)
 
     const target = await startApp(t, postgres.url)
     t.same(await readEverything(target.request, ids.users), before, 'every read answers the same on the copy')
+    await replaysOn(target.request, 'on PostgreSQL')
+    t.same(await readEverything(target.request, ids.users), before, 'and the replays stored nothing')
     for (const id of ids.deletedConversations) {
       t.equal((await target.request('GET', `${API}/conversations/${id}`)).status, 404)
     }
@@ -43,6 +63,7 @@ if (store !== 'postgres') {
     t.equal(back.code, 0, back.output)
     const returned = await startApp(t, backUrl)
     t.same(await readEverything(returned.request, ids.users), before)
+    await replaysOn(returned.request, 'back on SQLite')
   })
 
   t.test('refuses a non-empty target unless forced, and leaves it untouched', async (t) => {
@@ -60,12 +81,12 @@ if (store !== 'postgres') {
 
     const refused = await dbCopy('--from', sqliteUrl, '--to', postgres.url)
     t.equal(refused.code, 1)
-    t.match(refused.output, /the target already holds 1 users, 0 conversations, 0 messages; pass --force to replace it/)
+    t.match(refused.output, /the target already holds 1 users, 0 conversations, 0 messages, 0 idempotency keys; pass --force to replace it/)
     t.equal(await snapshot(postgres.url), untouched, 'a refused copy changes nothing')
 
     const forced = await dbCopy('--from', sqliteUrl, '--to', postgres.url, '--force')
     t.equal(forced.code, 0, forced.output)
-    t.match(forced.output, /done: 3 users, 5 conversations, 11 messages copied and verified/)
+    t.match(forced.output, /done: 3 users, 5 conversations, 11 messages, 0 idempotency keys copied and verified/)
   })
 
   t.test('says what is wrong with its arguments', async (t) => {
