@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../src/config.js'
 import { readSpec, storeLimits } from '../src/contract/spec.js'
 import { openDatabase } from '../src/store/database.js'
-import { createRepositories } from '../src/store/repositories.js'
+import { createRepositories, fullListsOn } from '../src/store/repositories.js'
 import type { NewConversation } from '../src/store/models.js'
 import { mulberry32 } from './mulberry32.js'
 
@@ -94,7 +94,7 @@ async function main (): Promise<void> {
 
   const { databaseUrl } = loadConfig()
   const database = await openDatabase(databaseUrl, { info: () => {}, warn: console.warn })
-  const repositories = createRepositories(database.prisma, database.provider, storeLimits(readSpec()), { reader: database.reader })
+  const repositories = createRepositories(database.prisma, database.provider, storeLimits(readSpec()), { fullLists: fullListsOn(database) })
   let conversations = 0
   let messages = 0
   try {

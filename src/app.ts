@@ -19,7 +19,7 @@ import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, registerLoadShedding } from './http/lo
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import type { ChunkOptions } from './store/chunks.js'
-import { createRepositories } from './store/repositories.js'
+import { createRepositories, fullListsOn } from './store/repositories.js'
 import { createIdempotencyKeyStore, DEFAULT_IDEMPOTENCY_KEY_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS, sweepExpiredKeys, type RequestKey } from './store/idempotency-keys.js'
 import { apiBasePath, createOpenApi, readSpecSource, storeLimits, type SpecSource } from './contract/spec.js'
 
@@ -137,7 +137,8 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   await registerRateLimit(fastify, options.rateLimit)
   // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
   const limits = storeLimits(spec.document)
-  const repositoriesWith = (key?: RequestKey) => createRepositories(database.prisma, database.provider, limits, { reader: database.reader, chunks: options.listChunks, key })
+  const fullLists = fullListsOn(database, options.listChunks)
+  const repositoriesWith = (key?: RequestKey) => createRepositories(database.prisma, database.provider, limits, { fullLists, key })
   const repositories = repositoriesWith()
   registerApiRoutes(fastify, api, { handlers: createHandlers(repositories, basePath), withKey: (key) => createHandlers(repositoriesWith(key), basePath) }, basePath, {
     keys,

@@ -7,7 +7,7 @@
 import { hash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Operation } from 'openapi-backend'
-import { KeyAnswered, RequestKey, type IdempotencyKeyStore, type StoredAnswer } from '../store/idempotency-keys.js'
+import { KeyHeld, RequestKey, type IdempotencyKeyStore, type StoredAnswer } from '../store/idempotency-keys.js'
 import type { AnyResult } from './handler-types.js'
 import { problem } from './problems.js'
 import { sendProblem, sendResult, sendSerialized } from './reply.js'
@@ -81,12 +81,13 @@ export function idempotencyFor (operation: Operation, keys: IdempotencyKeyStore)
           try {
             result = await run(key)
           } catch (error) {
-            // The key holds the answer of a request that wrote nothing.
-            if (!(error instanceof KeyAnswered)) throw error
-            return error.holding.fingerprint === fingerprint ? sendSerialized(reply, error.holding.answer, replayed) : reused(reply)
+            // The key is another request's, or holds the answer of this one that wrote nothing.
+            if (!(error instanceof KeyHeld)) throw error
+            const { holding } = error
+            return holding.fingerprint === fingerprint && holding.answer !== undefined ? sendSerialized(reply, holding.answer, replayed) : reused(reply)
           }
-          // The key holds rows, which the create returned in place of writing: the first answer, made again.
-          if (key.taken !== undefined) return key.taken.fingerprint === fingerprint ? sendResult(reply, { ...result, headers: { ...result.headers, ...replayed } }) : reused(reply)
+          // The key holds this request's rows, which the create returned in place of writing: the first answer, made again.
+          if (key.taken !== undefined) return sendResult(reply, { ...result, headers: { ...result.headers, ...replayed } })
           if (result.status < 400) return sendResult(reply, result)
           // Nothing written (the handler's own 404 or 409): the answer is kept as sent, unless a request with
           // the key got there first (its write committed after this one failed: a replay of a create_user whose
@@ -96,7 +97,7 @@ export function idempotencyFor (operation: Operation, keys: IdempotencyKeyStore)
           if (holding === undefined) return sendSerialized(reply, answer, {})
           if (holding.fingerprint !== fingerprint) return reused(reply)
           if (holding.answer !== undefined) return sendSerialized(reply, holding.answer, replayed)
-          // Rows: the handler makes their answer again, its create returning them (never KeyAnswered: rows).
+          // This request's rows: the handler makes their answer again, its create returning them.
           key.taken = holding
           const again = await run(key)
           return sendResult(reply, { ...again, headers: { ...again.headers, ...replayed } })

@@ -8,6 +8,8 @@ export interface ChunkOptions {
   size: number
   /** Longest a snapshot is held, from the first chunk; a list not read by then is cut off (snapshot.ts). */
   snapshotMs: number
+  /** Longest a list waits for a snapshot while as many as may be open are (Database.snapshotLimit); then a 503. */
+  snapshotWaitMs: number
   /** Runs between two chunk reads: for tests that interleave writes with a list deterministically. */
   betweenChunks?: () => Promise<void>
 }
@@ -19,9 +21,10 @@ export interface FullLists extends ChunkOptions {
 
 /**
  * 500 rows keep each chunk's query and serialization in the low milliseconds; 30 s is far more than a list
- * of a million rows takes to read, and short enough that a stalled client pins no old row versions for long.
+ * of a million rows takes to read, and short enough that a stalled client pins no old row versions for long;
+ * 10 s of waiting lets a burst of full lists take turns rather than fail.
  */
-export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = { size: 500, snapshotMs: 30_000 }
+export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = { size: 500, snapshotMs: 30_000, snapshotWaitMs: 10_000 }
 
 /** How one list reads a chunk on the snapshot: at most `limit` rows strictly after the sort key `after`. */
 export interface ChunkedQuery<T, K> {

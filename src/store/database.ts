@@ -25,6 +25,11 @@ export interface Database {
    * on SQLite a second one on read-only connections of its own (SqliteSnapshotAdapter).
    */
   reader: PrismaClient
+  /**
+   * How many read snapshots (full lists) may be open at once: half the pool, so that on PostgreSQL, where each
+   * holds a connection for its whole list, the rest of the API always has the other half.
+   */
+  snapshotLimit: number
   /** Migrated and connected by this process: until then the API answers 503 (src/http/health.ts). */
   isOpen (): boolean
   /** Open, reachable, and every committed migration applied. */
@@ -150,6 +155,7 @@ export async function createDatabase (databaseUrl: string, options: DatabaseOpti
     provider,
     prisma,
     reader,
+    snapshotLimit: Math.max(1, Math.floor((options.poolSize ?? DEFAULT_POOL_SIZE) / 2)),
     async open (log) {
       const deadline = Date.now() + connectTimeoutMs
       for (let attempt = 1, delay = FIRST_RETRY_MS; ; attempt++, delay = Math.min(2 * delay, MAX_RETRY_MS)) {

@@ -40,9 +40,13 @@ export class RequestKey {
   constructor (readonly scope: KeyScope, readonly fingerprint: string) {}
 }
 
-/** Thrown by a keyed create whose key holds an answer that wrote nothing: that answer is the request's. */
-export class KeyAnswered extends Error {
-  constructor (readonly holding: KeyHolding & { answer: StoredAnswer }) { super('Idempotency-Key answered already') }
+/**
+ * Thrown by a keyed create whose key holds what it cannot return as its own rows: another request's (a 422 for
+ * this one), or the answer of a request that wrote nothing (this request's answer). Before any rows reach the
+ * handler, so rows of another shape (another request's) never do.
+ */
+export class KeyHeld extends Error {
+  constructor (readonly holding: KeyHolding) { super('Idempotency-Key held by another request or answer') }
 }
 
 /**
@@ -111,10 +115,10 @@ async function takenBy (prisma: PrismaClient, key: RequestKey, error: unknown): 
   return await find(prisma, key.scope) ?? undefined
 }
 
-/** The rows the key holds, as the write's; KeyAnswered when it holds an answer instead. */
+/** The rows the key holds, as the write's; KeyHeld when they are another request's, or it holds an answer. */
 function heldRows<Row> (key: RequestKey, holding: KeyHolding, rowColumns: Columns<Row>): Row[] {
   key.taken = holding
-  if (holding.answer !== undefined) throw new KeyAnswered(holding)
+  if (holding.fingerprint !== key.fingerprint || holding.answer !== undefined) throw new KeyHeld(holding)
   return storedRows(rowColumns, holding.rows)
 }
 

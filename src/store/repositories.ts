@@ -1,6 +1,6 @@
-import type { PrismaClient } from './database.js'
+import type { Database, PrismaClient } from './database.js'
 import type { Provider } from './migrate/index.js'
-import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions } from './chunks.js'
+import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions, type FullLists } from './chunks.js'
 import { createConversationRepository, type StoreLimits } from './conversations.js'
 import { dialectOf } from './dialect.js'
 import { createMessageRepository } from './messages.js'
@@ -9,16 +9,22 @@ import { createUserRepository } from './users.js'
 import type { RequestKey } from './idempotency-keys.js'
 
 export interface RepositoryOptions {
-  /**
-   * The client whose transactions are read snapshots, for full lists (Database.reader). Not the repositories'
-   * own: on SQLite the writing client would serve snapshots correctly but hold the one writing connection while
-   * a list is read.
-   */
-  reader: PrismaClient
-  /** How full lists are chunked (DEFAULT_CHUNK_OPTIONS); tests make chunks small and step between them. */
-  chunks?: Partial<ChunkOptions>
+  /** How full lists are read (fullListsOn): one for the process, so its snapshots are counted together. */
+  fullLists: FullLists
   /** A keyed request's Idempotency-Key: its create stores the key with its rows, or answers from what it holds. */
   key?: RequestKey
+}
+
+/**
+ * How full lists are read, once per process: chunked (DEFAULT_CHUNK_OPTIONS; tests make chunks small and step
+ * between them) from snapshots of `database.reader`, not the repositories' own client (on SQLite that would
+ * serve snapshots correctly but hold the one writing connection while a list is read), at most
+ * `database.snapshotLimit` at once, others waiting their turn.
+ */
+export function fullListsOn (database: Pick<Database, 'reader' | 'provider' | 'snapshotLimit'>, chunks: Partial<ChunkOptions> = {}): FullLists {
+  const options = { ...DEFAULT_CHUNK_OPTIONS, ...chunks }
+  const bounds = { timeoutMs: options.snapshotMs, limit: database.snapshotLimit, waitMs: options.snapshotWaitMs }
+  return { ...options, snapshots: snapshotsOn(database.reader, database.provider, bounds) }
 }
 
 /**
@@ -27,8 +33,7 @@ export interface RepositoryOptions {
  */
 export function createRepositories (prisma: PrismaClient, provider: Provider, limits: StoreLimits, options: RepositoryOptions) {
   const dialect = dialectOf(provider)
-  const chunks = { ...DEFAULT_CHUNK_OPTIONS, ...options.chunks }
-  const fullLists = { ...chunks, snapshots: snapshotsOn(options.reader, provider, chunks.snapshotMs) }
+  const { fullLists } = options
   const users = createUserRepository(prisma, dialect, options.key)
   const conversations = createConversationRepository(prisma, dialect, users, limits, fullLists, options.key)
   return { users, conversations, messages: createMessageRepository(prisma, dialect, conversations, fullLists, options.key) }

@@ -17,6 +17,48 @@ export interface Snapshot {
 export type OpenSnapshot = () => Promise<Snapshot>
 
 /**
+ * Every snapshot this process may hold stayed open for as long as a full list waits for one: a 503 with
+ * Retry-After, as the database being busy is.
+ */
+export class SnapshotsBusy extends Error {
+  constructor (limit: number, waitMs: number) { super(`all ${limit} read snapshots for full lists stayed in use for ${waitMs} ms`) }
+}
+
+/**
+ * At most `limit` places, each taken until freed; past them a taker waits in line (holding nothing, so on
+ * PostgreSQL no pool connection), at most `waitMs`, then gets SnapshotsBusy.
+ */
+function places (limit: number, waitMs: number) {
+  let taken = 0
+  const line: Array<() => void> = []
+  return {
+    async take (): Promise<void> {
+      if (taken < limit) {
+        taken++
+        return
+      }
+      await new Promise<void>((resolve, reject) => {
+        const turn = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        const timer = setTimeout(() => {
+          line.splice(line.indexOf(turn), 1)
+          reject(new SnapshotsBusy(limit, waitMs))
+        }, waitMs)
+        line.push(turn)
+      })
+    },
+    /** Hands the place to the first in line, or frees it. */
+    free (): void {
+      const next = line.shift()
+      if (next === undefined) taken--
+      else next()
+    },
+  }
+}
+
+/**
  * How long to wait for a connection to read on (PostgreSQL's pool may be busy) before the list is a 503;
  * Prisma's own default, stated because a transaction's options must name both bounds.
  */
@@ -27,10 +69,23 @@ const START_WAIT_MS = 2000
  * the first query, and a read-only one never blocks or is blocked by writers); on SQLite the client of
  * SqliteSnapshotAdapter, whose DEFERRED transactions on their own WAL connections do the same. Each ends at
  * the latest `timeoutMs` after it began (Prisma rolls it back), so a stalled reader cannot pin old row
- * versions (PostgreSQL's vacuum) or the WAL (SQLite's checkpoints) for long; a query after that fails.
+ * versions (PostgreSQL's vacuum) or the WAL (SQLite's checkpoints) for long; a query after that fails. At most
+ * `limit` are open at once; one opener per process, so they count every full list.
  */
-export function snapshotsOn (reader: PrismaClient, provider: Provider, timeoutMs: number): OpenSnapshot {
-  return () => new Promise<Snapshot>((resolve, reject) => {
+export function snapshotsOn (reader: PrismaClient, provider: Provider, { timeoutMs, limit, waitMs }: SnapshotBounds): OpenSnapshot {
+  const place = places(limit, waitMs)
+  return async () => {
+    await place.take()
+    return await openOne(reader, provider, timeoutMs, place.free)
+  }
+}
+
+/** How long a snapshot is held at most, how many at once, how long a list waits for a place. */
+export interface SnapshotBounds { timeoutMs: number, limit: number, waitMs: number }
+
+/** A snapshot on `reader`; `ended` runs once it is over, however it ends (committed, expired, never started). */
+function openOne (reader: PrismaClient, provider: Provider, timeoutMs: number, ended: () => void): Promise<Snapshot> {
+  return new Promise<Snapshot>((resolve, reject) => {
     let release!: () => void
     const released = new Promise<void>((resolve) => { release = resolve })
     let opened = false
@@ -48,6 +103,7 @@ export function snapshotsOn (reader: PrismaClient, provider: Provider, timeoutMs
       })
       await released
     }, { timeout: timeoutMs, maxWait: START_WAIT_MS })
+    transaction.finally(ended).catch(() => {})
     transaction.catch((error: unknown) => { if (!opened) reject(error) })
   })
 }

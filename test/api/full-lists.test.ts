@@ -102,6 +102,40 @@ t.test('writes between two chunks do not show: a bumped conversation appears onc
   t.ok(after.some((c: any) => c.id === top.id))
 })
 
+t.test('at most half the pool\'s worth of full lists read at once: the next waits its turn, then is a 503; the rest of the API goes on', async (t) => {
+  let gate = Promise.resolve()
+  let waiting = 0
+  // poolSize 4: two snapshots at once (Database.snapshotLimit); a third list waits 300 ms for one.
+  const { request } = await startApp(t, undefined, {
+    ...NO_SHEDDING, poolSize: 4, listChunks: { size: 5, snapshotWaitMs: 300, betweenChunks: async () => { waiting++; await gate } },
+  })
+  const userId = await userWithConversations(request, 12)
+  const url = `${API}/users/${userId}/conversations`
+  const whole = (await request('GET', url)).body
+  let open!: () => void
+  gate = new Promise((resolve) => { open = resolve })
+  waiting = 0
+  const held = [request('GET', url), request('GET', url)]
+  // Both past their first chunk: each holds its snapshot.
+  for (let i = 0; i < 500 && waiting < 2; i++) await sleep(10)
+  t.equal(waiting, 2, 'two full lists hold their snapshots')
+
+  const refused = await request('GET', url, { expectServerError: true })
+  t.equal(refused.status, 503)
+  t.equal(refused.body.type, 'urn:trackbot:problem:service-unavailable')
+  t.ok(Number(refused.headers['retry-after']) >= 1, 'with Retry-After')
+  t.equal((await request('GET', `${API}/users/${userId}`)).status, 200, 'other requests are served')
+  t.equal((await request('GET', `${url}?limit=5`)).status, 200, 'and pages, which need no snapshot')
+
+  // One waiting its turn gets the first place freed.
+  const third = request('GET', url)
+  await sleep(50)
+  open()
+  for (const list of await Promise.all([...held, third])) t.same(list.body, whole, 'the held lists complete, whole, and the one in line after them')
+  gate = Promise.resolve()
+  t.same((await request('GET', url)).body, whole, 'their places are free again')
+})
+
 /** Inserts `count` conversations for `userId` straight into the database, for a list too big to make through the API quickly. */
 async function seedConversations (databaseUrl: string, userId: number, count: number): Promise<void> {
   for (let start = 0; start < count; start += 1000) {

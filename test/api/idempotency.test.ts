@@ -86,6 +86,12 @@ t.test('the key with another body or path is a 422 and stores nothing; keys are 
   t.equal((await request('POST', `${API}/users/${other}/conversations`, keyed('k1', { title: 'one' }))).status, 422, 'another path is another request')
   t.equal((await request('POST', `${API}/users/${userId}/conversations`, keyed('k1'))).status, 422, 'no body is another request than a body')
   t.equal(await unchanged(databaseUrl), before, 'nothing stored')
+  // Rows of another shape (a conversation stored without messages, asked for with them) never reach the handler.
+  const say = { messages: [{ role: 'user', content: 'hi' }] }
+  t.equal((await request('POST', `${API}/users/${userId}/conversations`, keyed('shape-a', {}))).status, 201)
+  t.equal((await request('POST', `${API}/users/${userId}/conversations`, keyed('shape-a', say))).status, 422, 'with messages after without')
+  t.equal((await request('POST', `${API}/users/${userId}/conversations`, keyed('shape-b', say))).status, 201)
+  t.equal((await request('POST', `${API}/users/${userId}/conversations`, keyed('shape-b', {}))).status, 422, 'without messages after with')
   // The same key on another operation is another key.
   t.equal((await request('POST', `${API}/users`, keyed('k1', { name: 'Key sharer' }))).status, 201)
   t.equal((await request('POST', `${API}/conversations/${first.body.id}/messages`, keyed('k1', { role: 'user', content: 'x' }))).status, 201)

@@ -7,7 +7,7 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import { PrismaClient } from '../../generated/prisma/sqlite/client.js'
 import { readSpec, storeLimits } from '../../src/contract/spec.js'
 import { migrateDatabase } from '../../src/store/database.js'
-import { createRepositories } from '../../src/store/repositories.js'
+import { createRepositories, fullListsOn } from '../../src/store/repositories.js'
 import { store, tempDir } from '../helper.js'
 
 t.test('list pages are index seeks', { skip: store === 'sqlite' ? false : 'SQLite EXPLAIN' }, async (t) => {
@@ -17,7 +17,7 @@ t.test('list pages are index seeks', { skip: store === 'sqlite' ? false : 'SQLit
   t.teardown(() => prisma.$disconnect())
   const sent: Array<{ query: string, params: string }> = []
   prisma.$on('query', (event) => sent.push(event))
-  const { users, conversations, messages } = createRepositories(prisma, 'sqlite', storeLimits(readSpec()), { reader: prisma })
+  const { users, conversations, messages } = createRepositories(prisma, 'sqlite', storeLimits(readSpec()), { fullLists: fullListsOn({ reader: prisma, provider: 'sqlite', snapshotLimit: 1 }) })
 
   const user = (await users.create({ name: 'Ada' }))!
   const conversation = (await conversations.create(user.id, { messages: [{ role: 'user', content: 'hi' }] }))!
