@@ -1,7 +1,10 @@
 // Read snapshots: several queries that all see the database as it was at the first of them, for the full
 // lists read in chunks (src/store/chunks.ts). Writes committed meanwhile stay invisible to them, so a row
 // bumped to the top of a list between two chunks is neither skipped nor served twice.
-import type { PrismaClient } from './database.js'
+
+// The client type from the generated client itself (database.ts re-exports it): database.ts reaches this file
+// through prisma-errors.ts, which knows SnapshotsBusy.
+import type { PrismaClient } from '../../generated/prisma/sqlite/client.js'
 import type { Provider } from './migrate/index.js'
 
 /** What queries run on: the client, or the client of one transaction. */
