@@ -695,7 +695,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Request body is not application/json */
+        /** @description The body's media type is not one the operation takes (its requestBody names them), or its charset is not UTF-8 */
         UnsupportedMediaType: {
             headers: {
                 [name: string]: unknown;
