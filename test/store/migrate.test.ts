@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+import pg from 'pg'
 import t from 'tap'
 import { migrateDatabase } from '../../src/store/database.js'
 import { migrationsDir, readMigrations } from '../../src/store/migrate/index.js'
+import { migratePostgres, PRISMA_MIGRATE_LOCK } from '../../src/store/migrate/postgres.js'
 import { freshDatabaseUrl, runSql, store } from '../helper.js'
 
 const quiet = { info: () => {}, warn: () => {} }
@@ -64,4 +67,18 @@ t.test('five processes migrating one empty database at once end with one history
   const rows = await history(databaseUrl)
   t.same(rows.map((row) => row.migration_name), migrations.map((m) => m.name))
   t.ok(rows.every((row) => row.finished_at !== null))
+})
+
+t.test('PostgreSQL: a process waiting for another\'s migration lock says so, then migrates', { skip: store !== 'postgres' && 'PostgreSQL only' }, async (t) => {
+  const databaseUrl = await freshDatabaseUrl(t)
+  const holder = new pg.Client({ connectionString: databaseUrl })
+  await holder.connect()
+  await holder.query('SELECT pg_advisory_lock($1)', [PRISMA_MIGRATE_LOCK])
+  const warnings: string[] = []
+  const migrating = migratePostgres(databaseUrl, migrations, { info: () => {}, warn: (message) => warnings.push(message) }, 100)
+  await sleep(500)
+  t.match(warnings[0], /waiting for another process's migrations \(advisory lock \d+ held\)/, 'it says why it waits')
+  t.same(await runSql(databaseUrl, 'SELECT to_regclass(\'_prisma_migrations\') AS history'), [{ history: null }], 'and touches nothing meanwhile')
+  await holder.end()
+  t.same(await migrating, migrations.map((m) => m.name), 'the lock released, it migrates')
 })

@@ -45,15 +45,38 @@ async function apply (client: pg.Client, migration: Migration, applied: Map<stri
   await client.query('UPDATE _prisma_migrations SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [id])
 }
 
+/** How often a process waiting for another's migrations says so. */
+const WAITING_LOG_MS = 10_000
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Takes Prisma's migration lock, waiting as long as another process holds it (its migrations may take long),
+ * and saying so every `logEveryMs`, so an instance stuck behind a stalled one shows why in its log.
+ */
+async function takeLock (client: pg.Client, log: MigrationLog, logEveryMs: number): Promise<void> {
+  const started = Date.now()
+  let logged = started
+  for (let delay = 50; ; delay = Math.min(2 * delay, 1000)) {
+    const { rows: [row] } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [PRISMA_MIGRATE_LOCK])
+    if (row!.locked) return
+    if (Date.now() - logged >= logEveryMs) {
+      logged = Date.now()
+      log.warn(`waiting for another process's migrations (advisory lock ${PRISMA_MIGRATE_LOCK} held) for ${Math.round((logged - started) / 1000)} s`)
+    }
+    await sleep(delay)
+  }
+}
+
 /** A server that takes a connection but never answers (a dead host behind a firewall) fails a start-up try instead of hanging it. */
 const CONNECT_TIMEOUT_MS = 10_000
 
 /** Applies what is not yet applied; returns the names applied now. Safe to run any number of times, from any number of processes. */
-export async function migratePostgres (connectionString: string, migrations: Migration[], log: MigrationLog): Promise<string[]> {
+export async function migratePostgres (connectionString: string, migrations: Migration[], log: MigrationLog, logEveryMs = WAITING_LOG_MS): Promise<string[]> {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
   await client.connect()
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [PRISMA_MIGRATE_LOCK])
+    await takeLock(client, log, logEveryMs)
     await client.query(CREATE_HISTORY)
     const applied = await appliedRows(client)
     const names: string[] = []
