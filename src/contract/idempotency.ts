@@ -88,7 +88,12 @@ export function idempotencyFor (operation: Operation, keys: IdempotencyKeyStore)
           }
           // The key holds this request's rows, which the create returned in place of writing: the first answer, made again.
           if (key.taken !== undefined) return sendResult(reply, { ...result, headers: { ...result.headers, ...replayed } })
-          if (result.status < 400) return sendResult(reply, result)
+          if (result.status < 400) {
+            // The spec gave this operation the header, but its write does not store keys: retries would write
+            // again. Loud, so that a spec edit the store does not follow fails its first keyed request and test.
+            if (!key.stored) throw new Error(`${operationId} declares ${IDEMPOTENCY_KEY} but its write stored no key: its repository must write through writeWith or writeBatch (src/store/idempotency-keys.ts)`)
+            return sendResult(reply, result)
+          }
           // Nothing written (the handler's own 404 or 409): the answer is kept as sent, unless a request with
           // the key got there first (its write committed after this one failed: a replay of a create_user whose
           // email its first request took, say).

@@ -37,6 +37,8 @@ export type KeyHolding =
 export class RequestKey {
   /** What the key held when this request found it taken; undefined while it was not. */
   taken: KeyHolding | undefined
+  /** Whether this request's write stored the key with its rows (writeWith, writeBatch). */
+  stored = false
   constructor (readonly scope: KeyScope, readonly fingerprint: string) {}
 }
 
@@ -132,11 +134,13 @@ export async function writeWith<Row> (prisma: PrismaClient, key: RequestKey | un
   if (key === undefined) return await queryRows(prisma, rowColumns, (list) => sql`WITH ${ctes} SELECT ${list} FROM ${from}`)
   if (key.taken !== undefined) return heldRows(key, key.taken, rowColumns)
   try {
-    return await queryRows(prisma, rowColumns, (list) => sql`
+    const rows = await queryRows(prisma, rowColumns, (list) => sql`
       WITH ${ctes},
       written AS (SELECT ${list} FROM ${from}),
       stored_key AS (${keyRow(key, sql`(SELECT COALESCE(json_agg(written), '[]')::text FROM written)`)})
       SELECT * FROM written`)
+    key.stored = true
+    return rows
   } catch (error) {
     const holding = await takenBy(prisma, key, error)
     if (holding === undefined) throw error
@@ -160,6 +164,7 @@ export async function writeBatch<const Statements extends ReadonlyArray<Prisma.P
   if (key.taken !== undefined) return { stored: heldRows(key, key.taken, returned.columns) }
   try {
     const results = await prisma.$transaction([...statements, prisma.$executeRaw(keyRow(key, sqliteJsonRows(returned)))])
+    key.stored = true
     return { results: results.slice(0, statements.length) as Results<Statements> }
   } catch (error) {
     const holding = await takenBy(prisma, key, error)

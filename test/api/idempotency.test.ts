@@ -2,7 +2,7 @@
 // stores nothing; the key with another request is a 422; one write however many copies race, across a
 // restart, and never a write without its key or a key without its write.
 import t from 'tap'
-import { API, createDatabase, runSql, snapshot, startApp, store, storedRows, type Reply, type TestApp } from '../helper.js'
+import { API, createDatabase, runSql, snapshot, specVariant, startApp, store, storedRows, type Reply, type TestApp } from '../helper.js'
 
 // A replay runs its write and rolls it back with the key's INSERT (src/store/idempotency-keys.ts): on PostgreSQL
 // that may draw ids from a sequence, which no rollback returns (sequences are not data); SQLite's counters roll
@@ -207,4 +207,17 @@ t.test('a write and its key commit together or not at all', async (t) => {
   t.equal(retry.status, 201, 'the retry after a 5xx is applied')
   t.equal(retry.headers['idempotent-replayed'], undefined)
   t.equal(await count(databaseUrl, 'Conversation'), 1)
+})
+
+t.test('an operation the spec gives the header but whose write stores no key fails loudly, never silently unkeyed', async (t) => {
+  const spec = specVariant((document) => {
+    document.paths['/conversations/{conversationId}'].patch.parameters.push({ $ref: '#/components/parameters/IdempotencyKey' })
+  })
+  const { request } = await startApp(t, undefined, { spec })
+  const userId = await newUser(request)
+  const id = (await request('POST', `${API}/users/${userId}/conversations`, {})).body.id
+  const patch = { payload: JSON.stringify({ title: 'x' }), headers: { 'content-type': 'application/merge-patch+json', 'idempotency-key': 'p1' } }
+  const reply = await request('PATCH', `${API}/conversations/${id}`, { ...patch, expectServerError: true })
+  t.equal(reply.status, 500, 'a 500 (logged: update_conversation declares Idempotency-Key but its write stored no key)')
+  t.equal((await request('PATCH', `${API}/conversations/${id}`, { payload: patch.payload, headers: { 'content-type': 'application/merge-patch+json' } })).status, 200, 'without the header it works as before')
 })
