@@ -1,9 +1,10 @@
 // Idempotency-Key (the IETF httpapi draft "The Idempotency-Key HTTP Header Field") on every operation whose
 // spec declares the header parameter, with no list here (its repository's write must store keys: a keyed
-// request whose write stored none is a 500, not an unkeyed answer). The first request with a key has its write store the key with the rows it wrote, in the write's own
-// statement (src/store/idempotency-keys.ts); a retry with the same key and request finds the key taken, its
-// handler gets those rows instead of writing, and so makes the first answer again, byte for byte. An answer
-// that wrote nothing (a 404, a 409) is stored as it was sent. The same key with another request is a 422.
+// request whose write stored none is a 500, not an unkeyed answer). The first request with a key has its
+// write store the key with the rows it wrote, in the write's own statement (src/store/idempotency-keys.ts);
+// a retry with the same key and request finds the key taken, its handler gets those rows instead of writing,
+// and so makes the first answer again, byte for byte. An answer that wrote nothing (a 404, a 409) is stored
+// as it was sent. The same key with another request is a 422.
 import { hash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Operation } from 'openapi-backend'
