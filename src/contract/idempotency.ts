@@ -17,6 +17,10 @@ export const IDEMPOTENCY_KEY = 'Idempotency-Key'
 
 /** What a replayed answer carries beside the first answer's own headers (Stripe's name for it). */
 export const REPLAYED_HEADER = 'Idempotent-Replayed'
+const REPLAYED = { [REPLAYED_HEADER]: 'true' }
+
+/** A result made again from the rows a key holds: the first answer, marked as a replay. */
+const replay = (reply: FastifyReply, result: AnyResult) => sendResult(reply, { ...result, headers: { ...result.headers, ...REPLAYED } })
 
 /** A request carrying a key, taken before validation; answered once validation has passed the key's format. */
 export interface KeyedRequest {
@@ -73,40 +77,32 @@ export function idempotencyFor (operation: Operation, keys: IdempotencyKeyStore)
       if (header === undefined) return undefined
       const fingerprint = fingerprintOf(request.method, path, request.body)
       const scope = { subject: subjectOf(request), operation: operationId, key: String(header) }
-      const reused = (reply: FastifyReply) => sendProblem(reply, problem('idempotencyKeyReused', `This ${IDEMPOTENCY_KEY} was used with another request; use a new key for a new request.`, path))
-      const replayed = { [REPLAYED_HEADER]: 'true' }
       return {
         async answer (reply, run) {
           const key = new RequestKey(scope, fingerprint)
-          let result: AnyResult
           try {
-            result = await run(key)
-          } catch (error) {
-            // The key is another request's, or holds the answer of this one that wrote nothing.
-            if (!(error instanceof KeyHeld)) throw error
-            const { holding } = error
-            return holding.fingerprint === fingerprint && holding.answer !== undefined ? sendSerialized(reply, holding.answer, replayed) : reused(reply)
-          }
-          // The key holds this request's rows, which the create returned in place of writing: the first answer, made again.
-          if (key.taken !== undefined) return sendResult(reply, { ...result, headers: { ...result.headers, ...replayed } })
-          if (result.status < 400) {
+            const result = await run(key)
+            // The key held this request's rows, which its create returned in place of writing: the first answer, made again.
+            if (key.taken !== undefined) return replay(reply, result)
+            if (result.status >= 400) {
+              // Nothing written (the handler's own 404 or 409): the answer is kept as sent, unless a request with the
+              // key got there first (its write committed after this one failed: a replay of a create_user whose
+              // email its first request took, say); the handler then answers from what the key holds.
+              const answer = serialize(reply, result)
+              return await keys.storeAnswer(key, answer) ? sendSerialized(reply, answer, {}) : replay(reply, await run(key))
+            }
             // The spec gave this operation the header, but its write does not store keys: retries would write
             // again. Loud, so that a spec edit the store does not follow fails its first keyed request and test.
             if (!key.stored) throw new Error(`${operationId} declares ${IDEMPOTENCY_KEY} but its write stored no key: its repository must write through writeWith or writeBatch (src/store/idempotency-keys.ts)`)
             return sendResult(reply, result)
+          } catch (error) {
+            // The key is another request's, or holds the answer of this one that wrote nothing.
+            if (!(error instanceof KeyHeld)) throw error
+            if (error.answer === undefined) {
+              return sendProblem(reply, problem('idempotencyKeyReused', `This ${IDEMPOTENCY_KEY} was used with another request; use a new key for a new request.`, path))
+            }
+            return sendSerialized(reply, error.answer, REPLAYED)
           }
-          // Nothing written (the handler's own 404 or 409): the answer is kept as sent, unless a request with
-          // the key got there first (its write committed after this one failed: a replay of a create_user whose
-          // email its first request took, say).
-          const answer = serialize(reply, result)
-          const holding = await keys.storeAnswer(key, answer)
-          if (holding === undefined) return sendSerialized(reply, answer, {})
-          if (holding.fingerprint !== fingerprint) return reused(reply)
-          if (holding.answer !== undefined) return sendSerialized(reply, holding.answer, replayed)
-          // This request's rows: the handler makes their answer again, its create returning them.
-          key.taken = holding
-          const again = await run(key)
-          return sendResult(reply, { ...again, headers: { ...again.headers, ...replayed } })
         },
       }
     },

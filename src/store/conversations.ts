@@ -87,25 +87,33 @@ const conversationColumnsOf = perDialect((dialect) => {
     messages: sql`(SELECT json_agg(m ORDER BY m.id) FROM (SELECT ${newMessageColumns.list} FROM message) AS m)`,
   })
 
-  // SQLite: what a keyed create's batch stores for its key, read back by the key's INSERT: the new conversation,
-  // and with its messages, as PostgreSQL's statement returns it (createdColumns), so a key copied between stores
-  // replays alike. metadata and messages hold JSON.
-  const createdRow = sql`FROM "Conversation" WHERE id = ${dialect.lastId('Conversation')}`
+  return { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns }
+})
+
+/**
+ * SQLite only: what a keyed create's batch stores for its key, read back by the key's INSERT: the new conversation,
+ * and with its messages, as PostgreSQL's statement returns it (createdColumns), so a key copied between stores
+ * replays alike. metadata and messages hold JSON.
+ */
+const sqliteReadBackOf = perDialect((dialect) => {
+  const { conversationColumns, newMessageColumns } = conversationColumnsOf(dialect)
+  const created = dialect.lastId('Conversation')
+  const createdRow = sql`FROM "Conversation" WHERE id = ${created}`
   const createdConversation = { columns: conversationColumns, from: createdRow, json: ['metadata'] } as const
   const createdWithMessages = {
     columns: columns<ConversationWithMessages>({
       ...conversationColumns.map,
-      messages: sqliteJsonRows({ columns: newMessageColumns, from: sql`FROM "Message" WHERE "conversationId" = ${dialect.lastId('Conversation')} ORDER BY id` }),
+      messages: sqliteJsonRows({ columns: newMessageColumns, from: sql`FROM "Message" WHERE "conversationId" = ${created} ORDER BY id` }),
     }),
     from: createdRow,
     json: ['metadata', 'messages'],
   } as const
-  return { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns, createdConversation, createdWithMessages }
+  return { createdConversation, createdWithMessages }
 })
 
 /** `key`: a keyed request's Idempotency-Key, which the create stores with its rows, or answers from. */
 export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists, key?: RequestKey) {
-  const { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns, createdConversation, createdWithMessages } = conversationColumnsOf(dialect)
+  const { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns } = conversationColumnsOf(dialect)
   const versioned = ({ version, ...conversation }: Conversation & { version: number }): Versioned => ({ conversation, version })
 
   /** At most `limit` of a user's conversations after `key`, newest activity first: a page, or a chunk of the full list. */
@@ -125,7 +133,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
       queryRows(prisma, newMessageColumns, (list) => sql`
         INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
         RETURNING ${list}`),
-    ], createdWithMessages)
+    ], sqliteReadBackOf(dialect).createdWithMessages)
     if (written.stored !== undefined) return written.stored[0]!
     const [[conversation], inserted] = written.results
     // RETURNING promises no order; ids grow in insertion order.
@@ -150,7 +158,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
   async function createAlone (insertConversation: Sql): Promise<Conversation> {
     const [conversation] = dialect.writesInWith
       ? await writeWith(prisma, key, conversationColumns, sql`conversation AS (${insertConversation} RETURNING *)`, sql`conversation`)
-      : await writtenRows(writeBatch(prisma, key, [queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`)], createdConversation))
+      : await writtenRows(writeBatch(prisma, key, [queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`)], sqliteReadBackOf(dialect).createdConversation))
     return conversation!
   }
 

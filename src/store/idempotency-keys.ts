@@ -43,12 +43,12 @@ export class RequestKey {
 }
 
 /**
- * Thrown by a keyed create whose key holds what it cannot return as its own rows: another request's (a 422 for
- * this one), or the answer of a request that wrote nothing (this request's answer). Before any rows reach the
- * handler, so rows of another shape (another request's) never do.
+ * Thrown by a keyed create whose key holds what it cannot return as its own rows: another request's (`answer`
+ * undefined: a 422 for this one), or the answer of this request made when it wrote nothing (`answer`: replayed).
+ * Before any rows reach the handler, so rows of another shape (another request's) never do.
  */
 export class KeyHeld extends Error {
-  constructor (readonly holding: KeyHolding) { super('Idempotency-Key held by another request or answer') }
+  constructor (readonly answer?: StoredAnswer) { super('Idempotency-Key held by another request or answer') }
 }
 
 /**
@@ -117,10 +117,14 @@ async function takenBy (prisma: PrismaClient, key: RequestKey, error: unknown): 
   return await find(prisma, key.scope) ?? undefined
 }
 
-/** The rows the key holds, as the write's; KeyHeld when they are another request's, or it holds an answer. */
+/**
+ * The rows the key holds, as the write's: the one place a holding is matched against the request. KeyHeld when
+ * they are another request's, or the key holds this request's answer instead of rows.
+ */
 function heldRows<Row> (key: RequestKey, holding: KeyHolding, rowColumns: Columns<Row>): Row[] {
   key.taken = holding
-  if (holding.fingerprint !== key.fingerprint || holding.answer !== undefined) throw new KeyHeld(holding)
+  if (holding.fingerprint !== key.fingerprint) throw new KeyHeld()
+  if (holding.answer !== undefined) throw new KeyHeld(holding.answer)
   return storedRows(rowColumns, holding.rows)
 }
 
@@ -177,18 +181,20 @@ export function createIdempotencyKeyStore (prisma: PrismaClient) {
   return {
     /**
      * Stores the answer of a keyed request that wrote nothing (the handler's own 404 or 409), unless the key holds
-     * something already: what it holds then (a request with the key that got there first).
+     * something already (a request with the key got there first): false then, and `key.taken` is what it holds,
+     * for the handler to answer from (its create returns the rows held, or throws KeyHeld).
      */
-    async storeAnswer (key: RequestKey, answer: StoredAnswer): Promise<KeyHolding | undefined> {
+    async storeAnswer (key: RequestKey, answer: StoredAnswer): Promise<boolean> {
       const { subject, operation, key: name } = key.scope
       const stored = await prisma.$executeRaw`
         INSERT INTO "IdempotencyKey" (subject, operation, "key", fingerprint, status, headers, body, "createdAt")
         VALUES (${subject}, ${operation}, ${name}, ${key.fingerprint}, ${answer.status}, ${JSON.stringify(answer.headers)}, ${answer.body}, ${new Date()})
         ON CONFLICT DO NOTHING`
-      if (stored > 0) return undefined
+      if (stored > 0) return true
       const holding = await find(prisma, key.scope)
       if (holding === null) throw new Error(`Idempotency-Key ${JSON.stringify(name)} of ${operation} was taken but is not stored`)
-      return holding
+      key.taken = holding
+      return false
     },
 
     /**
