@@ -21,19 +21,31 @@ import { adminQuery, copySqlite, FULL_SIZE, postgresUrl, seed, SMOKE_SIZE, type 
 
 interface Options { store: Store, duration: number, rounds: number, connections: number, smoke: boolean, only: ServerName[] }
 
-/** Our server is started exactly as `npm start` starts it: the node flags and entry point of its script. */
-function npmStartArguments (): string[] {
+/** How a server process is started: node's arguments, and variables its environment gets beside the run's. */
+interface Launch { args: string[], env: Record<string, string> }
+
+/**
+ * Our server is started exactly as `npm start` starts it: the environment its script sets (the allocator's
+ * settings), its node flags and entry point.
+ */
+function npmStart (): Launch {
   const { scripts } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }
-  const [command, ...args] = scripts.start.split(/\s+/)
-  if (command !== 'node') throw new Error(`package.json's start script must run node, got: ${scripts.start}`)
-  return args
+  const words = scripts.start.split(/\s+/)
+  const env: Record<string, string> = {}
+  while (/^[A-Z_][A-Z0-9_]*=/.test(words[0] ?? '')) {
+    const [name, ...value] = words.shift()!.split('=')
+    env[name!] = value.join('=')
+  }
+  const [command, ...args] = words
+  if (command !== 'node') throw new Error(`package.json's start script must run node, after any VAR=value, got: ${scripts.start}`)
+  return { args, env }
 }
 
-const NODE_ARGUMENTS: Record<ServerName, () => string[]> = {
-  floor: () => ['dist/scripts/bench/floor-server.js'],
-  peer: () => ['dist/scripts/bench/peer-server.js'],
-  ours: npmStartArguments,
-  'ours-jwt': npmStartArguments,
+const LAUNCH: Record<ServerName, () => Launch> = {
+  floor: () => ({ args: ['dist/scripts/bench/floor-server.js'], env: {} }),
+  peer: () => ({ args: ['dist/scripts/bench/peer-server.js'], env: {} }),
+  ours: npmStart,
+  'ours-jwt': npmStart,
 }
 
 // ours-jwt: tokens required, HS256. Its requests carry an admin token, which reaches every row, so each
@@ -156,9 +168,10 @@ function tail (file: string, bytes = 8000): string {
 function spawnServer (server: ServerName, databaseUrl: string, port: number): Spawned {
   const file = logFile(server)
   const fd = openSync(file, 'a')
-  const child = spawn(process.execPath, NODE_ARGUMENTS[server](), {
+  const { args, env } = LAUNCH[server]()
+  const child = spawn(process.execPath, args, {
     cwd: projectRoot,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, ...SERVER_ENV[server] },
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, ...SERVER_ENV[server] },
     stdio: ['ignore', fd, fd],
   })
   closeSync(fd)
