@@ -148,11 +148,12 @@ export async function registerAuthentication (fastify: FastifyInstance, options:
     }
   })
 
-  fastify.addHook('preParsing', async (request, reply) => {
+  // Not async (src/app.ts says why); answering here, without calling done, ends the request's hooks.
+  fastify.addHook('preParsing', (request, reply, _payload, done) => {
     const failure = failures.get(request)
-    if (failure === undefined) return
+    if (failure === undefined) return done()
     // RFC 6750 §3: error_description may not hold a double quote or a backslash.
     const challenge = failure.tokenSent ? `${CHALLENGE}, error="invalid_token", error_description="${failure.detail.replace(/["\\]/g, "'")}"` : CHALLENGE
-    return sendProblem(reply, problem('unauthorized', failure.detail, requestPath(request)), { 'WWW-Authenticate': challenge })
+    sendProblem(reply, problem('unauthorized', failure.detail, requestPath(request)), { 'WWW-Authenticate': challenge })
   })
 }

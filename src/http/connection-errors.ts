@@ -56,9 +56,10 @@ export function registerBareAnswers (fastify: FastifyInstance): void {
     })
     response.end(body)
   })
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (request.raw.httpVersion !== '1.1' || request.headers.host !== undefined) return
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.raw.httpVersion !== '1.1' || request.headers.host !== undefined) return done()
     reply.header('Connection', 'close')
-    return sendProblem(reply, problem('badRequest', 'An HTTP/1.1 request must have a Host header.', requestPath(request)))
+    // Answered here: not calling done ends the request's hooks.
+    sendProblem(reply, problem('badRequest', 'An HTTP/1.1 request must have a Host header.', requestPath(request)))
   })
 }

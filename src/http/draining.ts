@@ -11,9 +11,10 @@ export function registerDraining (fastify: FastifyInstance): void {
   fastify.addHook('preClose', async () => {
     draining = true
   })
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (!draining) return
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (!draining) return done()
     reply.header('Connection', 'close')
-    return sendProblem(reply, problem('unavailable', 'The server is shutting down; retry the request.', requestPath(request)), { 'Retry-After': RETRY_AFTER_SECONDS })
+    // Answered here: not calling done ends the request's hooks.
+    sendProblem(reply, problem('unavailable', 'The server is shutting down; retry the request.', requestPath(request)), { 'Retry-After': RETRY_AFTER_SECONDS })
   })
 }

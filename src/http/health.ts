@@ -21,9 +21,10 @@ export const HEALTH_PATHS = ['/healthz', '/readyz'] as const
 
 export function registerHealthRoutes (fastify: FastifyInstance, database: Database): void {
   let storageFullUntil = 0
-  fastify.addHook('onSend', async (request, reply) => {
+  fastify.addHook('onSend', (request, reply, _payload, done) => {
     if (reply.statusCode === 507) storageFullUntil = Date.now() + STORAGE_FULL_UNREADY_MS
     else if (WRITES.has(request.method) && reply.statusCode < 300) storageFullUntil = 0
+    done()
   })
 
   fastify.get(HEALTH_PATHS[0], async () => ({ status: 'ok' }))
@@ -42,8 +43,9 @@ export function registerHealthRoutes (fastify: FastifyInstance, database: Databa
  * meanwhile operations answer 503 with Retry-After at once, rather than hang or fail on missing tables.
  */
 export function registerOpeningGate (fastify: FastifyInstance, database: Database): void {
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (database.isOpen() || request.routeOptions.config.operationId === undefined) return
-    return sendProblem(reply, problem('unavailable', 'The server is starting and its database is not ready yet; retry shortly.', requestPath(request)), { 'Retry-After': RETRY_AFTER_SECONDS })
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (database.isOpen() || request.routeOptions.config.operationId === undefined) return done()
+    // Answered here: not calling done ends the request's hooks.
+    sendProblem(reply, problem('unavailable', 'The server is starting and its database is not ready yet; retry shortly.', requestPath(request)), { 'Retry-After': RETRY_AFTER_SECONDS })
   })
 }
