@@ -22,11 +22,13 @@ interface TableCounts { User: number, Conversation: number, Message: number, Ide
 
 class CopyRefused extends Error {}
 
-/** The tables with ids, copied in id order with their id counters; the keys are copied after them. */
-type Table = Exclude<keyof TableCounts, 'IdempotencyKey'>
+/** Every table, copied in this order (parents first), in id order, with its id counter. */
+type Table = keyof TableCounts
 type Transaction = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0]
 
-const TABLES: Table[] = ['User', 'Conversation', 'Message']
+const TABLES: Table[] = ['User', 'Conversation', 'Message', 'IdempotencyKey']
+/** What a count of each table's rows is called. */
+const NAMES: Record<Table, string> = { User: 'users', Conversation: 'conversations', Message: 'messages', IdempotencyKey: 'idempotency keys' }
 const BATCH = 1000
 // A copy of a large deployment is one long transaction on each side; Prisma's default is 5 s.
 const TRANSACTION = { maxWait: 60_000, timeout: 24 * 60 * 60 * 1000 }
@@ -38,6 +40,7 @@ function readBatch (tx: Transaction, table: Table, afterId: number): Promise<Arr
     case 'User': return tx.user.findMany(page)
     case 'Conversation': return tx.conversation.findMany(page)
     case 'Message': return tx.message.findMany(page)
+    case 'IdempotencyKey': return tx.idempotencyKey.findMany(page)
   }
 }
 
@@ -45,35 +48,14 @@ async function writeBatch (tx: Transaction, table: Table, rows: any[]): Promise<
   switch (table) {
     case 'User': await tx.user.createMany({ data: rows }); return
     case 'Conversation': await tx.conversation.createMany({ data: rows }); return
-    case 'Message': await tx.message.createMany({ data: rows })
+    case 'Message': await tx.message.createMany({ data: rows }); return
+    case 'IdempotencyKey': await tx.idempotencyKey.createMany({ data: rows })
   }
 }
 
 async function countRows (tx: Transaction | PrismaClient): Promise<TableCounts> {
   const [User, Conversation, Message, IdempotencyKey] = await Promise.all([tx.user.count(), tx.conversation.count(), tx.message.count(), tx.idempotencyKey.count()])
   return { User, Conversation, Message, IdempotencyKey }
-}
-
-const KEY_ORDER = [{ subject: 'asc' }, { operation: 'asc' }, { key: 'asc' }] as const
-
-/** Every Idempotency-Key row, in primary-key order, BATCH at a time. */
-async function copyKeys (read: Transaction, write: Transaction, log: (message: string) => void): Promise<number> {
-  let copied = 0
-  let after: { subject: string, operation: string, key: string } | undefined
-  for (;;) {
-    const rows = await read.idempotencyKey.findMany({
-      orderBy: [...KEY_ORDER],
-      take: BATCH,
-      ...(after === undefined ? {} : { cursor: { subject_operation_key: after }, skip: 1 }),
-    })
-    if (rows.length === 0) break
-    await write.idempotencyKey.createMany({ data: rows })
-    copied += rows.length
-    const { subject, operation, key } = rows[rows.length - 1]!
-    after = { subject, operation, key }
-    if (copied % (BATCH * 50) === 0) log(`  IdempotencyKey: ${copied} rows`)
-  }
-  return copied
 }
 
 /** The highest id `table` has ever handed out: its counter, not just its largest surviving row. */
@@ -122,14 +104,12 @@ async function copyTable (read: Transaction, write: Transaction, table: Table, l
   return copied
 }
 
-const COUNTED: Array<keyof TableCounts> = [...TABLES, 'IdempotencyKey']
-
 function sameCounts (a: TableCounts, b: TableCounts): boolean {
-  return COUNTED.every((table) => a[table] === b[table])
+  return TABLES.every((table) => a[table] === b[table])
 }
 
 function describe (counts: TableCounts): string {
-  return `${TABLES.map((table) => `${counts[table]} ${table.toLowerCase()}s`).join(', ')}, ${counts.IdempotencyKey} idempotency keys`
+  return TABLES.map((table) => `${counts[table]} ${NAMES[table]}`).join(', ')
 }
 
 async function copyBetween (source: Database, target: Database, options: CopyOptions): Promise<TableCounts> {
@@ -137,7 +117,7 @@ async function copyBetween (source: Database, target: Database, options: CopyOpt
   const copied = await source.prisma.$transaction(async (read) => {
     return await target.prisma.$transaction(async (write) => {
       const existing = await countRows(write)
-      if (COUNTED.some((table) => existing[table] > 0)) {
+      if (TABLES.some((table) => existing[table] > 0)) {
         if (!options.force) throw new CopyRefused(`the target already holds ${describe(existing)}; pass --force to replace it`)
         log(`replacing the target's ${describe(existing)}`)
         await emptyTarget(write)
@@ -149,8 +129,6 @@ async function copyBetween (source: Database, target: Database, options: CopyOpt
         await setIdCounter(write, target.provider, table, counter)
         log(`${table}: ${counts[table]} rows, next id ${counter + 1}`)
       }
-      counts.IdempotencyKey = await copyKeys(read, write, log)
-      log(`IdempotencyKey: ${counts.IdempotencyKey} rows`)
       return counts
     }, TRANSACTION)
     // Serializable: the source is read as one snapshot even while a server still writes to it.

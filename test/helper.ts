@@ -160,7 +160,7 @@ export async function storedRows (databaseUrl: string): Promise<string> {
   const tables = ['User', 'Conversation', 'Message']
   const rows = await Promise.all([
     ...tables.map((table) => runSql(databaseUrl, `SELECT * FROM "${table}" ORDER BY id`)),
-    runSql(databaseUrl, 'SELECT * FROM "IdempotencyKey" ORDER BY subject, operation, "key"'),
+    runSql(databaseUrl, 'SELECT * FROM "IdempotencyKey" ORDER BY id'),
   ])
   return JSON.stringify(rows)
 }

@@ -2,8 +2,8 @@
 // (PostgreSQL) or batch transaction (SQLite), holding the rows the create returned, so a stored write never lacks
 // its key nor a key its write, whatever crashes between them, and the key costs one more row written, not a
 // transaction of its own. A retry's create finds the key taken and gets those rows instead of writing, and its
-// handler makes the same answer from them again. The table's primary key is what makes a key once-only, across
-// every process sharing the database.
+// handler makes the same answer from them again. The table's unique index on (subject, operation, key) is what
+// makes a key once-only, across every process sharing the database.
 import type { Prisma } from '../../generated/prisma/sqlite/client.js'
 import { columns, queryRows, storedRows, type Columns } from './columns.js'
 import type { PrismaClient } from './database.js'
@@ -81,6 +81,8 @@ const keyColumns = columns<{ fingerprint: string, rows: string | null, status: n
   fingerprint: sql`fingerprint`, rows: sql`"rows"`, status: sql`status`, headers: sql`headers`, body: sql`body`,
 })
 
+const sweptColumns = columns<{ id: number }>({ id: sql`id` })
+
 const where = ({ subject, operation, key }: KeyScope) => sql`subject = ${subject} AND operation = ${operation} AND "key" = ${key}`
 
 /** The key's row, with `rows` (an SQL expression) as its rows. */
@@ -109,7 +111,7 @@ async function find (prisma: PrismaClient, scope: KeyScope): Promise<KeyHolding 
 }
 
 /**
- * After a keyed write failed: whether on the key's primary key (taken by an earlier request; what it holds is
+ * After a keyed write failed: whether on the key's unique index (taken by an earlier request; what it holds is
  * then this request's), or on something else (another unique index: a taken email), the write's own error.
  */
 async function takenBy (prisma: PrismaClient, key: RequestKey, error: unknown): Promise<KeyHolding | undefined> {
@@ -131,7 +133,7 @@ function heldRows<Row> (key: RequestKey, holding: KeyHolding, rowColumns: Column
 /**
  * PostgreSQL: `WITH ${ctes} SELECT ${columns} FROM ${from}`, one statement. With a key, the key's row joins it
  * as one more CTE, holding the rows the SELECT returns (json_agg: the values the driver decodes, as JSON). A
- * taken key breaks its primary key and the whole statement rolls back (a concurrent request with the key waits
+ * taken key breaks its unique index and the whole statement rolls back (a concurrent request with the key waits
  * on the key's index entry until the first commits); the rows the key holds are then returned, as if written.
  */
 export async function writeWith<Row> (prisma: PrismaClient, key: RequestKey | undefined, rowColumns: Columns<Row>, ctes: Sql, from: Sql): Promise<Row[]> {
@@ -154,7 +156,7 @@ export async function writeWith<Row> (prisma: PrismaClient, key: RequestKey | un
 
 /**
  * SQLite: the statements in one batch transaction (a single one on its own). With a key, the key's row is the
- * batch's last statement, reading back the rows `returned` names. A taken key breaks its primary key and the
+ * batch's last statement, reading back the rows `returned` names. A taken key breaks its unique index and the
  * batch rolls back (SQLite has one writer, so no other write is in between); the rows the key holds are then
  * the outcome, in place of the statements' results.
  */
@@ -198,17 +200,22 @@ export function createIdempotencyKeyStore (prisma: PrismaClient) {
     },
 
     /**
-     * Deletes keys stored before `cutoff`, SWEEP_BATCH at a time, each batch its own short statement, so
-     * requests (and on SQLite, other writers) get in between. The number deleted.
+     * Deletes keys stored before `cutoff`, in id order, SWEEP_BATCH ids at a time, each batch its own short
+     * statement, so requests (and on SQLite, other writers) get in between. Ids grow with time, so the expired
+     * keys are the first ones; a key not yet expired among them (stored by an instance whose clock runs ahead)
+     * is stepped over, and the sweep stops at the first batch with nothing expired. The number deleted.
      */
     async sweep (cutoff: Date): Promise<number> {
       let deleted = 0
+      let after = 0
       for (;;) {
-        const batch = await prisma.$executeRaw`
-          DELETE FROM "IdempotencyKey" WHERE (subject, operation, "key") IN (
-            SELECT subject, operation, "key" FROM "IdempotencyKey" WHERE "createdAt" < ${cutoff} ORDER BY "createdAt" LIMIT ${SWEEP_BATCH})`
-        deleted += batch
-        if (batch < SWEEP_BATCH) return deleted
+        const batch = await queryRows(prisma, sweptColumns, (list) => sql`
+          DELETE FROM "IdempotencyKey"
+          WHERE id IN (SELECT id FROM "IdempotencyKey" WHERE id > ${after} ORDER BY id LIMIT ${SWEEP_BATCH}) AND "createdAt" < ${cutoff}
+          RETURNING ${list}`)
+        if (batch.length === 0) return deleted
+        deleted += batch.length
+        after = Math.max(...batch.map(({ id }) => id))
         await new Promise((resolve) => setImmediate(resolve))
       }
     },
