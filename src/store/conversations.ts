@@ -7,7 +7,7 @@ import type { Queryable } from './snapshot.js'
 import { readInChunks, type Chunks, type FullLists } from './chunks.js'
 import type { UserRepository } from './users.js'
 import type { PrismaClient } from './database.js'
-import { sqliteJsonRows, writeBatch, writeWith, writtenRows, type RequestKey } from './idempotency-keys.js'
+import { readBack, sqliteJsonRows, writeBatch, writeWith, writtenRows, type RequestKey } from './idempotency-keys.js'
 
 /** Sort key of list_conversations: most recent activity first. */
 export type ConversationKey = [updatedAtMs: number, id: number]
@@ -99,15 +99,15 @@ const sqliteReadBackOf = perDialect((dialect) => {
   const { conversationColumns, newMessageColumns } = conversationColumnsOf(dialect)
   const created = dialect.lastId('Conversation')
   const createdRow = sql`FROM "Conversation" WHERE id = ${created}`
-  const createdConversation = { columns: conversationColumns, from: createdRow, json: ['metadata'] } as const
-  const createdWithMessages = {
+  const createdConversation = readBack({ columns: conversationColumns, from: createdRow, json: ['metadata'] })
+  const createdWithMessages = readBack({
     columns: columns<ConversationWithMessages>({
       ...conversationColumns.map,
       messages: sqliteJsonRows({ columns: newMessageColumns, from: sql`FROM "Message" WHERE "conversationId" = ${created} ORDER BY id` }),
     }),
     from: createdRow,
     json: ['metadata', 'messages'],
-  } as const
+  })
   return { createdConversation, createdWithMessages }
 })
 

@@ -63,6 +63,17 @@ export interface Returned<Row> {
   json?: ReadonlyArray<keyof Row & string>
 }
 
+/**
+ * A Returned made into what the key's INSERT reads back: the columns, and the rows as one JSON array (an SQL
+ * expression, sqliteJsonRows). Built once per write and dialect (perDialect), not per request.
+ */
+export interface ReadBack<Row> {
+  columns: Columns<Row>
+  rows: Sql
+}
+
+export const readBack = <Row>(returned: Returned<Row>): ReadBack<Row> => ({ columns: returned.columns, rows: sqliteJsonRows(returned) })
+
 /** A SQLite write's outcome: its statements' results when it wrote, or the rows a taken key holds. */
 export type Written<Results, Row> = { results: Results, stored?: undefined } | { stored: Row[], results?: undefined }
 
@@ -161,7 +172,7 @@ export async function writeWith<Row> (prisma: PrismaClient, key: RequestKey | un
  * the outcome, in place of the statements' results.
  */
 export async function writeBatch<const Statements extends ReadonlyArray<Prisma.PrismaPromise<unknown>>, Row> (
-  prisma: PrismaClient, key: RequestKey | undefined, statements: Statements, returned: Returned<Row>
+  prisma: PrismaClient, key: RequestKey | undefined, statements: Statements, returned: ReadBack<Row>
 ): Promise<Written<Results<Statements>, Row>> {
   if (key === undefined) {
     const results = statements.length === 1 ? [await statements[0]] : await prisma.$transaction([...statements])
@@ -169,7 +180,7 @@ export async function writeBatch<const Statements extends ReadonlyArray<Prisma.P
   }
   if (key.taken !== undefined) return { stored: heldRows(key, key.taken, returned.columns) }
   try {
-    const results = await prisma.$transaction([...statements, prisma.$executeRaw(keyRow(key, sqliteJsonRows(returned)))])
+    const results = await prisma.$transaction([...statements, prisma.$executeRaw(keyRow(key, returned.rows))])
     key.stored = true
     return { results: results.slice(0, statements.length) as Results<Statements> }
   } catch (error) {

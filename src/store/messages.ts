@@ -1,4 +1,4 @@
-import { found, messageColumns, queryRows } from './columns.js'
+import { found, messageColumns, perDialect, queryRows } from './columns.js'
 import type { ConversationRepository } from './conversations.js'
 import { readInChunks, type Chunks, type FullLists } from './chunks.js'
 import type { Queryable } from './snapshot.js'
@@ -7,13 +7,17 @@ import type { Message, NewMessage } from './models.js'
 import { isId, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { PrismaClient } from './database.js'
-import { writeBatch, writeWith, writtenRows, type RequestKey } from './idempotency-keys.js'
+import { readBack, writeBatch, writeWith, writtenRows, type RequestKey } from './idempotency-keys.js'
 
 /** Sort key of list_messages: oldest first, and ids grow with insertion. */
 export type MessageKey = [id: number]
 export const isMessageKey = (key: readonly number[]): key is MessageKey => key.length === 1 && isId(key[0]!)
 
 const keyOf = (message: Message): MessageKey => [message.id]
+
+/** SQLite only: what a keyed post's batch stores for its key, the new message (perDialect: built once). */
+const sqliteReadBackOf = perDialect((dialect) =>
+  readBack({ columns: messageColumns(dialect), from: sql`FROM "Message" WHERE id = ${dialect.lastId('Message')}` }))
 
 /** `key`: a keyed request's Idempotency-Key, which the create stores with its row, or answers from. */
 export function createMessageRepository (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository, fullLists: FullLists, key?: RequestKey) {
@@ -44,8 +48,7 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
       try {
         const [message] = dialect.writesInWith
           ? await writeWith(prisma, key, columns, sql`message AS (${insert} RETURNING *), touched AS (${touch})`, sql`message`)
-          : await writtenRows(writeBatch(prisma, key, [queryRows(prisma, columns, (list) => sql`${insert} RETURNING ${list}`), prisma.$executeRaw`${touch}`],
-            { columns, from: sql`FROM "Message" WHERE id = ${dialect.lastId('Message')}` }))
+          : await writtenRows(writeBatch(prisma, key, [queryRows(prisma, columns, (list) => sql`${insert} RETURNING ${list}`), prisma.$executeRaw`${touch}`], sqliteReadBackOf(dialect)))
         return message!
       } catch (error) {
         if (databaseErrorKind(error) === 'foreignKey') return null

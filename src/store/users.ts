@@ -2,7 +2,7 @@ import { columns, found, perDialect, queryRows } from './columns.js'
 import { sql, type Dialect } from './dialect.js'
 import type { NewUser, User } from './models.js'
 import type { PrismaClient } from './database.js'
-import { writeBatch, writeWith, writtenRows, type RequestKey } from './idempotency-keys.js'
+import { readBack, writeBatch, writeWith, writtenRows, type RequestKey } from './idempotency-keys.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { Queryable } from './snapshot.js'
 
@@ -15,6 +15,10 @@ const userColumnsOf = perDialect((dialect) => columns<User>({
   createdAt: dialect.isoTime(sql`"createdAt"`),
 }))
 
+/** SQLite only: what a keyed create's batch stores for its key, the new user (perDialect: built once). */
+const sqliteReadBackOf = perDialect((dialect) =>
+  readBack({ columns: userColumnsOf(dialect), from: sql`FROM "User" WHERE id = ${dialect.lastId('User')}` }))
+
 /** `key`: a keyed request's Idempotency-Key, which the create stores with its row, or answers from. */
 export function createUserRepository (prisma: PrismaClient, dialect: Dialect, key?: RequestKey) {
   const userColumns = userColumnsOf(dialect)
@@ -26,8 +30,7 @@ export function createUserRepository (prisma: PrismaClient, dialect: Dialect, ke
       try {
         const [user] = dialect.writesInWith
           ? await writeWith(prisma, key, userColumns, sql`created AS (${insert} RETURNING *)`, sql`created`)
-          : await writtenRows(writeBatch(prisma, key, [queryRows(prisma, userColumns, (list) => sql`${insert} RETURNING ${list}`)],
-            { columns: userColumns, from: sql`FROM "User" WHERE id = ${dialect.lastId('User')}` }))
+          : await writtenRows(writeBatch(prisma, key, [queryRows(prisma, userColumns, (list) => sql`${insert} RETURNING ${list}`)], sqliteReadBackOf(dialect)))
         return user!
       } catch (error) {
         if (databaseErrorKind(error) === 'unique') return null
