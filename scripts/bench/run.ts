@@ -230,9 +230,9 @@ function halves ([first, last]: [number, number]): [[number, number], [number, n
 function scenarios (fixture: Fixture, headers: Record<string, string> = {}): Scenario[] {
   const api = '/api/v1'
   const random = ([first, last]: [number, number]) => ({ first, last, order: 'random' as const })
-  // Reads and writes on separate halves of the typical rows: a server's creates and posts would otherwise lengthen
-  // the lists and conversations its next round reads, the more the faster it writes (the floor's list ran 15x
-  // slower by the third round than the first), and the servers would not read the same data.
+  // Reads and writes on separate halves of the typical rows: a server's creates would otherwise lengthen the lists
+  // its next round reads, the more the faster it writes (the floor's list ran 15x slower by the third round than
+  // the first), and its posts change the conversations it reads: the servers would not read the same data.
   const [readUsers, writeUsers] = halves(fixture.typicalUsers)
   const [readConversations, writeConversations] = halves(fixture.typicalConversations)
   let deleted = fixture.deletePool[0]
