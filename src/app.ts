@@ -20,7 +20,7 @@ import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import type { ChunkOptions } from './store/chunks.js'
 import { createRepositories, fullListsOn } from './store/repositories.js'
-import { createIdempotencyKeyStore, DEFAULT_IDEMPOTENCY_KEY_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS, sweepExpiredKeys, type RequestKey } from './store/idempotency-keys.js'
+import { createIdempotencyKeyStore, DEFAULT_IDEMPOTENCY_KEY_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS, sweepExpiredKeys } from './store/idempotency-keys.js'
 import { apiBasePath, createOpenApi, readSpecSource, storeLimits, type SpecSource } from './contract/spec.js'
 
 export interface AppOptions {
@@ -141,9 +141,8 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
   const limits = storeLimits(spec.document)
   const fullLists = fullListsOn(database, options.listChunks)
-  const repositoriesWith = (key?: RequestKey) => createRepositories(database.prisma, database.provider, limits, { fullLists, key })
-  const repositories = repositoriesWith()
-  registerApiRoutes(fastify, api, { handlers: createHandlers(repositories, basePath), withKey: (key) => createHandlers(repositoriesWith(key), basePath) }, basePath, {
+  const repositories = createRepositories(database.prisma, database.provider, limits, { fullLists })
+  registerApiRoutes(fastify, api, createHandlers(repositories, basePath), basePath, {
     keys,
     conversationOwner: auth.mode === 'jwt' ? (id) => repositories.conversations.ownerOf(id) : undefined,
   })

@@ -1,12 +1,14 @@
-// One handler per operationId: typed input in, one repository call, typed result out.
+// One handler per operationId: typed input in, one repository call, typed result out. A create is keyed: its
+// write, given the request's Idempotency-Key, and its answer to what the write made (src/contract/idempotency.ts).
 import { inChunks } from './contract/chunked-body.js'
-import type { Handlers } from './contract/handler-types.js'
+import { keyed, type Handlers } from './contract/handler-types.js'
 import { decodeCursor, nextPageLink } from './contract/cursor.js'
 import { entityTag, noneMatchHolds, versionsMatching } from './contract/etag.js'
 import { INVALID_REQUEST, notFound, problem } from './contract/problems.js'
 import type { Repositories } from './store/repositories.js'
 import { isConversationKey, PRECONDITION_FAILED, TOO_MANY_METADATA_KEYS, type Versioned } from './store/conversations.js'
 import { isMessageKey } from './store/messages.js'
+import type { ConversationWithMessages, Message, User } from './store/models.js'
 import type { Page } from './store/page.js'
 
 const badCursor = (instance: string) => ({
@@ -37,11 +39,11 @@ const pageOf = <T>(page: Page<T, readonly number[]>, path: string, limit: number
 
 export function createHandlers ({ users, conversations, messages }: Repositories, basePath: string): Handlers {
   return {
-    async create_user ({ body }, { path }) {
-      const user = await users.create(body)
-      if (user === null) return { status: 409, body: problem('conflict', 'Another user already has this email.', path) }
-      return { status: 201, body: user, headers: { Location: `${basePath}/users/${user.id}` } }
-    },
+    create_user: keyed(
+      ({ body }, key) => users.create(body, key),
+      (user: User | null, _request, { path }) => user === null
+        ? { status: 409, body: problem('conflict', 'Another user already has this email.', path) }
+        : { status: 201, body: user, headers: { Location: `${basePath}/users/${user.id}` } }),
 
     async get_user_by_id ({ params }, { path }) {
       const user = await users.findById(params.userId)
@@ -53,11 +55,11 @@ export function createHandlers ({ users, conversations, messages }: Repositories
       return deleted ? { status: 204 } : notFound(params, path)
     },
 
-    async create_conversation ({ params, body }, { path }) {
-      const conversation = await conversations.create(params.userId, body ?? {})
-      if (conversation === null) return notFound(params, path)
-      return { status: 201, body: conversation, headers: { Location: `${basePath}/conversations/${conversation.id}` } }
-    },
+    create_conversation: keyed(
+      ({ params, body }, key) => conversations.create(params.userId, body ?? {}, key),
+      (conversation: ConversationWithMessages | null, { params }, { path }) => conversation === null
+        ? notFound(params, path)
+        : { status: 201, body: conversation, headers: { Location: `${basePath}/conversations/${conversation.id}` } }),
 
     async list_conversations ({ params, query }, { path }) {
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, params.userId, isConversationKey)
@@ -91,11 +93,9 @@ export function createHandlers ({ users, conversations, messages }: Repositories
       return deleted ? { status: 204 } : notFound(params, path)
     },
 
-    async create_message ({ params, body }, { path }) {
-      const message = await messages.create(params.conversationId, body)
-      if (message === null) return notFound(params, path)
-      return { status: 201, body: message }
-    },
+    create_message: keyed(
+      ({ params, body }, key) => messages.create(params.conversationId, body, key),
+      (message: Message | null, { params }, { path }) => message === null ? notFound(params, path) : { status: 201, body: message }),
 
     async get_message ({ params }, { path }) {
       const message = await messages.findById(params.conversationId, params.messageId)

@@ -1,7 +1,9 @@
-// Handler types derived from the generated `operations`: a missing handler, an undocumented
-// status, a missing required header or a body of the wrong shape fails to compile.
+// Handler types derived from the generated `operations`: a missing handler, an undocumented status, a missing
+// required header, a body of the wrong shape or a plain handler for a keyed operation fails to compile.
 import type { operations } from '../../generated/trackbot.js'
+import type { IdempotencyKey, Keyed, KeyedIf } from '../store/idempotency-keys.js'
 import type { ChunkedArray } from './chunked-body.js'
+import type { IDEMPOTENCY_KEY, REPLAYED_HEADER } from './idempotency-headers.js'
 
 export type OperationId = keyof operations
 
@@ -35,7 +37,7 @@ export interface RequestOf<Op extends Operation> {
 }
 
 /** Response headers the platform sets, never a handler: src/contract/idempotency.ts marks replays. */
-type PlatformHeader = 'Idempotent-Replayed'
+type PlatformHeader = typeof REPLAYED_HEADER
 
 /** Drops the `[name: string]: unknown` index signature openapi-typescript adds to headers, and the platform's headers. */
 type NamedKeys<T> = { [K in keyof T as string extends K ? never : K extends PlatformHeader ? never : K]: T[K] }
@@ -66,11 +68,53 @@ export interface HandlerContext {
 
 export type Handler<Op extends Operation> = (request: RequestOf<Op>, context: HandlerContext) => Promise<ResultOf<Op>>
 
-export type Handlers = { [Id in OperationId]: Handler<operations[Id]> }
+/**
+ * The handler of an operation whose spec declares the Idempotency-Key header: the write the key guards, and the
+ * answer to what it wrote. Apart, so that src/contract/idempotency.ts answers the write's outcome, and what a
+ * request with the same key wrote meanwhile, from the one answer, without running the write again.
+ */
+export interface KeyedHandler<Op extends Operation, T> {
+  /** The repository's write, given the request's key (undefined when the request sends none). */
+  write<K extends IdempotencyKey | undefined> (request: RequestOf<Op>, key: K): Promise<KeyedIf<K, T>>
+  /** The answer to the value a write returned: the same value gets the same answer, whenever it is asked. */
+  answer (value: T, request: RequestOf<Op>, context: HandlerContext): ResultOf<Op>
+}
+
+/**
+ * A KeyedHandler. Its answer's value is annotated, as the write's generic signature gives TypeScript nothing to
+ * infer it from, and the write is checked against it.
+ */
+export function keyed<Op extends Operation, T> (write: KeyedHandler<Op, T>['write'], answer: KeyedHandler<Op, T>['answer']): KeyedHandler<Op, T> {
+  return { write, answer }
+}
+
+/** The names of the header parameters an operation declares; never when it declares none. */
+type HeaderNames<Op extends Operation> = [NonNullable<Op['parameters']['header']>] extends [never] ? never : keyof NonNullable<Op['parameters']['header']>
+
+/** Operations whose spec declares the Idempotency-Key header. */
+type KeyedOperationId = { [Id in OperationId]: typeof IDEMPOTENCY_KEY extends HeaderNames<operations[Id]> ? Id : never }[OperationId]
+
+/**
+ * An operation with the Idempotency-Key header takes a KeyedHandler: once the types are generated from a spec that
+ * gives an operation the header, its plain handler no longer compiles.
+ */
+export type Handlers = {
+  [Id in OperationId]: Id extends KeyedOperationId ? KeyedHandler<operations[Id], unknown> : Handler<operations[Id]>
+}
 
 /** What the routing layer sees of any handler's result. */
 export interface AnyResult {
   status: number
   body?: unknown
   headers?: Record<string, string | undefined>
+}
+
+/** What the routing layer sees of any handler. */
+export type AnyHandler = (request: unknown, context: HandlerContext) => Promise<AnyResult>
+
+/** What the routing layer sees of any keyed handler. */
+export interface AnyKeyedHandler {
+  write (request: unknown, key: undefined): Promise<unknown>
+  write (request: unknown, key: IdempotencyKey): Promise<Keyed<unknown>>
+  answer (value: unknown, request: unknown, context: HandlerContext): AnyResult
 }

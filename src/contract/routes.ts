@@ -2,15 +2,13 @@
 import type { FastifyInstance } from 'fastify'
 import type { Context, OpenAPIBackend, Operation } from 'openapi-backend'
 import { compileAccessCheck, type ConversationOwner } from './access.js'
-import type { AnyResult, HandlerContext, Handlers, OperationId } from './handler-types.js'
+import type { AnyHandler, AnyKeyedHandler, Handlers, OperationId } from './handler-types.js'
 import { compileRequestValidator, toProblemErrors } from './request-validation.js'
 import { idempotencyFor } from './idempotency.js'
-import type { IdempotencyKeyStore, RequestKey } from '../store/idempotency-keys.js'
+import type { IdempotencyKeyStore } from '../store/idempotency-keys.js'
 import { INVALID_REQUEST, problem, type Problem, type ResourceIds } from './problems.js'
 import { sendProblem, sendResult } from './reply.js'
 import { OPERATION_METHODS, servedMethods } from './spec.js'
-
-type AnyHandler = (request: unknown, context: HandlerContext) => Promise<AnyResult>
 
 declare module 'fastify' {
   interface FastifyContextConfig { operationId?: string }
@@ -50,10 +48,10 @@ function checkHandlersMatchSpec (api: OpenAPIBackend, handlers: Handlers): void 
   }
 }
 
-/** The handlers, and the same made for one keyed request, whose create stores its key or answers from it. */
-export interface ApiHandlers {
-  handlers: Handlers
-  withKey (key: RequestKey): Handlers
+/** How a request without a key is answered: by the handler, or a keyed handler's write given no key, and its answer. */
+function unkeyed (handler: AnyHandler | AnyKeyedHandler): AnyHandler {
+  if (typeof handler === 'function') return handler
+  return async (request, context) => handler.answer(await handler.write(request, undefined), request, context)
 }
 
 export interface RouteOptions {
@@ -66,14 +64,15 @@ export interface RouteOptions {
   conversationOwner?: ConversationOwner
 }
 
-export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, { handlers, withKey }: ApiHandlers, basePath: string, { keys, conversationOwner }: RouteOptions): void {
+export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, handlers: Handlers, basePath: string, { keys, conversationOwner }: RouteOptions): void {
   checkHandlersMatchSpec(api, handlers)
   for (const operation of api.getOperations()) {
     const operationId = operation.operationId as OperationId
-    const handler = handlers[operationId] as unknown as AnyHandler
+    const handler = handlers[operationId] as unknown as AnyHandler | AnyKeyedHandler
+    const answer = unkeyed(handler)
     const validate = compileRequestValidator(api, operation)
     const checkAccess = conversationOwner === undefined ? undefined : compileAccessCheck(operation, conversationOwner)
-    const idempotency = idempotencyFor(operation, keys)
+    const idempotency = idempotencyFor(operation, handler, keys)
     fastify.route({
       method: operation.method.toUpperCase(),
       url: toRoutePath(basePath, operation.path),
@@ -81,7 +80,7 @@ export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend
       schema: { response: successBodySchemas(operation) },
       async handler (request, reply) {
         const path = requestPath(request)
-        const keyed = idempotency?.take(request, path)
+        const key = idempotency?.keyOf(request, path)
         const validation = validate(request)
         if (!validation.valid) return sendProblem(reply, problem('validation', INVALID_REQUEST, path, validation.errors))
         if (checkAccess !== undefined) {
@@ -90,8 +89,8 @@ export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend
           const denied = await checkAccess(request.identity, validation.request.params as ResourceIds, path)
           if (denied !== undefined) return sendResult(reply, denied)
         }
-        if (keyed === undefined) return sendResult(reply, await handler(validation.request, { path }))
-        return await keyed.answer(reply, (key) => (withKey(key)[operationId] as unknown as AnyHandler)(validation.request, { path }))
+        if (key === undefined || idempotency === undefined) return sendResult(reply, await answer(validation.request, { path }))
+        return await idempotency.answer(reply, key, validation.request, { path })
       },
     })
   }

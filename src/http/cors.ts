@@ -2,7 +2,7 @@
 import cors from '@fastify/cors'
 import type { FastifyInstance } from 'fastify'
 import type { Document } from 'openapi-backend'
-import { IDEMPOTENCY_KEY, REPLAYED_HEADER } from '../contract/idempotency.js'
+import { IDEMPOTENCY_KEY, REPLAYED_HEADER } from '../contract/idempotency-headers.js'
 import { specMethods } from '../contract/spec.js'
 
 /**

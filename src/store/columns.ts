@@ -2,7 +2,7 @@
 // column map: one SQL expression per property of an API schema (models.ts, generated from the spec), each
 // selected under its property's name. The map is checked against the schema, so a property renamed, added,
 // made optional or dropped in the spec fails to compile at its map, rather than passing the type check and
-// failing at the serializer; and queryRows and storedRows, next to the maps, are the only places a row's type
+// failing at the serializer; and queryRows and rowsFromJson, next to the maps, are the only places a row's type
 // is asserted.
 import type { Prisma } from '../../generated/prisma/sqlite/client.js'
 import { join, raw, sql, type Dialect, type Sql } from './dialect.js'
@@ -48,16 +48,25 @@ export function queryRows<Row> (prisma: Queryable, { list }: Columns<Row>, state
 }
 
 /**
- * Rows a keyed write stored with its Idempotency-Key (src/store/idempotency-keys.ts), parsed from the JSON the
- * database made of the rows `columns` selected: the same values as the rows themselves.
+ * Rows a keyed write stored with its Idempotency-Key (src/store/keyed-writes.ts), as the JSON the database made of
+ * the rows `columns` selected: the same values as the rows themselves, so they are Row once they are seen to have
+ * exactly the columns' properties. A key stored by a build whose columns differ fails here, loudly, instead of
+ * answering with a body the spec no longer describes.
  */
-export function storedRows<Row> (_columns: Columns<Row>, rows: unknown): Row[] {
+export function rowsFromJson<Row> ({ map }: Columns<Row>, rows: unknown[]): Row[] {
+  const names = Object.keys(map)
+  for (const row of rows) {
+    const fields = typeof row === 'object' && row !== null ? Object.keys(row) : []
+    if (fields.length !== names.length || !names.every((name) => fields.includes(name))) {
+      throw new Error(`rows stored with an Idempotency-Key have the columns ${fields.join(', ') || 'none'}, not ${names.join(', ')}`)
+    }
+  }
   return rows as Row[]
 }
 
 /**
- * `build` once per dialect: column sets are facts of the schema and the dialect, so repositories made per keyed
- * request (createRepositories' `key`) share them instead of building them again on the hot path.
+ * `build` once per dialect: column sets and what keyed writes make of their rows are facts of the schema and the
+ * dialect, so the repositories share them instead of building them again on the hot path.
  */
 export function perDialect<T> (build: (dialect: Dialect) => T): (dialect: Dialect) => T {
   const built = new Map<Dialect, T>()

@@ -1,13 +1,14 @@
 import { empty, join, sql, type Dialect, type Sql } from './dialect.js'
 import { columns, found, messageColumns, perDialect, queryRows } from './columns.js'
-import type { Conversation, ConversationPatch, ConversationWithMessages, NewConversation, NewMessage } from './models.js'
+import type { Conversation, ConversationPatch, ConversationWithMessages, Message, NewConversation, NewMessage } from './models.js'
 import { isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { Queryable } from './snapshot.js'
 import { readInChunks, type Chunks, type FullLists } from './chunks.js'
 import type { UserRepository } from './users.js'
 import type { PrismaClient } from './database.js'
-import { readBack, sqliteJsonRows, writeBatch, writeWith, writtenRows, type RequestKey } from './idempotency-keys.js'
+import { keyable, nothingWritten, type IdempotencyKey } from './idempotency-keys.js'
+import { firstStatementValue, rowsValue, sqliteJsonRows, writeBatch, writeWith, type WriteValue } from './keyed-writes.js'
 
 /** Sort key of list_conversations: most recent activity first. */
 export type ConversationKey = [updatedAtMs: number, id: number]
@@ -86,34 +87,51 @@ const conversationColumnsOf = perDialect((dialect) => {
     ...conversationColumns.map,
     messages: sql`(SELECT json_agg(m ORDER BY m.id) FROM (SELECT ${newMessageColumns.list} FROM message) AS m)`,
   })
+  // What a create makes of its rows, written now or held by its key: the conversation, with the messages it was
+  // created with or none.
+  const created = {
+    alone: rowsValue(conversationColumns, (rows): ConversationWithMessages => ({ ...rows[0]!, messages: [] })),
+    withMessages: rowsValue(createdColumns, (rows) => rows[0]!),
+  }
 
-  return { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns }
+  return { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns, created }
 })
 
 /**
- * SQLite only: what a keyed create's batch stores for its key, read back by the key's INSERT: the new conversation,
- * and with its messages, as PostgreSQL's statement returns it (createdColumns), so a key copied between stores
- * replays alike. metadata and messages hold JSON.
+ * SQLite only: the creates' batches, and what their key's INSERT reads back: the new conversation, and with its
+ * messages as PostgreSQL's statement returns it (createdColumns), so a key copied between stores replays alike;
+ * metadata and messages hold JSON (perDialect: built once).
  */
-const sqliteReadBackOf = perDialect((dialect) => {
-  const { conversationColumns, newMessageColumns } = conversationColumnsOf(dialect)
-  const created = dialect.lastId('Conversation')
-  const createdRow = sql`FROM "Conversation" WHERE id = ${created}`
-  const createdConversation = readBack({ columns: conversationColumns, from: createdRow, json: ['metadata'] })
-  const createdWithMessages = readBack({
-    columns: columns<ConversationWithMessages>({
-      ...conversationColumns.map,
-      messages: sqliteJsonRows({ columns: newMessageColumns, from: sql`FROM "Message" WHERE "conversationId" = ${created} ORDER BY id` }),
-    }),
-    from: createdRow,
-    json: ['metadata', 'messages'],
-  })
-  return { createdConversation, createdWithMessages }
+const sqliteCreateOf = perDialect((dialect) => {
+  const { conversationColumns, newMessageColumns, created } = conversationColumnsOf(dialect)
+  const createdId = dialect.lastId('Conversation')
+  const createdRow = sql`FROM "Conversation" WHERE id = ${createdId}`
+  const withMessages: WriteValue<[Conversation[], Message[]], ConversationWithMessages> = {
+    // RETURNING promises no order; ids grow in insertion order.
+    written: ([[conversation], inserted]) => ({ ...conversation!, messages: inserted.sort(byId) }),
+    held: created.withMessages.held,
+  }
+  return {
+    alone: {
+      value: firstStatementValue(created.alone),
+      keyRows: sqliteJsonRows({ columns: conversationColumns, from: createdRow, json: ['metadata'] }),
+    },
+    withMessages: {
+      value: withMessages,
+      keyRows: sqliteJsonRows({
+        columns: columns<ConversationWithMessages>({
+          ...conversationColumns.map,
+          messages: sqliteJsonRows({ columns: newMessageColumns, from: sql`FROM "Message" WHERE "conversationId" = ${createdId} ORDER BY id` }),
+        }),
+        from: createdRow,
+        json: ['metadata', 'messages'],
+      }),
+    },
+  }
 })
 
-/** `key`: a keyed request's Idempotency-Key, which the create stores with its rows, or answers from. */
-export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists, key?: RequestKey) {
-  const { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns } = conversationColumnsOf(dialect)
+export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists) {
+  const { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns, created } = conversationColumnsOf(dialect)
   const versioned = ({ version, ...conversation }: Conversation & { version: number }): Versioned => ({ conversation, version })
 
   /** At most `limit` of a user's conversations after `key`, newest activity first: a page, or a chunk of the full list. */
@@ -125,61 +143,59 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
 
   // SQLite: a batch transaction, cheaper in Prisma than an interactive one; the messages name their
   // conversation by the id just inserted.
-  async function createInBatch (insertConversation: Sql, messages: NewMessage[], now: Date): Promise<ConversationWithMessages> {
+  async function createInBatch (insertConversation: Sql, messages: NewMessage[], now: Date, key: IdempotencyKey | undefined) {
     const conversationId = dialect.lastId('Conversation')
     const values = messages.map(({ role, content }) => sql`(${conversationId}, ${role}, ${content}, ${now})`)
-    const written = await writeBatch(prisma, key, [
+    const { value, keyRows } = sqliteCreateOf(dialect).withMessages
+    return await writeBatch(prisma, key, [
       queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`),
       queryRows(prisma, newMessageColumns, (list) => sql`
         INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
         RETURNING ${list}`),
-    ], sqliteReadBackOf(dialect).createdWithMessages)
-    if (written.stored !== undefined) return written.stored[0]!
-    const [[conversation], inserted] = written.results
-    // RETURNING promises no order; ids grow in insertion order.
-    return { ...conversation!, messages: inserted.sort(byId) }
+    ], keyRows, value)
   }
 
   // PostgreSQL: one statement, the messages numbered in request order and returned as one JSON array
   // (createdColumns).
-  async function createInOneStatement (insertConversation: Sql, messages: NewMessage[]): Promise<ConversationWithMessages> {
+  async function createInOneStatement (insertConversation: Sql, messages: NewMessage[], key: IdempotencyKey | undefined) {
     const values = messages.map(({ role, content }, position) => sql`(${role}, ${content}, CAST(${position} AS integer))`)
-    const [conversation] = await writeWith(prisma, key, createdColumns, sql`
+    return await writeWith(prisma, key, createdColumns, sql`
       conversation AS (${insertConversation} RETURNING *),
       message AS (
         INSERT INTO "Message" ("conversationId", role, content, "createdAt")
         SELECT conversation.id, m.role, m.content, conversation."createdAt"
         FROM conversation, (VALUES ${join(values)}) AS m (role, content, position) ORDER BY m.position
-        RETURNING *)`, sql`conversation`)
-    return conversation!
+        RETURNING *)`, sql`conversation`, created.withMessages)
   }
 
   /** A conversation without messages: one statement, in a batch of its own on SQLite only with a key. */
-  async function createAlone (insertConversation: Sql): Promise<Conversation> {
-    const [conversation] = dialect.writesInWith
-      ? await writeWith(prisma, key, conversationColumns, sql`conversation AS (${insertConversation} RETURNING *)`, sql`conversation`)
-      : await writtenRows(writeBatch(prisma, key, [queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`)], sqliteReadBackOf(dialect).createdConversation))
-    return conversation!
+  async function createAlone (insertConversation: Sql, key: IdempotencyKey | undefined) {
+    if (dialect.writesInWith) return await writeWith(prisma, key, conversationColumns, sql`conversation AS (${insertConversation} RETURNING *)`, sql`conversation`, created.alone)
+    const { value, keyRows } = sqliteCreateOf(dialect).alone
+    return await writeBatch(prisma, key, [queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`)], keyRows, value)
   }
 
   return {
-    /** The new conversation with its initial messages (atomically), or null when the user does not exist. */
-    async create (userId: number, input: NewConversation): Promise<ConversationWithMessages | null> {
+    /**
+     * The new conversation with its initial messages (atomically), or null when the user does not exist. With an
+     * Idempotency-Key, the key's outcome (src/store/keyed-writes.ts).
+     */
+    create: keyable(async (userId: number, input: NewConversation, key: IdempotencyKey | undefined) => {
       const now = new Date()
       const messages = input.messages ?? []
       const insertConversation = sql`
         INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", "createdAt", "updatedAt")
         VALUES (${userId}, ${input.title ?? null}, ${dialect.json(input.metadata ?? {})}, ${messages.length}, ${now}, ${now})`
       try {
-        if (messages.length === 0) return { ...await createAlone(insertConversation), messages: [] }
+        if (messages.length === 0) return await createAlone(insertConversation, key)
         return dialect.writesInWith
-          ? await createInOneStatement(insertConversation, messages)
-          : await createInBatch(insertConversation, messages, now)
+          ? await createInOneStatement(insertConversation, messages, key)
+          : await createInBatch(insertConversation, messages, now, key)
       } catch (error) {
-        if (databaseErrorKind(error) === 'foreignKey') return null
+        if (databaseErrorKind(error) === 'foreignKey') return nothingWritten(key, null, (messages.length === 0 ? created.alone : created.withMessages).held)
         throw error
       }
-    },
+    }),
 
     async findById (id: number): Promise<Versioned | null> {
       const [row] = await queryRows(prisma, versionedColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)

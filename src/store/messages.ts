@@ -7,7 +7,8 @@ import type { Message, NewMessage } from './models.js'
 import { isId, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { PrismaClient } from './database.js'
-import { readBack, writeBatch, writeWith, writtenRows, type RequestKey } from './idempotency-keys.js'
+import { keyable, nothingWritten, type IdempotencyKey } from './idempotency-keys.js'
+import { firstStatementValue, rowsValue, sqliteJsonRows, writeBatch, writeWith } from './keyed-writes.js'
 
 /** Sort key of list_messages: oldest first, and ids grow with insertion. */
 export type MessageKey = [id: number]
@@ -15,13 +16,18 @@ export const isMessageKey = (key: readonly number[]): key is MessageKey => key.l
 
 const keyOf = (message: Message): MessageKey => [message.id]
 
-/** SQLite only: what a keyed post's batch stores for its key, the new message (perDialect: built once). */
-const sqliteReadBackOf = perDialect((dialect) =>
-  readBack({ columns: messageColumns(dialect), from: sql`FROM "Message" WHERE id = ${dialect.lastId('Message')}` }))
+/** A post's message: its one row, written now or held by its key (perDialect: built once). */
+const postedMessageOf = perDialect((dialect) => rowsValue(messageColumns(dialect), (rows: Message[]) => rows[0]!))
 
-/** `key`: a keyed request's Idempotency-Key, which the create stores with its row, or answers from. */
-export function createMessageRepository (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository, fullLists: FullLists, key?: RequestKey) {
+/** SQLite only: the post's batch, and what its key's INSERT reads back, the new message (perDialect: built once). */
+const sqlitePostOf = perDialect((dialect) => ({
+  value: firstStatementValue(postedMessageOf(dialect)),
+  keyRows: sqliteJsonRows({ columns: messageColumns(dialect), from: sql`FROM "Message" WHERE id = ${dialect.lastId('Message')}` }),
+}))
+
+export function createMessageRepository (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository, fullLists: FullLists) {
   const columns = messageColumns(dialect)
+  const posted = postedMessageOf(dialect)
 
   /** At most `limit` of a conversation's messages after `key`, oldest first: a page, or a chunk of the full list. */
   const listed = (client: Queryable, conversationId: number, key: MessageKey | undefined, limit: number) => queryRows(client, columns, (list) => sql`
@@ -35,8 +41,9 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
      * Appends a message and moves its conversation's updatedAt, messageCount and version, atomically (one statement
      * on PostgreSQL, a batch transaction on SQLite).
      * Null when the conversation does not exist (or is deleted meanwhile): the insert's foreign key refuses it.
+     * With an Idempotency-Key, the key's outcome (src/store/keyed-writes.ts).
      */
-    async create (conversationId: number, input: NewMessage): Promise<Message | null> {
+    create: keyable(async (conversationId: number, input: NewMessage, key: IdempotencyKey | undefined) => {
       const now = new Date()
       const insert = sql`
         INSERT INTO "Message" ("conversationId", role, content, "createdAt")
@@ -46,15 +53,14 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
         UPDATE "Conversation" SET "messageCount" = "messageCount" + 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}, version = version + 1
         WHERE id = ${conversationId}`
       try {
-        const [message] = dialect.writesInWith
-          ? await writeWith(prisma, key, columns, sql`message AS (${insert} RETURNING *), touched AS (${touch})`, sql`message`)
-          : await writtenRows(writeBatch(prisma, key, [queryRows(prisma, columns, (list) => sql`${insert} RETURNING ${list}`), prisma.$executeRaw`${touch}`], sqliteReadBackOf(dialect)))
-        return message!
+        if (dialect.writesInWith) return await writeWith(prisma, key, columns, sql`message AS (${insert} RETURNING *), touched AS (${touch})`, sql`message`, posted)
+        const { value, keyRows } = sqlitePostOf(dialect)
+        return await writeBatch(prisma, key, [queryRows(prisma, columns, (list) => sql`${insert} RETURNING ${list}`), prisma.$executeRaw`${touch}`], keyRows, value)
       } catch (error) {
-        if (databaseErrorKind(error) === 'foreignKey') return null
+        if (databaseErrorKind(error) === 'foreignKey') return nothingWritten(key, null, posted.held)
         throw error
       }
-    },
+    }),
 
     /** The message, when it belongs to that conversation; null otherwise, even when another conversation has it. */
     async findById (conversationId: number, id: number): Promise<Message | null> {

@@ -6,13 +6,10 @@ import { dialectOf } from './dialect.js'
 import { createMessageRepository } from './messages.js'
 import { snapshotsOn } from './snapshot.js'
 import { createUserRepository } from './users.js'
-import type { RequestKey } from './idempotency-keys.js'
 
 export interface RepositoryOptions {
   /** How full lists are read (fullListsOn): one for the process, so its snapshots are counted together. */
   fullLists: FullLists
-  /** A keyed request's Idempotency-Key: its create stores the key with its rows, or answers from what it holds. */
-  key?: RequestKey
 }
 
 /**
@@ -28,15 +25,14 @@ export function fullListsOn (database: Pick<Database, 'reader' | 'provider' | 's
 }
 
 /**
- * `limits` are facts of the spec (src/contract/spec.ts, storeLimits): the store enforces them without restating
- * them. Made with a key (a keyed request's, per request), their creates store it or answer from it.
+ * Once per process. `limits` are facts of the spec (src/contract/spec.ts, storeLimits): the store enforces them
+ * without restating them.
  */
-export function createRepositories (prisma: PrismaClient, provider: Provider, limits: StoreLimits, options: RepositoryOptions) {
+export function createRepositories (prisma: PrismaClient, provider: Provider, limits: StoreLimits, { fullLists }: RepositoryOptions) {
   const dialect = dialectOf(provider)
-  const { fullLists } = options
-  const users = createUserRepository(prisma, dialect, options.key)
-  const conversations = createConversationRepository(prisma, dialect, users, limits, fullLists, options.key)
-  return { users, conversations, messages: createMessageRepository(prisma, dialect, conversations, fullLists, options.key) }
+  const users = createUserRepository(prisma, dialect)
+  const conversations = createConversationRepository(prisma, dialect, users, limits, fullLists)
+  return { users, conversations, messages: createMessageRepository(prisma, dialect, conversations, fullLists) }
 }
 
 export type Repositories = ReturnType<typeof createRepositories>

@@ -2,7 +2,8 @@ import { columns, found, perDialect, queryRows } from './columns.js'
 import { sql, type Dialect } from './dialect.js'
 import type { NewUser, User } from './models.js'
 import type { PrismaClient } from './database.js'
-import { readBack, writeBatch, writeWith, writtenRows, type RequestKey } from './idempotency-keys.js'
+import { keyable, nothingWritten, type IdempotencyKey } from './idempotency-keys.js'
+import { firstStatementValue, rowsValue, sqliteJsonRows, writeBatch, writeWith } from './keyed-writes.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { Queryable } from './snapshot.js'
 
@@ -15,28 +16,35 @@ const userColumnsOf = perDialect((dialect) => columns<User>({
   createdAt: dialect.isoTime(sql`"createdAt"`),
 }))
 
-/** SQLite only: what a keyed create's batch stores for its key, the new user (perDialect: built once). */
-const sqliteReadBackOf = perDialect((dialect) =>
-  readBack({ columns: userColumnsOf(dialect), from: sql`FROM "User" WHERE id = ${dialect.lastId('User')}` }))
+/** A create's user: its one row, written now or held by its key (perDialect: built once). */
+const createdUserOf = perDialect((dialect) => rowsValue(userColumnsOf(dialect), (rows: User[]) => rows[0]!))
 
-/** `key`: a keyed request's Idempotency-Key, which the create stores with its row, or answers from. */
-export function createUserRepository (prisma: PrismaClient, dialect: Dialect, key?: RequestKey) {
+/** SQLite only: the create's batch, and what its key's INSERT reads back, the new user (perDialect: built once). */
+const sqliteCreateOf = perDialect((dialect) => ({
+  value: firstStatementValue(createdUserOf(dialect)),
+  keyRows: sqliteJsonRows({ columns: userColumnsOf(dialect), from: sql`FROM "User" WHERE id = ${dialect.lastId('User')}` }),
+}))
+
+export function createUserRepository (prisma: PrismaClient, dialect: Dialect) {
   const userColumns = userColumnsOf(dialect)
+  const created = createdUserOf(dialect)
 
   return {
-    /** The new user, or null when another user already has the email. */
-    async create (input: NewUser): Promise<User | null> {
+    /**
+     * The new user, or null when another user already has the email. With an Idempotency-Key, the key's outcome
+     * (src/store/keyed-writes.ts).
+     */
+    create: keyable(async (input: NewUser, key: IdempotencyKey | undefined) => {
       const insert = sql`INSERT INTO "User" (name, email, "createdAt") VALUES (${input.name}, ${input.email ?? null}, ${new Date()})`
       try {
-        const [user] = dialect.writesInWith
-          ? await writeWith(prisma, key, userColumns, sql`created AS (${insert} RETURNING *)`, sql`created`)
-          : await writtenRows(writeBatch(prisma, key, [queryRows(prisma, userColumns, (list) => sql`${insert} RETURNING ${list}`)], sqliteReadBackOf(dialect)))
-        return user!
+        if (dialect.writesInWith) return await writeWith(prisma, key, userColumns, sql`created AS (${insert} RETURNING *)`, sql`created`, created)
+        const { value, keyRows } = sqliteCreateOf(dialect)
+        return await writeBatch(prisma, key, [queryRows(prisma, userColumns, (list) => sql`${insert} RETURNING ${list}`)], keyRows, value)
       } catch (error) {
-        if (databaseErrorKind(error) === 'unique') return null
+        if (databaseErrorKind(error) === 'unique') return nothingWritten(key, null, created.held)
         throw error
       }
-    },
+    }),
 
     async findById (id: number): Promise<User | null> {
       const [user] = await queryRows(prisma, userColumns, (list) => sql`SELECT ${list} FROM "User" WHERE id = ${id}`)

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { API, createDatabase, runSql, snapshot, specVariant, startApp, store, storedRows, type Reply, type TestApp } from '../helper.js'
 
-// A replay runs its write and rolls it back with the key's INSERT (src/store/idempotency-keys.ts): on PostgreSQL
+// A replay runs its write and rolls it back with the key's INSERT (src/store/keyed-writes.ts): on PostgreSQL
 // that may draw ids from a sequence, which no rollback returns (sequences are not data); SQLite's counters roll
 // back with the rest.
 const unchanged = store === 'sqlite' ? snapshot : storedRows
@@ -218,6 +218,6 @@ t.test('an operation the spec gives the header but whose write stores no key fai
   const id = (await request('POST', `${API}/users/${userId}/conversations`, {})).body.id
   const patch = { payload: JSON.stringify({ title: 'x' }), headers: { 'content-type': 'application/merge-patch+json', 'idempotency-key': 'p1' } }
   const reply = await request('PATCH', `${API}/conversations/${id}`, { ...patch, expectServerError: true })
-  t.equal(reply.status, 500, 'a 500 (logged: update_conversation declares Idempotency-Key but its write stored no key)')
+  t.equal(reply.status, 500, 'a 500 (logged: update_conversation declares Idempotency-Key but its handler is not keyed)')
   t.equal((await request('PATCH', `${API}/conversations/${id}`, { payload: patch.payload, headers: { 'content-type': 'application/merge-patch+json' } })).status, 200, 'without the header it works as before')
 })
