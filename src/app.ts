@@ -21,7 +21,7 @@ import { RequestLog } from './http/request-log.js'
 import type { ChunkOptions } from './store/chunks.js'
 import { createRepositories, fullListsOn } from './store/repositories.js'
 import { createIdempotencyKeyStore, DEFAULT_IDEMPOTENCY_KEY_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS, sweepExpiredKeys } from './store/idempotency-keys.js'
-import { apiBasePath, createOpenApi, readSpecSource, storeLimits, type SpecSource } from './contract/spec.js'
+import { apiBasePath, committedSpec, createOpenApi, storeLimits, type SpecSource } from './contract/spec.js'
 
 export interface AppOptions {
   databaseUrl: string
@@ -106,7 +106,7 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   })
 
   // Routing, validation, content types, CORS and the docs all work from this one document.
-  const spec = options.spec ?? readSpecSource()
+  const spec = options.spec ?? committedSpec()
   const basePath = apiBasePath(spec.document)
   // openapi-backend works on its own copy: the docs serve the document as written.
   const api = await createOpenApi(structuredClone(spec.document))

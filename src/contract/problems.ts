@@ -1,11 +1,18 @@
 // Every error the API can answer with, in one place: one RFC 9457 shape for all of them.
 import { STATUS_CODES } from 'node:http'
 import type { components } from '../../generated/trackbot.js'
+import { committedSpec, problemBounds } from './spec.js'
 
 export type Problem = components['schemas']['Problem']
 export type ProblemError = components['schemas']['ProblemError']
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+/**
+ * Every problem is clipped to these, so none outgrows its schema whatever it echoes of the request. The committed
+ * spec's: a spec the app is given instead (tests' variants) keeps the Problem schemas.
+ */
+const BOUNDS = problemBounds(committedSpec().document)
 
 /** The `Retry-After` of every 503: seconds a client should wait (the database unavailable, the server draining or not ready). */
 export const RETRY_AFTER_SECONDS = '1'
@@ -48,16 +55,19 @@ function notFoundDetail ({ userId, conversationId, messageId }: ResourceIds): st
   return `User ${userId} does not exist.`
 }
 
+const clippedError = ({ in: where, pointer, detail }: ProblemError): ProblemError =>
+  ({ in: where, pointer: clip(pointer, BOUNDS.errorPointer), detail: clip(detail, BOUNDS.errorDetail) })
+
 export function problem (kind: ProblemKind, detail: string, instance: string, errors?: ProblemError[]): Problem {
   const { status, slug } = problemKinds[kind]
   const body: Problem = {
     type: `urn:trackbot:problem:${slug}`,
     title: STATUS_CODES[status] ?? 'Error',
     status,
-    detail,
-    instance: clip(instance, 2000),
+    detail: clip(detail, BOUNDS.detail),
+    instance: clip(instance, BOUNDS.instance),
   }
-  if (errors !== undefined && errors.length > 0) body.errors = errors.slice(0, 100)
+  if (errors !== undefined && errors.length > 0) body.errors = errors.slice(0, BOUNDS.errors).map(clippedError)
   return body
 }
 
@@ -72,10 +82,10 @@ export const notFound = (ids: ResourceIds, instance: string) => ({ status: 404, 
  * "about:blank" type, whose title is the status phrase.
  */
 export function httpProblem (status: number, detail: string, instance: string): Problem {
-  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, instance: clip(instance, 2000) }
+  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail: clip(detail, BOUNDS.detail), instance: clip(instance, BOUNDS.instance) }
 }
 
 /** Bounds what we echo back from a request, so a problem never outgrows its schema. */
-export function clip (text: string, max: number): string {
+function clip (text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`
 }

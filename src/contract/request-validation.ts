@@ -4,7 +4,6 @@ import type { ErrorObject, ValidateFunction } from 'ajv'
 import { errorCodes } from 'fastify'
 import { ValidationContext, type OpenAPIBackend, type Operation } from 'openapi-backend'
 import type { ProblemError } from './problems.js'
-import { clip } from './problems.js'
 import { PROPERTY_NAMES_EXTENSION } from './spec.js'
 
 export interface RawRequest {
@@ -132,7 +131,7 @@ function toProblemError (error: ErrorObject): ProblemError {
     detail = `key ${detail}`
   }
   const pointer = tokens.length === 0 ? '' : `/${tokens.join('/')}`
-  return { in: where, pointer: clip(pointer, 500), detail: clip(detail, 500) }
+  return { in: where, pointer, detail }
 }
 
 /** ajv's errors as Problem errors, each said once. */

@@ -18,13 +18,24 @@ export interface SpecSource {
 }
 
 /** The spec file, read and parsed once: the server routes by it and serves it (src/http/docs.ts). */
-export function readSpecSource (): SpecSource {
+function readSpecSource (): SpecSource {
   const yaml = readFileSync(specPath)
   return { yaml, document: load(yaml.toString('utf8')) as Document }
 }
 
 export function readSpec (): Document {
   return readSpecSource().document
+}
+
+let committed: SpecSource | undefined
+
+/**
+ * The committed spec, read and parsed once per process and shared: the app serves it unless given another, and the
+ * problems' bounds are read from it (src/contract/problems.ts). Never edited: readSpec gives a copy of one's own.
+ */
+export function committedSpec (): SpecSource {
+  committed ??= readSpecSource()
+  return committed
 }
 
 /** The path prefix of the spec's server URL, e.g. /api/v1. */
@@ -42,6 +53,35 @@ export function storeLimits (spec: Document): StoreLimits {
   const metadataKeys = metadata?.maxProperties
   if (typeof metadataKeys !== 'number') throw new Error('the spec\'s Metadata schema has no maxProperties, which the store enforces on merged metadata')
   return { metadataKeys }
+}
+
+/** What a problem may echo of a request, as the spec's Problem and ProblemError schemas bound it. */
+export interface ProblemBounds {
+  /** Problem.detail's and Problem.instance's maxLength. */
+  detail: number
+  instance: number
+  /** Problem.errors' maxItems. */
+  errors: number
+  /** ProblemError.pointer's and ProblemError.detail's maxLength. */
+  errorPointer: number
+  errorDetail: number
+}
+
+/** A problem's bounds, read from the spec: a spec without them does not start. */
+export function problemBounds (spec: Document): ProblemBounds {
+  const bound = (schema: string, property: string, keyword: 'maxLength' | 'maxItems'): number => {
+    const properties = (spec.components?.schemas?.[schema] as { properties?: Record<string, Record<string, unknown>> } | undefined)?.properties
+    const value = properties?.[property]?.[keyword]
+    if (typeof value !== 'number') throw new Error(`the spec's ${schema}.${property} has no ${keyword}, which every problem the server sends is clipped to`)
+    return value
+  }
+  return {
+    detail: bound('Problem', 'detail', 'maxLength'),
+    instance: bound('Problem', 'instance', 'maxLength'),
+    errors: bound('Problem', 'errors', 'maxItems'),
+    errorPointer: bound('ProblemError', 'pointer', 'maxLength'),
+    errorDetail: bound('ProblemError', 'detail', 'maxLength'),
+  }
 }
 
 /** OpenAPI 3.0 has no propertyNames, so the spec spells it as this extension. */

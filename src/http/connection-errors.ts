@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { clip, httpProblem, problem, PROBLEM_CONTENT_TYPE } from '../contract/problems.js'
+import { httpProblem, problem, PROBLEM_CONTENT_TYPE } from '../contract/problems.js'
 import { sendProblem } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
 
@@ -46,7 +46,7 @@ export function handleClientError (error: ConnectionError, socket: Socket): void
  */
 export function registerBareAnswers (fastify: FastifyInstance): void {
   fastify.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
-    const body = JSON.stringify(httpProblem(417, 'The server supports no Expect but 100-continue.', clip(request.url ?? '/', 2000)))
+    const body = JSON.stringify(httpProblem(417, 'The server supports no Expect but 100-continue.', request.url ?? '/'))
     response.writeHead(417, {
       'Content-Type': PROBLEM_CONTENT_TYPE,
       'Content-Length': Buffer.byteLength(body),

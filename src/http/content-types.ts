@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { errorCodes } from 'fastify'
 import type { OpenAPIBackend } from 'openapi-backend'
-import { clip, type ProblemError } from '../contract/problems.js'
+import type { ProblemError } from '../contract/problems.js'
 import { escapePointerToken, requestMediaTypes } from '../contract/request-validation.js'
 
 /** application/json, and any type with the +json structured suffix (RFC 6839), e.g. application/merge-patch+json (RFC 7396). */
@@ -60,7 +60,7 @@ interface Visit { value: unknown, token: string, parent: Visit | undefined }
 function pointerOf (visit: Visit): string {
   const tokens: string[] = []
   for (let at: Visit | undefined = visit; at?.parent !== undefined; at = at.parent) tokens.push(escapePointerToken(at.token))
-  return clip(tokens.reverse().map((token) => `/${token}`).join(''), 500)
+  return tokens.reverse().map((token) => `/${token}`).join('')
 }
 
 /**

@@ -1,7 +1,7 @@
 // Every error fastify, the JSON parser, Prisma or our own code throws becomes one Problem shape.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { databaseErrorKind } from '../store/prisma-errors.js'
-import { clip, httpProblem, INVALID_REQUEST, problem, RETRY_AFTER_SECONDS, STORAGE_RETRY_AFTER_SECONDS, type Problem } from '../contract/problems.js'
+import { httpProblem, INVALID_REQUEST, problem, RETRY_AFTER_SECONDS, STORAGE_RETRY_AFTER_SECONDS, type Problem } from '../contract/problems.js'
 import { dropResultHeaders, sendProblem } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
 import { InvalidBodyError, NotUtf8Error, UnsupportedCharsetError } from './content-types.js'
@@ -24,7 +24,7 @@ function fastifyProblem (error: FastifyError, instance: string): Mapped | undefi
       return { problem: problem('badRequest', 'The URL is not valid: it has a malformed percent-encoding.', instance) }
   }
   if (error instanceof UnsupportedCharsetError) {
-    return { problem: problem('unsupportedMediaType', `Send the request body as UTF-8 JSON, not charset ${clip(error.charset, 100)}.`, instance) }
+    return { problem: problem('unsupportedMediaType', `Send the request body as UTF-8 JSON, not charset ${error.charset}.`, instance) }
   }
   // Its RateLimit and Retry-After headers are on the reply already.
   if (error instanceof TooManyRequests) return { problem: problem('tooManyRequests', error.message, instance) }
@@ -32,7 +32,7 @@ function fastifyProblem (error: FastifyError, instance: string): Mapped | undefi
   if (error instanceof InvalidBodyError) return { problem: problem('validation', INVALID_REQUEST, instance, error.errors) }
   // secure-json-parse's SyntaxError for bad JSON (its __proto__ / constructor.prototype refusals are InvalidBodyError).
   if (error instanceof SyntaxError) {
-    return { problem: problem('malformedJson', `The request body is not valid JSON: ${error.message}`.slice(0, 500), instance) }
+    return { problem: problem('malformedJson', `The request body is not valid JSON: ${error.message}`, instance) }
   }
   const status = error.statusCode
   if (status !== undefined && status >= 400 && status < 500) return { problem: httpProblem(status, error.message, instance) }
