@@ -1,6 +1,7 @@
 // Entity tags of conversations (RFC 9110 §8.8.3) and the If-Match / If-None-Match conditions on them.
 // A conversation's tag is `"<id>.<version>"`: the store moves the version on every write of the row, so the
 // tag changes with the body even for two writes within one millisecond, where updatedAt would not.
+import { isPositiveInt32 } from '../int32.js'
 
 /** The strong ETag of a conversation at a version. */
 export function entityTag (id: number, version: number): string {
@@ -37,6 +38,6 @@ export function versionsMatching (header: string | undefined, id: number): numbe
     if (weak || !opaque.startsWith(prefix)) return []
     const version = opaque.slice(prefix.length)
     // Versions are 32-bit integers in the store: a larger number names none, and never reaches the SQL.
-    return /^[1-9]\d{0,9}$/.test(version) && Number(version) <= 2147483647 ? [Number(version)] : []
+    return /^[1-9]\d{0,9}$/.test(version) && isPositiveInt32(Number(version)) ? [Number(version)] : []
   })
 }

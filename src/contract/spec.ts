@@ -5,6 +5,7 @@ import { load } from 'js-yaml'
 import { OpenAPIBackend, type Document } from 'openapi-backend'
 import type { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
+import { isInt32 } from '../int32.js'
 import { projectRoot } from '../project-root.js'
 import type { StoreLimits } from '../store/conversations.js'
 
@@ -109,7 +110,7 @@ export function specMethods (spec: Document): string[] {
  */
 export function customizeAjv (ajv: Ajv): Ajv {
   addFormats.default(ajv, ['email', 'date-time', 'uri'])
-  ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 })
+  ajv.addFormat('int32', { type: 'number', validate: isInt32 })
   ajv.addKeyword({ keyword: PROPERTY_NAMES_EXTENSION, macro: (schema: object) => ({ propertyNames: schema }) })
   return ajv
 }

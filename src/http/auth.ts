@@ -7,6 +7,7 @@ import { ADMIN_SCOPE, type Identity } from '../contract/access.js'
 import { problem, RETRY_AFTER_SECONDS } from '../contract/problems.js'
 import { sendProblem } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
+import { isPositiveInt32 } from '../int32.js'
 
 export interface AuthOptions {
   mode: 'none' | 'jwt'
@@ -29,8 +30,6 @@ export interface AuthOptions {
 
 /** Seconds of clock skew tolerated between the token's issuer and us on `exp`, `nbf` and `iat`. */
 export const CLOCK_TOLERANCE_S = 30
-
-const MAX_USER_ID = 2 ** 31 - 1
 
 /** A token that does not verify: the client's to fix, a 401. Anything else thrown means we could not check it. */
 class TokenRejected extends Error {}
@@ -58,7 +57,7 @@ function rejection (error: unknown): TokenRejected | undefined {
 
 function userIdOf (claim: unknown): number | undefined {
   const id = typeof claim === 'string' && /^[1-9]\d{0,9}$/.test(claim) ? Number(claim) : claim
-  return typeof id === 'number' && Number.isInteger(id) && id >= 1 && id <= MAX_USER_ID ? id : undefined
+  return typeof id === 'number' && isPositiveInt32(id) ? id : undefined
 }
 
 /** OAuth's `scope` is one space-separated string (RFC 8693 §4.2); some providers send an array. */

@@ -1,10 +1,11 @@
 // One page of a keyset-paginated list: the rows, and the sort key to continue after when more follow.
+import { isPositiveInt32 } from '../int32.js'
 
 /** What a page query takes: at most `limit` rows, strictly after the sort key `after`. (A full list is read in chunks: chunks.ts.) */
 export interface ListOptions<K> { limit: number, after?: K }
 
 /** An id as the spec's `Id` schema bounds it: a sort key outside it cannot name a row. */
-export const isId = (value: number): boolean => Number.isInteger(value) && value >= 1 && value <= 2147483647
+export const isId = isPositiveInt32
 
 /**
  * Milliseconds from 1970 to the end of year 9999: what JavaScript's Date, PostgreSQL's TIMESTAMP(3) and
