@@ -1,4 +1,5 @@
-// Entity tags of conversations (RFC 9110 §8.8.3) and the If-Match / If-None-Match conditions on them.
+// Entity tags of conversations (RFC 9110 §8.8.3) and the If-Match / If-None-Match conditions on them; also the one
+// parser of If-None-Match for the other tagged representations (the served spec).
 // A conversation's tag is `"<id>.<version>"`: the store moves the version on every write of the row, so the
 // tag changes with the body even for two writes within one millisecond, where updatedAt would not.
 import { isPositiveInt32 } from '../int32.js'
@@ -15,13 +16,18 @@ function listedTags (header: string): Array<{ weak: boolean, opaque: string }> |
 }
 
 /**
- * If-None-Match holds when the current tag is listed (weak comparison: `W/` ignored) or the list is `*`; a
- * GET then answers 304.
+ * If-None-Match holds when `tag`, a current strong tag (quoted), is listed (RFC 9110 §13.1.2, weak comparison: `W/`
+ * ignored) or the list is `*`; a GET then answers 304.
  */
-export function noneMatchHolds (header: string | undefined, id: number, version: number): boolean {
+export function noneMatches (header: string | undefined, tag: string): boolean {
   if (header === undefined) return false
-  const current = entityTag(id, version).slice(1, -1)
-  return listedTags(header)?.some((tag) => tag.opaque === current) ?? true
+  const current = tag.slice(1, -1)
+  return listedTags(header)?.some(({ opaque }) => opaque === current) ?? true
+}
+
+/** If-None-Match on a conversation at a version. */
+export function noneMatchHolds (header: string | undefined, id: number, version: number): boolean {
+  return noneMatches(header, entityTag(id, version))
 }
 
 /**

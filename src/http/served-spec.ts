@@ -2,6 +2,7 @@
 // These routes sit outside the spec itself: they describe the document, not an operation of it.
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { noneMatches } from '../contract/etag.js'
 import { problem } from '../contract/problems.js'
 import { sendProblem } from '../contract/reply.js'
 import type { SpecSource } from '../contract/spec.js'
@@ -17,19 +18,10 @@ function representation (body: Buffer, type: string): Representation {
   return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url')}"` }
 }
 
-/** RFC 9110 §13.1.2: If-None-Match uses weak comparison, so W/ tags match too; `*` matches any. */
-function matchesIfNoneMatch (header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false
-  return header.split(',').some((tag) => {
-    const candidate = tag.trim()
-    return candidate === '*' || candidate.replace(/^W\//, '') === etag
-  })
-}
-
 function serve (served: Representation) {
   return async function sendSpec (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     reply.header('ETag', served.etag).header('Cache-Control', CACHE_CONTROL).header('X-Content-Type-Options', 'nosniff')
-    if (matchesIfNoneMatch(request.headers['if-none-match'], served.etag)) return reply.code(304).send()
+    if (noneMatches(request.headers['if-none-match'], served.etag)) return reply.code(304).send()
     return reply.type(served.type).send(served.body)
   }
 }
