@@ -53,9 +53,15 @@ type BodyOf<B> = B extends Array<infer Item> ? B | ChunkedArray<Item> : B
 
 type BodyPart<R> = R extends { content: infer C } ? { body: BodyOf<JsonOf<C>> } : { body?: undefined }
 
-// 401, 403 and 429 (authentication, access, rate limits), 413, 415, 422 (Idempotency-Key reuse) and 5xx come
-// from the platform (body parsing, src/contract/idempotency.ts, error handler), never from a handler.
-type HandlerStatus<Op extends Operation> = Exclude<keyof Op['responses'], 401 | 403 | 413 | 415 | 422 | 429 | 500>
+/**
+ * Statuses the platform answers with, never a handler: 401, 403 and 429 (authentication, access, rate limits), 413
+ * and 415 (body parsing), 422 (Idempotency-Key reuse, src/contract/idempotency.ts), 500, 503 (the database
+ * unavailable, the server starting, draining or overloaded) and 507 (the disk full), from the error handler and the
+ * request hooks.
+ */
+type PlatformStatus = 401 | 403 | 413 | 415 | 422 | 429 | 500 | 503 | 507
+
+type HandlerStatus<Op extends Operation> = Exclude<keyof Op['responses'], PlatformStatus>
 
 export type ResultOf<Op extends Operation> = {
   [S in HandlerStatus<Op>]: { status: S } & BodyPart<Op['responses'][S]> & HeadersPart<Op['responses'][S]>
