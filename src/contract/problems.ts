@@ -14,8 +14,8 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
  */
 const BOUNDS = problemBounds(committedSpec().document)
 
-/** The `Retry-After` of every 503: seconds a client should wait (the database unavailable, the server draining or not ready). */
-export const RETRY_AFTER_SECONDS = '1'
+/** The `Retry-After` of a 503: seconds a client should wait (the database unavailable, the server draining or not ready). */
+const RETRY_AFTER_SECONDS = '1'
 
 /** The `Retry-After` of every 507: a full disk is not freed within a second, so clients need not knock every second. */
 export const STORAGE_RETRY_AFTER_SECONDS = '30'
@@ -69,6 +69,25 @@ export function problem (kind: ProblemKind, detail: string, instance: string, er
   }
   if (errors !== undefined && errors.length > 0) body.errors = errors.slice(0, BOUNDS.errors).map(clippedError)
   return body
+}
+
+/** A problem and the headers it is sent with. */
+export interface ProblemAnswer {
+  problem: Problem
+  headers?: Record<string, string>
+}
+
+/**
+ * A 503 and the Retry-After every 503 carries: RETRY_AFTER_SECONDS, or `retryAfterS` when what has to pass takes
+ * longer (a full disk: STORAGE_RETRY_AFTER_SECONDS).
+ */
+export function unavailable (detail: string, instance: string, retryAfterS = RETRY_AFTER_SECONDS): ProblemAnswer {
+  return { problem: problem('unavailable', detail, instance), headers: { 'Retry-After': retryAfterS } }
+}
+
+/** A 507 and its Retry-After. */
+export function storageFull (detail: string, instance: string): ProblemAnswer {
+  return { problem: problem('storageFull', detail, instance), headers: { 'Retry-After': STORAGE_RETRY_AFTER_SECONDS } }
 }
 
 /**

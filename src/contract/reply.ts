@@ -2,7 +2,7 @@
 import type { FastifyReply } from 'fastify'
 import type { AnyResult } from './handler-types.js'
 import { ChunkedArray, chunkedArrayStream } from './chunked-body.js'
-import { PROBLEM_CONTENT_TYPE, type Problem } from './problems.js'
+import { PROBLEM_CONTENT_TYPE, type Problem, type ProblemAnswer } from './problems.js'
 import type { StoredAnswer } from '../store/idempotency-keys.js'
 
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'
@@ -52,6 +52,10 @@ export function sendSerialized (reply: FastifyReply, answer: StoredAnswer, heade
 
 export function sendProblem (reply: FastifyReply, body: Problem, headers?: Record<string, string>): FastifyReply {
   return sendResult(reply, { status: body.status, body, headers })
+}
+
+export function sendProblemAnswer (reply: FastifyReply, { problem, headers }: ProblemAnswer): FastifyReply {
+  return sendProblem(reply, problem, headers)
 }
 
 /**

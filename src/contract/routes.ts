@@ -6,8 +6,8 @@ import type { AnyHandler, AnyKeyedHandler, Handlers, OperationId } from './handl
 import { compileRequestValidator, toProblemErrors } from './request-validation.js'
 import { idempotencyFor } from './idempotency.js'
 import type { IdempotencyKeyStore } from '../store/idempotency-keys.js'
-import { INVALID_REQUEST, problem, type Problem, type ResourceIds } from './problems.js'
-import { sendProblem, sendResult } from './reply.js'
+import { INVALID_REQUEST, problem, type ProblemAnswer, type ResourceIds } from './problems.js'
+import { sendProblem, sendProblemAnswer, sendResult } from './reply.js'
 import { OPERATION_METHODS, servedMethods } from './spec.js'
 
 declare module 'fastify' {
@@ -108,25 +108,24 @@ function allowedMethods (api: OpenAPIBackend, path: string): string[] {
  * 5000-digit id) still gets its validation errors.
  */
 function registerFallback (fastify: FastifyInstance, api: OpenAPIBackend): void {
-  type Outcome = { problem: Problem, headers?: Record<string, string> }
   const instanceOf = (context: Context) => context.request.path
 
   api.register({
-    notFound: (context: Context): Outcome => ({
+    notFound: (context: Context): ProblemAnswer => ({
       problem: problem('routeNotFound', `No operation at ${context.request.method.toUpperCase()} ${instanceOf(context)}.`, instanceOf(context)),
     }),
-    methodNotAllowed: (context: Context): Outcome => {
+    methodNotAllowed: (context: Context): ProblemAnswer => {
       const allow = allowedMethods(api, context.request.path)
       return {
         problem: problem('methodNotAllowed', `${context.request.method.toUpperCase()} is not allowed here; use ${allow.join(', ')}.`, instanceOf(context)),
         headers: { Allow: allow.join(', ') },
       }
     },
-    validationFail: (context: Context): Outcome => ({
+    validationFail: (context: Context): ProblemAnswer => ({
       problem: problem('validation', INVALID_REQUEST, instanceOf(context), toProblemErrors(context.validation.errors ?? [])),
     }),
     // Reached only when openapi-backend matches a path variant fastify's router did not; no such route is served.
-    notImplemented: (context: Context): Outcome => ({
+    notImplemented: (context: Context): ProblemAnswer => ({
       problem: problem('routeNotFound', `No operation at ${context.request.method.toUpperCase()} ${instanceOf(context)}.`, instanceOf(context)),
     }),
   })
@@ -138,7 +137,7 @@ function registerFallback (fastify: FastifyInstance, api: OpenAPIBackend): void 
       query: request.query as Record<string, string>,
       headers: request.headers as Record<string, string>,
       body: request.body,
-    }) as Outcome
-    return sendProblem(reply, outcome.problem, outcome.headers)
+    }) as ProblemAnswer
+    return sendProblemAnswer(reply, outcome)
   })
 }

@@ -4,8 +4,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { JWTPayload, JWTVerifyGetKey } from 'jose'
 import { ADMIN_SCOPE, type Identity } from '../contract/access.js'
-import { problem, RETRY_AFTER_SECONDS } from '../contract/problems.js'
-import { sendProblem } from '../contract/reply.js'
+import { problem, unavailable } from '../contract/problems.js'
+import { sendProblem, sendProblemAnswer } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
 import { isPositiveInt32 } from '../int32.js'
 
@@ -143,7 +143,7 @@ export async function registerAuthentication (fastify: FastifyInstance, options:
         return
       }
       request.log.warn({ err: error }, 'cannot fetch the identity provider\'s keys (AUTH_JWKS_URL)')
-      return sendProblem(reply, problem('unavailable', 'The server cannot check tokens right now; retry shortly.', requestPath(request)), { 'Retry-After': RETRY_AFTER_SECONDS })
+      return sendProblemAnswer(reply, unavailable('The server cannot check tokens right now; retry shortly.', requestPath(request)))
     }
   })
 

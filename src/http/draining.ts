@@ -2,8 +2,8 @@
 // keep-alive connection, are turned away with the API's own 503 problem, so a client or load balancer
 // retries them elsewhere. fastify's built-in return503OnClosing answers with a body of its own shape.
 import type { FastifyInstance } from 'fastify'
-import { problem, RETRY_AFTER_SECONDS } from '../contract/problems.js'
-import { sendProblem } from '../contract/reply.js'
+import { unavailable } from '../contract/problems.js'
+import { sendProblemAnswer } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
 
 export function registerDraining (fastify: FastifyInstance): void {
@@ -15,6 +15,6 @@ export function registerDraining (fastify: FastifyInstance): void {
     if (!draining) return done()
     reply.header('Connection', 'close')
     // Answered here: not calling done ends the request's hooks.
-    sendProblem(reply, problem('unavailable', 'The server is shutting down; retry the request.', requestPath(request)), { 'Retry-After': RETRY_AFTER_SECONDS })
+    sendProblemAnswer(reply, unavailable('The server is shutting down; retry the request.', requestPath(request)))
   })
 }

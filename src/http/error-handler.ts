@@ -1,17 +1,15 @@
 // Every error fastify, the JSON parser, Prisma or our own code throws becomes one Problem shape.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { databaseErrorKind } from '../store/prisma-errors.js'
-import { httpProblem, INVALID_REQUEST, problem, RETRY_AFTER_SECONDS, STORAGE_RETRY_AFTER_SECONDS, type Problem } from '../contract/problems.js'
-import { dropResultHeaders, sendProblem } from '../contract/reply.js'
+import { httpProblem, INVALID_REQUEST, problem, storageFull, unavailable, type ProblemAnswer } from '../contract/problems.js'
+import { dropResultHeaders, sendProblem, sendProblemAnswer } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
 import { InvalidBodyError, NotUtf8Error, UnsupportedCharsetError } from './content-types.js'
 import { BODY_LIMIT_BYTES } from './limits.js'
 import { TooManyRequests } from './rate-limit.js'
 
-interface Mapped { problem: Problem, headers?: Record<string, string> }
-
 /** Fastify's own errors about the request: body parsing, limits, URLs. */
-function fastifyProblem (error: FastifyError, instance: string): Mapped | undefined {
+function fastifyProblem (error: FastifyError, instance: string): ProblemAnswer | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { problem: problem('payloadTooLarge', `Request body is larger than ${BODY_LIMIT_BYTES} bytes.`, instance) }
@@ -39,13 +37,8 @@ function fastifyProblem (error: FastifyError, instance: string): Mapped | undefi
   return undefined
 }
 
-const unavailable = (instance: string): Mapped => ({
-  problem: problem('unavailable', 'The database is busy or unreachable; retry shortly.', instance),
-  headers: { 'Retry-After': RETRY_AFTER_SECONDS },
-})
-
 /** Database errors that reach here without a repository expecting them, e.g. in a race with a delete. */
-function databaseProblem (error: unknown, instance: string): Mapped | undefined {
+function databaseProblem (error: unknown, instance: string): ProblemAnswer | undefined {
   switch (databaseErrorKind(error)) {
     case 'unique':
       return { problem: problem('conflict', 'The request clashes with stored data.', instance) }
@@ -53,12 +46,9 @@ function databaseProblem (error: unknown, instance: string): Mapped | undefined 
     case 'notFound':
       return { problem: problem('notFound', 'A resource this request needs no longer exists.', instance) }
     case 'unavailable':
-      return unavailable(instance)
+      return unavailable('The database is busy or unreachable; retry shortly.', instance)
     case 'storageFull':
-      return {
-        problem: problem('storageFull', 'The database has no space left for this write; nothing was stored.', instance),
-        headers: { 'Retry-After': STORAGE_RETRY_AFTER_SECONDS },
-      }
+      return storageFull('The database has no space left for this write; nothing was stored.', instance)
   }
   return undefined
 }
@@ -73,7 +63,7 @@ export function handleError (error: FastifyError, request: FastifyRequest, reply
   if (mapped !== undefined) {
     if (mapped.problem.status === 503) request.log.warn({ err: error }, 'database unavailable')
     if (mapped.problem.status === 507) request.log.error({ err: error }, 'database storage full')
-    return sendProblem(reply, mapped.problem, mapped.headers)
+    return sendProblemAnswer(reply, mapped)
   }
   // Anything else is our bug: log it in full with the request id, tell the client nothing of it.
   request.log.error({ err: error }, 'unhandled error')

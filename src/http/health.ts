@@ -2,8 +2,8 @@
 // the API's answer while the store is still opening.
 import type { FastifyInstance } from 'fastify'
 import type { Database } from '../store/database.js'
-import { problem, RETRY_AFTER_SECONDS, STORAGE_RETRY_AFTER_SECONDS } from '../contract/problems.js'
-import { sendProblem } from '../contract/reply.js'
+import { STORAGE_RETRY_AFTER_SECONDS, unavailable } from '../contract/problems.js'
+import { sendProblemAnswer } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
@@ -31,10 +31,10 @@ export function registerHealthRoutes (fastify: FastifyInstance, database: Databa
 
   fastify.get(HEALTH_PATHS[1], async (request, reply) => {
     if (Date.now() < storageFullUntil) {
-      return sendProblem(reply, problem('unavailable', 'The database has no space left for writes.', '/readyz'), { 'Retry-After': STORAGE_RETRY_AFTER_SECONDS })
+      return sendProblemAnswer(reply, unavailable('The database has no space left for writes.', '/readyz', STORAGE_RETRY_AFTER_SECONDS))
     }
     if (await database.isReady()) return { status: 'ready' }
-    return sendProblem(reply, problem('unavailable', 'The database is unreachable or not fully migrated.', '/readyz'), { 'Retry-After': RETRY_AFTER_SECONDS })
+    return sendProblemAnswer(reply, unavailable('The database is unreachable or not fully migrated.', '/readyz'))
   })
 }
 
@@ -46,6 +46,6 @@ export function registerOpeningGate (fastify: FastifyInstance, database: Databas
   fastify.addHook('onRequest', (request, reply, done) => {
     if (database.isOpen() || request.routeOptions.config.operationId === undefined) return done()
     // Answered here: not calling done ends the request's hooks.
-    sendProblem(reply, problem('unavailable', 'The server is starting and its database is not ready yet; retry shortly.', requestPath(request)), { 'Retry-After': RETRY_AFTER_SECONDS })
+    sendProblemAnswer(reply, unavailable('The server is starting and its database is not ready yet; retry shortly.', requestPath(request)))
   })
 }

@@ -4,8 +4,8 @@
 // while the health endpoints keep answering: a lagging process is alive, and /readyz says whether it can serve.
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance } from 'fastify'
-import { problem, RETRY_AFTER_SECONDS } from '../contract/problems.js'
-import { sendProblem } from '../contract/reply.js'
+import { unavailable } from '../contract/problems.js'
+import { sendProblemAnswer } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
 import { HEALTH_PATHS } from './health.js'
 
@@ -21,7 +21,7 @@ export async function registerLoadShedding (fastify: FastifyInstance, maxEventLo
     // Returning without sending lets the request through; the plugin's own body is not our problem shape.
     pressureHandler: async (request, reply) => {
       if (exempt.has(request.routeOptions.url ?? '')) return
-      sendProblem(reply, problem('unavailable', 'The server is overloaded; retry shortly.', requestPath(request)), { 'Retry-After': RETRY_AFTER_SECONDS })
+      sendProblemAnswer(reply, unavailable('The server is overloaded; retry shortly.', requestPath(request)))
     },
   })
 }
