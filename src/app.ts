@@ -20,33 +20,33 @@ import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import type { ChunkOptions } from './store/chunks.js'
 import { createRepositories, fullListsOn } from './store/repositories.js'
-import { createIdempotencyKeyStore, DEFAULT_IDEMPOTENCY_KEY_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS, sweepExpiredKeys } from './store/idempotency-keys.js'
+import { createIdempotencyKeyStore, DEFAULT_IDEMPOTENCY_KEY_TTL_HOURS, DEFAULT_SWEEP_INTERVAL_MS, sweepExpiredKeys } from './store/idempotency-keys.js'
 import { apiBasePath, committedSpec, createOpenApi, storeLimits, type SpecSource } from './contract/spec.js'
 
 export interface AppOptions {
   databaseUrl: string
-  /** PostgreSQL connections per process (default 10). */
+  /** PostgreSQL connections per process (default DEFAULT_POOL_SIZE, src/store/database.ts). */
   poolSize?: number
   /** A direct PostgreSQL URL for migrations, when databaseUrl goes through PgBouncer. */
   databaseDirectUrl?: string
-  /** How long opening the database retries an unreachable PostgreSQL (default 60 s). */
+  /** How long opening the database retries an unreachable PostgreSQL (default DEFAULT_CONNECT_TIMEOUT_S, src/store/database.ts). */
   connectTimeoutMs?: number
   logger?: FastifyServerOptions['logger']
-  /** Longest a client may take to send a whole request (headers and body) before a 408; default 30 s. */
+  /** Longest a client may take to send a whole request (headers and body) before a 408 (default DEFAULT_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs?: number
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   corsOrigins?: string[]
   /** Reverse proxies whose X-Forwarded-For names the client (addresses, CIDR ranges); none by default. */
   trustProxy?: string[]
-  /** Mean event-loop lag (ms) past which API requests get a 503; 0 turns it off; default 1000. */
+  /** Mean event-loop lag (ms) past which API requests get a 503; 0 turns it off (default DEFAULT_MAX_EVENT_LOOP_DELAY_MS). */
   maxEventLoopDelayMs?: number
   /** Bearer tokens: none required by default (mode `none`). */
   auth?: AuthOptions
   /** Per-caller request budgets; none by default. */
   rateLimit?: RateLimitOptions
-  /** How long an Idempotency-Key's answer is kept at least (default 24 h). */
+  /** How long an Idempotency-Key's answer is kept at least (default DEFAULT_IDEMPOTENCY_KEY_TTL_HOURS). */
   idempotencyKeyTtlMs?: number
-  /** How often keys past their TTL are swept (default 10 min). */
+  /** How often keys past their TTL are swept (default DEFAULT_SWEEP_INTERVAL_MS). */
   idempotencySweepIntervalMs?: number
   /** The contract to serve; openapi/trackbot.yaml by default (tests pass variants of it). */
   spec?: SpecSource
@@ -154,7 +154,7 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   await registerLoadShedding(fastify, options.maxEventLoopDelayMs ?? DEFAULT_MAX_EVENT_LOOP_DELAY_MS)
   const openDatabase = async () => {
     await database.open(log)
-    stopSweeping = sweepExpiredKeys(keys, options.idempotencyKeyTtlMs ?? DEFAULT_IDEMPOTENCY_KEY_TTL_MS, options.idempotencySweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, log)
+    stopSweeping = sweepExpiredKeys(keys, options.idempotencyKeyTtlMs ?? DEFAULT_IDEMPOTENCY_KEY_TTL_HOURS * 3600_000, options.idempotencySweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, log)
   }
   return { fastify, openDatabase }
 }

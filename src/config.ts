@@ -2,11 +2,12 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { dirname } from 'node:path'
-import type { AuthOptions } from './http/auth.js'
+import { DEFAULT_USER_CLAIM, type AuthOptions } from './http/auth.js'
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
 import type { RateLimitOptions } from './http/rate-limit.js'
 import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS } from './http/load-shedding.js'
-import { DEFAULT_POOL_SIZE } from './store/database.js'
+import { DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_POOL_SIZE } from './store/database.js'
+import { DEFAULT_IDEMPOTENCY_KEY_TTL_HOURS } from './store/idempotency-keys.js'
 import { pgbouncerParam, providerOf, redact, sqliteFile } from './store/database-url.js'
 
 export interface Config {
@@ -106,7 +107,7 @@ function poolSize (value: string | undefined): number {
 }
 
 function connectTimeoutS (value: string | undefined): number {
-  if (value === undefined || value === '') return 60
+  if (value === undefined || value === '') return DEFAULT_CONNECT_TIMEOUT_S
   const number = Number(value)
   if (!/^\d+$/.test(value) || number > 3600) throw new ConfigError(`DATABASE_CONNECT_TIMEOUT_S must be an integer from 0 to 3600, got "${value}"`)
   return number
@@ -195,7 +196,7 @@ function auth (env: NodeJS.ProcessEnv): AuthOptions {
   const jwksUrl = env.AUTH_JWKS_URL
   if (!set(secret) && !set(jwksUrl)) throw new ConfigError('AUTH_MODE=jwt needs a key to verify tokens with: AUTH_JWT_SECRET (HS256) and/or AUTH_JWKS_URL (RS256/ES256)')
   if (set(secret) && secret.length < MIN_SECRET_LENGTH) throw new ConfigError(`AUTH_JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters, got ${secret.length}`)
-  const userClaim = env.AUTH_USER_CLAIM || 'sub'
+  const userClaim = env.AUTH_USER_CLAIM || DEFAULT_USER_CLAIM
   if (!/^[\w.:-]{1,100}$/.test(userClaim)) throw new ConfigError(`AUTH_USER_CLAIM must be a claim name (letters, digits, _ . : -), got "${userClaim}"`)
   return {
     mode,
@@ -221,7 +222,7 @@ function rateLimit (env: NodeJS.ProcessEnv): RateLimitOptions | undefined {
 }
 
 function idempotencyKeyTtlHours (value: string | undefined): number {
-  if (value === undefined || value === '') return 24
+  if (value === undefined || value === '') return DEFAULT_IDEMPOTENCY_KEY_TTL_HOURS
   const number = Number(value)
   if (!/^\d+$/.test(value) || number < 1 || number > 8760) throw new ConfigError(`IDEMPOTENCY_KEY_TTL_HOURS must be an integer from 1 to 8760 (a year), got "${value}"`)
   return number

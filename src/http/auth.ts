@@ -19,14 +19,20 @@ export interface AuthOptions {
   issuer?: string
   /** Required in `aud`, when set. */
   audience?: string
-  /** The claim holding the Trackbot user id; `sub` by default. */
+  /** The claim holding the Trackbot user id (default DEFAULT_USER_CLAIM). */
   userClaim?: string
   /**
    * Least time between two fetches of the JWKS (a token with an unknown `kid` refetches it, so a rotated key is
-   * found without a restart); default 30 s, which bounds what a flood of made-up `kid`s costs the provider.
+   * found without a restart); the default, DEFAULT_JWKS_COOLDOWN_MS, bounds what a flood of made-up `kid`s costs the
+   * provider.
    */
   jwksCooldownMs?: number
 }
+
+/** The claim holding the Trackbot user id unless AUTH_USER_CLAIM says otherwise: the token's subject. */
+export const DEFAULT_USER_CLAIM = 'sub'
+
+const DEFAULT_JWKS_COOLDOWN_MS = 30_000
 
 /** Seconds of clock skew tolerated between the token's issuer and us on `exp`, `nbf` and `iat`. */
 export const CLOCK_TOLERANCE_S = 30
@@ -86,13 +92,13 @@ export async function createTokenVerifier (options: AuthOptions): Promise<(token
     : crypto.subtle.importKey('raw', new TextEncoder().encode(options.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
   const jwks = options.jwksUrl === undefined
     ? undefined
-    : createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: options.jwksCooldownMs ?? 30_000, timeoutDuration: 5000 })
+    : createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: options.jwksCooldownMs ?? DEFAULT_JWKS_COOLDOWN_MS, timeoutDuration: 5000 })
   // Each key for its own algorithms only: an HS256 token is never checked against a provider's public key
   // (the algorithm-confusion attack), an RS256 one never against the secret; `none` is in neither list.
   const algorithms = [...secret === undefined ? [] : ['HS256'], ...jwks === undefined ? [] : ['RS256', 'ES256']]
   if (algorithms.length === 0) throw new Error('AUTH_MODE=jwt needs AUTH_JWT_SECRET or AUTH_JWKS_URL')
   const key: JWTVerifyGetKey = async (header, token) => header.alg === 'HS256' ? await secret! : await jwks!(header, token)
-  const userClaim = options.userClaim ?? 'sub'
+  const userClaim = options.userClaim ?? DEFAULT_USER_CLAIM
   return async function verify (token) {
     try {
       const { payload } = await jwtVerify(token, key, {

@@ -55,6 +55,9 @@ export const BUSY_TIMEOUT_MS = 5000
 /** PostgreSQL connections per server process unless DATABASE_POOL_SIZE says otherwise. */
 export const DEFAULT_POOL_SIZE = 10
 
+/** How long opening the store retries an unreachable PostgreSQL unless DATABASE_CONNECT_TIMEOUT_S says otherwise. */
+export const DEFAULT_CONNECT_TIMEOUT_S = 60
+
 /**
  * Prisma's own limit on starting a transaction (2 s by default) must outlast that wait, or a transaction
  * waiting for the lock would fail first, as an error we would answer with a 500.
@@ -142,7 +145,7 @@ export async function createDatabase (databaseUrl: string, options: DatabaseOpti
   const provider = providerOf(databaseUrl)
   const expected = readMigrations(migrationsDir(provider)).length
   const { prisma, reader } = await createClients(databaseUrl, options)
-  const connectTimeoutMs = options.connectTimeoutMs ?? 60_000
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_S * 1000
   let opened = false
   let closed = false
 

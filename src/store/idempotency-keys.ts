@@ -159,8 +159,8 @@ export function createIdempotencyKeyStore (prisma: PrismaClient) {
 
 export type IdempotencyKeyStore = ReturnType<typeof createIdempotencyKeyStore>
 
-/** Keys are kept this long by default: the IETF draft's suggestion, and IDEMPOTENCY_KEY_TTL_HOURS's default. */
-export const DEFAULT_IDEMPOTENCY_KEY_TTL_MS = 24 * 3600_000
+/** Keys are kept this long by default (IDEMPOTENCY_KEY_TTL_HOURS): the IETF draft's suggestion. */
+export const DEFAULT_IDEMPOTENCY_KEY_TTL_HOURS = 24
 
 /** How often expired keys are swept by default: a key outlives its TTL by at most this. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60_000
