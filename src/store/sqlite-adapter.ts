@@ -145,8 +145,8 @@ async function whileBusy<T> (budgetMs: number, attempt: () => Promise<T>): Promi
   }
 }
 
-/** The connection's compiled statements, least recently used dropped first. */
-class Statements {
+/** A better-sqlite3 connection and the statements compiled on it, least recently used dropped first. */
+class Connection {
   readonly #db: Database
   readonly #cache = new Map<string, Compiled>()
 
@@ -250,23 +250,23 @@ class SqliteTransaction implements Transaction {
   readonly adapterName = ADAPTER_NAME
   // Prisma sends COMMIT and ROLLBACK itself, through executeRaw.
   readonly options = { usePhantomQuery: false }
-  readonly #statements: Statements
+  readonly #connection: Connection
   readonly #end: () => void
 
-  constructor (statements: Statements, end: () => void) {
-    this.#statements = statements
+  constructor (connection: Connection, end: () => void) {
+    this.#connection = connection
     this.#end = end
   }
 
   async queryRaw (query: SqlQuery): Promise<SqlResultSet> {
-    return this.#statements.query(query)
+    return this.#connection.query(query)
   }
 
   async executeRaw (query: SqlQuery): Promise<number> {
     // SQLite rolls a transaction back by itself when a statement in it fails for want of space (SQLITE_FULL)
     // or on an I/O error; Prisma's ROLLBACK then finds none, and its error must not replace the one that ended it.
-    if (query.sql === 'ROLLBACK' && !this.#statements.inTransaction) return 0
-    return this.#statements.execute(query)
+    if (query.sql === 'ROLLBACK' && !this.#connection.inTransaction) return 0
+    return this.#connection.execute(query)
   }
 
   async commit (): Promise<void> {
@@ -277,22 +277,22 @@ class SqliteTransaction implements Transaction {
     // After a COMMIT that failed, Prisma ends the transaction without a ROLLBACK of its own, and SQLite may keep it
     // open (a deferred constraint does): the next plain write would run inside it and never be committed.
     try {
-      if (this.#statements.inTransaction) this.#statements.execute({ sql: 'ROLLBACK', args: [], argTypes: [] })
+      if (this.#connection.inTransaction) this.#connection.execute({ sql: 'ROLLBACK', args: [], argTypes: [] })
     } finally {
       this.#end()
     }
   }
 
   async createSavepoint (name: string): Promise<void> {
-    this.#statements.execute({ sql: `SAVEPOINT ${name}`, args: [], argTypes: [] })
+    this.#connection.execute({ sql: `SAVEPOINT ${name}`, args: [], argTypes: [] })
   }
 
   async rollbackToSavepoint (name: string): Promise<void> {
-    this.#statements.execute({ sql: `ROLLBACK TO ${name}`, args: [], argTypes: [] })
+    this.#connection.execute({ sql: `ROLLBACK TO ${name}`, args: [], argTypes: [] })
   }
 
   async releaseSavepoint (name: string): Promise<void> {
-    this.#statements.execute({ sql: `RELEASE SAVEPOINT ${name}`, args: [], argTypes: [] })
+    this.#connection.execute({ sql: `RELEASE SAVEPOINT ${name}`, args: [], argTypes: [] })
   }
 }
 
@@ -300,23 +300,23 @@ class SqliteAdapter implements SqlDriverAdapter {
   readonly provider = 'sqlite' as const
   readonly adapterName = ADAPTER_NAME
   readonly #db: Database
-  readonly #statements: Statements
+  readonly #connection: Connection
   readonly #gate = new ConnectionGate()
   readonly #busyTimeoutMs: number
 
   constructor (db: Database, busyTimeoutMs: number) {
     this.#db = db
-    this.#statements = new Statements(db)
+    this.#connection = new Connection(db)
     this.#busyTimeoutMs = busyTimeoutMs
   }
 
   // Each try passes the gate anew, so a transaction opened during a pause keeps its statements to itself.
   queryRaw (query: SqlQuery): Promise<SqlResultSet> {
-    return whileBusy(this.#busyTimeoutMs, () => this.#gate.run(() => this.#statements.query(query)))
+    return whileBusy(this.#busyTimeoutMs, () => this.#gate.run(() => this.#connection.query(query)))
   }
 
   executeRaw (query: SqlQuery): Promise<number> {
-    return whileBusy(this.#busyTimeoutMs, () => this.#gate.run(() => this.#statements.execute(query)))
+    return whileBusy(this.#busyTimeoutMs, () => this.#gate.run(() => this.#connection.execute(query)))
   }
 
   // Not tried again: the statements of a script before the busy one have already run.
@@ -340,13 +340,13 @@ class SqliteAdapter implements SqlDriverAdapter {
     await whileBusy(this.#busyTimeoutMs, async () => {
       await this.#gate.acquire()
       try {
-        this.#statements.execute({ sql: 'BEGIN IMMEDIATE', args: [], argTypes: [] })
+        this.#connection.execute({ sql: 'BEGIN IMMEDIATE', args: [], argTypes: [] })
       } catch (error) {
         this.#gate.release()
         throw error
       }
     })
-    return new SqliteTransaction(this.#statements, () => this.#gate.release())
+    return new SqliteTransaction(this.#connection, () => this.#gate.release())
   }
 
   dispose (): Promise<void> {
@@ -367,42 +367,42 @@ class SqliteSnapshotAdapter implements SqlDriverAdapter {
   readonly provider = 'sqlite' as const
   readonly adapterName = ADAPTER_NAME
   readonly #file: string
-  readonly #idle: Statements[] = []
+  readonly #idle: Connection[] = []
   #disposed = false
 
   constructor (file: string) {
     this.#file = file
   }
 
-  #take (): Statements {
+  #take (): Connection {
     const idle = this.#idle.pop()
     if (idle !== undefined) return idle
     const db = new Sqlite(this.#file, { timeout: SQLITE_BUSY_TIMEOUT_MS })
     // Reads only, whatever a caller sends: no statement on these connections can take the write lock.
     db.pragma('query_only = ON')
-    return new Statements(db)
+    return new Connection(db)
   }
 
-  #give (statements: Statements): void {
-    if (this.#disposed || this.#idle.length >= IDLE_SNAPSHOT_CONNECTIONS) statements.close()
-    else this.#idle.push(statements)
+  #give (connection: Connection): void {
+    if (this.#disposed || this.#idle.length >= IDLE_SNAPSHOT_CONNECTIONS) connection.close()
+    else this.#idle.push(connection)
   }
 
-  async #once<T> (work: (statements: Statements) => T): Promise<T> {
-    const statements = this.#take()
+  async #once<T> (work: (connection: Connection) => T): Promise<T> {
+    const connection = this.#take()
     try {
-      return work(statements)
+      return work(connection)
     } finally {
-      this.#give(statements)
+      this.#give(connection)
     }
   }
 
   queryRaw (query: SqlQuery): Promise<SqlResultSet> {
-    return this.#once((statements) => statements.query(query))
+    return this.#once((connection) => connection.query(query))
   }
 
   executeRaw (query: SqlQuery): Promise<number> {
-    return this.#once((statements) => statements.execute(query))
+    return this.#once((connection) => connection.execute(query))
   }
 
   async executeScript (): Promise<void> {
@@ -413,19 +413,19 @@ class SqliteSnapshotAdapter implements SqlDriverAdapter {
     if (isolationLevel !== undefined && isolationLevel !== 'SERIALIZABLE') {
       throw new DriverAdapterError({ kind: 'InvalidIsolationLevel', level: isolationLevel })
     }
-    const statements = this.#take()
+    const connection = this.#take()
     try {
-      statements.execute({ sql: 'BEGIN DEFERRED', args: [], argTypes: [] })
+      connection.execute({ sql: 'BEGIN DEFERRED', args: [], argTypes: [] })
     } catch (error) {
-      this.#give(statements)
+      this.#give(connection)
       throw error
     }
-    return new SqliteTransaction(statements, () => this.#give(statements))
+    return new SqliteTransaction(connection, () => this.#give(connection))
   }
 
   async dispose (): Promise<void> {
     this.#disposed = true
-    for (const statements of this.#idle.splice(0)) statements.close()
+    for (const connection of this.#idle.splice(0)) connection.close()
   }
 }
 
