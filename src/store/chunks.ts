@@ -1,12 +1,12 @@
 // A full list (no `limit`) read in chunks of bounded size, all from one read snapshot: a huge list then costs
 // memory and event-loop time one chunk at a time, and no write between two chunks can move a row past the
 // reader (skipped) or back into its way (served twice), as activity does in lists sorted by it.
-import type { OpenSnapshot, Queryable } from './snapshot.js'
+import type { OpenReadSnapshot, Queryable } from './read-snapshots.js'
 
 export interface ChunkOptions {
   /** Rows per chunk: per query, and per piece of the response written before yielding to the event loop. */
   size: number
-  /** Longest a snapshot is held, from the first chunk; a list not read by then is cut off (snapshot.ts). */
+  /** Longest a snapshot is held, from the first chunk; a list not read by then is cut off (read-snapshots.ts). */
   snapshotMs: number
   /** Longest a list waits for a snapshot while as many as may be open are (Database.snapshotLimit); then a 503. */
   snapshotWaitMs: number
@@ -16,7 +16,7 @@ export interface ChunkOptions {
 
 /** How full lists are read: in chunks, from the snapshots `snapshots` opens. */
 export interface FullLists extends ChunkOptions {
-  snapshots: OpenSnapshot
+  snapshots: OpenReadSnapshot
 }
 
 /**
@@ -100,7 +100,7 @@ export class Chunks<T, K> implements AsyncIterableIterator<T[]> {
  * else in chunks of one snapshot, the first read again in it and read before returning, so that a failure to
  * read at all is still an ordinary error answer. Null when the owner does not exist.
  */
-export async function readInChunks<T, K> (direct: Queryable, open: OpenSnapshot, options: ChunkOptions, query: ChunkedQuery<T, K>, after: K | undefined): Promise<T[] | Chunks<T, K> | null> {
+export async function readInChunks<T, K> (direct: Queryable, open: OpenReadSnapshot, options: ChunkOptions, query: ChunkedQuery<T, K>, after: K | undefined): Promise<T[] | Chunks<T, K> | null> {
   const whole = await query.read(direct, after, options.size)
   if (whole.length < options.size) return whole.length === 0 && !await query.ownerExists(direct) ? null : whole
   const snapshot = await open()

@@ -7,7 +7,7 @@
 import type { Prisma } from '../../generated/prisma/sqlite/client.js'
 import { join, raw, sql, type Dialect, type Sql } from './dialect.js'
 import type { Message } from './models.js'
-import type { Queryable } from './snapshot.js'
+import type { Queryable } from './read-snapshots.js'
 
 /**
  * One SQL expression for every property of Row, optional ones too (an optional property nothing selects

@@ -3,7 +3,7 @@ import { columns, found, messageColumns, perDialect, queryRows } from './columns
 import type { Conversation, ConversationPatch, ConversationWithMessages, Message, NewConversation, NewMessage } from './models.js'
 import { isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
-import type { Queryable } from './snapshot.js'
+import type { Queryable } from './read-snapshots.js'
 import { readInChunks, type Chunks, type FullLists } from './chunks.js'
 import type { UserRepository } from './users.js'
 import type { PrismaClient } from './database.js'

@@ -21,7 +21,7 @@ export interface Database {
   provider: Provider
   prisma: PrismaClient
   /**
-   * The client whose transactions are read snapshots (src/store/snapshot.ts): on PostgreSQL the same client,
+   * The client whose transactions are read snapshots (src/store/read-snapshots.ts): on PostgreSQL the same client,
    * on SQLite a second one on read-only connections of its own (SqliteSnapshotAdapter).
    */
   reader: PrismaClient

@@ -1,7 +1,7 @@
 import { found, messageColumns, perDialect, queryRows } from './columns.js'
 import type { ConversationRepository } from './conversations.js'
 import { readInChunks, type Chunks, type FullLists } from './chunks.js'
-import type { Queryable } from './snapshot.js'
+import type { Queryable } from './read-snapshots.js'
 import { empty, sql, type Dialect, type Sql } from './dialect.js'
 import type { Message, NewMessage } from './models.js'
 import { isId, toPage, type ListOptions, type Page } from './page.js'

@@ -1,7 +1,7 @@
 // Which database errors mean what, whether Prisma's ORM raised them (a P-code) or a raw query did
 // (P2010 wrapping the driver adapter's error kind), or the driver itself on a dead connection.
 import { PrismaClientKnownRequestError } from '@prisma/client/runtime/client'
-import { SnapshotsBusy } from './snapshot.js'
+import { ReadSnapshotsBusy } from './read-snapshots.js'
 
 export type DatabaseErrorKind = 'unique' | 'foreignKey' | 'notFound' | 'unavailable' | 'storageFull'
 
@@ -78,7 +78,7 @@ function adapterError (error: Error): AdapterCause | undefined {
 }
 
 export function databaseErrorKind (error: unknown): DatabaseErrorKind | undefined {
-  if (error instanceof SnapshotsBusy) return 'unavailable'
+  if (error instanceof ReadSnapshotsBusy) return 'unavailable'
   if (error instanceof PrismaClientKnownRequestError) {
     const cause = adapterCause(error)
     return BY_PRISMA_CODE[error.code] ?? (cause === undefined ? undefined : kindOfAdapterError(cause))

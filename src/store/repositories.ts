@@ -4,7 +4,7 @@ import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions, type FullLists } from './chun
 import { createConversationRepository, type StoreLimits } from './conversations.js'
 import { dialectOf } from './dialect.js'
 import { createMessageRepository } from './messages.js'
-import { snapshotsOn } from './snapshot.js'
+import { readSnapshotsOn } from './read-snapshots.js'
 import { createUserRepository } from './users.js'
 
 export interface RepositoryOptions {
@@ -21,7 +21,7 @@ export interface RepositoryOptions {
 export function fullListsOn (database: Pick<Database, 'reader' | 'provider' | 'snapshotLimit'>, chunks: Partial<ChunkOptions> = {}): FullLists {
   const options = { ...DEFAULT_CHUNK_OPTIONS, ...chunks }
   const bounds = { timeoutMs: options.snapshotMs, limit: database.snapshotLimit, waitMs: options.snapshotWaitMs }
-  return { ...options, snapshots: snapshotsOn(database.reader, database.provider, bounds) }
+  return { ...options, snapshots: readSnapshotsOn(database.reader, database.provider, bounds) }
 }
 
 /**

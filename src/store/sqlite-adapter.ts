@@ -358,7 +358,7 @@ class SqliteAdapter implements SqlDriverAdapter {
 const IDLE_SNAPSHOT_CONNECTIONS = 4
 
 /**
- * Read snapshots, for the full lists read in chunks (src/store/snapshot.ts): each transaction on a connection
+ * Read snapshots, for the full lists read in chunks (src/store/read-snapshots.ts): each transaction on a connection
  * of its own, begun DEFERRED, so it takes no lock. In WAL mode its first read fixes what it sees until it
  * ends, while the writer's connection goes on writing beside it. On the writer's connection the transaction
  * would hold the gate, and so every other request's queries, for as long as the list takes to send.

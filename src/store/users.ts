@@ -5,7 +5,7 @@ import type { PrismaClient } from './database.js'
 import { keyable, nothingWritten, type IdempotencyKey } from './idempotency-keys.js'
 import { firstStatementValue, rowsValue, sqliteJsonRows, writeBatch, writeWith } from './keyed-writes.js'
 import { databaseErrorKind } from './prisma-errors.js'
-import type { Queryable } from './snapshot.js'
+import type { Queryable } from './read-snapshots.js'
 
 /** The columns of a user on one dialect (perDialect: built once). */
 const userColumnsOf = perDialect((dialect) => columns<User>({

@@ -3,41 +3,41 @@
 // bumped to the top of a list between two chunks is neither skipped nor served twice.
 
 // The client type from the generated client itself (database.ts re-exports it): database.ts reaches this file
-// through prisma-errors.ts, which knows SnapshotsBusy.
+// through prisma-errors.ts, which knows ReadSnapshotsBusy.
 import type { PrismaClient } from '../../generated/prisma/sqlite/client.js'
 import type { Provider } from './migrate/index.js'
 
 /** What queries run on: the client, or the client of one transaction. */
 export type Queryable = Pick<PrismaClient, '$queryRaw'>
 
-export interface Snapshot {
+export interface ReadSnapshot {
   /** Queries on it see one state of the database. */
   client: Queryable
   /** Ends the read transaction; safe to call more than once, and after the transaction expired. */
   end (): Promise<void>
 }
 
-export type OpenSnapshot = () => Promise<Snapshot>
+export type OpenReadSnapshot = () => Promise<ReadSnapshot>
 
 /**
  * Every snapshot this process may hold stayed open for as long as a full list waits for one: a 503 with
  * Retry-After, as the database being busy is.
  */
-export class SnapshotsBusy extends Error {
+export class ReadSnapshotsBusy extends Error {
   constructor (limit: number, waitMs: number) { super(`all ${limit} read snapshots for full lists stayed in use for ${waitMs} ms`) }
 }
 
 /**
- * At most `limit` places, each taken until freed; past them a taker waits in line (holding nothing, so on
- * PostgreSQL no pool connection), at most `waitMs`, then gets SnapshotsBusy.
+ * A semaphore of `limit` permits: past them an acquirer waits in line (holding nothing, so on PostgreSQL no pool
+ * connection), at most `waitMs`, then gets ReadSnapshotsBusy.
  */
-function places (limit: number, waitMs: number) {
-  let taken = 0
+function semaphore (limit: number, waitMs: number) {
+  let held = 0
   const line: Array<() => void> = []
   return {
-    async take (): Promise<void> {
-      if (taken < limit) {
-        taken++
+    async acquire (): Promise<void> {
+      if (held < limit) {
+        held++
         return
       }
       await new Promise<void>((resolve, reject) => {
@@ -47,15 +47,15 @@ function places (limit: number, waitMs: number) {
         }
         const timer = setTimeout(() => {
           line.splice(line.indexOf(turn), 1)
-          reject(new SnapshotsBusy(limit, waitMs))
+          reject(new ReadSnapshotsBusy(limit, waitMs))
         }, waitMs)
         line.push(turn)
       })
     },
-    /** Hands the place to the first in line, or frees it. */
-    free (): void {
+    /** Hands the permit to the first in line, or frees it. */
+    release (): void {
       const next = line.shift()
-      if (next === undefined) taken--
+      if (next === undefined) held--
       else next()
     },
   }
@@ -75,20 +75,20 @@ const START_WAIT_MS = 2000
  * versions (PostgreSQL's vacuum) or the WAL (SQLite's checkpoints) for long; a query after that fails. At most
  * `limit` are open at once; one opener per process, so they count every full list.
  */
-export function snapshotsOn (reader: PrismaClient, provider: Provider, { timeoutMs, limit, waitMs }: SnapshotBounds): OpenSnapshot {
-  const place = places(limit, waitMs)
+export function readSnapshotsOn (reader: PrismaClient, provider: Provider, { timeoutMs, limit, waitMs }: ReadSnapshotBounds): OpenReadSnapshot {
+  const permits = semaphore(limit, waitMs)
   return async () => {
-    await place.take()
-    return await openOne(reader, provider, timeoutMs, place.free)
+    await permits.acquire()
+    return await beginReadSnapshot(reader, provider, timeoutMs, permits.release)
   }
 }
 
-/** How long a snapshot is held at most, how many at once, how long a list waits for a place. */
-export interface SnapshotBounds { timeoutMs: number, limit: number, waitMs: number }
+/** How long a snapshot is held at most, how many at once, how long a list waits for one. */
+export interface ReadSnapshotBounds { timeoutMs: number, limit: number, waitMs: number }
 
 /** A snapshot on `reader`; `ended` runs once it is over, however it ends (committed, expired, never started). */
-function openOne (reader: PrismaClient, provider: Provider, timeoutMs: number, ended: () => void): Promise<Snapshot> {
-  return new Promise<Snapshot>((resolve, reject) => {
+function beginReadSnapshot (reader: PrismaClient, provider: Provider, timeoutMs: number, ended: () => void): Promise<ReadSnapshot> {
+  return new Promise<ReadSnapshot>((resolve, reject) => {
     let release!: () => void
     const released = new Promise<void>((resolve) => { release = resolve })
     let opened = false
