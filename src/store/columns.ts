@@ -87,5 +87,8 @@ export const messageColumns = perDialect((dialect) => columns<Message>({
   createdAt: dialect.isoTime(sql`"createdAt"`),
 }))
 
-/** For "does this row exist" lookups: one constant column, nothing read from the row. */
-export const found = columns<{ found: number }>({ found: sql`1` })
+/**
+ * For queries that ask only whether there are rows (does this one exist, did the DELETE take any): one constant
+ * column, nothing read from a row.
+ */
+export const presenceColumns = columns<{ present: number }>({ present: sql`1` })

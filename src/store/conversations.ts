@@ -1,5 +1,5 @@
 import { empty, join, sql, type Dialect, type Sql } from './dialect.js'
-import { columns, found, messageColumns, perDialect, queryRows } from './columns.js'
+import { columns, messageColumns, perDialect, presenceColumns, queryRows } from './columns.js'
 import type { Conversation, ConversationPatch, ConversationWithMessages, Message, NewConversation, NewMessage } from './models.js'
 import { isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
@@ -135,7 +135,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
   const versioned = ({ version, ...conversation }: Conversation & { version: number }): Versioned => ({ conversation, version })
 
   /** At most `limit` of a user's conversations after `key`, newest activity first: a page, or a chunk of the full list. */
-  const listed = (client: Queryable, userId: number, key: ConversationKey | undefined, limit: number) => queryRows(client, conversationColumns, (list) => sql`
+  const conversationsAfter = (client: Queryable, userId: number, key: ConversationKey | undefined, limit: number) => queryRows(client, conversationColumns, (list) => sql`
     SELECT ${list} FROM "Conversation"
     WHERE "userId" = ${userId} ${after(key)}
     ORDER BY "Conversation"."updatedAt" DESC, "Conversation".id DESC
@@ -204,7 +204,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
 
     /** One page of a user's conversations, newest activity first; null when the user does not exist. */
     async listByUser (userId: number, options: ListOptions<ConversationKey>): Promise<Page<Conversation, ConversationKey> | null> {
-      const conversations = await listed(prisma, userId, options.after, options.limit + 1)
+      const conversations = await conversationsAfter(prisma, userId, options.after, options.limit + 1)
       // An empty page is the one case where the user may not exist at all.
       if (conversations.length === 0 && !await users.exists(userId)) return null
       return toPage(conversations, options.limit, keyOf)
@@ -213,7 +213,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
     /** All of a user's conversations after `key` (from the top when undefined), whole or in chunks of one snapshot; null when the user does not exist. */
     async listAllByUser (userId: number, key: ConversationKey | undefined): Promise<Conversation[] | Chunks<Conversation, ConversationKey> | null> {
       return await readInChunks(prisma, fullLists.snapshots, fullLists, {
-        read: (client, key, limit) => listed(client, userId, key, limit),
+        read: (client, key, limit) => conversationsAfter(client, userId, key, limit),
         keyOf,
         ownerExists: (client) => users.exists(userId, client),
       }, key)
@@ -254,7 +254,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
 
     /** On `client` when given: a snapshot's, say. */
     async exists (id: number, client: Queryable = prisma): Promise<boolean> {
-      const rows = await queryRows(client, found, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
+      const rows = await queryRows(client, presenceColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
       return rows.length > 0
     },
 

@@ -1,4 +1,4 @@
-import { found, messageColumns, perDialect, queryRows } from './columns.js'
+import { messageColumns, perDialect, presenceColumns, queryRows } from './columns.js'
 import type { ConversationRepository } from './conversations.js'
 import { readInChunks, type Chunks, type FullLists } from './chunks.js'
 import type { Queryable } from './read-snapshots.js'
@@ -30,7 +30,7 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
   const posted = postedMessageOf(dialect)
 
   /** At most `limit` of a conversation's messages after `key`, oldest first: a page, or a chunk of the full list. */
-  const listed = (client: Queryable, conversationId: number, key: MessageKey | undefined, limit: number) => queryRows(client, columns, (list) => sql`
+  const messagesAfter = (client: Queryable, conversationId: number, key: MessageKey | undefined, limit: number) => queryRows(client, columns, (list) => sql`
     SELECT ${list} FROM "Message"
     WHERE "conversationId" = ${conversationId} ${key === undefined ? empty : sql`AND id > ${key[0]}`}
     ORDER BY id
@@ -83,7 +83,7 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
         WHERE id = ${conversationId} AND ${condition}`
       if (dialect.writesInWith) {
         // The UPDATE sees the rows the DELETE returns, so it runs only when a message went.
-        const deleted = await queryRows(prisma, found, (list) => sql`
+        const deleted = await queryRows(prisma, presenceColumns, (list) => sql`
           WITH message AS (DELETE FROM "Message" WHERE ${matching} RETURNING id),
           touched AS (${touch(sql`EXISTS (SELECT 1 FROM message)`)})
           SELECT ${list} FROM message`)
@@ -99,7 +99,7 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
 
     /** One page of a conversation's messages, oldest first; null when the conversation does not exist. */
     async listByConversation (conversationId: number, options: ListOptions<MessageKey>): Promise<Page<Message, MessageKey> | null> {
-      const messages = await listed(prisma, conversationId, options.after, options.limit + 1)
+      const messages = await messagesAfter(prisma, conversationId, options.after, options.limit + 1)
       if (messages.length === 0 && !await conversations.exists(conversationId)) return null
       return toPage(messages, options.limit, keyOf)
     },
@@ -107,7 +107,7 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
     /** All of a conversation's messages after `key` (from the first when undefined), whole or in chunks of one snapshot; null when it does not exist. */
     async listAllByConversation (conversationId: number, key: MessageKey | undefined): Promise<Message[] | Chunks<Message, MessageKey> | null> {
       return await readInChunks(prisma, fullLists.snapshots, fullLists, {
-        read: (client, key, limit) => listed(client, conversationId, key, limit),
+        read: (client, key, limit) => messagesAfter(client, conversationId, key, limit),
         keyOf,
         ownerExists: (client) => conversations.exists(conversationId, client),
       }, key)

@@ -1,4 +1,4 @@
-import { columns, found, perDialect, queryRows } from './columns.js'
+import { columns, perDialect, presenceColumns, queryRows } from './columns.js'
 import { sql, type Dialect } from './dialect.js'
 import type { NewUser, User } from './models.js'
 import type { PrismaClient } from './database.js'
@@ -53,7 +53,7 @@ export function createUserRepository (prisma: PrismaClient, dialect: Dialect) {
 
     /** On `client` when given: a snapshot's, say. */
     async exists (id: number, client: Queryable = prisma): Promise<boolean> {
-      const rows = await queryRows(client, found, (list) => sql`SELECT ${list} FROM "User" WHERE id = ${id}`)
+      const rows = await queryRows(client, presenceColumns, (list) => sql`SELECT ${list} FROM "User" WHERE id = ${id}`)
       return rows.length > 0
     },
 
