@@ -6,7 +6,7 @@ import { registerApiRoutes } from './contract/routes.js'
 import { handleClientError, registerBareAnswers } from './http/connection-errors.js'
 import { registerContentTypes } from './http/content-types.js'
 import { registerCors } from './http/cors.js'
-import { createDatabase } from './store/database.js'
+import { prepareDatabase } from './store/database.js'
 import { registerDraining } from './http/draining.js'
 import { registerDocs } from './http/docs.js'
 import { handleError, registerErrorHandling } from './http/error-handler.js'
@@ -123,7 +123,7 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   registerContentTypes(fastify, api)
   registerErrorHandling(fastify)
 
-  const database = await createDatabase(options.databaseUrl, {
+  const database = await prepareDatabase(options.databaseUrl, {
     poolSize: options.poolSize, directUrl: options.databaseDirectUrl, connectTimeoutMs: options.connectTimeoutMs,
   })
   const keys = createIdempotencyKeyStore(database.prisma)

@@ -141,7 +141,7 @@ const messageOf = (error: unknown) => redact(error instanceof Error ? error.mess
  * The store's client, made without any I/O on the database, so the app can check its routes against the
  * spec before a migration runs; `open` migrates and connects.
  */
-export async function createDatabase (databaseUrl: string, options: DatabaseOptions = {}): Promise<UnopenedDatabase> {
+export async function prepareDatabase (databaseUrl: string, options: DatabaseOptions = {}): Promise<UnopenedDatabase> {
   const provider = providerOf(databaseUrl)
   const expected = readMigrations(migrationsDir(provider)).length
   const { prisma, reader } = await createClients(databaseUrl, options)
@@ -199,7 +199,7 @@ export async function createDatabase (databaseUrl: string, options: DatabaseOpti
 }
 
 export async function openDatabase (databaseUrl: string, log: MigrationLog, options: DatabaseOptions = {}): Promise<Database> {
-  const database = await createDatabase(databaseUrl, options)
+  const database = await prepareDatabase(databaseUrl, options)
   await database.open(log)
   return database
 }
