@@ -123,11 +123,11 @@ export async function createOpenApi (spec: Document): Promise<OpenAPIBackend> {
     validate: true,
     coerceTypes: true,
     // Schemas are not checked against JSON Schema's meta-schema: openapi-backend makes one Ajv per validator,
-    // and each would compile the meta-schema (tens of MB and most of the start-up). The spec is linted in CI.
+    // and each would compile the meta-schema again, in memory and start-up time. The spec is linted in CI.
     ajvOpts: { allErrors: true, validateSchema: false },
     customizeAjv,
     // Skips, at start, checking the definition against OpenAPI's meta-schema and compiling response
-    // validators: about half the start-up time. The definition is the committed file, linted in CI
+    // validators, both slow to start. The definition is the committed file, linted in CI
     // (redocly), and responses are checked by the tests (test/contract.ts), not at run time. Request
     // validators are still compiled at start, by src/contract/routes.ts, so no first request pays for them.
     quick: true,

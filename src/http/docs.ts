@@ -1,7 +1,7 @@
 // /docs: the interactive API reference, rendered from the spec the server runs, with every asset served
 // from installed packages so the page works offline and tells no third party it was opened.
-// Built on its first request, in an app of its own: @fastify/swagger and swagger-ui's modules held about
-// 4-6 MB resident in every process, most of which never serve a page (README, Performance).
+// Built on its first request, in an app of its own: @fastify/swagger and swagger-ui's modules would otherwise stay
+// resident in every process, most of which never serve a page.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { OpenAPIV3 } from 'openapi-types'
 import type { SpecSource } from '../contract/spec.js'

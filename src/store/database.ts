@@ -94,7 +94,7 @@ function statementName ({ sql }: { sql: string }): string {
   return name ?? ''
 }
 
-// The PostgreSQL driver and client are loaded only for a PostgreSQL store: about 10 MB a SQLite server does not need.
+// The PostgreSQL driver and client are loaded only for a PostgreSQL store: memory a SQLite server does not need.
 async function createClients (databaseUrl: string, options: DatabaseOptions): Promise<{ prisma: PrismaClient, reader: PrismaClient }> {
   if (providerOf(databaseUrl) === 'postgres') {
     const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
