@@ -62,7 +62,7 @@ export interface StoreLimits {
   metadataKeys: number
 }
 
-/** The column sets of conversations on one dialect (perDialect: built once). */
+/** The column sets of conversations on one dialect, and what a create makes of its rows (perDialect: built once). */
 const conversationColumnsOf = perDialect((dialect) => {
   const conversationColumns = columns<Conversation>({
     id: sql`id`,
