@@ -86,9 +86,10 @@ export function idempotencyFor (operation: Operation, handler: AnyHandler | AnyK
       switch (outcome.kind) {
         case 'written': return sendResult(reply, answerOf(outcome.value))
         case 'nothingWritten': {
-          // The handler's own 404 or 409: the answer is kept as sent, unless a request with the key got there first
-          // (its write committed after this one failed: a retry of a create_user whose email its first request
-          // took, say); the answer is then what the key holds, made from its rows as any replay is.
+          // The handler's own 404 or 409: the answer is kept as sent, unless the key holds something already: what an
+          // earlier request with the key wrote, when this write failed before reaching the key (SQLite checks a foreign
+          // key first: a retry after the user was deleted), or what a concurrent one stored meanwhile. The answer is
+          // then what the key holds, made from its rows as any replay is, without running the write again.
           const answer = serialize(reply, answerOf(outcome.value))
           const stored = await keys.storeAnswer(key, answer)
           if (stored.kind === 'answerStored') return sendSerialized(reply, answer, {})
