@@ -59,6 +59,15 @@ export async function until<T> (what: string, check: () => T | undefined | false
   }
 }
 
+/**
+ * The environment for a process that runs others' code (tsc, Prism, a code generator): this one's, without the
+ * coverage collection npm test turns on, which would slow it and measure nothing of ours.
+ */
+export function toolEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { NODE_V8_COVERAGE: _, ...env } = process.env
+  return { ...env, ...extra }
+}
+
 export function tempDir (t: Teardown): string {
   const dir = mkdtempSync(join(tmpdir(), 'trackbot-test-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
