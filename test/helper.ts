@@ -394,8 +394,12 @@ interface Common {
   databaseUrl?: string
 }
 
-export type InjectOptions = Common & Omit<AppOptions, 'databaseUrl'> & { transport?: 'inject' }
-export type HttpOptions = Common & Omit<AppOptions, 'databaseUrl'> & { transport: 'http' }
+interface InProcess extends Common, Omit<AppOptions, 'databaseUrl' | 'logger'> {
+  /** What the app logs into `log` (default warn): a test that expects an info line asks for info. */
+  logLevel?: 'warn' | 'info' | 'debug'
+}
+export type InjectOptions = InProcess & { transport?: 'inject' }
+export type HttpOptions = InProcess & { transport: 'http' }
 export interface ProcessOptions extends Common {
   transport: 'process'
   /** The server's environment beyond PORT, HOST and DATABASE_URL (LOG_LEVEL defaults to info). */
@@ -416,13 +420,13 @@ export async function startApp (t: Teardown, options: ProcessOptions): Promise<P
 export async function startApp (t: Teardown, options: InjectOptions | HttpOptions | ProcessOptions = {}): Promise<InProcessApp | ProcessApp> {
   const databaseUrl = options.databaseUrl ?? await testDatabaseUrl(t)
   if (options.transport === 'process') return await startProcess(t, databaseUrl, options)
-  const { transport, databaseUrl: _, ...appOptions } = options
+  const { transport, databaseUrl: _, logLevel = 'warn', ...appOptions } = options
   const log = new LogCapture()
   const app = await buildApp({
     poolSize: 4,
     // Shedding answers 503 whenever the machine is busy; its own test turns it on.
     maxEventLoopDelayMs: 0,
-    logger: { level: 'warn', stream: log.stream },
+    logger: { level: logLevel, stream: log.stream },
     ...appOptions,
     databaseUrl,
   })
