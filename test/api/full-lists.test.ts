@@ -229,10 +229,9 @@ t.test('other requests are served while big full lists are read', async (t) => {
 
 /** A server on a socket whose log, from info up, the test reads, and a full list of 12 conversations on it. */
 async function listedServer (t: Test, listChunks: AppOptions['listChunks']) {
-  const log = new LogCapture()
-  const app = await startApp(t, { transport: 'http', listChunks, logger: { level: 'info', stream: log.stream } })
+  const app = await startApp(t, { transport: 'http', listChunks, logLevel: 'info' })
   const userId = await userWithConversations(app, 12)
-  return { ...app, userId, log }
+  return { ...app, userId }
 }
 
 /** The first log line about request `requestId` that `matches`, waited for: a streamed answer's last line may follow what the client saw. */
