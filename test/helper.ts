@@ -473,7 +473,7 @@ async function startProcess (t: Teardown, databaseUrl: string, options: ProcessO
     log,
     request,
     output: () => log.output(),
-    stop: () => stopProcess(child),
+    stop: () => stopProcess(child, () => log.output()),
     ...fixtures(request),
   }
   if (options.ready !== false) await waitReady(running)
@@ -500,12 +500,19 @@ export async function waitReady (server: Pick<ProcessApp, 'child' | 'origin' | '
   }, { intervalMs: 50, cause: server.output })
 }
 
-async function stopProcess (child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
-  const exited = once(child, 'exit')
-  child.kill('SIGTERM')
-  const [code] = await exited
-  return code as number | null
+/**
+ * Waits, bounded, for the process to exit and its output to be all read (its pipes can close after the exit);
+ * fails with its output if it does not.
+ */
+export async function exited (child: ChildProcess, what: string, output: () => string): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
+  const drained = () => [child.stdout, child.stderr].every((stream) => stream === null || stream.closed)
+  await until(what, () => exitedWhy(child) !== undefined && drained(), { cause: output })
+  return { code: child.exitCode, signal: child.signalCode }
+}
+
+async function stopProcess (child: ChildProcess, output: () => string): Promise<number | null> {
+  if (exitedWhy(child) === undefined) child.kill('SIGTERM')
+  return (await exited(child, 'the server to exit after SIGTERM', output)).code
 }
 
 /**

@@ -6,8 +6,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { projectRoot } from '../../src/project-root.js'
-import { LogCapture, startApp, tempDir } from '../helper.js'
-import { exited } from './processes.js'
+import { LogCapture, startApp, tempDir, exited } from '../helper.js'
 
 t.test('bad configuration exits 1 with a clear message', async (t) => {
   const dir = tempDir(t)

@@ -7,9 +7,8 @@ import { chmodSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import { exitedWhy, freePort, tempDir, testDatabaseUrl, TEST_DATABASE_URL, until } from '../helper.js'
+import { exitedWhy, freePort, tempDir, testDatabaseUrl, TEST_DATABASE_URL, until, exited } from '../helper.js'
 import { checkLoad, runLoad, startInstance } from '../multi-instance.js'
-import { exited } from './processes.js'
 
 const PGBOUNCER = '/usr/sbin/pgbouncer'
 /** Fewer server connections than the two instances' eight client ones, so transactions really share them. */

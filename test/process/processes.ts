@@ -1,7 +1,6 @@
 // What the process tests share about a server process going away: telling a server the test killed from one
 // that died on its own, load that runs until the kill, and a bounded wait for an exit.
-import type { ChildProcess } from 'node:child_process'
-import { exitedWhy, until, type ProcessApp } from '../helper.js'
+import { exited, exitedWhy, until, type ProcessApp } from '../helper.js'
 
 /**
  * The socket errors a client meets when the server process is gone: refused (nothing listens any more), reset,
@@ -14,16 +13,6 @@ export function connectionGone (error: unknown): string | undefined {
   if (!(error instanceof TypeError)) return undefined
   const code = (error.cause as { code?: unknown } | undefined)?.code
   return typeof code === 'string' && GONE_CODES.has(code) ? code : undefined
-}
-
-/**
- * Waits, bounded, for the process to exit and its output to be all read (its pipes can close after the exit);
- * fails with its output if it does not.
- */
-export async function exited (child: ChildProcess, what: string, output: () => string): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
-  const drained = () => [child.stdout, child.stderr].every((stream) => stream === null || stream.closed)
-  await until(what, () => exitedWhy(child) !== undefined && drained(), { cause: output })
-  return { code: child.exitCode, signal: child.signalCode }
 }
 
 /** A loop of writes, called with the worker's number and its iteration; it throws to fail the test. */

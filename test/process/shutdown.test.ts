@@ -5,8 +5,8 @@ import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import t from 'tap'
 import { contractErrors } from '../contract.js'
-import { API, exitedWhy, startApp, until, type ProcessApp, type Reply } from '../helper.js'
-import { connectionGone, exited } from './processes.js'
+import { API, exitedWhy, startApp, until, type ProcessApp, type Reply, exited } from '../helper.js'
+import { connectionGone } from './processes.js'
 
 const MESSAGES = Array.from({ length: 50 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i} `.repeat(20) }))
 

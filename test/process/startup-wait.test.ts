@@ -5,10 +5,9 @@
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { PRISMA_MIGRATE_LOCK } from '../../src/store/migrate/postgres.js'
-import { API, exitedWhy, freePort, startApp, testDatabaseUrl, TEST_DATABASE_URL, until, waitReady, type ProcessApp } from '../helper.js'
+import { API, exitedWhy, freePort, startApp, testDatabaseUrl, TEST_DATABASE_URL, until, waitReady, type ProcessApp, exited } from '../helper.js'
 import { cuttableProxy } from '../tcp-proxy.js'
 import { refusingPostgres } from './fake-postgres.js'
-import { exited } from './processes.js'
 
 // PostgreSQL here trusts local connections, so a password in the URL is accepted and ignored: it must
 // still never reach the log.
