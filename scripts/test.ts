@@ -41,6 +41,8 @@ function passes (files: string[], postgres: boolean): Map<Provider, string[]> {
     for (const provider of stores === 'none' ? ['sqlite' as const] : stores) lists.get(provider)!.push(file)
   }
   if (!postgres) lists.delete('postgres')
+  // tap given no files would run its whole `include` list instead.
+  for (const [provider, list] of lists) if (list.length === 0) lists.delete(provider)
   return lists
 }
 

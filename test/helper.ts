@@ -324,17 +324,11 @@ export async function httpRequest<T = any> (origin: string, method: string, url:
   return await httpClient(origin)(method, url, options)
 }
 
-/** One request through `inject`, to an app a test built itself. */
-export async function request<T = any> (app: FastifyInstance, method: string, url: string, options: RequestOptions = {}): Promise<Reply<T>> {
-  return await injector(app)(method, url, options)
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Fixtures
 
 type Schemas = components['schemas']
 export type User = Schemas['User']
-export type Conversation = Schemas['Conversation']
 export type CreatedConversation = Schemas['CreateConversationResponse']
 export type Message = Schemas['Message']
 
