@@ -1,5 +1,5 @@
 # Trackbot in a container: build with the dev tools, run the compiled server as a non-root user.
-# Untested on the machines this project is developed on (no container registry there); see README.
+# Untested on the machines this project is developed on (no container registry there); see docs/operations.md#containers.
 
 FROM node:20-bookworm-slim AS build
 # better-sqlite3 compiles from source at install.
@@ -37,6 +37,6 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node, not npm: SIGTERM reaches the server directly and it shuts down cleanly.
-# The same allocator settings and node flags as `npm start` (README, Performance, says why).
+# The same allocator settings and node flags as `npm start` (docs/performance.md says why).
 ENV GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=131072
 CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=50", "dist/src/server.js"]

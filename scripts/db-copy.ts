@@ -73,8 +73,11 @@ async function idCounter (tx: Transaction, provider: Provider, table: Table): Pr
 
 async function setIdCounter (tx: Transaction, provider: Provider, table: Table, last: number): Promise<void> {
   if (provider === 'postgres') {
+    // setval alone is never rolled back: a copy failing later would leave the target's counters moved. RESTART
+    // gives the sequence new storage in this transaction, which the setval then writes and a rollback drops.
     // is_called = false with value 1 makes an empty table start at 1, as a fresh one does.
     const sequence = `"${table}_id_seq"`
+    await tx.$executeRawUnsafe(`ALTER SEQUENCE ${sequence} RESTART`)
     await tx.$queryRaw`SELECT setval(${sequence}::regclass, ${Math.max(last, 1)}, ${last > 0})`
     return
   }

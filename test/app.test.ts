@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import t from 'tap'
 import { buildApp } from '../src/app.js'
 import { sqliteFile } from '../src/store/database-url.js'
-import { freshDatabaseUrl, runSql, specVariant, store } from './helper.js'
+import { runSql, specVariant, startApp, store, testDatabaseUrl } from './helper.js'
 
 async function migrated (databaseUrl: string): Promise<boolean> {
   // Opening an SQLite file would create it, so its absence is the answer.
@@ -13,7 +13,7 @@ async function migrated (databaseUrl: string): Promise<boolean> {
 }
 
 t.test('a spec operation without a handler fails the start before any migration runs', async (t) => {
-  const databaseUrl = await freshDatabaseUrl(t)
+  const databaseUrl = await testDatabaseUrl(t, { migrated: false })
   const spec = specVariant((document) => {
     document.paths['/conversations/{conversationId}'].put = {
       operationId: 'replace_conversation',
@@ -25,8 +25,7 @@ t.test('a spec operation without a handler fails the start before any migration 
 })
 
 t.test('the committed spec starts and migrates', async (t) => {
-  const databaseUrl = await freshDatabaseUrl(t)
-  const app = await buildApp({ databaseUrl })
-  t.teardown(() => app.close())
+  const databaseUrl = await testDatabaseUrl(t, { migrated: false })
+  await startApp(t, { databaseUrl })
   t.equal(await migrated(databaseUrl), true)
 })

@@ -1,4 +1,5 @@
 // The configuration surface is documented where operators look: .env.example and README's table.
+// stores: none
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { loadConfig } from '../src/config.js'

@@ -1,7 +1,8 @@
 // test/helper.ts itself: a 5xx a test did not ask for fails with the error the app logged behind it,
-// so a failing test shows the cause instead of a bare `-201 +500`.
+// so a failing test shows the cause instead of a bare `-201 +500`; the tables its "changed nothing" checks
+// read are every table the migrations make.
 import t from 'tap'
-import { API, runSql, startApp } from './helper.js'
+import { API, modelTables, runSql, startApp, store, testDatabaseUrl } from './helper.js'
 
 t.test('an unexpected 5xx fails the request with the logged error, message and stack', async (t) => {
   const { request, databaseUrl } = await startApp(t)
@@ -19,4 +20,16 @@ t.test('an unexpected 5xx fails the request with the logged error, message and s
   const provoked = await request('POST', `${API}/users`, { body: { name: 'Ada' }, expectServerError: true })
   t.equal(provoked.status, 500, 'a test that provokes a 5xx on purpose still gets the reply')
   t.match(provoked.body, { type: 'urn:trackbot:problem:internal-error' }, 'the problem the client sees')
+})
+
+t.test('the helper\'s model tables are exactly the tables a migrated database has', async (t) => {
+  const databaseUrl = await testDatabaseUrl(t)
+  // Besides the migrations' own bookkeeping, and SQLite's AUTOINCREMENT counters (storeContents reads those).
+  const bookkeeping = ['_prisma_migrations', 'sqlite_sequence']
+  const rows = await runSql(databaseUrl, store === 'sqlite'
+    ? 'SELECT name FROM sqlite_master WHERE type = \'table\''
+    : 'SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()') as Array<{ name: string }>
+  const tables = rows.map((row) => row.name).filter((name) => !bookkeeping.includes(name)).sort()
+  t.ok(tables.length > 0, 'the migrated database has tables')
+  t.same([...modelTables].sort(), tables, 'a table outside prisma/models.prisma would escape every "changed nothing" check')
 })

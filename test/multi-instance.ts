@@ -3,8 +3,7 @@
 // acknowledged write visible, the same, through each, and the database itself consistent.
 import type { Test } from 'tap'
 import { migrationsDir, readMigrations } from '../src/store/migrate/index.js'
-import { API, httpRequest, runSql, type Reply } from './helper.js'
-import { freePort, startServer, waitReady, type Running } from './server-process.js'
+import { API, runSql, startApp, until, type ProcessApp, type Reply } from './helper.js'
 
 const WORKERS = 8
 const ROUNDS = 12
@@ -22,35 +21,34 @@ export interface Load { model: Model, statuses: Map<string, number> }
 /** The answers the scenario may get: anything else (a 5xx above all) is a failure. */
 export const ALLOWED_STATUSES = /^(POST \/users 201|POST \/users\/:id\/conversations 201|POST \/conversations\/:id\/messages (201|404)|DELETE \/conversations\/:id 204|DELETE \/users\/:id 204)$/
 
-export async function startInstance (databaseUrl: string, env: Record<string, string> = {}): Promise<Running> {
-  const port = await freePort()
-  const instance = startServer({ PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: '4', LOG_LEVEL: 'warn', ...env })
-  await waitReady(instance.origin, instance.child)
-  return instance
+/** A built server process on the database, ready, with a small pool; killed when the test ends. */
+export async function startInstance (t: Test, databaseUrl: string, env: Record<string, string> = {}): Promise<ProcessApp> {
+  return await startApp(t, { transport: 'process', databaseUrl, env: { DATABASE_POOL_SIZE: '4', LOG_LEVEL: 'warn', ...env } })
 }
 
 /**
  * Concurrent workers through the instances, alternating per request as a round-robin balancer would;
- * with `race`, then posters on one instance while the other deletes their conversation.
+ * with `race`, then posters on one instance while the other deletes their conversation. A 5xx fails the
+ * load with what the instance logged about it, unless `expectServerError` (it is then counted).
  */
-export async function runLoad (origins: string[], { race = true } = {}): Promise<Load> {
+export async function runLoad (instances: ProcessApp[], { race = true, expectServerError = false } = {}): Promise<Load> {
   const model: Model = { users: new Map(), conversations: new Map(), deletedConversations: new Set(), deletedUsers: new Set() }
   const statuses = new Map<string, number>()
   const call = async (worker: number, step: number, method: string, url: string, body?: unknown): Promise<Reply> => {
-    const reply = await httpRequest(origins[(worker + step) % origins.length]!, method, `${API}${url}`, { body })
+    const reply = await instances[(worker + step) % instances.length]!.request(method, `${API}${url}`, { body, expectServerError })
     const key = `${method} ${url.replace(/\d+/g, ':id')} ${reply.status}`
     statuses.set(key, (statuses.get(key) ?? 0) + 1)
     return reply
   }
   await Promise.all(Array.from({ length: WORKERS }, (_, worker) => runWorker(worker, call, model)))
-  if (race) await raceDeleteAgainstPosts(call, model)
+  if (race) await raceDeleteAgainstPosts(call, model, () => instances.map((instance) => instance.output()).join('\n'))
   return { model, statuses }
 }
 
 /** Every answer allowed, every acknowledged write visible through each instance, no orphans, one migration history. */
-export async function checkLoad (t: Test, { model, statuses }: Load, origins: string[], databaseUrl: string): Promise<void> {
+export async function checkLoad (t: Test, { model, statuses }: Load, instances: ProcessApp[], databaseUrl: string): Promise<void> {
   for (const [key, count] of statuses) t.match(key, ALLOWED_STATUSES, `${count} × ${key}`)
-  for (const origin of origins) await checkVisible(t, origin, model)
+  for (const instance of instances) await checkVisible(t, instance, model)
   const [ids] = await runSql(databaseUrl, `
     SELECT (SELECT COUNT(*) FROM "Conversation" c WHERE NOT EXISTS (SELECT 1 FROM "User" u WHERE u.id = c."userId")) AS orphan_conversations,
            (SELECT COUNT(*) FROM "Message" m WHERE NOT EXISTS (SELECT 1 FROM "Conversation" c WHERE c.id = m."conversationId")) AS orphan_messages,
@@ -107,29 +105,37 @@ async function runWorker (worker: number, call: Call, model: Model): Promise<voi
 }
 
 /** Posters on one instance keep writing until the conversation, deleted through the other, is gone. */
-async function raceDeleteAgainstPosts (call: Call, model: Model): Promise<void> {
+async function raceDeleteAgainstPosts (call: Call, model: Model, output: () => string): Promise<void> {
   const user = (await call(0, 0, 'POST', '/users', { name: 'racer' })).body
   model.users.set(user.id, { name: user.name })
   const conversation = (await call(0, 0, 'POST', `/users/${user.id}/conversations`, {})).body
   let acknowledged = 0
+  let postersDone = 0
   const poster = async (n: number) => {
-    for (let i = 0; i < 500; i++) {
-      const reply = await call(1, 0, 'POST', `/conversations/${conversation.id}/messages`, { role: 'user', content: `p${n} m${i}` })
-      if (reply.status === 404) return
-      acknowledged++
+    try {
+      for (let i = 0; i < 500; i++) {
+        const reply = await call(1, 0, 'POST', `/conversations/${conversation.id}/messages`, { role: 'user', content: `p${n} m${i}` })
+        if (reply.status === 404) return
+        acknowledged++
+      }
+      throw new Error('the deleted conversation still took messages')
+    } finally {
+      postersDone++
     }
-    throw new Error('the deleted conversation still took messages')
   }
   const deleter = async () => {
-    while (acknowledged < 20) await new Promise((resolve) => setTimeout(resolve, 5))
+    // Posters that all ended first have failed the load already, with their own reason.
+    await until('20 posts acknowledged before the delete', () => acknowledged >= 20 || postersDone === 4, {
+      intervalMs: 5, cause: () => `${acknowledged} acknowledged; the instances logged:\n${output()}`,
+    })
     await call(0, 0, 'DELETE', `/conversations/${conversation.id}`)
   }
   await Promise.all([poster(1), poster(2), poster(3), poster(4), deleter()])
   model.deletedConversations.add(conversation.id)
 }
 
-async function checkVisible (t: Test, origin: string, model: Model): Promise<void> {
-  const get = (url: string) => httpRequest<any>(origin, 'GET', `${API}${url}`)
+async function checkVisible (t: Test, { origin, request }: ProcessApp, model: Model): Promise<void> {
+  const get = (url: string) => request<any>('GET', `${API}${url}`)
   for (const [id, user] of model.users) {
     t.match((await get(`/users/${id}`)).body, { id, name: user.name })
     const listed = (await get(`/users/${id}/conversations`)).body as Array<{ id: number }>

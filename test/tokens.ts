@@ -1,10 +1,11 @@
 // Test tokens, minted with jose: HS256 with a shared secret, and RS256/ES256 keys served as a JWKS by a tiny
 // HTTP server of the test's own, whose keys a test can rotate.
+import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose'
 import type { AuthOptions } from '../src/http/auth.js'
-import type { TestApp } from './helper.js'
+import type { Request } from './helper.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
 
@@ -49,6 +50,9 @@ export function unsecuredToken (claims: JWTPayload): string {
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
+/** Headers with an admin token of a subject no other test (or earlier run, in a shared Redis) has used. */
+export const freshAdmin = async () => bearer(await mint({ sub: `test-${randomUUID()}`, scope: 'trackbot:admin' }))
+
 export interface SigningKey { privateKey: CryptoKey, publicKey: CryptoKey, alg: string, kid: string }
 
 export async function signingKey (alg: 'RS256' | 'ES256', kid: string): Promise<SigningKey> {
@@ -85,8 +89,6 @@ export async function startJwks (t: Teardown, keys: SigningKey[]): Promise<Jwks>
   await jwks.serve(keys)
   return jwks
 }
-
-type Request = TestApp['request']
 
 /** `request` with a bearer token on every call (none: `request` itself). */
 export function withToken (request: Request, token: string | undefined): Request {

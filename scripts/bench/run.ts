@@ -393,7 +393,7 @@ function commit (): string {
 }
 
 /**
- * latest-<store>.json (committed: the README's tables) and, for comparing runs, a timestamped copy under
+ * latest-<store>.json (committed: docs/performance.md's tables) and, for comparing runs, a timestamped copy under
  * history/ (git-ignored).
  */
 function writeResults (report: Report): { latest: string, file: string } {

@@ -3,18 +3,16 @@
 import t from 'tap'
 import type { OpenAPIV3 } from 'openapi-types'
 import { dereferencedSpec } from '../contract.js'
-import { API, snapshot, startApp, type TestApp } from '../helper.js'
+import { API, startApp, storeContents, type Fixtures } from '../helper.js'
 import { fillPath, specOperations, toUrl } from '../contract/spec-arbitraries.js'
 import { adminToken, AUDIENCE, bearer, ISSUER, mint, secretAuth, signingKey, startJwks, TEST_SECRET, unsecuredToken, userToken } from '../tokens.js'
 
-type Request = TestApp['request']
-
 /** A user with one conversation holding one message, made through the API with an admin token. */
-async function seedUser (request: Request, admin: string, name: string) {
+async function seedUser (app: Fixtures, admin: string, name: string) {
   const headers = bearer(admin)
-  const user = (await request('POST', `${API}/users`, { body: { name }, headers })).body
-  const conversation = (await request('POST', `${API}/users/${user.id}/conversations`, { body: { title: name, messages: [{ role: 'user', content: 'hi' }] }, headers })).body
-  return { userId: user.id as number, conversationId: conversation.id as number, messageId: conversation.messages[0].id as number }
+  const user = await app.createUser({ name }, headers)
+  const conversation = await app.createConversation(user.id, { title: name, messages: [{ role: 'user', content: 'hi' }] }, headers)
+  return { userId: user.id, conversationId: conversation.id, messageId: conversation.messages[0]!.id }
 }
 
 const challengeOf = (reply: { headers: Record<string, unknown> }) => String(reply.headers['www-authenticate'])
@@ -27,11 +25,12 @@ t.test('off by default: no token needed, an Authorization header is ignored', as
 })
 
 t.test('with jwt, a request without a valid token gets a 401 and changes nothing', async (t) => {
-  const { request, databaseUrl } = await startApp(t, undefined, { auth: { ...secretAuth, audience: AUDIENCE, issuer: ISSUER } })
+  const app = await startApp(t, { auth: { ...secretAuth, audience: AUDIENCE, issuer: ISSUER } })
+  const { request, databaseUrl } = app
   const good = { audience: AUDIENCE, issuer: ISSUER }
   const admin = await adminToken(good)
-  const { userId } = await seedUser(request, admin, 'Ada')
-  const before = await snapshot(databaseUrl)
+  const { userId } = await seedUser(app, admin, 'Ada')
+  const before = await storeContents(databaseUrl)
 
   const missing = await request('POST', `${API}/users/${userId}/conversations`, { body: {} })
   t.equal(missing.status, 401, 'no token')
@@ -59,7 +58,7 @@ t.test('with jwt, a request without a valid token gets a 401 and changes nothing
     t.equal(reply.body.type, 'urn:trackbot:problem:unauthorized')
   }
   t.match((await request('GET', `${API}/users/${userId}`, { headers: bearer(bad.expired) })).body.detail, /expired/)
-  t.equal(await snapshot(databaseUrl), before, 'nothing was stored by any refused request')
+  t.equal(await storeContents(databaseUrl), before, 'nothing was stored by any refused request')
 
   const skewed = await userToken(userId, { ...good, expiresIn: -10 })
   t.equal((await request('GET', `${API}/users/${userId}`, { headers: bearer(skewed) })).status, 200, 'expired by less than the clock skew allowed')
@@ -67,7 +66,7 @@ t.test('with jwt, a request without a valid token gets a 401 and changes nothing
 })
 
 t.test('with jwt, health, the served spec and the docs stay public', async (t) => {
-  const { app } = await startApp(t, undefined, { auth: secretAuth })
+  const { app } = await startApp(t, { auth: secretAuth })
   // Straight through inject: the spec files and the docs are outside the contract the helper checks against.
   for (const url of ['/healthz', '/readyz', `${API}/openapi.json`, `${API}/openapi.yaml`, '/docs/']) {
     t.equal((await app.inject({ method: 'GET', url })).statusCode, 200, url)
@@ -84,10 +83,11 @@ function requestFor (operation: ReturnType<typeof specOperations>[number], ids: 
 }
 
 t.test('a user\'s token reaches only that user\'s data; anything else is a 404 as if it did not exist', async (t) => {
-  const { request, databaseUrl } = await startApp(t, undefined, { auth: secretAuth })
+  const app = await startApp(t, { auth: secretAuth })
+  const { request, databaseUrl } = app
   const admin = await adminToken()
-  const ada = await seedUser(request, admin, 'Ada')
-  const bob = await seedUser(request, admin, 'Bob')
+  const ada = await seedUser(app, admin, 'Ada')
+  const bob = await seedUser(app, admin, 'Bob')
   const asAda = bearer(await userToken(ada.userId))
 
   t.equal((await request('GET', `${API}/users/${ada.userId}`, { headers: asAda })).status, 200, 'her user')
@@ -96,7 +96,7 @@ t.test('a user\'s token reaches only that user\'s data; anything else is a 404 a
   t.equal((await request('POST', `${API}/conversations/${ada.conversationId}/messages`, { body: { role: 'user', content: 'mine' }, headers: asAda })).status, 201, 'posts into her conversation')
 
   // Every operation of the spec, on Bob's ids with Ada's token.
-  const before = await snapshot(databaseUrl)
+  const before = await storeContents(databaseUrl)
   const seen = new Map<string, { status: number, body: unknown }>()
   for (const operation of specOperations()) {
     const { url, payload, mediaType } = requestFor(operation, bob)
@@ -110,7 +110,7 @@ t.test('a user\'s token reaches only that user\'s data; anything else is a 404 a
       t.equal(reply.status, 404, `${operation.operationId} on Bob's ${operation.pathParams.map((p) => p.name).join(', ')}: 404`)
     }
   }
-  t.equal(await snapshot(databaseUrl), before, 'nothing of Bob\'s (or anyone\'s) changed')
+  t.equal(await storeContents(databaseUrl), before, 'nothing of Bob\'s (or anyone\'s) changed')
 
   // Bob gone, the admin asks the same: the handlers' own 404s for what does not exist are what Ada got.
   t.equal((await request('DELETE', `${API}/users/${bob.userId}`, { headers: bearer(admin) })).status, 204)
@@ -122,9 +122,10 @@ t.test('a user\'s token reaches only that user\'s data; anything else is a 404 a
 })
 
 t.test('an admin token acts for every user and creates users', async (t) => {
-  const { request } = await startApp(t, undefined, { auth: secretAuth })
+  const app = await startApp(t, { auth: secretAuth })
+  const { request } = app
   const admin = bearer(await adminToken())
-  const ada = await seedUser(request, admin.authorization.slice(7), 'Ada')
+  const ada = await seedUser(app, admin.authorization.slice(7), 'Ada')
   t.equal((await request('GET', `${API}/users/${ada.userId}/conversations`, { headers: admin })).status, 200)
   t.equal((await request('POST', `${API}/conversations/${ada.conversationId}/messages`, { body: { role: 'assistant', content: 'for Ada' }, headers: admin })).status, 201)
   const list = await request('GET', `${API}/conversations/${ada.conversationId}/messages`, { headers: bearer(await userToken(ada.userId)) })
@@ -137,8 +138,9 @@ t.test('an admin token acts for every user and creates users', async (t) => {
 })
 
 t.test('AUTH_USER_CLAIM names the claim holding the user id', async (t) => {
-  const { request } = await startApp(t, undefined, { auth: { ...secretAuth, userClaim: 'https://trackbot.example/user_id' } })
-  const ada = await seedUser(request, await adminToken(), 'Ada')
+  const app = await startApp(t, { auth: { ...secretAuth, userClaim: 'https://trackbot.example/user_id' } })
+  const { request } = app
+  const ada = await seedUser(app, await adminToken(), 'Ada')
   t.equal((await request('GET', `${API}/users/${ada.userId}`, { headers: bearer(await mint({ sub: 'auth0|1', 'https://trackbot.example/user_id': ada.userId })) })).status, 200)
   t.equal((await request('GET', `${API}/users/${ada.userId}`, { headers: bearer(await userToken(ada.userId)) })).status, 401, 'sub is not the claim any more')
 })
@@ -147,7 +149,7 @@ t.test('JWKS: RS256 and ES256 keys of the provider, fetched and refetched when a
   const first = await signingKey('RS256', 'first')
   const jwks = await startJwks(t, [first])
   // Only a JWKS, and no cooldown, so a rotation is picked up by the next token with an unknown kid.
-  const { request } = await startApp(t, undefined, { auth: { mode: 'jwt', jwksUrl: jwks.url, jwksCooldownMs: 0 } })
+  const { request } = await startApp(t, { auth: { mode: 'jwt', jwksUrl: jwks.url, jwksCooldownMs: 0 } })
   const adminWith = async (key: typeof first) => bearer(await mint({ sub: 'backend', scope: 'trackbot:admin' }, { key }))
 
   const created = await request('POST', `${API}/users`, { body: { name: 'Ada' }, headers: await adminWith(first) })
@@ -176,13 +178,13 @@ t.test('JWKS: RS256 and ES256 keys of the provider, fetched and refetched when a
 t.test('both keys: the secret for HS256 only, the JWKS for RS256/ES256 only', async (t) => {
   const key = await signingKey('RS256', 'k')
   const jwks = await startJwks(t, [key])
-  const { request } = await startApp(t, undefined, { auth: { mode: 'jwt', secret: TEST_SECRET, jwksUrl: jwks.url } })
+  const { request } = await startApp(t, { auth: { mode: 'jwt', secret: TEST_SECRET, jwksUrl: jwks.url } })
   t.equal((await request('POST', `${API}/users`, { body: { name: 'A' }, headers: bearer(await adminToken()) })).status, 201, 'HS256')
   t.equal((await request('POST', `${API}/users`, { body: { name: 'B' }, headers: bearer(await mint({ scope: 'trackbot:admin' }, { key })) })).status, 201, 'RS256')
 })
 
 t.test('a JWKS out of reach is a 503 with Retry-After, not a 401 that would send clients to log in again', async (t) => {
-  const { request } = await startApp(t, undefined, { auth: { mode: 'jwt', jwksUrl: 'http://127.0.0.1:9/jwks.json' } })
+  const { request } = await startApp(t, { auth: { mode: 'jwt', jwksUrl: 'http://127.0.0.1:9/jwks.json' } })
   const reply = await request('GET', `${API}/users/1`, { headers: bearer(await mint({ scope: 'trackbot:admin' }, { key: await signingKey('ES256', 'k') })), expectServerError: true })
   t.equal(reply.status, 503)
   t.equal(reply.headers['retry-after'], '1')

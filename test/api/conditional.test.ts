@@ -1,21 +1,22 @@
 // Conditional requests on conversations: the ETag follows every write of the conversation, If-None-Match
 // saves a GET its body, If-Match makes a PATCH or DELETE refuse to overwrite a change it did not see.
 import t from 'tap'
-import { API, httpRequest, snapshot, startApp, type Reply, type TestApp } from '../helper.js'
+import { API, startApp, storeContents, type Fixtures, type Reply } from '../helper.js'
 
 const PATCH = { 'content-type': 'application/merge-patch+json' }
 
-async function newConversation (request: TestApp['request']): Promise<{ id: number, messageId: number, path: string }> {
-  const user = (await request('POST', `${API}/users`, { body: { name: 'Tagger' } })).body
-  const created = (await request('POST', `${API}/users/${user.id}/conversations`, { body: { title: 'Lisbon', messages: [{ role: 'user', content: 'hi' }] } })).body
-  return { id: created.id, messageId: created.messages[0].id, path: `${API}/conversations/${created.id}` }
+async function newConversation (app: Fixtures): Promise<{ id: number, messageId: number, path: string }> {
+  const user = await app.createUser({ name: 'Tagger' })
+  const created = await app.createConversation(user.id, { title: 'Lisbon', messages: [{ role: 'user', content: 'hi' }] })
+  return { id: created.id, messageId: created.messages[0]!.id, path: `${API}/conversations/${created.id}` }
 }
 
 const etagOf = (reply: Reply): string => String(reply.headers.etag)
 
 t.test('the ETag of a GET and a PATCH is the one the next GET returns', async (t) => {
-  const { request } = await startApp(t)
-  const { path } = await newConversation(request)
+  const app = await startApp(t)
+  const { request } = app
+  const { path } = await newConversation(app)
 
   const read = await request('GET', path)
   t.equal(read.status, 200)
@@ -29,8 +30,9 @@ t.test('the ETag of a GET and a PATCH is the one the next GET returns', async (t
 })
 
 t.test('the ETag changes with every write of the conversation, even within one millisecond', async (t) => {
-  const { request } = await startApp(t)
-  const { path, messageId } = await newConversation(request)
+  const app = await startApp(t)
+  const { request } = app
+  const { path, messageId } = await newConversation(app)
   const tags = [etagOf(await request('GET', path))]
 
   t.equal((await request('POST', `${path}/messages`, { body: { role: 'assistant', content: 'hello' } })).status, 201)
@@ -50,38 +52,40 @@ t.test('the ETag changes with every write of the conversation, even within one m
 })
 
 t.test('If-None-Match: 304 without a body while the tag is current, 200 once it is stale', async (t) => {
-  const { app, request } = await startApp(t)
-  const { path } = await newConversation(request)
+  // Over a real socket: a 304 as HTTP sends it, without a body.
+  const app = await startApp(t, { transport: 'http' })
+  const { request } = app
+  const { path } = await newConversation(app)
   const etag = etagOf(await request('GET', path))
-  const origin = await app.listen({ port: 0, host: '127.0.0.1' })
 
   for (const header of [etag, `W/${etag}`, `"0.0", ${etag}`, '*']) {
-    const notModified = await httpRequest<any>(origin, 'GET', path, { headers: { 'if-none-match': header } })
+    const notModified = await request('GET', path, { headers: { 'if-none-match': header } })
     t.equal(notModified.status, 304, `If-None-Match: ${header}`)
     t.equal(notModified.text, '', 'no body')
     t.equal(etagOf(notModified), etag, 'the current tag, as RFC 9110 wants on a 304')
   }
 
   await request('PATCH', path, { body: { title: 'Porto' }, headers: PATCH })
-  const fresh = await httpRequest<any>(origin, 'GET', path, { headers: { 'if-none-match': etag } })
+  const fresh = await request('GET', path, { headers: { 'if-none-match': etag } })
   t.equal(fresh.status, 200, 'a stale tag gets the new state')
   t.equal(fresh.body.title, 'Porto')
   t.not(etagOf(fresh), etag)
 })
 
 t.test('If-Match: a stale tag is a 412 and changes nothing; the current one writes', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const { id, path } = await newConversation(request)
+  const app = await startApp(t)
+  const { request, databaseUrl } = app
+  const { id, path } = await newConversation(app)
   const stale = etagOf(await request('GET', path))
-  await request('POST', `${path}/messages`, { body: { role: 'user', content: 'moves the tag' } })
+  await app.postMessage(id, { role: 'user', content: 'moves the tag' })
   const current = etagOf(await request('GET', path))
 
-  const before = await snapshot(databaseUrl)
+  const before = await storeContents(databaseUrl)
   for (const [method, options] of [['PATCH', { body: { title: 'Lost' }, headers: { ...PATCH, 'if-match': stale } }], ['DELETE', { headers: { 'if-match': stale } }]] as const) {
     const refused = await request(method, path, options)
     t.equal(refused.status, 412, `${method} with a stale If-Match`)
     t.equal(refused.body.type, 'urn:trackbot:problem:precondition-failed')
-    t.equal(await snapshot(databaseUrl), before, `a refused ${method} changed nothing`)
+    t.equal(await storeContents(databaseUrl), before, `a refused ${method} changed nothing`)
   }
   // Weak tags never match a strong comparison; a tag of another conversation names none of this one's states.
   for (const header of [`W/${current}`, current.replace(`"${id}.`, `"${id + 1}.`)]) {
@@ -98,25 +102,27 @@ t.test('If-Match: a stale tag is a 412 and changes nothing; the current one writ
 })
 
 t.test('If-Match prevents a lost update: of two clients writing over the same read, one wins', async (t) => {
-  const { app, request } = await startApp(t)
-  const { path } = await newConversation(request)
-  const origin = await app.listen({ port: 0, host: '127.0.0.1' })
+  // Over real sockets, so the two writes are in flight together.
+  const app = await startApp(t, { transport: 'http' })
+  const { request } = app
+  const { path } = await newConversation(app)
 
   for (let round = 0; round < 5; round++) {
-    const seen = etagOf(await httpRequest<any>(origin, 'GET', path))
+    const seen = etagOf(await request('GET', path))
     const writes = await Promise.all(['Alice', 'Bob'].map((title) =>
-      httpRequest<any>(origin, 'PATCH', path, { body: { title }, headers: { ...PATCH, 'if-match': seen } })))
+      request('PATCH', path, { body: { title }, headers: { ...PATCH, 'if-match': seen } })))
     t.same(writes.map((reply) => reply.status).sort(), [200, 412], `round ${round}: one 200, one 412`)
     const winner = writes.find((reply) => reply.status === 200)!
-    const now = await httpRequest<any>(origin, 'GET', path)
+    const now = await request('GET', path)
     t.equal(now.body.title, winner.body.title, 'the stored title is the winner\'s')
     t.equal(etagOf(now), etagOf(winner))
   }
 })
 
 t.test('a malformed If-Match or If-None-Match is a 400 naming the header', async (t) => {
-  const { request } = await startApp(t)
-  const { path } = await newConversation(request)
+  const app = await startApp(t)
+  const { request } = app
+  const { path } = await newConversation(app)
   for (const [method, name] of [['GET', 'if-none-match'], ['DELETE', 'if-match']] as const) {
     const reply = await request(method, path, { headers: { [name]: 'unquoted' } })
     t.equal(reply.status, 400, `${method} ${name}: unquoted`)

@@ -1,13 +1,14 @@
+// Conversations: create_conversation, list_conversations, get_conversation_by_id, delete_conversation and
+// update_conversation's merge patch.
 import t from 'tap'
-import { API, snapshot, startApp, type TestApp } from '../helper.js'
+import { API, storeContents, startApp, until, type CreatedConversation, type Fixtures } from '../helper.js'
 
-async function newUser (request: TestApp['request'], name = 'Ada'): Promise<number> {
-  return (await request('POST', `${API}/users`, { body: { name } })).body.id
-}
+/** Waits until the clock that stamps writes (this process's: the app runs in it) is past `time`. */
+const clockPast = (time: string) => until(`the clock to pass ${time}`, () => Date.now() > Date.parse(time))
 
 t.test('create_conversation accepts {} and an empty body, as the seed client sends', async (t) => {
-  const { request } = await startApp(t)
-  const userId = await newUser(request)
+  const { request, createUser } = await startApp(t)
+  const userId = (await createUser()).id
   const empty = await request('POST', `${API}/users/${userId}/conversations`, { body: {} })
   t.equal(empty.status, 201)
   t.match(empty.body, { userId, title: null, metadata: {}, messageCount: 0, messages: [] })
@@ -24,8 +25,8 @@ t.test('create_conversation accepts {} and an empty body, as the seed client sen
 })
 
 t.test('create_conversation stores title, metadata and initial messages in order', async (t) => {
-  const { request } = await startApp(t)
-  const userId = await newUser(request)
+  const { request, createUser } = await startApp(t)
+  const userId = (await createUser()).id
   const messages = [
     { role: 'system', content: 'You are a travel guide.' },
     { role: 'user', content: 'What should I see in Lisbon?' },
@@ -53,8 +54,8 @@ t.test('create_conversation stores title, metadata and initial messages in order
 })
 
 t.test('create_conversation keeps the request order of a dozen initial messages, past the tenth', async (t) => {
-  const { request } = await startApp(t)
-  const userId = await newUser(request)
+  const { request, createUser } = await startApp(t)
+  const userId = (await createUser()).id
   const messages = Array.from({ length: 12 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i}` }))
   const created = await request('POST', `${API}/users/${userId}/conversations`, { body: { messages } })
   t.equal(created.status, 201)
@@ -76,17 +77,17 @@ t.test('create_conversation and list_conversations for a missing user are 404', 
 })
 
 t.test('list_conversations returns all of them, most recent activity first', async (t) => {
-  const { request } = await startApp(t)
-  const userId = await newUser(request)
-  const otherId = await newUser(request, 'Other')
-  const ids: number[] = []
-  for (let i = 0; i < 4; i++) {
-    ids.push((await request('POST', `${API}/users/${userId}/conversations`, { body: { title: `c${i}` } })).body.id)
-  }
-  await request('POST', `${API}/users/${otherId}/conversations`, { body: {} })
+  const { request, createUser, createConversation } = await startApp(t)
+  const userId = (await createUser()).id
+  const otherId = (await createUser({ name: 'Other' })).id
+  const created: CreatedConversation[] = []
+  for (let i = 0; i < 4; i++) created.push(await createConversation(userId, { title: `c${i}` }))
+  const ids = created.map((conversation) => conversation.id)
+  await createConversation(otherId)
   t.same((await request('GET', `${API}/users/${otherId}/conversations`)).body.length, 1)
 
-  await new Promise((resolve) => setTimeout(resolve, 5))
+  // The bump must land later than every create, or the order would fall back to ids.
+  await clockPast(created.at(-1)!.updatedAt)
   const posted = await request('POST', `${API}/conversations/${ids[1]}/messages`, { body: { role: 'user', content: 'bump' } })
   t.equal(posted.status, 201)
 
@@ -102,8 +103,8 @@ t.test('list_conversations returns all of them, most recent activity first', asy
 })
 
 t.test('a user with no conversations lists []', async (t) => {
-  const { request } = await startApp(t)
-  const userId = await newUser(request)
+  const { request, createUser } = await startApp(t)
+  const userId = (await createUser()).id
   const listed = await request('GET', `${API}/users/${userId}/conversations`)
   t.equal(listed.status, 200)
   t.same(listed.body, [])
@@ -117,14 +118,10 @@ t.test('get_conversation_by_id on a missing conversation is a 404 problem', asyn
 })
 
 t.test('delete_conversation removes it and exactly its messages', async (t) => {
-  const { request } = await startApp(t)
-  const userId = await newUser(request)
-  const doomed = (await request('POST', `${API}/users/${userId}/conversations`, {
-    body: { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] },
-  })).body
-  const kept = (await request('POST', `${API}/users/${userId}/conversations`, {
-    body: { messages: [{ role: 'user', content: 'c' }] },
-  })).body
+  const { request, createUser, createConversation } = await startApp(t)
+  const userId = (await createUser()).id
+  const doomed = await createConversation(userId, { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] })
+  const kept = await createConversation(userId, { messages: [{ role: 'user', content: 'c' }] })
 
   const deleted = await request('DELETE', `${API}/conversations/${doomed.id}`)
   t.equal(deleted.status, 204)
@@ -138,8 +135,8 @@ t.test('delete_conversation removes it and exactly its messages', async (t) => {
 })
 
 t.test('50 concurrent creates give 50 distinct conversations', async (t) => {
-  const { request } = await startApp(t)
-  const userId = await newUser(request)
+  const { request, createUser } = await startApp(t)
+  const userId = (await createUser()).id
   const replies = await Promise.all(Array.from({ length: 50 }, (_, i) =>
     request('POST', `${API}/users/${userId}/conversations`, { body: { title: `t${i}`, messages: [{ role: 'user', content: `m${i}` }] } })))
   t.ok(replies.every((reply) => reply.status === 201))
@@ -151,15 +148,15 @@ t.test('50 concurrent creates give 50 distinct conversations', async (t) => {
 
 const MERGE_PATCH = { 'content-type': 'application/merge-patch+json' }
 
-async function newConversation (request: TestApp['request'], body: object) {
-  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
-  return (await request('POST', `${API}/users/${userId}/conversations`, { body })).body
+async function newConversation (app: Fixtures, body: Parameters<Fixtures['createConversation']>[1]) {
+  return await app.createConversation((await app.createUser()).id, body)
 }
 
 t.test('update_conversation merges: title replaced or cleared, metadata keys set, replaced and removed, the rest kept', async (t) => {
-  const { request } = await startApp(t)
-  const conversation = await newConversation(request, { title: 'Lisbon', metadata: { model: 'a', source: 'web', keep: 'me' } })
-  await new Promise((resolve) => setTimeout(resolve, 5))
+  const app = await startApp(t)
+  const { request } = app
+  const conversation = await newConversation(app, { title: 'Lisbon', metadata: { model: 'a', source: 'web', keep: 'me' } })
+  await clockPast(conversation.updatedAt)
   const url = `${API}/conversations/${conversation.id}`
 
   const patched = await request('PATCH', url, { body: { title: 'Porto', metadata: { model: 'b', source: null, added: 'new' } }, headers: MERGE_PATCH })
@@ -181,11 +178,12 @@ t.test('update_conversation merges: title replaced or cleared, metadata keys set
 })
 
 t.test('update_conversation refuses a merge past the metadata key bound with a 400 naming /metadata, storing nothing', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
+  const app = await startApp(t)
+  const { request, databaseUrl } = app
   const full = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, 'v']))
-  const conversation = await newConversation(request, { title: 'Full', metadata: full })
+  const conversation = await newConversation(app, { title: 'Full', metadata: full })
   const url = `${API}/conversations/${conversation.id}`
-  const before = await snapshot(databaseUrl)
+  const before = await storeContents(databaseUrl)
 
   for (const headers of [MERGE_PATCH, {}]) {
     const refused = await request('PATCH', url, { body: { title: 'changed', metadata: { extra: 'one too many' } }, headers })
@@ -193,7 +191,7 @@ t.test('update_conversation refuses a merge past the metadata key bound with a 4
     t.match(refused.body, { type: 'urn:trackbot:problem:validation-error', errors: [{ in: 'body', pointer: '/metadata', detail: /more than 16 properties/ }] })
     t.equal(refused.body.errors.length, 1)
   }
-  t.equal(await snapshot(databaseUrl), before, 'neither title nor metadata changed')
+  t.equal(await storeContents(databaseUrl), before, 'neither title nor metadata changed')
 
   // A key replaced for another stays within the bound.
   const swapped = await request('PATCH', url, { body: { metadata: { k0: null, extra: 'fits' } }, headers: MERGE_PATCH })
@@ -202,10 +200,11 @@ t.test('update_conversation refuses a merge past the metadata key bound with a 4
 })
 
 t.test('update_conversation: unknown fields and bad values are 400, a missing conversation 404, PUT 405', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const conversation = await newConversation(request, { title: 'Lisbon' })
+  const app = await startApp(t)
+  const { request, databaseUrl } = app
+  const conversation = await newConversation(app, { title: 'Lisbon' })
   const url = `${API}/conversations/${conversation.id}`
-  const before = await snapshot(databaseUrl)
+  const before = await storeContents(databaseUrl)
 
   const unknown = await request('PATCH', url, { body: { title: 'x', messageCount: 9 }, headers: MERGE_PATCH })
   t.equal(unknown.status, 400)
@@ -218,7 +217,7 @@ t.test('update_conversation: unknown fields and bad values are 400, a missing co
   t.equal((await request('PATCH', url, { body: { title: '' }, headers: MERGE_PATCH })).status, 400)
   t.equal((await request('PATCH', url, { headers: MERGE_PATCH })).status, 400, 'a patch needs a body')
   t.equal((await request('PATCH', url, { payload: 'title=x', headers: { 'content-type': 'text/plain' } })).status, 415)
-  t.equal(await snapshot(databaseUrl), before)
+  t.equal(await storeContents(databaseUrl), before)
 
   const missing = await request('PATCH', `${API}/conversations/999999`, { body: { title: 'x' }, headers: MERGE_PATCH })
   t.equal(missing.status, 404)
@@ -229,8 +228,9 @@ t.test('update_conversation: unknown fields and bad values are 400, a missing co
 })
 
 t.test('concurrent patches of different metadata keys all land', async (t) => {
-  const { request } = await startApp(t)
-  const conversation = await newConversation(request, { metadata: { base: 'kept' } })
+  const app = await startApp(t)
+  const { request } = app
+  const conversation = await newConversation(app, { metadata: { base: 'kept' } })
   const url = `${API}/conversations/${conversation.id}`
   // With the base key, one short of the bound of 16.
   const keys = Array.from({ length: 14 }, (_, i) => `key${i}`)

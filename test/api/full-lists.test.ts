@@ -1,13 +1,15 @@
 // A list without `limit` is the whole list, read in chunks from one snapshot and written chunk by chunk
 // (src/store/chunks.ts, src/contract/chunked-body.ts): the same bytes as one serialization, consistent while
 // writes go on, other requests served meanwhile, and a failure mid-way a cut-off response, never a short array.
+// Each scenario is stepped from listChunks.betweenChunks, the hook between two chunk reads, and waits for the
+// states it needs (a place taken, a snapshot gone, a socket closed), never for a duration.
 import { get } from 'node:http'
-import { setTimeout as sleep } from 'node:timers/promises'
+import type { Socket } from 'node:net'
 import Sqlite from 'better-sqlite3'
 import t, { type Test } from 'tap'
 import type { AppOptions } from '../../src/app.js'
 import { sqliteFile } from '../../src/store/database-url.js'
-import { API, runSql, startApp, store, TEST_DATABASE_URL, type TestApp } from '../helper.js'
+import { API, LogCapture, runSql, startApp, store, until, type Fixtures, type TestApp } from '../helper.js'
 
 /** Follows rel="next" links from `url`, returning every item of every page. */
 async function pages (request: TestApp['request'], url: string): Promise<any[]> {
@@ -20,23 +22,32 @@ async function pages (request: TestApp['request'], url: string): Promise<any[]> 
   return items
 }
 
-// Load shedding off: these tests are about lists, and a busy machine's lag would turn some of them into 503s.
-const NO_SHEDDING = { maxEventLoopDelayMs: 0 }
-
-const post = (request: TestApp['request'], url: string, body: unknown) => request('POST', `${API}${url}`, { body })
-
 /** A user with `count` conversations, titles and metadata that exercise the serializer's escaping. */
-async function userWithConversations (request: TestApp['request'], count: number): Promise<number> {
-  const userId = (await post(request, '/users', { name: 'Ada' })).body.id
+async function userWithConversations (app: Fixtures, count: number): Promise<number> {
+  const userId = (await app.createUser()).id
   for (let i = 0; i < count; i++) {
-    await post(request, `/users/${userId}/conversations`, i % 3 === 0 ? {} : { title: `c${i} "quoted" \\ é 💬 \u2028`, metadata: { model: `m${i}`, note: '<b>&</b>' } })
+    await app.createConversation(userId, i % 3 === 0 ? {} : { title: `c${i} "quoted" \\ é 💬 \u2028`, metadata: { model: `m${i}`, note: '<b>&</b>' } })
   }
   return userId
 }
 
+/** A gate a list's betweenChunks waits at until the test opens it. */
+function gate (): { passed: Promise<void>, open: () => void } {
+  let open!: () => void
+  const passed = new Promise<void>((resolve) => { open = resolve })
+  return { passed, open }
+}
+
+/**
+ * Longer than any test here runs: a list waiting for a snapshot place never gives up (a 503) while the test
+ * holds the places, however slowly the machine gets to opening them. Also the mark of a list going in line.
+ */
+const WAITS_FOR_EVER_MS = 3_600_000
+
 t.test('a full list of several chunks is byte for byte one serialization, and the pages joined', async (t) => {
-  const { request } = await startApp(t, undefined, { ...NO_SHEDDING, listChunks: { size: 7 } })
-  const userId = await userWithConversations(request, 40)
+  const app = await startApp(t, { listChunks: { size: 7 } })
+  const { request } = app
+  const userId = await userWithConversations(app, 40)
 
   const full = await request('GET', `${API}/users/${userId}/conversations`)
   t.equal(full.status, 200)
@@ -57,17 +68,17 @@ t.test('a full list of several chunks is byte for byte one serialization, and th
   const rest = await request('GET', `${API}/users/${userId}/conversations?cursor=${cursor}`)
   t.same(rest.body, full.body.slice(10), 'a cursor without limit: the rest of the list')
 
-  const empty = await request('GET', `${API}/users/${(await post(request, '/users', { name: 'Bo' })).body.id}/conversations`)
+  const empty = await request('GET', `${API}/users/${(await app.createUser({ name: 'Bo' })).id}/conversations`)
   t.equal(empty.text, '[]', 'an empty list')
   t.equal((await request('GET', `${API}/users/999999/conversations`)).status, 404, 'no such user: a 404, decided before anything is sent')
 })
 
 t.test('a full message list is byte for byte one serialization, also when it ends on a chunk boundary', async (t) => {
-  const { request } = await startApp(t, undefined, { ...NO_SHEDDING, listChunks: { size: 7 } })
-  const userId = (await post(request, '/users', { name: 'Ada' })).body.id
+  const { request, createUser, createConversation } = await startApp(t, { listChunks: { size: 7 } })
+  const userId = (await createUser()).id
   for (const count of [21, 23]) {
-    const messages = Array.from({ length: count }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `m${i}\n"${'x'.repeat(i)}"` }))
-    const conversationId = (await post(request, `/users/${userId}/conversations`, { messages })).body.id
+    const messages = Array.from({ length: count }, (_, i) => ({ role: i % 2 === 0 ? 'user' as const : 'assistant' as const, content: `m${i}\n"${'x'.repeat(i)}"` }))
+    const conversationId = (await createConversation(userId, { messages })).id
     const full = await request('GET', `${API}/conversations/${conversationId}/messages`)
     t.same(full.body.map((m: any) => m.content), messages.map((m) => m.content), `${count} messages, oldest first`)
     t.equal(full.text, (await request('GET', `${API}/conversations/${conversationId}/messages?limit=1000`)).text, `${count}: byte-identical`)
@@ -78,8 +89,9 @@ t.test('a full message list is byte for byte one serialization, also when it end
 
 t.test('writes between two chunks do not show: a bumped conversation appears once, where it was', async (t) => {
   let between: () => Promise<void> = async () => {}
-  const { request } = await startApp(t, undefined, { ...NO_SHEDDING, listChunks: { size: 5, betweenChunks: () => between() } })
-  const userId = await userWithConversations(request, 17)
+  const app = await startApp(t, { listChunks: { size: 5, betweenChunks: () => between() } })
+  const { request } = app
+  const userId = await userWithConversations(app, 17)
   const before = (await request('GET', `${API}/users/${userId}/conversations`)).body
   const [top, oldest, doomed] = [before[0], before[16], before[12]]
 
@@ -87,9 +99,9 @@ t.test('writes between two chunks do not show: a bumped conversation appears onc
   between = async () => {
     if (calls++ > 0) return
     // After the first chunk: the oldest (not read yet) moves to the top, one not read yet goes, one is new.
-    t.equal((await post(request, `/conversations/${oldest.id}/messages`, { role: 'user', content: 'bump' })).status, 201)
+    await app.postMessage(oldest.id, { role: 'user', content: 'bump' })
     t.equal((await request('DELETE', `${API}/conversations/${doomed.id}`)).status, 204)
-    t.equal((await post(request, `/users/${userId}/conversations`, { title: 'new' })).status, 201)
+    await app.createConversation(userId, { title: 'new' })
   }
   const during = (await request('GET', `${API}/users/${userId}/conversations`)).body
   t.equal(calls, 3, 'the list was read in 4 chunks, with the writes after the first')
@@ -102,38 +114,70 @@ t.test('writes between two chunks do not show: a bumped conversation appears onc
   t.ok(after.some((c: any) => c.id === top.id))
 })
 
-t.test('at most half the pool\'s worth of full lists read at once: the next waits its turn, then is a 503; the rest of the API goes on', async (t) => {
-  let gate = Promise.resolve()
-  let waiting = 0
-  // poolSize 4: two snapshots at once (Database.snapshotLimit); a third list waits 300 ms for one.
-  const { request } = await startApp(t, undefined, {
-    ...NO_SHEDDING, poolSize: 4, listChunks: { size: 5, snapshotWaitMs: 300, betweenChunks: async () => { waiting++; await gate } },
+/**
+ * An app whose full lists of 12 conversations (chunks of 5) stop at their first chunk boundary until `held`
+ * is opened; `paused` counts the lists that reached it, each holding its snapshot. poolSize 4: two snapshots
+ * at once (Database.snapshotLimit).
+ */
+async function heldLists (t: Test, snapshotWaitMs: number) {
+  let held = Promise.resolve()
+  let paused = 0
+  const app = await startApp(t, {
+    poolSize: 4, listChunks: { size: 5, snapshotWaitMs, betweenChunks: async () => { paused++; await held } },
   })
-  const userId = await userWithConversations(request, 12)
+  const userId = await userWithConversations(app, 12)
   const url = `${API}/users/${userId}/conversations`
-  const whole = (await request('GET', url)).body
-  let open!: () => void
-  gate = new Promise((resolve) => { open = resolve })
-  waiting = 0
-  const held = [request('GET', url), request('GET', url)]
+  // Read while nothing holds the lists: what each list below should be.
+  const whole = (await app.request('GET', url)).body
+  const { passed, open } = gate()
+  held = passed
+  paused = 0
+  const lists = [app.request('GET', url), app.request('GET', url)]
   // Both past their first chunk: each holds its snapshot.
-  for (let i = 0; i < 500 && waiting < 2; i++) await sleep(10)
-  t.equal(waiting, 2, 'two full lists hold their snapshots')
+  await until('two full lists to hold their snapshots', () => paused === 2, { cause: () => `${paused} reached their first chunk boundary` })
+  return { app, userId, url, whole, lists, open, paused: () => paused }
+}
 
-  const refused = await request('GET', url, { expectServerError: true })
+t.test('at most half the pool\'s worth of full lists read at once: the next waits for a place, then is a 503; the rest of the API goes on', async (t) => {
+  // A short wait: no place is freed while the test holds both, so the third list is refused however long it takes.
+  const { app, userId, url, whole, lists, open, paused } = await heldLists(t, 200)
+  t.equal(paused(), 2, 'two full lists hold their snapshots')
+
+  const refused = await app.request('GET', url, { expectServerError: true })
   t.equal(refused.status, 503)
   t.equal(refused.body.type, 'urn:trackbot:problem:service-unavailable')
   t.ok(Number(refused.headers['retry-after']) >= 1, 'with Retry-After')
-  t.equal((await request('GET', `${API}/users/${userId}`)).status, 200, 'other requests are served')
-  t.equal((await request('GET', `${url}?limit=5`)).status, 200, 'and pages, which need no snapshot')
+  t.equal(paused(), 2, 'the refused list read no chunk')
+  t.equal((await app.request('GET', `${API}/users/${userId}`)).status, 200, 'other requests are served')
+  t.equal((await app.request('GET', `${url}?limit=5`)).status, 200, 'and pages, which need no snapshot')
 
-  // One waiting its turn gets the first place freed.
-  const third = request('GET', url)
-  await sleep(50)
   open()
-  for (const list of await Promise.all([...held, third])) t.same(list.body, whole, 'the held lists complete, whole, and the one in line after them')
-  gate = Promise.resolve()
-  t.same((await request('GET', url)).body, whole, 'their places are free again')
+  for (const list of await Promise.all(lists)) t.same(list.body, whole, 'the held lists complete, whole')
+  t.same((await app.request('GET', url)).body, whole, 'their places are free again')
+})
+
+/**
+ * Calls `seen` each time this process sets a timer of `ms`: a full list that finds every snapshot place taken
+ * sets one of snapshotWaitMs as it goes in line (src/store/snapshot.ts), the one sign from outside that it waits.
+ */
+function watchTimers (t: Test, ms: number, seen: () => void): void {
+  const original = globalThis.setTimeout
+  globalThis.setTimeout = ((handler: (...args: any[]) => void, timeout?: number, ...args: any[]) => {
+    if (timeout === ms) seen()
+    return original(handler, timeout, ...args)
+  }) as typeof setTimeout
+  t.teardown(() => { globalThis.setTimeout = original })
+}
+
+t.test('a full list that waits for a snapshot place gets the first one freed', async (t) => {
+  const { app, url, whole, lists, open, paused } = await heldLists(t, WAITS_FOR_EVER_MS)
+  let inLine = 0
+  watchTimers(t, WAITS_FOR_EVER_MS, () => { inLine++ })
+  const third = app.request('GET', url)
+  await until('the third full list to wait in line for a snapshot place', () => inLine === 1, { cause: () => `${inLine} lists in line, ${paused()} holding places` })
+  t.equal(paused(), 2, 'it waits: no third list read past its first chunk')
+  open()
+  for (const list of await Promise.all([...lists, third])) t.same(list.body, whole, 'the held lists complete, whole, and the one in line after them')
 })
 
 /** Inserts `count` conversations for `userId` straight into the database, for a list too big to make through the API quickly. */
@@ -148,46 +192,57 @@ async function seedConversations (databaseUrl: string, userId: number, count: nu
 }
 
 t.test('other requests are served while big full lists are read', async (t) => {
-  const { app, request, databaseUrl } = await startApp(t, undefined, NO_SHEDDING)
-  const userId = (await post(request, '/users', { name: 'Ada' })).body.id
+  // Every list stops at its first chunk boundary until the probes are answered: what is answered then was
+  // answered while all eight were being read (two holding snapshots, the others on their way to a place or
+  // waiting in line for one, never refused).
+  const held = gate()
+  let paused = 0
+  const { origin, databaseUrl, createUser } = await startApp(t, {
+    transport: 'http', listChunks: { snapshotWaitMs: WAITS_FOR_EVER_MS, betweenChunks: async () => { paused++; await held.passed } },
+  })
+  const userId = (await createUser()).id
   await seedConversations(databaseUrl, userId, 5000)
-  const origin = await app.listen({ port: 0, host: '127.0.0.1' })
 
-  let listing = true
-  const health: number[] = []
-  const probe = (async () => {
-    while (listing) {
-      const started = performance.now()
-      const reply = await fetch(`${origin}/healthz`)
-      await reply.text()
-      health.push(performance.now() - started)
-      await sleep(10)
-    }
-  })()
-  const lists = await Promise.all(Array.from({ length: 8 }, async () => {
+  let finished = 0
+  const lists = Array.from({ length: 8 }, async () => {
     const reply = await fetch(`${origin}${API}/users/${userId}/conversations`)
-    return { status: reply.status, count: (JSON.parse(await reply.text()) as unknown[]).length }
-  }))
-  listing = false
-  await probe
-  t.same(lists, Array(8).fill({ status: 200, count: 5000 }), 'every list whole')
-  t.ok(health.length >= 2, `/healthz answered during the lists (${health.length} times)`)
-  t.ok(Math.max(...health) < 5000, `no /healthz waited for the lists (slowest ${Math.round(Math.max(...health))} ms)`)
+    const list = { status: reply.status, count: (JSON.parse(await reply.text()) as unknown[]).length }
+    finished++
+    return list
+  })
+  await until('two big full lists to be past their first chunk', () => paused >= 2, { cause: () => `${paused} at a chunk boundary` })
+  const health: number[] = []
+  for (let i = 0; i < 3; i++) {
+    const reply = await fetch(`${origin}/healthz`)
+    await reply.text()
+    health.push(reply.status)
+  }
+  const api = await fetch(`${origin}${API}/users/${userId}`)
+  await api.text()
+  t.equal(finished, 0, 'every list still being read')
+  t.same(health, [200, 200, 200], `/healthz answered during the lists (${health.length} times)`)
+  t.equal(api.status, 200, 'and the API')
+  held.open()
+  t.same(await Promise.all(lists), Array(8).fill({ status: 200, count: 5000 }), 'every list whole')
+  t.ok(paused >= 8 * 9, `each list read in chunks (${paused} chunk boundaries)`)
 })
 
-/** A server whose app log we read, and a full list of `count` conversations on it. */
+/** A server on a socket whose log, from info up, the test reads, and a full list of 12 conversations on it. */
 async function listedServer (t: Test, listChunks: AppOptions['listChunks']) {
-  const lines: any[] = []
-  const stream = { write: (line: string) => { lines.push(JSON.parse(line)) } }
-  const { app, request, databaseUrl } = await startApp(t, undefined, { ...NO_SHEDDING, listChunks, logger: { level: 'info', stream } })
-  const userId = await userWithConversations(request, 12)
-  const origin = await app.listen({ port: 0, host: '127.0.0.1' })
-  return { origin, userId, request, lines, databaseUrl }
+  const app = await startApp(t, { transport: 'http', listChunks, logLevel: 'info' })
+  const userId = await userWithConversations(app, 12)
+  return { ...app, userId }
+}
+
+/** The first log line about request `requestId` that `matches`, waited for: a streamed answer's last line may follow what the client saw. */
+async function loggedAbout (log: LogCapture, requestId: string, what: string, matches: (line: any) => boolean): Promise<any> {
+  return await until(`${what} logged for request ${requestId}`, () => log.lines.find((line) => line.reqId === requestId && matches(line)), { cause: () => log.output() })
 }
 
 /**
  * Whether a read snapshot is open on the database: on PostgreSQL a transaction idle between two chunks; on
- * SQLite a reader that keeps the WAL from being reset (a checkpoint that must not wait for it is busy).
+ * SQLite a reader that keeps the WAL from being reset (a checkpoint that must not wait for it is busy), once
+ * something was written after the snapshot began.
  */
 async function snapshotHeld (databaseUrl: string): Promise<boolean> {
   if (store === 'postgres') {
@@ -203,63 +258,93 @@ async function snapshotHeld (databaseUrl: string): Promise<boolean> {
 }
 
 t.test('a database failure mid-list cuts the response off, logged with its request id', async (t) => {
-  // The snapshot's time bound runs out between the first chunk and the second: that read fails.
-  const { origin, userId, request, lines } = await listedServer(t, { size: 5, snapshotMs: 300, betweenChunks: () => sleep(600) })
-  const reply = await fetch(`${origin}${API}/users/${userId}/conversations`, { headers: { 'x-request-id': 'cut-off-list' } })
-  t.equal(reply.status, 200, 'the status was sent with the first chunk')
-  await t.rejects(reply.text(), 'the body never completes: the connection is destroyed, no valid-looking array')
-  const logged = lines.find((line) => line.reqId === 'cut-off-list' && line.level === 50 && /cut off/.test(line.msg))
-  t.ok(logged, 'logged as an error with the request id')
-  t.match(logged?.err?.message, /expired transaction/, 'with the cause')
-  t.equal((await request('GET', `${API}/users/${userId}/conversations?limit=5`)).status, 200, 'the server goes on')
+  // The snapshot's time bound runs out between the first chunk and the second, where the list waits for it to
+  // be gone: that read fails. The bound must outlast the first chunk, which a busy machine can make slow: then
+  // the list fails before its status (a 5xx, no scenario), and the test tries again with a longer bound.
+  for (const snapshotMs of [250, 1000, 4000, 16_000]) {
+    let between = async () => {}
+    const { origin, userId, request, log, databaseUrl, createConversation } = await listedServer(t, { size: 5, snapshotMs, betweenChunks: () => between() })
+    let expired = false
+    between = async () => {
+      if (expired) return
+      // Written after the snapshot began, so that an SQLite snapshot shows (snapshotHeld).
+      await createConversation(userId)
+      await until(`the list's snapshot to expire (${snapshotMs} ms)`, async () => !await snapshotHeld(databaseUrl), { intervalMs: 50 })
+      expired = true
+    }
+    const requestId = `cut-off-list-${snapshotMs}`
+    const reply = await fetch(`${origin}${API}/users/${userId}/conversations`, { headers: { 'x-request-id': requestId } })
+    if (reply.status !== 200 && log.lines.some((line) => line.reqId === requestId && /expired transaction/.test(String(line.err?.message)))) {
+      await reply.text()
+      t.comment(`the snapshot expired before the first chunk was read, with a bound of ${snapshotMs} ms: again with a longer one`)
+      continue
+    }
+    t.equal(reply.status, 200, 'the status was sent with the first chunk')
+    await t.rejects(reply.text(), 'the body never completes: the connection is destroyed, no valid-looking array')
+    t.ok(expired, 'the snapshot expired between two chunks')
+    const logged = await loggedAbout(log, requestId, 'the cut-off error', (line) => line.level === 50 && /cut off/.test(line.msg))
+    t.match(logged.err?.message, /expired transaction/, 'logged as an error with the request id, with the cause')
+    t.equal((await request('GET', `${API}/users/${userId}/conversations?limit=5`)).status, 200, 'the server goes on')
+    return
+  }
+  t.fail('the snapshot expired before the first chunk was read, however long it was allowed to last')
 })
 
 t.test('a read connection killed mid-list cuts the response off', { skip: store === 'postgres' ? false : 'PostgreSQL: a backend to terminate' }, async (t) => {
   let kill = async () => {}
-  const { origin, userId, lines } = await listedServer(t, { size: 5, betweenChunks: () => kill() })
+  const { origin, userId, log, databaseUrl } = await listedServer(t, { size: 5, betweenChunks: () => kill() })
+  let killed = 0
   kill = async () => {
-    await runSql(TEST_DATABASE_URL, `
-      SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE '%FROM "Conversation"%'`)
+    // This test's database only: other files' lists run side by side on the same server.
+    const rows = await runSql(databaseUrl, `
+      SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE datname = current_database() AND state = 'idle in transaction' AND query LIKE '%FROM "Conversation"%'`)
+    killed += rows.length
   }
   const reply = await fetch(`${origin}${API}/users/${userId}/conversations`, { headers: { 'x-request-id': 'killed-list' } })
   t.equal(reply.status, 200)
   await t.rejects(reply.text(), 'cut off')
-  t.ok(lines.some((line) => line.reqId === 'killed-list' && line.level === 50), 'logged as an error with the request id')
+  t.equal(killed, 1, 'the list\'s backend was the one terminated')
+  t.ok(await loggedAbout(log, 'killed-list', 'an error', (line) => line.level === 50), 'logged as an error with the request id')
 })
 
 t.test('a client that goes away mid-list ends the snapshot at once', async (t) => {
-  let gone: () => void = () => {}
-  const abandoned = new Promise<void>((resolve) => { gone = resolve })
+  let between = async () => {}
+  // Far longer than the waits below: the snapshot can end only because the client went.
+  const { app, origin, userId, log, request, databaseUrl, createConversation } = await listedServer(t, { size: 5, snapshotMs: WAITS_FOR_EVER_MS, betweenChunks: () => between() })
+  const { passed: abandoned, open: gone } = gate()
   let heldBetween: boolean | undefined
-  const { origin, userId, lines, request, databaseUrl } = await listedServer(t, {
-    size: 5,
-    betweenChunks: async () => {
-      if (heldBetween !== undefined) return
-      // A write after the snapshot began, which the snapshot keeps in the WAL (SQLite).
-      await post(request, `/users/${userId}/conversations`, {})
-      heldBetween = await snapshotHeld(databaseUrl)
-      gone()
-      await sleep(200)
-    },
+  // The server's side of the list's connection, which it closes once it has seen the client go.
+  let listSocket: Socket | undefined
+  let listPort: number | undefined
+  between = async () => {
+    if (heldBetween !== undefined) return
+    // A write after the snapshot began, which the snapshot keeps in the WAL (SQLite).
+    await createConversation(userId)
+    heldBetween = await snapshotHeld(databaseUrl)
+    gone()
+    // The next chunk is read only once the server knows the client is gone, so it is never the list's last.
+    await until('the server to see the client close the connection', () => listSocket?.destroyed === true,
+      { cause: () => listSocket === undefined ? 'no connection from the client\'s port' : 'still open' })
+  }
+  app.server.on('connection', (socket: Socket) => {
+    socket.once('data', () => { if (socket.remotePort === listPort) listSocket = socket })
   })
   // node:http rather than fetch, whose pool opens a fresh connection after an abort that would hold up closing the app.
   const status = await new Promise<number | undefined>((resolve, reject) => {
-    const client = get(`${origin}${API}/users/${userId}/conversations`, { headers: { 'x-request-id': 'abandoned-list' } }, (response) => {
+    const client = get(`${origin}${API}/users/${userId}/conversations`, { headers: { 'x-request-id': 'abandoned-list' }, agent: false }, (response) => {
       void abandoned.then(() => {
         client.destroy()
         resolve(response.statusCode)
       })
     }).on('error', (error) => { if (!client.destroyed) reject(error) })
+    client.on('socket', (socket) => socket.on('connect', () => { listPort = socket.localPort }))
   })
   t.equal(status, 200)
   t.equal(heldBetween, true, 'the snapshot is seen while the list is read')
-  let held = true
-  for (let waited = 0; waited < 5000 && held; waited += 20) {
-    await sleep(20)
-    held = await snapshotHeld(databaseUrl)
-  }
-  t.equal(held, false, 'and is gone once the client is')
-  t.ok(lines.some((line) => line.reqId === 'abandoned-list' && line.level === 30 && /abandoned/.test(line.msg)), 'logged as the client leaving, not as an error')
-  t.notOk(lines.some((line) => line.reqId === 'abandoned-list' && line.level >= 50), 'no error')
+  await until('the snapshot to end once the client is gone', async () => !await snapshotHeld(databaseUrl), { intervalMs: 50 })
+  t.pass('and is gone once the client is')
+  t.ok(await loggedAbout(log, 'abandoned-list', 'the client leaving', (line) => line.level === 30 && /abandoned/.test(line.msg)), 'logged as the client leaving, not as an error')
+  t.notOk(log.lines.some((line) => line.reqId === 'abandoned-list' && line.level >= 50), 'no error')
   t.equal((await request('GET', `${API}/users/${userId}/conversations`)).body.length, 13, 'the next list is served whole')
 })

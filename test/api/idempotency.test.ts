@@ -1,13 +1,14 @@
 // Idempotency-Key on the creates: a retry with the key gets the first answer again, byte for byte, and
-// stores nothing; the key with another request is a 422; one write however many copies race, across a
-// restart, and never a write without its key or a key without its write.
+// stores nothing; the key with another request is a 422; each caller's keys are its own; one write however
+// many copies race, across a restart, and never a write without its key or a key without its write.
 import t from 'tap'
-import { API, createDatabase, runSql, snapshot, specVariant, startApp, store, storedRows, type Reply, type TestApp } from '../helper.js'
+import { API, runSql, specVariant, startApp, store, storeContents, tableRows, testDatabaseUrl, until, type Reply } from '../helper.js'
+import { adminToken, bearer, mint, secretAuth, userToken } from '../tokens.js'
 
 // A replay runs its write and rolls it back with the key's INSERT (src/store/keyed-writes.ts): on PostgreSQL
 // that may draw ids from a sequence, which no rollback returns (sequences are not data); SQLite's counters roll
 // back with the rest.
-const unchanged = store === 'sqlite' ? snapshot : storedRows
+const unchanged = store === 'sqlite' ? storeContents : tableRows
 
 const count = async (databaseUrl: string, table: string) =>
   Number((await runSql(databaseUrl, `SELECT COUNT(*) AS n FROM "${table}"`) as Array<{ n: unknown }>)[0]!.n)
@@ -17,14 +18,10 @@ const keyed = (key: string, body?: unknown) => ({ ...(body === undefined ? {} : 
 /** What must be the same between a first answer and its replay. */
 const answerOf = (reply: Reply) => ({ status: reply.status, text: reply.text, location: reply.headers.location, type: reply.headers['content-type'] })
 
-async function newUser (request: TestApp['request'], name = 'Ada'): Promise<number> {
-  return (await request('POST', `${API}/users`, { body: { name } })).body.id
-}
-
 t.test('each create: a replay is the first answer byte for byte, marked, and stores nothing', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const userId = await newUser(request)
-  const conversationId = (await request('POST', `${API}/users/${userId}/conversations`, {})).body.id
+  const { request, databaseUrl, createUser, createConversation } = await startApp(t)
+  const userId = (await createUser()).id
+  const conversationId = (await createConversation(userId)).id
   const creates = [
     { name: 'create_user', url: `${API}/users`, body: { name: 'Grace', email: 'grace@example.com' }, table: 'User' },
     { name: 'create_conversation', url: `${API}/users/${userId}/conversations`, body: { title: 'Lisbon', metadata: { a: 'b' }, messages: [{ role: 'user', content: 'hi' }] }, table: 'Conversation' },
@@ -53,15 +50,15 @@ t.test('each create: a replay is the first answer byte for byte, marked, and sto
 })
 
 t.test('a replay is the first answer even after the resource changed, or was deleted', async (t) => {
-  const { request } = await startApp(t)
-  const userId = await newUser(request)
+  const { request, createUser, postMessage } = await startApp(t)
+  const userId = (await createUser()).id
   const url = `${API}/users/${userId}/conversations`
   const body = { title: 'Before', metadata: { b: '2', a: '1' }, messages: [{ role: 'user', content: 'hi' }] }
   const first = await request('POST', url, keyed('changes', body))
   t.equal(first.status, 201)
   const id = first.body.id
   t.equal((await request('PATCH', `${API}/conversations/${id}`, { payload: JSON.stringify({ title: 'After' }), headers: { 'content-type': 'application/merge-patch+json' } })).status, 200)
-  t.equal((await request('POST', `${API}/conversations/${id}/messages`, { body: { role: 'assistant', content: 'later' } })).status, 201)
+  await postMessage(id, { role: 'assistant', content: 'later' })
   const replay = await request('POST', url, keyed('changes', body))
   t.same(answerOf(replay), answerOf(first), 'the answer as first given: title, messageCount, updatedAt and ETag of then')
   t.equal(replay.headers.etag, first.headers.etag)
@@ -74,9 +71,9 @@ t.test('a replay is the first answer even after the resource changed, or was del
 })
 
 t.test('the key with another body or path is a 422 and stores nothing; keys are per operation', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const userId = await newUser(request)
-  const other = await newUser(request, 'Other')
+  const { request, databaseUrl, createUser } = await startApp(t)
+  const userId = (await createUser()).id
+  const other = (await createUser({ name: 'Other' })).id
   const first = await request('POST', `${API}/users/${userId}/conversations`, keyed('k1', { title: 'one' }))
   t.equal(first.status, 201)
   const before = await unchanged(databaseUrl)
@@ -98,8 +95,8 @@ t.test('the key with another body or path is a 422 and stores nothing; keys are 
 })
 
 t.test('a handler\'s own 404 and 409 are kept for the key; a 400 does not use the key up', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const taken = (await request('POST', `${API}/users`, { body: { name: 'Taken', email: 'taken@example.com' } })).body.id
+  const { request, databaseUrl, createUser } = await startApp(t)
+  const taken = (await createUser({ name: 'Taken', email: 'taken@example.com' })).id
   const conflict = await request('POST', `${API}/users`, keyed('dup', { name: 'Second', email: 'taken@example.com' }))
   t.equal(conflict.status, 409)
   t.equal((await request('DELETE', `${API}/users/${taken}`)).status, 204, 'the email is free now')
@@ -121,7 +118,7 @@ t.test('a handler\'s own 404 and 409 are kept for the key; a 400 does not use th
 
 t.test('a malformed key is a 400 naming the header, and nothing is stored', async (t) => {
   const { request, databaseUrl } = await startApp(t)
-  const before = await snapshot(databaseUrl)
+  const before = await storeContents(databaseUrl)
   for (const bad of ['', 'x'.repeat(256), 'tab\there', 'caf\u00e9']) {
     const reply = await request('POST', `${API}/users`, keyed(bad, { name: 'Bad key' }))
     t.equal(reply.status, 400, `Idempotency-Key ${JSON.stringify(bad.slice(0, 20))}`)
@@ -130,12 +127,67 @@ t.test('a malformed key is a 400 naming the header, and nothing is stored', asyn
   t.equal((await request('POST', `${API}/users`, keyed('x'.repeat(255), { name: 'Longest key' }))).status, 201, '255 characters are a key')
   t.equal((await request('POST', `${API}/users`, keyed('a b', { name: 'Inner space' }))).status, 201, 'an inner space is printable ASCII')
   t.equal(await count(databaseUrl, 'User'), 2)
-  t.not(await snapshot(databaseUrl), before)
+  t.not(await storeContents(databaseUrl), before)
+})
+
+t.test('keys are kept apart per caller: the same key from two callers gives each its own answer, never the other\'s', async (t) => {
+  const { request, databaseUrl, createUser, createConversation } = await startApp(t, { auth: secretAuth })
+  const admin = bearer(await adminToken())
+  const ada = await createUser({ name: 'Ada' }, admin)
+  const bob = await createUser({ name: 'Bob' }, admin)
+  const callers = { Ada: bearer(await userToken(ada.id)), Bob: bearer(await userToken(bob.id)) }
+  const as = (caller: Record<string, string>, key: string, body: unknown) => ({ body, headers: { ...caller, 'idempotency-key': key } })
+  const keysBefore = await count(databaseUrl, 'IdempotencyKey')
+
+  // Each caller's own request under one key: shared keys would make the second a 422.
+  const conversations = `${API}/users/${ada.id}/conversations`
+  const own = {
+    Ada: { url: conversations, body: { title: 'Ada\'s' } },
+    Bob: { url: `${API}/users/${bob.id}/conversations`, body: { title: 'Bob\'s', metadata: { by: 'Bob' } } },
+  }
+  const firsts = new Map<string, Reply>()
+  for (const [name, { url, body }] of Object.entries(own)) {
+    const reply = await request('POST', url, as(callers[name as keyof typeof callers], 'shared', body))
+    t.equal(reply.status, 201, `${name}: created under the key the other used, no 422`)
+    t.equal(reply.headers['idempotent-replayed'], undefined, `${name}: a write of its own, not a replay`)
+    t.equal(reply.body.title, body.title, `${name}: its own conversation`)
+    firsts.set(name, reply)
+  }
+  for (const [name, { url, body }] of Object.entries(own)) {
+    const replay = await request('POST', url, as(callers[name as keyof typeof callers], 'shared', body))
+    t.same(answerOf(replay), answerOf(firsts.get(name)!), `${name}: its retry replays its own first answer`)
+    t.equal(replay.headers['idempotent-replayed'], 'true')
+  }
+
+  // The very same request (method, path, body) under one key from two callers: the second is no replay of the first.
+  const adminsFirst = await request('POST', conversations, as(admin, 'same-request', { title: 'Same' }))
+  const adasFirst = await request('POST', conversations, as(callers.Ada, 'same-request', { title: 'Same' }))
+  t.same([adminsFirst.status, adasFirst.status], [201, 201], 'both created')
+  t.equal(adasFirst.headers['idempotent-replayed'], undefined, 'the second caller\'s request is applied, not answered with the first\'s')
+  t.not(adasFirst.body.id, adminsFirst.body.id, 'two conversations')
+  t.same(answerOf(await request('POST', conversations, as(admin, 'same-request', { title: 'Same' }))), answerOf(adminsFirst), 'the admin\'s retry: the admin\'s answer')
+  t.same(answerOf(await request('POST', conversations, as(callers.Ada, 'same-request', { title: 'Same' }))), answerOf(adasFirst), 'Ada\'s retry: hers')
+
+  // create_user, by two admin callers (two subjects), and create_message, in each caller's own conversation.
+  const admins = [bearer(await mint({ sub: 'backend-a', scope: 'trackbot:admin' })), bearer(await mint({ sub: 'backend-b', scope: 'trackbot:admin' }))]
+  const users: Reply[] = []
+  for (const caller of admins) users.push(await request('POST', `${API}/users`, as(caller, 'new-user', { name: 'Twin' })))
+  t.same(users.map((reply) => [reply.status, reply.headers['idempotent-replayed']]), [[201, undefined], [201, undefined]], 'create_user: each admin caller made a user')
+  t.not(users[0]!.body.id, users[1]!.body.id)
+  const adasConversation = await createConversation(ada.id, {}, admin)
+  const bobsConversation = await createConversation(bob.id, {}, admin)
+  const posts = [
+    await request('POST', `${API}/conversations/${adasConversation.id}/messages`, as(callers.Ada, 'post', { role: 'user', content: 'from Ada' })),
+    await request('POST', `${API}/conversations/${bobsConversation.id}/messages`, as(callers.Bob, 'post', { role: 'user', content: 'from Bob' })),
+  ]
+  t.same(posts.map((reply) => [reply.status, reply.body.content, reply.headers['idempotent-replayed']]), [[201, 'from Ada', undefined], [201, 'from Bob', undefined]], 'create_message: each its own message')
+
+  t.equal(await count(databaseUrl, 'IdempotencyKey') - keysBefore, 8, 'a key row per caller, operation and key')
 })
 
 t.test('a burst of one keyed create: exactly one write, every answer the same', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const userId = await newUser(request)
+  const { request, databaseUrl, createUser } = await startApp(t)
+  const userId = (await createUser()).id
   const body = { title: 'Burst', messages: [{ role: 'user', content: 'one' }, { role: 'assistant', content: 'two' }] }
   const replies = await Promise.all(Array.from({ length: 24 }, () => request('POST', `${API}/users/${userId}/conversations`, keyed('burst', body))))
   t.same(new Set(replies.map((reply) => reply.status)), new Set([201]), 'all 201')
@@ -152,23 +204,27 @@ t.test('a burst of one keyed create: exactly one write, every answer the same', 
 })
 
 t.test('keys outlive a restart', async (t) => {
-  const database = await createDatabase(t)
-  t.teardown(database.drop)
-  const before = await startApp(t, database.url)
-  const userId = await newUser(before.request)
+  const databaseUrl = await testDatabaseUrl(t)
+  const before = await startApp(t, { databaseUrl })
+  const userId = (await before.createUser()).id
   const first = await before.request('POST', `${API}/users/${userId}/conversations`, keyed('restart', { title: 'kept' }))
   await before.app.close()
-  const after = await startApp(t, database.url)
+  const after = await startApp(t, { databaseUrl })
   const replay = await after.request('POST', `${API}/users/${userId}/conversations`, keyed('restart', { title: 'kept' }))
   t.same(answerOf(replay), answerOf(first))
-  t.equal(await count(database.url, 'Conversation'), 1)
+  t.equal(await count(databaseUrl, 'Conversation'), 1)
 })
 
 t.test('keys past their TTL are swept, and the key is free again', async (t) => {
-  const { request, databaseUrl } = await startApp(t, undefined, { idempotencyKeyTtlMs: 200, idempotencySweepIntervalMs: 100 })
-  t.equal((await request('POST', `${API}/users`, keyed('short', { name: 'First' }))).status, 201)
-  const deadline = Date.now() + 30_000
-  while (await count(databaseUrl, 'IdempotencyKey') > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  const databaseUrl = await testDatabaseUrl(t)
+  // The key stored by a server that keeps keys a day, so it is surely there before the sweeping one starts.
+  const keeping = await startApp(t, { databaseUrl })
+  t.equal((await keeping.request('POST', `${API}/users`, keyed('short', { name: 'First' }))).status, 201)
+  t.equal(await count(databaseUrl, 'IdempotencyKey'), 1, 'the key is stored')
+  await keeping.app.close()
+  const { request } = await startApp(t, { databaseUrl, idempotencyKeyTtlMs: 200, idempotencySweepIntervalMs: 100 })
+  let left = 1
+  await until('the key to be swept', async () => (left = await count(databaseUrl, 'IdempotencyKey')) === 0, { intervalMs: 50, cause: () => `${left} key rows left` })
   t.equal(await count(databaseUrl, 'IdempotencyKey'), 0, 'swept')
   const again = await request('POST', `${API}/users`, keyed('short', { name: 'Second' }))
   t.equal(again.status, 201, 'the key is a new key')
@@ -176,8 +232,8 @@ t.test('keys past their TTL are swept, and the key is free again', async (t) => 
 })
 
 t.test('a write and its key commit together or not at all', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const userId = await newUser(request)
+  const { request, databaseUrl, createUser } = await startApp(t)
+  const userId = (await createUser()).id
   const url = `${API}/users/${userId}/conversations`
   const failOn = async (table: string) => {
     if (store === 'sqlite') {
@@ -213,9 +269,8 @@ t.test('an operation the spec gives the header but whose write stores no key fai
   const spec = specVariant((document) => {
     document.paths['/conversations/{conversationId}'].patch.parameters.push({ $ref: '#/components/parameters/IdempotencyKey' })
   })
-  const { request } = await startApp(t, undefined, { spec })
-  const userId = await newUser(request)
-  const id = (await request('POST', `${API}/users/${userId}/conversations`, {})).body.id
+  const { request, createUser, createConversation } = await startApp(t, { spec })
+  const id = (await createConversation((await createUser()).id)).id
   const patch = { payload: JSON.stringify({ title: 'x' }), headers: { 'content-type': 'application/merge-patch+json', 'idempotency-key': 'p1' } }
   const reply = await request('PATCH', `${API}/conversations/${id}`, { ...patch, expectServerError: true })
   t.equal(reply.status, 500, 'a 500 (logged: update_conversation declares Idempotency-Key but its handler is not keyed)')

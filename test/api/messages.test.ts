@@ -1,12 +1,10 @@
+// Messages: create_message, list_messages, get_message and delete_message, with what content keeps exactly.
 import t from 'tap'
-import { API, snapshot, startApp, type TestApp } from '../helper.js'
+import { API, storeContents, startApp, until, type Fixtures, type Message } from '../helper.js'
 
 t.test('create_message appends; list_messages returns them oldest first', async (t) => {
-  const { request } = await startApp(t)
-  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
-  const conversation = (await request('POST', `${API}/users/${userId}/conversations`, {
-    body: { messages: [{ role: 'user', content: 'first' }] },
-  })).body
+  const { request, createUser, createConversation } = await startApp(t)
+  const conversation = await createConversation((await createUser()).id, { messages: [{ role: 'user', content: 'first' }] })
 
   const second = await request('POST', `${API}/conversations/${conversation.id}/messages`, { body: { role: 'assistant', content: 'second' } })
   t.equal(second.status, 201)
@@ -29,9 +27,8 @@ t.test('create_message and list_messages on a missing conversation are 404', asy
 })
 
 t.test('message content keeps its characters exactly, up to 32768 of them', async (t) => {
-  const { request } = await startApp(t)
-  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
-  const conversationId = (await request('POST', `${API}/users/${userId}/conversations`, { body: {} })).body.id
+  const { request, createUser, createConversation } = await startApp(t)
+  const conversationId = (await createConversation((await createUser()).id)).id
   const content = 'é🙂\u0001"\\\n\t<\u2028>'.padEnd(32768, 'x')
   const posted = await request('POST', `${API}/conversations/${conversationId}/messages`, { body: { role: 'system', content } })
   t.equal(posted.status, 201)
@@ -67,37 +64,41 @@ t.test('emoji and U+FFFD round-trip in every text field, sent as they are or as 
   t.same(listed.body.map((m: any) => m.content), [text, text])
 })
 
+/** Waits until the clock that stamps writes (this process's: the app runs in it) is past `time`. */
+const clockPast = (time: string) => until(`the clock to pass ${time}`, () => Date.now() > Date.parse(time))
+
 /** A user with one conversation holding `contents` as user messages; the conversation as created. */
-async function conversationWith (request: TestApp['request'], contents: string[]) {
-  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
-  return (await request('POST', `${API}/users/${userId}/conversations`, {
-    body: { messages: contents.map((content) => ({ role: 'user', content })) },
-  })).body
+async function conversationWith (app: Fixtures, contents: string[]) {
+  const user = await app.createUser()
+  return await app.createConversation(user.id, { messages: contents.map((content) => ({ role: 'user' as const, content })) })
 }
 
 t.test('get_message returns one message of its conversation, and 404 for one of another conversation', async (t) => {
-  const { request } = await startApp(t)
-  const mine = await conversationWith(request, ['first', 'second'])
-  const other = await conversationWith(request, ['elsewhere'])
-  const [, second] = mine.messages
+  const app = await startApp(t)
+  const { request } = app
+  const mine = await conversationWith(app, ['first', 'second'])
+  const other = await conversationWith(app, ['elsewhere'])
+  const second = mine.messages[1]!
+  const elsewhere = other.messages[0]!.id
 
   const got = await request('GET', `${API}/conversations/${mine.id}/messages/${second.id}`)
   t.equal(got.status, 200)
   t.same(got.body, second)
 
-  const foreign = await request('GET', `${API}/conversations/${mine.id}/messages/${other.messages[0].id}`)
+  const foreign = await request('GET', `${API}/conversations/${mine.id}/messages/${elsewhere}`)
   t.equal(foreign.status, 404, 'a message of another conversation is not found here')
-  t.match(foreign.body, { type: 'urn:trackbot:problem:not-found', detail: `Conversation ${mine.id} has no message ${other.messages[0].id}.` })
+  t.match(foreign.body, { type: 'urn:trackbot:problem:not-found', detail: `Conversation ${mine.id} has no message ${elsewhere}.` })
   t.equal((await request('GET', `${API}/conversations/${mine.id}/messages/999999`)).status, 404)
   t.equal((await request('GET', `${API}/conversations/999999/messages/${second.id}`)).status, 404)
   t.equal((await request('GET', `${API}/conversations/${mine.id}/messages/0`)).status, 400)
 })
 
 t.test('delete_message removes exactly that message; messageCount follows and updatedAt moves', async (t) => {
-  const { request } = await startApp(t)
-  const conversation = await conversationWith(request, ['first', 'second', 'third'])
-  const [first, second, third] = conversation.messages
-  await new Promise((resolve) => setTimeout(resolve, 5))
+  const app = await startApp(t)
+  const { request } = app
+  const conversation = await conversationWith(app, ['first', 'second', 'third'])
+  const [first, second, third] = conversation.messages as [Message, Message, Message]
+  await clockPast(conversation.updatedAt)
 
   const deleted = await request('DELETE', `${API}/conversations/${conversation.id}/messages/${second.id}`)
   t.equal(deleted.status, 204)
@@ -114,19 +115,22 @@ t.test('delete_message removes exactly that message; messageCount follows and up
 })
 
 t.test('delete_message of a message in another conversation is a 404 and changes nothing', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const mine = await conversationWith(request, ['mine'])
-  const other = await conversationWith(request, ['theirs'])
-  const before = await snapshot(databaseUrl)
-  const foreign = await request('DELETE', `${API}/conversations/${mine.id}/messages/${other.messages[0].id}`)
+  const app = await startApp(t)
+  const { request, databaseUrl } = app
+  const mine = await conversationWith(app, ['mine'])
+  const other = await conversationWith(app, ['theirs'])
+  const elsewhere = other.messages[0]!.id
+  const before = await storeContents(databaseUrl)
+  const foreign = await request('DELETE', `${API}/conversations/${mine.id}/messages/${elsewhere}`)
   t.equal(foreign.status, 404)
-  t.equal((await request('DELETE', `${API}/conversations/999999/messages/${other.messages[0].id}`)).status, 404)
-  t.equal(await snapshot(databaseUrl), before)
+  t.equal((await request('DELETE', `${API}/conversations/999999/messages/${elsewhere}`)).status, 404)
+  t.equal(await storeContents(databaseUrl), before)
 })
 
 t.test('concurrent deletes of every message leave messageCount at 0, and one 204 per message', async (t) => {
-  const { request } = await startApp(t)
-  const conversation = await conversationWith(request, Array.from({ length: 20 }, (_, i) => `m${i}`))
+  const app = await startApp(t)
+  const { request } = app
+  const conversation = await conversationWith(app, Array.from({ length: 20 }, (_, i) => `m${i}`))
   // Each message deleted twice at once: exactly one of the two finds it.
   const statuses = await Promise.all(conversation.messages.flatMap((message: { id: number }) => [1, 2].map(() =>
     request('DELETE', `${API}/conversations/${conversation.id}/messages/${message.id}`).then((reply) => reply.status))))

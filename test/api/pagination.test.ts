@@ -1,5 +1,7 @@
+// Pages: `limit` and the cursor of each list's Link header join up to the full list, and a cursor the server
+// did not issue for that list is a 400.
 import type { OpenAPIV3 } from 'openapi-types'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { decodeCursor } from '../../src/contract/cursor.js'
 import { isConversationKey } from '../../src/store/conversations.js'
 import { isMessageKey } from '../../src/store/messages.js'
@@ -7,7 +9,7 @@ import { dereferencedSpec } from '../contract.js'
 import { API, startApp, type TestApp } from '../helper.js'
 
 /** Follows rel="next" links from `url`, returning every page's items. */
-async function walk (request: TestApp['request'], url: string): Promise<{ pages: any[][], lastLink: unknown }> {
+async function walk (t: Test, request: TestApp['request'], url: string): Promise<{ pages: any[][], lastLink: unknown }> {
   const pages: any[][] = []
   let next: string | undefined = url
   let reply
@@ -23,16 +25,15 @@ async function walk (request: TestApp['request'], url: string): Promise<{ pages:
 }
 
 t.test('conversation pages join up to the full list, without duplicates', async (t) => {
-  const { request } = await startApp(t)
-  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
+  const { request, createUser, createConversation } = await startApp(t)
+  const userId = (await createUser()).id
   // Created in one burst, many share an updatedAt, so the id tie-break is exercised.
-  await Promise.all(Array.from({ length: 23 }, (_, i) =>
-    request('POST', `${API}/users/${userId}/conversations`, { body: { title: `c${i}` } })))
+  await Promise.all(Array.from({ length: 23 }, (_, i) => createConversation(userId, { title: `c${i}` })))
   const full = (await request('GET', `${API}/users/${userId}/conversations`)).body.map((c: any) => c.id)
   t.equal(full.length, 23)
 
   for (const limit of [1, 5, 10, 23, 1000]) {
-    const { pages, lastLink } = await walk(request, `${API}/users/${userId}/conversations?limit=${limit}`)
+    const { pages, lastLink } = await walk(t, request, `${API}/users/${userId}/conversations?limit=${limit}`)
     t.same(pages.flat().map((c) => c.id), full, `limit=${limit} joins up`)
     t.equal(pages.length, Math.max(1, Math.ceil(23 / limit)))
     t.ok(pages.every((page) => page.length <= limit))
@@ -41,13 +42,13 @@ t.test('conversation pages join up to the full list, without duplicates', async 
 })
 
 t.test('a conversation bumped between pages is not served twice', async (t) => {
-  const { request } = await startApp(t)
-  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
-  for (let i = 0; i < 6; i++) await request('POST', `${API}/users/${userId}/conversations`, { body: { title: `c${i}` } })
+  const { request, createUser, createConversation, postMessage } = await startApp(t)
+  const userId = (await createUser()).id
+  for (let i = 0; i < 6; i++) await createConversation(userId, { title: `c${i}` })
   const first = await request('GET', `${API}/users/${userId}/conversations?limit=3`)
   const next = /^<([^>]+)>/.exec(first.headers.link as string)?.[1] as string
   // Activity on a conversation already served moves it to the front, outside the remaining pages.
-  await request('POST', `${API}/conversations/${first.body[2].id}/messages`, { body: { role: 'user', content: 'bump' } })
+  await postMessage(first.body[2].id, { role: 'user', content: 'bump' })
   const second = await request('GET', next)
   const seen = [...first.body, ...second.body].map((c: any) => c.id)
   t.equal(new Set(seen).size, seen.length)
@@ -55,37 +56,36 @@ t.test('a conversation bumped between pages is not served twice', async (t) => {
 })
 
 t.test('message pages join up, oldest first', async (t) => {
-  const { request } = await startApp(t)
-  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
-  const messages = Array.from({ length: 12 }, (_, i) => ({ role: 'user', content: `m${i}` }))
-  const conversation = (await request('POST', `${API}/users/${userId}/conversations`, { body: { messages } })).body
+  const { request, createUser, createConversation } = await startApp(t)
+  const messages = Array.from({ length: 12 }, (_, i) => ({ role: 'user' as const, content: `m${i}` }))
+  const conversation = await createConversation((await createUser()).id, { messages })
   for (const limit of [1, 5, 12, 13]) {
-    const { pages } = await walk(request, `${API}/conversations/${conversation.id}/messages?limit=${limit}`)
+    const { pages } = await walk(t, request, `${API}/conversations/${conversation.id}/messages?limit=${limit}`)
     t.same(pages.flat().map((m) => m.content), messages.map((m) => m.content), `limit=${limit}`)
   }
 })
 
 t.test('a cursor this server did not issue is a 400 naming the cursor', async (t) => {
-  const { request } = await startApp(t)
-  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
+  const { request, createUser, createConversation } = await startApp(t)
+  const userId = (await createUser()).id
   for (const cursor of ['abc', Buffer.from(`${userId}.2.3.4`).toString('base64url'), Buffer.from('x.y').toString('base64url')]) {
     const reply = await request('GET', `${API}/users/${userId}/conversations?limit=2&cursor=${cursor}`)
     t.equal(reply.status, 400)
     t.match(reply.body.errors, [{ in: 'query', pointer: '/cursor' }])
   }
-  const conversationId = (await request('POST', `${API}/users/${userId}/conversations`, { body: {} })).body.id
+  const conversationId = (await createConversation(userId)).id
   const reply = await request('GET', `${API}/conversations/${conversationId}/messages?cursor=${Buffer.from(`${conversationId}.2.3`).toString('base64url')}`)
   t.equal(reply.status, 400)
 })
 
 t.test('a forged, foreign or garbage cursor is a 400 naming the cursor, never a 5xx', async (t) => {
-  const { request } = await startApp(t)
-  const ada = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
-  const bob = (await request('POST', `${API}/users`, { body: { name: 'Bob' } })).body.id
-  const messages = [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }]
-  const adas = (await request('POST', `${API}/users/${ada}/conversations`, { body: { messages } })).body.id
-  const bobs = (await request('POST', `${API}/users/${bob}/conversations`, { body: { messages } })).body.id
-  await request('POST', `${API}/users/${ada}/conversations`, { body: {} })
+  const { request, createUser, createConversation } = await startApp(t)
+  const ada = (await createUser({ name: 'Ada' })).id
+  const bob = (await createUser({ name: 'Bob' })).id
+  const messages = [{ role: 'user' as const, content: 'a' }, { role: 'user' as const, content: 'b' }]
+  const adas = (await createConversation(ada, { messages })).id
+  const bobs = (await createConversation(bob, { messages })).id
+  await createConversation(ada)
   const cursorOf = (link: unknown) => /[?&]cursor=([^&>]+)/.exec(link as string)?.[1] as string
   const adasConversationsCursor = cursorOf((await request('GET', `${API}/users/${ada}/conversations?limit=1`)).headers.link)
   const adasMessagesCursor = cursorOf((await request('GET', `${API}/conversations/${adas}/messages?limit=1`)).headers.link)
@@ -143,9 +143,9 @@ t.test("each list's cursor example in the spec is a cursor the server issues for
   t.equal(/[?&]cursor=([^&>]+)/.exec(linkExample)?.[1], conversationsCursor, 'the Link header example carries the same cursor')
 
   // And the server takes them, as a tool that sends the spec's examples does.
-  const { request } = await startApp(t)
-  const userId = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
-  const conversationId = (await request('POST', `${API}/users/${userId}/conversations`, { body: {} })).body.id
+  const { request, createUser, createConversation } = await startApp(t)
+  const userId = (await createUser()).id
+  const conversationId = (await createConversation(userId)).id
   t.same([userId, conversationId], [1, 1], 'a fresh database numbers from 1')
   t.equal((await request('GET', `${API}/users/${userId}/conversations?limit=1&cursor=${conversationsCursor}`)).status, 200)
   t.equal((await request('GET', `${API}/conversations/${conversationId}/messages?limit=1&cursor=${messagesCursor}`)).status, 200)

@@ -1,6 +1,6 @@
 // Concurrent requests that contend for the same rows: only documented answers, and the store stays whole.
 import t, { type Test } from 'tap'
-import { API, runSql, startApp, type Reply, type TestApp } from '../helper.js'
+import { API, runSql, startApp, until, type Reply } from '../helper.js'
 
 /** What must hold after any interleaving: nothing orphaned, every messageCount equal to its rows. */
 async function checkInvariants (t: Test, databaseUrl: string): Promise<void> {
@@ -25,30 +25,37 @@ function statuses (replies: Reply[]): Record<number, number> {
  */
 async function untilDeleted (write: (worker: number, i: number) => Promise<Reply>, remove: () => Promise<Reply>): Promise<{ replies: Reply[], deleted: Reply }> {
   const replies: Reply[] = []
+  let failed: unknown
   const worker = async (n: number) => {
-    for (let i = 0; i < 1000; i++) {
-      const reply = await write(n, i)
-      replies.push(reply)
-      if (reply.status !== 201) return
+    try {
+      for (let i = 0; i < 1000; i++) {
+        const reply = await write(n, i)
+        replies.push(reply)
+        if (reply.status !== 201) return
+      }
+      throw new Error(`worker ${n}: 1000 writes and the target is still there`)
+    } catch (error) {
+      failed = error
+      throw error
     }
-    throw new Error(`worker ${n}: 1000 writes and the target is still there`)
   }
   const deleteAmongWrites = async () => {
-    while (replies.length < 10) await new Promise((resolve) => setImmediate(resolve))
+    await until('ten writes acknowledged, for the delete to land among writes in flight', () => {
+      // A write that failed, or found its target gone before any delete, ends the scenario before it began.
+      if (failed !== undefined) throw new Error('a worker failed before the delete', { cause: failed })
+      const early = replies.find((reply) => reply.status !== 201)
+      if (early !== undefined) throw new Error(`a write answered ${early.status} before the delete: ${early.text}`)
+      return replies.length >= 10
+    }, { intervalMs: 1 })
     return await remove()
   }
   const [deleted] = await Promise.all([deleteAmongWrites(), worker(1), worker(2), worker(3), worker(4)])
   return { replies, deleted }
 }
 
-async function newUser (request: TestApp['request']): Promise<number> {
-  return (await request('POST', `${API}/users`, { body: { name: 'Racer' } })).body.id
-}
-
 t.test('deleting a conversation while messages are posted to it', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const userId = await newUser(request)
-  const conversation = (await request('POST', `${API}/users/${userId}/conversations`, { body: { messages: [{ role: 'user', content: 'first' }] } })).body
+  const { request, databaseUrl, createUser, createConversation } = await startApp(t)
+  const conversation = await createConversation((await createUser({ name: 'Racer' })).id, { messages: [{ role: 'user', content: 'first' }] })
 
   const { replies: posts, deleted } = await untilDeleted(
     (worker, i) => request('POST', `${API}/conversations/${conversation.id}/messages`, { body: { role: 'user', content: `w${worker} m${i}` } }),
@@ -65,10 +72,10 @@ t.test('deleting a conversation while messages are posted to it', async (t) => {
 })
 
 t.test('deleting a user while conversations are created for them', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const userId = await newUser(request)
-  const bystander = await newUser(request)
-  const bystanderConversation = (await request('POST', `${API}/users/${bystander}/conversations`, { body: { title: 'untouched' } })).body
+  const { request, databaseUrl, createUser, createConversation } = await startApp(t)
+  const userId = (await createUser({ name: 'Racer' })).id
+  const bystander = (await createUser({ name: 'Bystander' })).id
+  const bystanderConversation = await createConversation(bystander, { title: 'untouched' })
 
   const { replies: creates, deleted } = await untilDeleted(
     (worker, i) => request('POST', `${API}/users/${userId}/conversations`, {
@@ -90,8 +97,8 @@ t.test('deleting a user while conversations are created for them', async (t) => 
 })
 
 t.test('100 parallel creates for one user give 100 whole conversations', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const userId = await newUser(request)
+  const { request, databaseUrl, createUser } = await startApp(t)
+  const userId = (await createUser({ name: 'Racer' })).id
   const creates = await Promise.all(Array.from({ length: 100 }, (_, i) => request('POST', `${API}/users/${userId}/conversations`, {
     body: { title: `parallel ${i}`, messages: [{ role: 'user', content: `q${i}` }, { role: 'assistant', content: `a${i}` }] },
   })))
@@ -108,9 +115,8 @@ t.test('100 parallel creates for one user give 100 whole conversations', async (
 })
 
 t.test('parallel posts to one conversation are all kept, in id order', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const userId = await newUser(request)
-  const conversation = (await request('POST', `${API}/users/${userId}/conversations`, { body: {} })).body
+  const { request, databaseUrl, createUser, createConversation } = await startApp(t)
+  const conversation = await createConversation((await createUser({ name: 'Racer' })).id)
   const posts = await Promise.all(Array.from({ length: 60 }, (_, i) => request('POST', `${API}/conversations/${conversation.id}/messages`, {
     body: { role: i % 2 === 0 ? 'user' : 'assistant', content: `p${i}` },
   })))

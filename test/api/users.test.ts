@@ -1,3 +1,4 @@
+// The users: create_user, get_user_by_id and delete_user, with what a user's email may be and what a delete takes with it.
 import t from 'tap'
 import { API, runSql, startApp } from '../helper.js'
 
@@ -21,8 +22,8 @@ t.test('email is optional and null when absent', async (t) => {
 })
 
 t.test('a null email is stored as no email, so a user read back can be sent again', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const grace = (await request('POST', `${API}/users`, { body: { name: 'Grace' } })).body
+  const { request, databaseUrl, createUser } = await startApp(t)
+  const grace = await createUser({ name: 'Grace' })
   const fetched = (await request('GET', `${API}/users/${grace.id}`)).body
   // The fields a client reads are the fields it may send: email null included.
   const again = await request('POST', `${API}/users`, { body: { name: fetched.name, email: fetched.email } })
@@ -36,13 +37,13 @@ t.test('a null email is stored as no email, so a user read back can be sent agai
 })
 
 t.test('a second user with the same email is a 409 and is not stored', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const first = await request('POST', `${API}/users`, { body: { name: 'A', email: 'same@example.com' } })
+  const { request, databaseUrl, createUser } = await startApp(t)
+  const first = await createUser({ name: 'A', email: 'same@example.com' })
   const clash = await request('POST', `${API}/users`, { body: { name: 'B', email: 'same@example.com' } })
   t.equal(clash.status, 409)
   t.equal(clash.headers['content-type'], 'application/problem+json; charset=utf-8')
   t.match(clash.body, { status: 409, title: 'Conflict', instance: `${API}/users` })
-  t.same(await runSql(databaseUrl, 'SELECT id, name, email FROM "User"'), [{ id: first.body.id, name: 'A', email: 'same@example.com' }])
+  t.same(await runSql(databaseUrl, 'SELECT id, name, email FROM "User"'), [{ id: first.id, name: 'A', email: 'same@example.com' }])
 })
 
 t.test('get_user_by_id and delete_user on a missing user are 404 problems', async (t) => {
@@ -55,15 +56,11 @@ t.test('get_user_by_id and delete_user on a missing user are 404 problems', asyn
 })
 
 t.test('delete_user removes the user, its conversations and their messages', async (t) => {
-  const { request } = await startApp(t)
-  const user = (await request('POST', `${API}/users`, { body: { name: 'Doomed' } })).body
-  const other = (await request('POST', `${API}/users`, { body: { name: 'Kept' } })).body
-  const conversation = (await request('POST', `${API}/users/${user.id}/conversations`, {
-    body: { messages: [{ role: 'user', content: 'hi' }] },
-  })).body
-  const kept = (await request('POST', `${API}/users/${other.id}/conversations`, {
-    body: { messages: [{ role: 'user', content: 'stay' }] },
-  })).body
+  const { request, createUser, createConversation } = await startApp(t)
+  const user = await createUser({ name: 'Doomed' })
+  const other = await createUser({ name: 'Kept' })
+  const conversation = await createConversation(user.id, { messages: [{ role: 'user', content: 'hi' }] })
+  const kept = await createConversation(other.id, { messages: [{ role: 'user', content: 'stay' }] })
 
   t.equal((await request('DELETE', `${API}/users/${user.id}`)).status, 204)
   t.equal((await request('GET', `${API}/users/${user.id}`)).status, 404)

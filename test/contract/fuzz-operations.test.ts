@@ -4,7 +4,7 @@
 // 5xx. FUZZ_SEED replays a run, FUZZ_RUNS makes it longer.
 import fc from 'fast-check'
 import t from 'tap'
-import { API, snapshot, startApp, type RequestOptions, type TestApp } from '../helper.js'
+import { API, fixtures, startApp, storeContents, type Request, type RequestOptions } from '../helper.js'
 import { AUTH_MODES, withToken } from '../tokens.js'
 import { breakings, fillPath, headerValueFor, runs, seed, specOperations, toUrl, valueFor, type SentBody, type SpecOperation } from './spec-arbitraries.js'
 
@@ -45,22 +45,21 @@ const sending = (body: SentBody | undefined, headers: Record<string, string> = {
  * come in the spec's order, so a fresh message goes into the conversation already chosen when it exists
  * (else into a new one, making it a message of another conversation).
  */
-async function resolveIds (request: TestApp['request'], ids: Record<string, number | typeof FRESH>): Promise<Record<string, number>> {
+async function resolveIds (request: Request, ids: Record<string, number | typeof FRESH>): Promise<Record<string, number>> {
   const resolved: Record<string, number> = {}
-  const newConversation = async () => {
-    const user = (await request('POST', `${API}/users`, { body: { name: 'Fuzz' } })).body
-    return (await request('POST', `${API}/users/${user.id}/conversations`, { body: { messages: [{ role: 'user', content: 'hi' }] } })).body
-  }
+  const { createUser, createConversation } = fixtures(request)
+  const newConversation = async () => await createConversation((await createUser({ name: 'Fuzz' })).id, { messages: [{ role: 'user', content: 'hi' }] })
   for (const [name, id] of Object.entries(ids)) {
     if (id !== FRESH) { resolved[name] = id; continue }
-    if (name === 'userId') { resolved[name] = (await request('POST', `${API}/users`, { body: { name: 'Fuzz' } })).body.id; continue }
+    if (name === 'userId') { resolved[name] = (await createUser({ name: 'Fuzz' })).id; continue }
     if (name === 'conversationId') { resolved[name] = (await newConversation()).id; continue }
     // A path parameter naming another kind of row needs a way to make one here, or its cases would all be 404s.
     if (name !== 'messageId') throw new Error(`no way to make a row for path parameter ${name}`)
+    // Posted inline: the conversation chosen may be any id, and a 404 there means a message of a new one.
     const posted = resolved.conversationId === undefined
       ? undefined
       : await request('POST', `${API}/conversations/${resolved.conversationId}/messages`, { body: { role: 'user', content: 'hi' } })
-    resolved[name] = posted?.status === 201 ? posted.body.id : (await newConversation()).messages[0].id
+    resolved[name] = posted?.status === 201 ? posted.body.id : (await newConversation()).messages[0]!.id
   }
   return resolved
 }
@@ -69,7 +68,7 @@ const operations = specOperations()
 
 for (const mode of AUTH_MODES) {
   t.test(`valid requests get a documented answer, never a 400 or a 5xx (${mode.name})`, async (t) => {
-    const app = await startApp(t, undefined, mode.options)
+    const app = await startApp(t, mode.options)
     const request = withToken(app.request, await mode.token())
     for (const operation of operations) {
       await fc.assert(fc.asyncProperty(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), headersArbitrary(operation), async (ids, query, body, headers) => {
@@ -83,7 +82,7 @@ for (const mode of AUTH_MODES) {
   })
 
   t.test(`requests broken in one place get a 400 naming it, and change nothing (${mode.name})`, async (t) => {
-    const { databaseUrl, ...app } = await startApp(t, undefined, mode.options)
+    const { databaseUrl, ...app } = await startApp(t, mode.options)
     const request = withToken(app.request, await mode.token())
     for (const operation of operations) {
       const cases = fc.tuple(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), headersArbitrary(operation), fc.nat())
@@ -91,13 +90,13 @@ for (const mode of AUTH_MODES) {
         const resolved = await resolveIds(request, ids)
         const options = breakings(operation, API, resolved, query, body, headers)
         const broken = options[pick % options.length]!
-        const before = await snapshot(databaseUrl)
+        const before = await storeContents(databaseUrl)
         const reply = await request(broken.request.method, broken.request.url, sending(broken.request.body, broken.request.headers))
         const named = (reply.body?.errors ?? []).some((error: any) => error.in === broken.in && error.pointer === broken.pointer)
         if (reply.status !== 400 || !named) {
           throw new Error(`${operation.operationId}, ${broken.how}: ${broken.request.url} → ${reply.status}, wanted a 400 naming ${broken.in} ${broken.pointer}: ${reply.text}`)
         }
-        if (await snapshot(databaseUrl) !== before) throw new Error(`${operation.operationId}, ${broken.how}: a refused request changed the store`)
+        if (await storeContents(databaseUrl) !== before) throw new Error(`${operation.operationId}, ${broken.how}: a refused request changed the store`)
       }), { seed, numRuns: runs(30) })
       t.pass(`${operation.operationId}: broken requests refused where they are broken`)
     }

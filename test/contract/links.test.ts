@@ -57,15 +57,15 @@ t.test('a new user links to every operation on a userId, a new conversation to e
 })
 
 t.test('every link, followed from a real create response, leads to that resource and succeeds', async (t) => {
-  const { request } = await startApp(t)
+  const { request, createUser, createConversation, postMessage } = await startApp(t)
   // A fresh user, conversation and message for each link, so a delete followed cannot spoil the next link.
-  const created = async (from: string) => {
-    const user = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body
+  const created = async (from: string): Promise<{ body: Record<string, unknown>, ids: Record<string, number> }> => {
+    const user = await createUser()
     if (from === 'create_user') return { body: user, ids: { userId: user.id } }
-    const conversation = (await request('POST', `${API}/users/${user.id}/conversations`, { body: {} })).body
+    const conversation = await createConversation(user.id)
     const ids = { userId: user.id, conversationId: conversation.id }
     if (from === 'create_conversation') return { body: conversation, ids }
-    const message = (await request('POST', `${API}/conversations/${conversation.id}/messages`, { body: { role: 'user', content: 'hi' } })).body
+    const message = await postMessage(conversation.id)
     return { body: message, ids: { ...ids, messageId: message.id } }
   }
   for (const from of creates) {

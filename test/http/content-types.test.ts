@@ -2,7 +2,7 @@
 // whatever Content-Type it carries.
 import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.js'
-import { API, freshDatabaseUrl, httpRequest, snapshot, specVariant, startApp, type Reply, type TestApp } from '../helper.js'
+import { API, httpRequest, specVariant, startApp, storeContents, testDatabaseUrl, type Reply } from '../helper.js'
 
 const MERGE_PATCH = 'application/merge-patch+json'
 const FORM = 'application/x-www-form-urlencoded'
@@ -13,10 +13,6 @@ function problemOf (t: Test, reply: Reply, status: number, type: string): void {
   t.equal(reply.body.type, `urn:trackbot:problem:${type}`)
 }
 
-async function createUser (request: TestApp['request']): Promise<number> {
-  return (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body.id
-}
-
 t.test('a media type the spec declares is parsed and validated against its own schema', async (t) => {
   // create_conversation also takes merge-patch, with a stricter schema than its JSON one; create_user a vendor +json type.
   const spec = specVariant((document) => {
@@ -25,8 +21,8 @@ t.test('a media type the spec declares is parsed and validated against its own s
     }
     document.paths['/users'].post.requestBody.content['application/vnd.trackbot.v1+json'] = document.paths['/users'].post.requestBody.content['application/json']
   })
-  const { request } = await startApp(t, undefined, { spec })
-  const userId = await createUser(request)
+  const { request, createUser } = await startApp(t, { spec })
+  const userId = (await createUser()).id
   const conversations = `${API}/users/${userId}/conversations`
   const send = (path: string, payload: string, contentType: string) => request('POST', path, { payload, headers: { 'content-type': contentType } })
 
@@ -49,8 +45,8 @@ t.test('a media type the spec declares is parsed and validated against its own s
 })
 
 t.test('the committed spec takes application/json only', async (t) => {
-  const { request } = await startApp(t)
-  const userId = await createUser(request)
+  const { request, createUser } = await startApp(t)
+  const userId = (await createUser()).id
   for (const contentType of [MERGE_PATCH, 'application/problem+json', 'text/json']) {
     const reply = await request('POST', `${API}/users/${userId}/conversations`, { payload: '{"title":"x"}', headers: { 'content-type': contentType } })
     problemOf(t, reply, 415, 'unsupported-media-type')
@@ -64,12 +60,12 @@ t.test('a spec declaring a media type the server cannot parse does not start', a
   const spec = specVariant((document) => {
     document.paths['/users'].post.requestBody.content['application/xml'] = { schema: { type: 'object' } }
   })
-  await t.rejects(buildApp({ databaseUrl: await freshDatabaseUrl(t), spec }), /application\/xml \(create_user\), which the server cannot parse/)
+  await t.rejects(buildApp({ databaseUrl: await testDatabaseUrl(t), spec }), /application\/xml \(create_user\), which the server cannot parse/)
 })
 
 t.test('a request without a body has none, whatever its Content-Type', async (t) => {
-  const { app, request } = await startApp(t)
-  const userId = await createUser(request)
+  const { app, request, createUser } = await startApp(t)
+  const userId = (await createUser()).id
   const origin = await app.listen({ port: 0, host: '127.0.0.1' })
   const conversations = `${API}/users/${userId}/conversations`
 
@@ -93,9 +89,9 @@ t.test('a request without a body has none, whatever its Content-Type', async (t)
 })
 
 t.test('a body is UTF-8: another declared charset is a 415, bytes that are not UTF-8 a 400, and nothing is stored', async (t) => {
-  const { request, databaseUrl } = await startApp(t)
-  const userId = await createUser(request)
-  const before = await snapshot(databaseUrl)
+  const { request, databaseUrl, createUser } = await startApp(t)
+  const userId = (await createUser()).id
+  const before = await storeContents(databaseUrl)
   const send = (payload: string | Buffer, contentType = 'application/json') =>
     request('POST', `${API}/users/${userId}/conversations`, { payload, headers: { 'content-type': contentType } })
   const withTitle = (bytes: number[]) => Buffer.concat([Buffer.from('{"title":"a'), Buffer.from(bytes), Buffer.from('"}')])
@@ -119,7 +115,7 @@ t.test('a body is UTF-8: another declared charset is a 415, bytes that are not U
   }
   // Latin-1 é (0xe9), as a client that mislabels or omits its charset would send it.
   problemOf(t, await send(withTitle([0xe9])), 400, 'malformed-json')
-  t.equal(await snapshot(databaseUrl), before, 'nothing stored')
+  t.equal(await storeContents(databaseUrl), before, 'nothing stored')
 
   // Valid multi-byte UTF-8 (2-, 3- and 4-byte sequences) with each way of saying UTF-8, or none.
   for (const contentType of ['application/json', 'application/json; charset=utf-8', 'application/json; charset="UTF-8"', 'application/json; charset=utf8', 'application/json; charset=UTF8']) {
@@ -130,8 +126,8 @@ t.test('a body is UTF-8: another declared charset is a 415, bytes that are not U
 })
 
 t.test('"constructor" and "prototype" keys are kept where they cannot reach a prototype', async (t) => {
-  const { request } = await startApp(t)
-  const userId = await createUser(request)
+  const { request, createUser } = await startApp(t)
+  const userId = (await createUser()).id
   const metadata = { constructor: 'x', prototype: 'y' }
   const reply = await request('POST', `${API}/users/${userId}/conversations`, { body: { metadata } })
   t.equal(reply.status, 201)

@@ -1,5 +1,7 @@
 // /docs in a real browser: the page loads from this server alone without errors, lists the spec's operations,
-// and its try-it calls reach this server and show what it answered.
+// and its try-it calls reach this server and show what it answered. What the page shows does not depend on
+// the store:
+// stores: sqlite
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Page, type Response as PageResponse } from 'playwright-core'
@@ -7,7 +9,7 @@ import t from 'tap'
 import { projectRoot } from '../../src/project-root.js'
 import { readSpec } from '../../src/contract/spec.js'
 import { contractErrors } from '../contract.js'
-import { API, httpRequest, startApp, store } from '../helper.js'
+import { API, startApp } from '../helper.js'
 import { adminToken, bearer, secretAuth } from '../tokens.js'
 
 const CHROMIUM = process.env.TRACKBOT_CHROMIUM ?? '/usr/bin/chromium'
@@ -71,20 +73,14 @@ async function tryGetConversation (page: Page, conversationId: number, expectedS
   return response
 }
 
-t.test('/docs renders the spec from this server and its try-it reaches this server', {
-  skip: store === 'postgres' && 'store-independent: runs on the SQLite pass',
-}, async (t) => {
+t.test('/docs renders the spec from this server and its try-it reaches this server', async (t) => {
   if (!existsSync(CHROMIUM)) {
     t.fail(`Chromium is not installed at ${CHROMIUM}: run \`apt-get install -y chromium\` (npm test's pretest, scripts/ensure-chromium.sh, does) or set TRACKBOT_CHROMIUM`)
     return
   }
-  const { app } = await startApp(t)
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
-  const user = await httpRequest<any>(origin, 'POST', `${API}/users`, { body: { name: 'Grace' } })
-  const conversation = await httpRequest<any>(origin, 'POST', `${API}/users/${user.body.id}/conversations`, { body: { title: 'Seen in the docs' } })
-  t.equal(conversation.status, 201)
-  const missingId = conversation.body.id + 1000
+  const { origin, createUser, createConversation } = await startApp(t, { transport: 'http' })
+  const conversation = await createConversation((await createUser({ name: 'Grace' })).id, { title: 'Seen in the docs' })
+  const missingId = conversation.id + 1000
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
   t.teardown(() => browser.close())
@@ -115,11 +111,11 @@ t.test('/docs renders the spec from this server and its try-it reaches this serv
   t.equal(notFound.status(), 404)
   t.match(await operation.locator('.live-responses-table .response .response-col_description').first().innerText(), /urn:trackbot:problem:not-found/)
 
-  const found = await tryGetConversation(page, conversation.body.id, 200)
+  const found = await tryGetConversation(page, conversation.id, 200)
   t.equal(found.status(), 200)
-  const { messages, ...expected } = conversation.body
+  const { messages, ...expected } = conversation
   t.same(await found.json(), expected, 'the network response is our conversation')
-  t.equal(await operation.locator('.request-url pre').innerText(), `${origin}${API}/conversations/${conversation.body.id}`)
+  t.equal(await operation.locator('.request-url pre').innerText(), `${origin}${API}/conversations/${conversation.id}`)
   t.match(await operation.locator('.live-responses-table .response .response-col_description').first().innerText(), /Seen in the docs/)
 
   mkdirSync(SCREENSHOT_DIR, { recursive: true })
@@ -140,20 +136,15 @@ t.test('/docs renders the spec from this server and its try-it reaches this serv
   await browser.close()
 })
 
-t.test('with tokens required, /docs has an Authorize button whose token try-it sends', {
-  skip: store === 'postgres' && 'store-independent: runs on the SQLite pass',
-}, async (t) => {
+t.test('with tokens required, /docs has an Authorize button whose token try-it sends', async (t) => {
   if (!existsSync(CHROMIUM)) {
     t.fail(`Chromium is not installed at ${CHROMIUM}: run \`apt-get install -y chromium\` or set TRACKBOT_CHROMIUM`)
     return
   }
-  const { app } = await startApp(t, undefined, { auth: secretAuth })
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  const { origin, createUser, createConversation } = await startApp(t, { transport: 'http', auth: secretAuth })
   const token = await adminToken()
-  const user = await httpRequest<any>(origin, 'POST', `${API}/users`, { body: { name: 'Grace' }, headers: bearer(token) })
-  const conversation = await httpRequest<any>(origin, 'POST', `${API}/users/${user.body.id}/conversations`, { body: { title: 'Behind a token' }, headers: bearer(token) })
-  t.equal(conversation.status, 201)
+  const user = await createUser({ name: 'Grace' }, bearer(token))
+  const conversation = await createConversation(user.id, { title: 'Behind a token' }, bearer(token))
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
   t.teardown(() => browser.close())
@@ -164,7 +155,7 @@ t.test('with tokens required, /docs has an Authorize button whose token try-it s
   await operation.locator('.opblock-summary-control').click()
   await operation.getByRole('button', { name: 'Try it out' }).click()
 
-  const refused = await tryGetConversation(page, conversation.body.id, 401)
+  const refused = await tryGetConversation(page, conversation.id, 401)
   t.equal(refused.status(), 401, 'without a token: 401')
 
   await page.locator('.auth-wrapper button.authorize').click()
@@ -172,7 +163,7 @@ t.test('with tokens required, /docs has an Authorize button whose token try-it s
   await page.locator('.modal-ux .auth-btn-wrapper button.authorize').click()
   await page.locator('.modal-ux .auth-btn-wrapper button.btn-done').click()
 
-  const found = await tryGetConversation(page, conversation.body.id, 200)
+  const found = await tryGetConversation(page, conversation.id, 200)
   t.equal(found.status(), 200, 'with the token entered under Authorize: 200')
   t.equal(found.request().headers().authorization, `Bearer ${token}`, 'try-it sent it as a bearer token')
   await browser.close()

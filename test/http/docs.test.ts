@@ -1,20 +1,20 @@
 // The served spec and the /docs page, without a browser: the bytes, caching, headers and assets.
 // The served spec and the page are not API operations, so they are checked here rather than by test/contract.ts.
+// They do not depend on the store:
+// stores: sqlite
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { load } from 'js-yaml'
 import { specPath } from '../../src/contract/spec.js'
-import { API, startApp, store } from '../helper.js'
-
-const skip = store === 'postgres' ? 'store-independent: runs on the SQLite pass' : false
+import { API, startApp } from '../helper.js'
 
 const sourceBytes = readFileSync(specPath)
 const sourceDocument = load(sourceBytes.toString('utf8')) as Record<string, unknown>
 
 const sha256 = (body: Buffer | string) => createHash('sha256').update(body).digest('base64url')
 
-t.test('the served spec is the source document, as YAML bytes and as JSON', { skip }, async (t) => {
+t.test('the served spec is the source document, as YAML bytes and as JSON', async (t) => {
   const { app } = await startApp(t)
 
   const yaml = await app.inject({ url: `${API}/openapi.yaml` })
@@ -38,7 +38,7 @@ t.test('the served spec is the source document, as YAML bytes and as JSON', { sk
   t.not(yaml.headers.etag, json.headers.etag, 'each representation has its own tag')
 })
 
-t.test('If-None-Match: 304 for a matching tag, 200 otherwise; HEAD answers with the same headers', { skip }, async (t) => {
+t.test('If-None-Match: 304 for a matching tag, 200 otherwise; HEAD answers with the same headers', async (t) => {
   const { app } = await startApp(t)
   for (const url of [`${API}/openapi.json`, `${API}/openapi.yaml`]) {
     const first = await app.inject({ url })
@@ -66,7 +66,7 @@ t.test('If-None-Match: 304 for a matching tag, 200 otherwise; HEAD answers with 
   }
 })
 
-t.test('other methods on the served spec are 405 with Allow, not "no such path"', { skip }, async (t) => {
+t.test('other methods on the served spec are 405 with Allow, not "no such path"', async (t) => {
   const { app } = await startApp(t)
   for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) {
     const reply = await app.inject({ method, url: `${API}/openapi.json` })
@@ -81,7 +81,7 @@ function assetUrls (html: string, pageUrl: string): string[] {
   return [...html.matchAll(/\b(?:src|href)="([^"]+)"/g)].map((match) => new URL(match[1] as string, `http://page${pageUrl}`).pathname)
 }
 
-t.test('/docs is served from this server alone, with a strict CSP', { skip }, async (t) => {
+t.test('/docs is served from this server alone, with a strict CSP', async (t) => {
   const { app } = await startApp(t)
   for (const pageUrl of ['/docs', '/docs/']) {
     const page = await app.inject({ url: pageUrl })
@@ -114,7 +114,7 @@ t.test('/docs is served from this server alone, with a strict CSP', { skip }, as
   t.notMatch(initializer.body, /https?:\/\/(?!stackoverflow\.com\/a\/)/, 'no URL other than a comment link')
 })
 
-t.test('the page renders a copy of the spec whose server is this one', { skip }, async (t) => {
+t.test('the page renders a copy of the spec whose server is this one', async (t) => {
   const { app } = await startApp(t)
   const rendered = await app.inject({ url: '/docs/json' })
   t.equal(rendered.statusCode, 200)
@@ -127,7 +127,7 @@ t.test('the page renders a copy of the spec whose server is this one', { skip },
   t.same((await app.inject({ url: `${API}/openapi.json` })).json().servers, sourceServers)
 })
 
-t.test('paths that escape the docs assets or miss them are 404s, the API routes are untouched', { skip }, async (t) => {
+t.test('paths that escape the docs assets or miss them are 404s, the API routes are untouched', async (t) => {
   const { app, request } = await startApp(t)
   for (const url of ['/docs/static/..%2f..%2fpackage.json', '/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/missing.js', '/docs/static/../../package.json']) {
     const reply = await app.inject({ url })

@@ -9,8 +9,8 @@ t.test('a result the serializer rejects is a 500 problem without the result\'s L
     response.properties.archivedAt = { type: 'string' }
     response.required.push('archivedAt')
   })
-  const { request } = await startApp(t, undefined, { spec })
-  const user = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body
+  const { request, createUser } = await startApp(t, { spec })
+  const user = await createUser()
   const reply = await request('POST', `${API}/users/${user.id}/conversations`, { body: { title: 'x' }, headers: { 'x-request-id': 'trace-1' }, expectServerError: true })
   t.equal(reply.status, 500)
   t.equal(reply.body.type, 'urn:trackbot:problem:internal-error')

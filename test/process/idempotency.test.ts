@@ -2,9 +2,9 @@
 // PostgreSQL database share them; a server killed with -9 mid-load comes back with every key it answered,
 // and retries of every request sent, answered or not, leave each create stored exactly once.
 import t from 'tap'
-import { API, createDatabase, httpRequest, runSql, store, type Reply } from '../helper.js'
+import { API, runSql, store, testDatabaseUrl, type Reply } from '../helper.js'
 import { startInstance } from '../multi-instance.js'
-import { stop } from '../server-process.js'
+import { loadUntilKilled } from './processes.js'
 
 const count = async (databaseUrl: string, table: string) =>
   Number((await runSql(databaseUrl, `SELECT COUNT(*) AS n FROM "${table}"`) as Array<{ n: unknown }>)[0]!.n)
@@ -12,69 +12,55 @@ const count = async (databaseUrl: string, table: string) =>
 const keyed = (key: string, body: unknown) => ({ body, headers: { 'idempotency-key': key } })
 const answerOf = (reply: Reply) => ({ status: reply.status, text: reply.text, location: reply.headers.location })
 
-if (store === 'postgres') {
-  t.test('two instances on one database share the keys', async (t) => {
-    const database = await createDatabase(t, 'postgres')
-    t.teardown(database.drop)
-    const instances = await Promise.all([startInstance(database.url), startInstance(database.url)])
-    t.teardown(() => Promise.all(instances.map((instance) => stop(instance.child))))
-    const [a, b] = instances.map((instance) => instance.origin) as [string, string]
+t.test('two instances on one database share the keys', { skip: store === 'postgres' ? false : 'PostgreSQL only: several instances share one PostgreSQL database' }, async (t) => {
+  const databaseUrl = await testDatabaseUrl(t)
+  const [a, b] = await Promise.all([startInstance(t, databaseUrl), startInstance(t, databaseUrl)])
 
-    const userId = (await httpRequest<any>(a, 'POST', `${API}/users`, keyed('user', { name: 'Shared' }))).body.id
-    const replayedUser = await httpRequest<any>(b, 'POST', `${API}/users`, keyed('user', { name: 'Shared' }))
-    t.equal(replayedUser.headers['idempotent-replayed'], 'true', 'a key used on one instance is replayed by the other')
-    t.equal(replayedUser.body.id, userId)
-    t.equal((await httpRequest(b, 'POST', `${API}/users`, keyed('user', { name: 'Other' }))).status, 422, 'and refused there with another body')
+  const userId = (await a.request('POST', `${API}/users`, keyed('user', { name: 'Shared' }))).body.id
+  const replayedUser = await b.request('POST', `${API}/users`, keyed('user', { name: 'Shared' }))
+  t.equal(replayedUser.headers['idempotent-replayed'], 'true', 'a key used on one instance is replayed by the other')
+  t.equal(replayedUser.body.id, userId)
+  t.equal((await b.request('POST', `${API}/users`, keyed('user', { name: 'Other' }))).status, 422, 'and refused there with another body')
 
-    // The same create through both at once, as a client retrying through a load balancer would.
-    const body = { title: 'Both', messages: [{ role: 'user', content: 'once' }] }
-    const replies = await Promise.all(Array.from({ length: 24 }, (_, i) =>
-      httpRequest(i % 2 === 0 ? a : b, 'POST', `${API}/users/${userId}/conversations`, keyed('burst', body))))
-    t.same(new Set(replies.map((reply) => reply.status)), new Set([201]))
-    t.equal(new Set(replies.map((reply) => reply.text)).size, 1, 'one answer, byte for byte, from both instances')
-    t.equal(replies.filter((reply) => reply.headers['idempotent-replayed'] === undefined).length, 1, 'made once')
-    t.equal(await count(database.url, 'Conversation'), 1, 'one conversation stored')
-    t.equal(await count(database.url, 'Message'), 1, 'with its message once')
-  })
-}
+  // The same create through both at once, as a client retrying through a load balancer would.
+  const body = { title: 'Both', messages: [{ role: 'user', content: 'once' }] }
+  const replies = await Promise.all(Array.from({ length: 24 }, (_, i) =>
+    (i % 2 === 0 ? a : b).request('POST', `${API}/users/${userId}/conversations`, keyed('burst', body))))
+  t.same(new Set(replies.map((reply) => reply.status)), new Set([201]))
+  t.equal(new Set(replies.map((reply) => reply.text)).size, 1, 'one answer, byte for byte, from both instances')
+  t.equal(replies.filter((reply) => reply.headers['idempotent-replayed'] === undefined).length, 1, 'made once')
+  t.equal(await count(databaseUrl, 'Conversation'), 1, 'one conversation stored')
+  t.equal(await count(databaseUrl, 'Message'), 1, 'with its message once')
+})
 
 t.test('kill -9 mid-load: every retry replays or applies, nothing is stored twice', async (t) => {
-  const database = await createDatabase(t)
-  t.teardown(database.drop)
-  const first = await startInstance(database.url)
-  t.teardown(() => { first.child.kill('SIGKILL') })
-  const userId = (await httpRequest<any>(first.origin, 'POST', `${API}/users`, { body: { name: 'Crash' } })).body.id
+  const databaseUrl = await testDatabaseUrl(t)
+  const first = await startInstance(t, databaseUrl)
+  const userId = (await first.createUser({ name: 'Crash' })).id
   const url = `${API}/users/${userId}/conversations`
   const bodyOf = (key: string) => ({ title: key, messages: [{ role: 'user', content: `from ${key}` }] })
 
   const sent: string[] = []
   const answered = new Map<string, Reply>()
-  const worker = async (n: number) => {
-    try {
-      for (let i = 0; ; i++) {
-        const key = `w${n}-${i}`
-        sent.push(key)
-        const reply = await httpRequest(first.origin, 'POST', url, keyed(key, bodyOf(key)))
-        if (reply.status !== 201) throw new Error(`create answered ${reply.status}`)
-        answered.set(key, reply)
-      }
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error // fetch failed: the server is gone
-    }
-  }
-  const killMidLoad = async () => {
-    while (answered.size < 100) await new Promise((resolve) => setTimeout(resolve, 5))
-    first.child.kill('SIGKILL')
-  }
-  await Promise.all([killMidLoad(), ...Array.from({ length: 8 }, (_, n) => worker(n))])
+  await loadUntilKilled(first, {
+    workers: 8,
+    what: '100 keyed creates answered before the kill',
+    killWhen: () => answered.size >= 100,
+    write: async (n, i) => {
+      const key = `w${n}-${i}`
+      sent.push(key)
+      const reply = await first.request('POST', url, keyed(key, bodyOf(key)))
+      if (reply.status !== 201) throw new Error(`create answered ${reply.status}`)
+      answered.set(key, reply)
+    },
+  })
   t.ok(sent.length > answered.size, `${answered.size} of ${sent.length} creates answered before the kill; the rest were in flight`)
 
-  const second = await startInstance(database.url)
-  t.teardown(() => stop(second.child))
+  const second = await startInstance(t, databaseUrl)
   let replayed = 0
   let applied = 0
   for (const key of sent) {
-    const retry = await httpRequest(second.origin, 'POST', url, keyed(key, bodyOf(key)))
+    const retry = await second.request('POST', url, keyed(key, bodyOf(key)))
     const before = answered.get(key)
     if (before !== undefined) {
       t.same(answerOf(retry), answerOf(before), `${key}: an answered create is replayed byte for byte`)
@@ -85,9 +71,9 @@ t.test('kill -9 mid-load: every retry replays or applies, nothing is stored twic
     else applied++
   }
   t.ok(replayed >= answered.size, `${replayed} replayed, ${applied} applied on retry`)
-  const titles = await runSql(database.url, 'SELECT title, COUNT(*) AS n FROM "Conversation" GROUP BY title HAVING COUNT(*) > 1')
+  const titles = await runSql(databaseUrl, 'SELECT title, COUNT(*) AS n FROM "Conversation" GROUP BY title HAVING COUNT(*) > 1')
   t.same(titles, [], 'no create stored twice')
-  t.equal(await count(database.url, 'Conversation'), sent.length, 'every create sent is stored, once')
-  t.equal(await count(database.url, 'Message'), sent.length, 'with its message, once')
-  t.equal(await count(database.url, 'IdempotencyKey'), sent.length, 'and its key')
+  t.equal(await count(databaseUrl, 'Conversation'), sent.length, 'every create sent is stored, once')
+  t.equal(await count(databaseUrl, 'Message'), sent.length, 'with its message, once')
+  t.equal(await count(databaseUrl, 'IdempotencyKey'), sent.length, 'and its key')
 })

@@ -1,103 +1,144 @@
 // `npm run db:copy`: an SQLite deployment moved to PostgreSQL (and back) answers every read the same, and every
-// retry with an Idempotency-Key kept gets its first answer.
+// retry with an Idempotency-Key kept gets its first answer; a copy that fails part-way leaves its target as it was.
+// It needs both stores, so it runs on the PostgreSQL pass.
+// stores: postgres
 import { join } from 'node:path'
 import t from 'tap'
-import { API, createDatabase, snapshot, startApp, store, tempDir, type Reply, type TestApp } from '../helper.js'
-import { runScript } from '../server-process.js'
+import type { Provider } from '../../src/store/migrate/index.js'
+import { API, runScript, runSql, startApp, storeContents, tempDir, testDatabaseUrl, type Fixtures, type Reply, type TestApp } from '../helper.js'
 
-if (store !== 'postgres') {
-  t.pass('runs on the PostgreSQL pass: it needs both stores')
-} else {
-  t.test('copies users, conversations and messages with their ids, timestamps and order', async (t) => {
-    const sqliteUrl = `file:${join(tempDir(t), 'source.db')}`
-    const source = await startApp(t, sqliteUrl)
-    const ids = await fill(source.request)
-    // Two keyed creates, one applied and one refused (its 409 kept for the key): a retry after the move must
-    // get each first answer again. Metadata keys out of order: PostgreSQL's jsonb would sort them.
-    const keyed = [
-      { url: `${API}/users/${ids.users[0]}/conversations`, body: { title: 'Keyed', metadata: { zeta: '1', a: '2' }, messages: [{ role: 'user', content: 'once' }] }, key: 'move-1' },
-      { url: `${API}/users`, body: { name: 'Twin', email: 'ada@example.com' }, key: 'move-2' },
-    ]
-    const send = (request: TestApp['request'], { url, body, key }: typeof keyed[number]) => request('POST', url, { body, headers: { 'idempotency-key': key } })
-    const firsts: Reply[] = []
-    for (const create of keyed) firsts.push(await send(source.request, create))
-    t.same(firsts.map((reply) => reply.status), [201, 409])
-    const before = await readEverything(source.request, ids.users)
-    await source.app.close()
-    const replaysOn = async (request: TestApp['request'], where: string) => {
-      for (const [i, create] of keyed.entries()) {
-        const replay = await send(request, create)
-        t.same({ status: replay.status, text: replay.text }, { status: firsts[i]!.status, text: firsts[i]!.text }, `${where}: ${create.key} replays its first answer`)
-        t.equal(replay.headers['idempotent-replayed'], 'true')
-      }
+t.test('copies users, conversations and messages with their ids, timestamps and order', async (t) => {
+  const sqliteUrl = await testDatabaseUrl(t, { provider: 'sqlite' })
+  const source = await startApp(t, { databaseUrl: sqliteUrl })
+  const ids = await fill(source)
+  // Two keyed creates, one applied and one refused (its 409 kept for the key): a retry after the move must
+  // get each first answer again. Metadata keys out of order: PostgreSQL's jsonb would sort them.
+  const keyed = [
+    { url: `${API}/users/${ids.users[0]}/conversations`, body: { title: 'Keyed', metadata: { zeta: '1', a: '2' }, messages: [{ role: 'user', content: 'once' }] }, key: 'move-1' },
+    { url: `${API}/users`, body: { name: 'Twin', email: 'ada@example.com' }, key: 'move-2' },
+  ]
+  const send = (request: TestApp['request'], { url, body, key }: typeof keyed[number]) => request('POST', url, { body, headers: { 'idempotency-key': key } })
+  const firsts: Reply[] = []
+  for (const create of keyed) firsts.push(await send(source.request, create))
+  t.same(firsts.map((reply) => reply.status), [201, 409])
+  const before = await readEverything(source.request, ids.users)
+  await source.app.close()
+  const replaysOn = async (request: TestApp['request'], where: string) => {
+    for (const [i, create] of keyed.entries()) {
+      const replay = await send(request, create)
+      t.same({ status: replay.status, text: replay.text }, { status: firsts[i]!.status, text: firsts[i]!.text }, `${where}: ${create.key} replays its first answer`)
+      t.equal(replay.headers['idempotent-replayed'], 'true')
     }
+  }
 
-    const postgres = await createDatabase(t, 'postgres')
-    t.teardown(postgres.drop)
-    const copy = await dbCopy('--from', sqliteUrl, '--to', postgres.url)
-    t.equal(copy.code, 0, copy.output)
-    t.match(copy.output, /done: 3 users, 6 conversations, 12 messages, 2 idempotency keys copied and verified/)
+  const postgresUrl = await testDatabaseUrl(t, { provider: 'postgres' })
+  const copy = await dbCopy('--from', sqliteUrl, '--to', postgresUrl)
+  t.equal(copy.code, 0, copy.output)
+  t.match(copy.output, /done: 3 users, 6 conversations, 12 messages, 2 idempotency keys copied and verified/)
 
-    const target = await startApp(t, postgres.url)
-    t.same(await readEverything(target.request, ids.users), before, 'every read answers the same on the copy')
-    await replaysOn(target.request, 'on PostgreSQL')
-    t.same(await readEverything(target.request, ids.users), before, 'and the replays stored nothing')
-    for (const id of ids.deletedConversations) {
-      t.equal((await target.request('GET', `${API}/conversations/${id}`)).status, 404)
-    }
-    // Ids carry on past the source's counters, so a deleted id is never handed out again.
-    const user = await target.request('POST', `${API}/users`, { body: { name: 'After the move' } })
-    t.ok(user.body.id > ids.highestUser, `new user id ${user.body.id} > ${ids.highestUser}`)
-    const conversation = await target.request('POST', `${API}/users/${user.body.id}/conversations`, {
-      body: { messages: [{ role: 'user', content: 'hello' }] },
-    })
-    t.ok(conversation.body.id > ids.highestConversation, `new conversation id ${conversation.body.id} > ${ids.highestConversation}`)
-    t.ok(conversation.body.messages[0].id > ids.highestMessage)
-    t.equal((await target.request('POST', `${API}/users`, { body: { name: 'x', email: 'ada@example.com' } })).status, 409,
-      'unique emails are enforced on the copy')
-
-    // And back: PostgreSQL to a new SQLite file gives the same answers again.
-    await target.app.close()
-    const backUrl = `file:${join(tempDir(t), 'back.db')}`
-    const back = await dbCopy('--from', postgres.url, '--to', backUrl)
-    t.equal(back.code, 0, back.output)
-    const returned = await startApp(t, backUrl)
-    t.same(await readEverything(returned.request, ids.users), before)
-    await replaysOn(returned.request, 'back on SQLite')
+  const target = await startApp(t, { databaseUrl: postgresUrl })
+  t.same(await readEverything(target.request, ids.users), before, 'every read answers the same on the copy')
+  await replaysOn(target.request, 'on PostgreSQL')
+  t.same(await readEverything(target.request, ids.users), before, 'and the replays stored nothing')
+  for (const id of ids.deletedConversations) {
+    t.equal((await target.request('GET', `${API}/conversations/${id}`)).status, 404)
+  }
+  // Ids carry on past the source's counters, so a deleted id is never handed out again.
+  const user = await target.request('POST', `${API}/users`, { body: { name: 'After the move' } })
+  t.ok(user.body.id > ids.highestUser, `new user id ${user.body.id} > ${ids.highestUser}`)
+  const conversation = await target.request('POST', `${API}/users/${user.body.id}/conversations`, {
+    body: { messages: [{ role: 'user', content: 'hello' }] },
   })
+  t.ok(conversation.body.id > ids.highestConversation, `new conversation id ${conversation.body.id} > ${ids.highestConversation}`)
+  t.ok(conversation.body.messages[0].id > ids.highestMessage)
+  t.equal((await target.request('POST', `${API}/users`, { body: { name: 'x', email: 'ada@example.com' } })).status, 409,
+    'unique emails are enforced on the copy')
 
-  t.test('refuses a non-empty target unless forced, and leaves it untouched', async (t) => {
-    const sqliteUrl = `file:${join(tempDir(t), 'source.db')}`
-    const source = await startApp(t, sqliteUrl)
-    await fill(source.request)
+  // And back: PostgreSQL to a new SQLite file gives the same answers again.
+  await target.app.close()
+  const backUrl = await testDatabaseUrl(t, { provider: 'sqlite', migrated: false })
+  const back = await dbCopy('--from', postgresUrl, '--to', backUrl)
+  t.equal(back.code, 0, back.output)
+  const returned = await startApp(t, { databaseUrl: backUrl })
+  t.same(await readEverything(returned.request, ids.users), before)
+  await replaysOn(returned.request, 'back on SQLite')
+})
+
+t.test('refuses a non-empty target unless forced, and leaves it untouched', async (t) => {
+  const sqliteUrl = await testDatabaseUrl(t, { provider: 'sqlite' })
+  const source = await startApp(t, { databaseUrl: sqliteUrl })
+  await fill(source)
+  await source.app.close()
+
+  const postgresUrl = await testDatabaseUrl(t, { provider: 'postgres' })
+  const target = await startApp(t, { databaseUrl: postgresUrl })
+  await target.createUser({ name: 'Already here' })
+  await target.app.close()
+  const untouched = await storeContents(postgresUrl)
+
+  const refused = await dbCopy('--from', sqliteUrl, '--to', postgresUrl)
+  t.equal(refused.code, 1)
+  t.match(refused.output, /the target already holds 1 users, 0 conversations, 0 messages, 0 idempotency keys; pass --force to replace it/)
+  t.equal(await storeContents(postgresUrl), untouched, 'a refused copy changes nothing')
+
+  const forced = await dbCopy('--from', sqliteUrl, '--to', postgresUrl, '--force')
+  t.equal(forced.code, 0, forced.output)
+  t.match(forced.output, /done: 3 users, 5 conversations, 11 messages, 0 idempotency keys copied and verified/)
+})
+
+/** Makes `databaseUrl` refuse every insert into `table`, with an error no copy expects. */
+async function refuseInserts (databaseUrl: string, provider: Provider, table: string): Promise<void> {
+  if (provider === 'sqlite') {
+    // A runtime error (integer overflow): SQLite's RAISE reads as a constraint failure, which a copy might expect.
+    await runSql(databaseUrl, `CREATE TRIGGER refuse_inserts BEFORE INSERT ON "${table}" BEGIN SELECT abs(-9223372036854775808); END`)
+    return
+  }
+  await runSql(databaseUrl, `
+    CREATE FUNCTION refuse_inserts() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+    CREATE TRIGGER refuse_inserts BEFORE INSERT ON "${table}" FOR EACH ROW EXECUTE FUNCTION refuse_inserts()`)
+}
+
+// The target is written in one transaction: the forced copy empties it, copies users, conversations and messages
+// and moves their id counters before the last table's insert fails, and all of that must be undone.
+for (const [from, to] of [['sqlite', 'postgres'], ['postgres', 'sqlite']] as const) {
+  t.test(`a copy from ${from} that fails part-way leaves the ${to} target as it was`, async (t) => {
+    const sourceUrl = await testDatabaseUrl(t, { provider: from })
+    const source = await startApp(t, { databaseUrl: sourceUrl })
+    const ids = await fill(source)
+    // A key, so the copy has a last table to fail on after every other is written.
+    const keyed = await source.request('POST', `${API}/users/${ids.users[0]}/conversations`, { body: { title: 'Keyed' }, headers: { 'idempotency-key': 'part-way' } })
+    t.equal(keyed.status, 201)
     await source.app.close()
 
-    const postgres = await createDatabase(t, 'postgres')
-    t.teardown(postgres.drop)
-    const target = await startApp(t, postgres.url)
-    await target.request('POST', `${API}/users`, { body: { name: 'Already here' } })
+    const targetUrl = await testDatabaseUrl(t, { provider: to })
+    const target = await startApp(t, { databaseUrl: targetUrl })
+    const owner = await target.createUser({ name: 'Already here' })
+    await target.createConversation(owner.id, { title: 'kept', messages: [{ role: 'user', content: 'kept too' }] })
     await target.app.close()
-    const untouched = await snapshot(postgres.url)
+    await refuseInserts(targetUrl, to, 'IdempotencyKey')
+    const untouched = await storeContents(targetUrl)
 
-    const refused = await dbCopy('--from', sqliteUrl, '--to', postgres.url)
-    t.equal(refused.code, 1)
-    t.match(refused.output, /the target already holds 1 users, 0 conversations, 0 messages, 0 idempotency keys; pass --force to replace it/)
-    t.equal(await snapshot(postgres.url), untouched, 'a refused copy changes nothing')
-
-    const forced = await dbCopy('--from', sqliteUrl, '--to', postgres.url, '--force')
-    t.equal(forced.code, 0, forced.output)
-    t.match(forced.output, /done: 3 users, 5 conversations, 11 messages, 0 idempotency keys copied and verified/)
-  })
-
-  t.test('says what is wrong with its arguments', async (t) => {
-    const missing = await dbCopy('--from', `file:${join(tempDir(t), 'nothing-here.db')}`, '--to', 'file:/tmp/unused.db')
-    t.equal(missing.code, 1)
-    t.match(missing.output, /no SQLite database at/)
-    const usage = await dbCopy('--from', 'file:./a.db')
-    t.equal(usage.code, 1)
-    t.match(usage.output, /usage: npm run db:copy -- --from <database url> --to <database url> \[--force\]/)
+    const failed = await dbCopy('--from', sourceUrl, '--to', targetUrl, '--force')
+    t.equal(failed.code, 1, failed.output)
+    t.match(failed.output, to === 'sqlite' ? /integer overflow/ : /refused by the test/, 'it fails on the refused insert')
+    t.match(failed.output, /replacing the target's 1 users, 1 conversations, 1 messages, 0 idempotency keys/, 'after emptying the target')
+    t.match(failed.output, /Message: 11 rows/, 'and copying every table before the last')
+    t.notMatch(failed.output, /done:/)
+    const after = JSON.parse(await storeContents(targetUrl))
+    const before = JSON.parse(untouched)
+    t.same(after.rows, before.rows, 'every row of the target as it was')
+    t.same(after.counters, before.counters, 'and every id counter')
   })
 }
+
+t.test('says what is wrong with its arguments', async (t) => {
+  const missing = await dbCopy('--from', `file:${join(tempDir(t), 'nothing-here.db')}`, '--to', 'file:/tmp/unused.db')
+  t.equal(missing.code, 1)
+  t.match(missing.output, /no SQLite database at/)
+  const usage = await dbCopy('--from', 'file:./a.db')
+  t.equal(usage.code, 1)
+  t.match(usage.output, /usage: npm run db:copy -- --from <database url> --to <database url> \[--force\]/)
+})
 
 interface Filled {
   users: number[]
@@ -108,40 +149,39 @@ interface Filled {
 }
 
 /** Three users, five conversations, eleven messages, with gaps in every id sequence and at their ends. */
-async function fill (request: TestApp['request']): Promise<Filled> {
-  const post = async (url: string, body: unknown) => (await request('POST', `${API}${url}`, { body })).body
-  const users: any[] = []
-  for (const [name, email] of [['Ada', 'ada@example.com'], ['Gone', undefined], ['Grace', undefined], ['Linus', 'l@example.org'], ['Last', undefined]]) {
-    users.push(await post('/users', { name, email }))
+async function fill (app: Fixtures & Pick<TestApp, 'request'>): Promise<Filled> {
+  const users = []
+  for (const [name, email] of [['Ada', 'ada@example.com'], ['Gone', undefined], ['Grace', undefined], ['Linus', 'l@example.org'], ['Last', undefined]] as const) {
+    users.push(await app.createUser({ name, email }))
   }
-  const conversations: any[] = []
-  const say = (content: string, role = 'user') => ({ role, content })
-  conversations.push(await post(`/users/${users[0].id}/conversations`, { title: 'Lisbon', metadata: { model: 'm1', 'ü/~': 'ö' }, messages: [say('hi'), say('hello', 'assistant')] }))
-  conversations.push(await post(`/users/${users[0].id}/conversations`, { messages: [say('deleted soon')] }))
-  conversations.push(await post(`/users/${users[1].id}/conversations`, { title: 'goes with its user', messages: [say('x')] }))
-  conversations.push(await post(`/users/${users[0].id}/conversations`, {}))
-  conversations.push(await post(`/users/${users[2].id}/conversations`, { title: null, messages: [say('system prompt', 'system'), say('q'), say('a', 'assistant')] }))
-  conversations.push(await post(`/users/${users[3].id}/conversations`, { title: 'Rust', metadata: { lang: 'en' } }))
-  conversations.push(await post(`/users/${users[3].id}/conversations`, { title: 'kernel' }))
-  conversations.push(await post(`/users/${users[0].id}/conversations`, { title: 'deleted last' }))
+  const conversations = []
+  const say = (content: string, role: 'user' | 'assistant' | 'system' = 'user') => ({ role, content })
+  conversations.push(await app.createConversation(users[0]!.id, { title: 'Lisbon', metadata: { model: 'm1', 'ü/~': 'ö' }, messages: [say('hi'), say('hello', 'assistant')] }))
+  conversations.push(await app.createConversation(users[0]!.id, { messages: [say('deleted soon')] }))
+  conversations.push(await app.createConversation(users[1]!.id, { title: 'goes with its user', messages: [say('x')] }))
+  conversations.push(await app.createConversation(users[0]!.id, {}))
+  conversations.push(await app.createConversation(users[2]!.id, { title: null, messages: [say('system prompt', 'system'), say('q'), say('a', 'assistant')] }))
+  conversations.push(await app.createConversation(users[3]!.id, { title: 'Rust', metadata: { lang: 'en' } }))
+  conversations.push(await app.createConversation(users[3]!.id, { title: 'kernel' }))
+  conversations.push(await app.createConversation(users[0]!.id, { title: 'deleted last' }))
   // Later messages move updatedAt, so the list order differs from the creation order.
-  await post(`/conversations/${conversations[0].id}/messages`, say('one more'))
-  await post(`/conversations/${conversations[5].id}/messages`, say('first'))
-  await post(`/conversations/${conversations[5].id}/messages`, say('second', 'assistant'))
-  await post(`/conversations/${conversations[3].id}/messages`, say('late'))
-  await post(`/conversations/${conversations[6].id}/messages`, say('k1'))
-  await post(`/conversations/${conversations[6].id}/messages`, say('k2'))
-  const lastMessage = await post(`/conversations/${conversations[7].id}/messages`, say('gone with its conversation'))
+  await app.postMessage(conversations[0]!.id, say('one more'))
+  await app.postMessage(conversations[5]!.id, say('first'))
+  await app.postMessage(conversations[5]!.id, say('second', 'assistant'))
+  await app.postMessage(conversations[3]!.id, say('late'))
+  await app.postMessage(conversations[6]!.id, say('k1'))
+  await app.postMessage(conversations[6]!.id, say('k2'))
+  const lastMessage = await app.postMessage(conversations[7]!.id, say('gone with its conversation'))
 
-  await request('DELETE', `${API}/conversations/${conversations[1].id}`)
-  await request('DELETE', `${API}/conversations/${conversations[7].id}`)
-  await request('DELETE', `${API}/users/${users[1].id}`)
-  await request('DELETE', `${API}/users/${users[4].id}`)
+  for (const url of [`/conversations/${conversations[1]!.id}`, `/conversations/${conversations[7]!.id}`, `/users/${users[1]!.id}`, `/users/${users[4]!.id}`]) {
+    const deleted = await app.request('DELETE', `${API}${url}`)
+    if (deleted.status !== 204) throw new Error(`DELETE ${url} → ${deleted.status}`)
+  }
   return {
-    users: [users[0].id, users[2].id, users[3].id],
-    deletedConversations: [conversations[1].id, conversations[2].id, conversations[7].id],
-    highestUser: users[4].id,
-    highestConversation: conversations[7].id,
+    users: [users[0]!.id, users[2]!.id, users[3]!.id],
+    deletedConversations: [conversations[1]!.id, conversations[2]!.id, conversations[7]!.id],
+    highestUser: users[4]!.id,
+    highestConversation: conversations[7]!.id,
     highestMessage: lastMessage.id,
   }
 }
@@ -162,5 +202,5 @@ async function readEverything (request: TestApp['request'], users: number[]): Pr
 }
 
 function dbCopy (...args: string[]) {
-  return runScript('scripts/db-copy.ts', args)
+  return runScript('db-copy', args)
 }

@@ -4,6 +4,7 @@
 // scripts/ensure-generated.sh says in one line that the Prisma clients are missing. The ensure scripts run
 // with a PATH holding only fakes (apt-get, sudo, id, env, true), so no real package manager can run here,
 // and check a fake binary path.
+// stores: none
 import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'

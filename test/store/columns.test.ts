@@ -1,11 +1,14 @@
 // Column maps type the data path from the spec. The `@ts-expect-error` lines are the proof that a map out
-// of step with its schema does not compile: `npx tsc --noEmit -p .` (CI, lint) fails if any of them
-// compiles. The tests below them check what the maps turn into at run time.
+// of step with its schema does not compile: the first test compiles this file without them and fails if any
+// of those lines compiles (as `npx tsc --noEmit -p .` would). The tests below check what the maps turn into
+// at run time.
+// stores: none
 import t from 'tap'
 import { columns, messageColumns, queryRows, type Columns } from '../../src/store/columns.js'
 import type { PrismaClient } from '../../src/store/database.js'
 import { dialectOf, sql, type Sql } from '../../src/store/dialect.js'
 import type { Conversation, Message } from '../../src/store/models.js'
+import { assertExpectedTypeErrors } from '../contract/expected-type-errors.js'
 
 const stored = {
   id: sql`id`,
@@ -18,23 +21,27 @@ const stored = {
 
 columns<Conversation>({ ...stored, messageCount: sql`"messageCount"` })
 
-// @ts-expect-error -- missing a required property (messageCount): every response would lack it
+// @ts-expect-error -- TS2741: missing a required property (messageCount): every response would lack it
 columns<Conversation>({ ...stored })
 
-// @ts-expect-error -- a misspelled property (messageCnt) is refused, and messageCount is then missing
+// @ts-expect-error -- TS2561: a misspelled property (messageCnt) is refused, and messageCount is then missing
 columns<Conversation>({ ...stored, messageCnt: sql`"messageCount"` })
 
-// @ts-expect-error -- an extra property the schema does not have
+// @ts-expect-error -- TS2353: an extra property the schema does not have
 columns<Conversation>({ ...stored, messageCount: sql`"messageCount"`, deletedAt: sql`"deletedAt"` })
 
-// @ts-expect-error -- an optional property must be selected too, or it silently goes missing
+// @ts-expect-error -- TS2741: an optional property must be selected too, or it silently goes missing
 columns<{ id: number, note?: string }>({ id: sql`id` })
 
-// @ts-expect-error -- every entry is SQL, not a value computed in JS per row
+// @ts-expect-error -- TS2322: every entry is SQL, not a value computed in JS per row
 columns<{ id: number }>({ id: 1 })
 
-// @ts-expect-error -- the same keys with other value types are other rows
+// @ts-expect-error -- TS2322: the same keys with other value types are other rows
 columns<{ id: number }>({ id: sql`id` }) satisfies Columns<{ id: string }>
+
+t.test('a column map out of step with its row type does not compile', async (t) => {
+  assertExpectedTypeErrors(t, 'test/store/columns.test.ts')
+})
 
 /** A client that records the statements it is given and answers with `rows`. */
 function recorder (rows: unknown[]) {
@@ -64,9 +71,9 @@ t.test('queryRows sends the statement built around the list, and types rows by t
   t.equal(sent[0]!.text, `SELECT ${message.list.text} FROM "Message" WHERE id = $1`)
   t.same(sent[0]!.values, [1])
 
-  // The row type comes from the columns alone (no contextual type to infer it from): Message, not any.
-  const messages: Message[] = rows
-  // @ts-expect-error -- message columns make Message rows, never Conversation rows
-  const conversations: Conversation[] = rows
-  t.equal(messages, conversations)
+  // The row type comes from the columns alone (no contextual type to infer it from): Message, not any, which
+  // would satisfy both (the first test fails if the second line compiles).
+  void (rows satisfies Message[])
+  // @ts-expect-error -- TS2739: message columns make Message rows, never Conversation rows
+  void (rows satisfies Conversation[])
 })

@@ -3,18 +3,16 @@
 import Sqlite from 'better-sqlite3'
 import t from 'tap'
 import { sqliteFile } from '../../src/store/database-url.js'
-import { API, createDatabase, startApp, store, TEST_DATABASE_URL } from '../helper.js'
+import { API, startApp, store, TEST_DATABASE_URL, testDatabaseUrl } from '../helper.js'
 import { cuttableProxy } from '../tcp-proxy.js'
 
 t.test('PostgreSQL unreachable: 503 with Retry-After, then recovery', { skip: store === 'postgres' ? false : 'PostgreSQL only' }, async (t) => {
-  const database = await createDatabase(t, 'postgres')
-  t.teardown(database.drop)
-  const url = new URL(database.url)
+  const url = new URL(await testDatabaseUrl(t))
   const proxy = await cuttableProxy(new URL(TEST_DATABASE_URL))
   t.teardown(proxy.cut)
   url.host = `127.0.0.1:${proxy.port}`
-  const { request } = await startApp(t, url.toString())
-  const user = (await request('POST', `${API}/users`, { body: { name: 'Ada' } })).body
+  const { request, createUser } = await startApp(t, { databaseUrl: url.toString() })
+  const user = await createUser()
 
   await proxy.cut()
   for (const [method, path, body] of [['GET', `${API}/users/${user.id}`], ['POST', `${API}/users`, { name: 'Bo' }]] as const) {

@@ -1,4 +1,5 @@
 // PgBouncer's parameter is ours to read and pg's never to see; the rest of the URL goes through untouched.
+// stores: none
 import t from 'tap'
 import { postgresTarget } from '../../src/store/database-url.js'
 

@@ -4,10 +4,10 @@
 import t from 'tap'
 import { openDatabase } from '../../src/store/database.js'
 import { createIdempotencyKeyStore } from '../../src/store/idempotency-keys.js'
-import { freshDatabaseUrl, runSql } from '../helper.js'
+import { runSql, testDatabaseUrl } from '../helper.js'
 
 t.test('the sweep deletes every expired key and only those', async (t) => {
-  const url = await freshDatabaseUrl(t)
+  const url = await testDatabaseUrl(t)
   const database = await openDatabase(url, { info: () => {}, warn: () => {} })
   t.teardown(() => database.close())
   const now = Date.now()
