@@ -104,7 +104,7 @@ function runPass (provider: Provider, files: string[], env: Record<string, strin
   rmSync(output, { recursive: true, force: true })
   mkdirSync(output, { recursive: true })
   const tap = join(projectRoot, 'node_modules', '.bin', 'tap')
-  const child = spawn(tap, ['--output-dir', output, '--reporter', 'tap', ...tapArgs, ...files], {
+  const child = spawn(tap, ['--output-dir', output, '--reporter', 'tap', '--jobs', '2', ...tapArgs, ...files], {
     cwd: projectRoot,
     env: { ...process.env, ...env, TRACKBOT_TEST_STORE: provider },
     stdio: ['ignore', 'pipe', 'pipe'],
