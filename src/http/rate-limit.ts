@@ -27,10 +27,11 @@ export class TooManyRequests extends Error {
  * end). The limit guards the service against a greedy client; it holds no data, so while it cannot count, a 503
  * would turn a Redis outage into an outage of the whole API for every client, which is worse than a minute of
  * uncounted requests. Commands fail at once while disconnected (no offline queue) and after 500 ms when Redis
- * hangs, so a request waits at most that long on it.
+ * hangs, so a request waits at most that long on it. A command timing out is no client error, so a Redis that
+ * hangs would go unlogged: a socket silent that long while a reply is awaited is ended with one, and reconnected.
  */
 function connectRedis (RedisClient: typeof Redis, url: string, log: FastifyBaseLogger): Redis {
-  const redis = new RedisClient(url, { connectTimeout: 500, commandTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false })
+  const redis = new RedisClient(url, { connectTimeout: 500, commandTimeout: 500, socketTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false })
   let down = false
   redis.on('error', (error: Error) => {
     if (down) return
