@@ -1,26 +1,23 @@
-// `npm run check:generated`, in CI and by hand: generated/trackbot.ts must be exactly what
-// openapi-typescript makes of the spec now. When it is not, prints the difference and says which side
-// moved, from git: the spec (regenerate) or the generated file (edited by hand).
+// `npm run check:generated`, in CI and by hand: each contract version's generated/<version>.ts must be exactly
+// what openapi-typescript makes of its spec, openapi/<version>.yaml, now. When one is not, prints the difference
+// and says which side moved, from git: the spec (regenerate) or the generated file (edited by hand).
 // Paths are relative to the working directory (npm runs scripts at the package root), so a test can
 // run it on a copy of the two files.
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { CONTRACT_VERSIONS } from '../src/contract/spec.js'
 import { projectRoot } from '../src/project-root.js'
-
-const spec = 'openapi/trackbot.yaml'
-const generated = 'generated/trackbot.ts'
 
 function git (...args: string[]): { ok: boolean, status: number | null, out: string } {
   const result = spawnSync('git', args, { encoding: 'utf8' })
   return { ok: result.status === 0, status: result.status, out: (result.stdout ?? '').trim() }
 }
 
-const regenerate = `run \`npm run generate:types\` and commit ${generated}`
-
 /** Which side changed, as git tells it: uncommitted edits first, else the commits that last touched each. */
-function whichSideChanged (): string {
+function whichSideChanged (spec: string, generated: string): string {
+  const regenerate = `run \`npm run generate:types\` and commit ${generated}`
   if (!git('rev-parse', '--verify', '--quiet', 'HEAD').ok) return `Not a git checkout with commits, so which side changed is unknown: ${regenerate}.`
   // `git diff --quiet` exits 1 when the file differs from HEAD (staged or not).
   const edited = (path: string) => git('diff', '--quiet', 'HEAD', '--', path).status === 1
@@ -44,7 +41,13 @@ function whichSideChanged (): string {
 
 const dir = mkdtempSync(join(tmpdir(), 'trackbot-types-'))
 try {
-  const fresh = join(dir, 'trackbot.ts')
+  for (const version of CONTRACT_VERSIONS) check(`openapi/${version}.yaml`, `generated/${version}.ts`)
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
+
+function check (spec: string, generated: string): void {
+  const fresh = join(dir, generated.replace('/', '-'))
   const made = spawnSync(join(projectRoot, 'node_modules', '.bin', 'openapi-typescript'), [spec, '-o', fresh], { stdio: ['ignore', 'ignore', 'inherit'] })
   if (made.status !== 0) {
     console.error(`openapi-typescript could not read ${spec} (above).`)
@@ -55,9 +58,7 @@ try {
     // - is the committed file, + what the spec gives now.
     const diff = spawnSync('diff', ['-u', '--label', `${generated} (as it is)`, '--label', `${generated} (from ${spec})`, generated, fresh], { encoding: 'utf8' })
     console.error(`${generated} does not match ${spec}:\n${diff.stdout}`)
-    console.error(whichSideChanged())
+    console.error(whichSideChanged(spec, generated))
     process.exitCode = 1
   }
-} finally {
-  rmSync(dir, { recursive: true, force: true })
 }

@@ -3,7 +3,8 @@
 // developer have something real to look at. The same seed gives the same data.
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../src/config.js'
-import { readSpec, storeLimits } from '../src/contract/spec.js'
+import { storeLimits } from '../src/contract/spec.js'
+import { UnknownToolCall } from '../src/store/stored-messages.js'
 import { openDatabase } from '../src/store/database.js'
 import { createRepositories, fullListsOn } from '../src/store/repositories.js'
 import type { NewConversation } from '../src/store/models.js'
@@ -94,7 +95,7 @@ async function main (): Promise<void> {
 
   const { databaseUrl } = loadConfig()
   const database = await openDatabase(databaseUrl, { info: () => {}, warn: console.warn })
-  const repositories = createRepositories(database.prisma, database.provider, storeLimits(readSpec()), { fullLists: fullListsOn(database) })
+  const repositories = createRepositories(database.prisma, database.provider, storeLimits(), { fullLists: fullListsOn(database) }).v2
   let conversations = 0
   let messages = 0
   try {
@@ -108,7 +109,7 @@ async function main (): Promise<void> {
       for (let c = 0; c < count; c++) {
         const topic = pick(TOPICS)
         const created = await repositories.conversations.create(user.id, conversationFrom(topic, 1 + Math.floor(next() * topic.turns.length), next() < 0.5))
-        if (created === null) throw new Error(`user ${user.id} vanished while seeding`)
+        if (created === null || created instanceof UnknownToolCall) throw new Error(`user ${user.id} vanished while seeding`)
         conversations++
         messages += created.messages.length
       }

@@ -5,9 +5,11 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { watch } from 'node:fs'
 import { join } from 'node:path'
+import { CONTRACT_VERSIONS } from '../src/contract/spec.js'
 import { projectRoot } from '../src/project-root.js'
 
-const spec = join('openapi', 'trackbot.yaml')
+const specs = CONTRACT_VERSIONS.map((version) => join('openapi', `${version}.yaml`))
+const spec = specs.join(' or ')
 const bin = (name: string) => join(projectRoot, 'node_modules', '.bin', name)
 
 let generating = false
@@ -42,14 +44,14 @@ if (spawnSync('npm', ['run', '--silent', 'generate:types'], { cwd: projectRoot, 
 // watch on the file itself. Editors also write in several steps, hence the short settling delay.
 let settling: NodeJS.Timeout | undefined
 watch(join(projectRoot, 'openapi'), (_event, name) => {
-  if (name !== 'trackbot.yaml') return
+  if (name === null || !specs.includes(join('openapi', name))) return
   clearTimeout(settling)
   settling = setTimeout(generateTypes, 100)
 })
 
 // In a process group of its own, so a Ctrl-C reaches the server once, through this script and tsx, rather
 // than from the terminal and from tsx both (a second signal makes the server exit at once, and tsx kill it).
-const server = spawn(bin('tsx'), ['watch', '--clear-screen=false', '--include', spec, join('src', 'server.ts')], {
+const server = spawn(bin('tsx'), ['watch', '--clear-screen=false', ...specs.flatMap((file) => ['--include', file]), join('src', 'server.ts')], {
   cwd: projectRoot,
   stdio: ['ignore', 'inherit', 'inherit'],
   detached: true,

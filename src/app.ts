@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { registerApiRoutes } from './contract/routes.js'
+import { registerApiRoutes, type Contract } from './contract/routes.js'
 import { handleClientError, registerBareAnswers } from './http/connection-errors.js'
 import { registerContentTypes } from './http/content-types.js'
 import { registerCors } from './http/cors.js'
@@ -13,7 +13,8 @@ import { handleError, registerErrorHandling } from './http/error-handler.js'
 import { registerAuthentication, type AuthOptions } from './http/auth.js'
 import { registerRateLimit, type RateLimitOptions } from './http/rate-limit.js'
 import { specPaths } from './http/served-spec.js'
-import { createHandlers } from './handlers.js'
+import { createV1Handlers } from './handlers/v1.js'
+import { createV2Handlers } from './handlers/v2.js'
 import { registerHealthRoutes, registerOpeningGate } from './http/health.js'
 import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, registerLoadShedding } from './http/load-shedding.js'
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
@@ -21,7 +22,7 @@ import { RequestLog } from './http/request-log.js'
 import type { ChunkOptions } from './store/chunks.js'
 import { createRepositories, fullListsOn } from './store/repositories.js'
 import { createIdempotencyKeyStore, DEFAULT_IDEMPOTENCY_KEY_TTL_HOURS, DEFAULT_SWEEP_INTERVAL_MS, sweepExpiredKeys } from './store/idempotency-keys.js'
-import { apiBasePath, committedSpec, createOpenApi, storeLimits, type SpecSource } from './contract/spec.js'
+import { apiBasePath, committedSpec, CONTRACT_VERSIONS, createOpenApi, storeLimits, type ContractVersion, type SpecSource } from './contract/spec.js'
 
 export interface AppOptions {
   databaseUrl: string
@@ -48,7 +49,7 @@ export interface AppOptions {
   idempotencyKeyTtlMs?: number
   /** How often keys past their TTL are swept (default DEFAULT_SWEEP_INTERVAL_MS). */
   idempotencySweepIntervalMs?: number
-  /** The contract to serve; openapi/trackbot.yaml by default (tests pass variants of it). */
+  /** A contract version's document to serve instead of its committed one, openapi/<version>.yaml (tests pass variants). */
   spec?: SpecSource
   /** @internal How full lists are chunked (src/store/chunks.ts); tests make chunks small and step between them. */
   listChunks?: Partial<ChunkOptions>
@@ -105,11 +106,10 @@ export async function assembleApp (options: AppOptions): Promise<App> {
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
   })
 
-  // Routing, validation, content types, CORS and the docs all work from this one document.
-  const spec = options.spec ?? committedSpec()
-  const basePath = apiBasePath(spec.document)
+  // Routing, validation, content types, CORS and the docs all work from the contract's documents, one per version.
+  const specs = CONTRACT_VERSIONS.map((version) => options.spec?.version === version ? options.spec : committedSpec(version))
   // openapi-backend works on its own copy: the docs serve the document as written.
-  const api = await createOpenApi(structuredClone(spec.document))
+  const apis = await Promise.all(specs.map(async (spec) => ({ spec, basePath: apiBasePath(spec.document), api: await createOpenApi(structuredClone(spec.document)) })))
 
   // The request hooks here and in src/http/ take `done` rather than being async: an async hook costs a promise
   // and a turn of the microtask queue on every request, whether or not it has anything to wait for.
@@ -119,8 +119,8 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   })
   registerBareAnswers(fastify)
   registerDraining(fastify)
-  await registerCors(fastify, options.corsOrigins ?? [], spec.document)
-  registerContentTypes(fastify, api)
+  await registerCors(fastify, options.corsOrigins ?? [], specs.map(({ document }) => document))
+  registerContentTypes(fastify, apis.map(({ api }) => api))
   registerErrorHandling(fastify)
 
   const database = await prepareDatabase(options.databaseUrl, {
@@ -135,18 +135,24 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   registerHealthRoutes(fastify, database)
   registerOpeningGate(fastify, database)
   const auth = options.auth ?? { mode: 'none' }
-  await registerAuthentication(fastify, auth, basePath, Object.values(specPaths(basePath)))
+  const basePaths = apis.map(({ basePath }) => basePath)
+  await registerAuthentication(fastify, auth, basePaths, basePaths.flatMap((basePath) => Object.values(specPaths(basePath))))
   // Before the routes, which it hooks as they are added.
   await registerRateLimit(fastify, options.rateLimit)
   // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
-  const limits = storeLimits(spec.document)
+  const limits = storeLimits(Object.fromEntries(specs.map(({ version, document }) => [version, document])) as Record<ContractVersion, SpecSource['document']>)
   const fullLists = fullListsOn(database, options.listChunks)
   const repositories = createRepositories(database.prisma, database.provider, limits, { fullLists })
-  registerApiRoutes(fastify, api, createHandlers(repositories, basePath), basePath, {
+  const handlersOf = {
+    v1: (basePath: string) => createV1Handlers(repositories.v1, basePath),
+    v2: (basePath: string) => createV2Handlers(repositories.v2, basePath),
+  } satisfies Record<ContractVersion, (basePath: string) => object>
+  const contracts: Contract[] = apis.map(({ spec, basePath, api }) => ({ api, basePath, handlers: handlersOf[spec.version](basePath) }))
+  registerApiRoutes(fastify, contracts, {
     keys,
-    conversationOwner: auth.mode === 'jwt' ? (id) => repositories.conversations.ownerOf(id) : undefined,
+    conversationOwner: auth.mode === 'jwt' ? (id) => repositories.v1.conversations.ownerOf(id) : undefined,
   })
-  await registerDocs(fastify, basePath, spec)
+  await registerDocs(fastify, apis.map(({ spec, basePath }) => ({ spec, basePath })))
 
   const log = { info: (message: string) => fastify.log.info(message), warn: (message: string) => fastify.log.warn(message) }
   // Last: its lag samples start here, so the start-up's own work (compiling the spec's validators)

@@ -1,7 +1,8 @@
-// A typed client for the Trackbot API: openapi-fetch driven by the types generated from the spec, so a call
-// that does not match the contract does not compile. Imported by users as `trackbot/client`.
+// A typed client for the Trackbot API: openapi-fetch driven by the types generated from a contract version's
+// spec, so a call that does not match the contract does not compile. Imported by users as `trackbot/client` (v1)
+// and `trackbot/client/v2` (client-v2.ts).
 import createClient, { type Client } from 'openapi-fetch'
-import type { components, operations, paths } from '../generated/trackbot.js'
+import type { components, operations, paths } from '../generated/v1.js'
 
 export type { components, operations, paths }
 export type User = components['schemas']['User']
@@ -12,7 +13,7 @@ export type Problem = components['schemas']['Problem']
 export type TrackbotClient = Client<paths>
 
 export interface TrackbotClientOptions {
-  /** The API root, path included: `http://localhost:8080/api/v1`. */
+  /** The API root, path included: `http://localhost:8080/api/v1` (`/api/v2` for the v2 client). */
   baseUrl: string
   /** A fetch to use instead of the global one, e.g. to add tracing or to record responses. */
   fetch?: (request: Request) => Promise<Response>
@@ -25,8 +26,14 @@ export interface TrackbotClientOptions {
   token?: string | (() => string | Promise<string>)
 }
 
+/** A v1 client. */
 export function createTrackbotClient (options: TrackbotClientOptions): TrackbotClient {
-  const client = createClient<paths>({
+  return createVersionClient<paths>(options)
+}
+
+/** A client of the contract version whose generated `paths` it is given. */
+export function createVersionClient<Paths extends object> (options: TrackbotClientOptions): Client<Paths> {
+  const client = createClient<Paths>({
     baseUrl: options.baseUrl,
     fetch: options.fetch,
     headers: options.headers,

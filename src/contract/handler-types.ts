@@ -1,11 +1,9 @@
-// Handler types derived from the generated `operations`: a missing handler, an undocumented status, a missing
-// required header, a body of the wrong shape or a plain handler for a keyed operation fails to compile.
-import type { operations } from '../../generated/trackbot.js'
+// Handler types derived from a contract version's generated `operations`: a missing handler, an undocumented
+// status, a missing required header, a body of the wrong shape or a plain handler for a keyed operation fails to
+// compile.
 import type { IdempotencyKey, Keyed, KeyedIf } from '../store/idempotency-keys.js'
 import type { ChunkedArray } from './chunked-body.js'
 import type { IDEMPOTENCY_KEY, REPLAYED_HEADER } from './idempotency-headers.js'
-
-export type OperationId = keyof operations
 
 interface Operation {
   parameters: { path?: unknown, query?: unknown, header?: unknown }
@@ -77,20 +75,21 @@ export type Handler<Op extends Operation> = (request: RequestOf<Op>, context: Ha
 /**
  * The handler of an operation whose spec declares the Idempotency-Key header: the write the key guards, and the
  * answer to what it wrote. Apart, so that src/contract/idempotency.ts answers the write's outcome, and what a
- * request with the same key wrote meanwhile, from the one answer, without running the write again.
+ * request with the same key wrote meanwhile, from the one answer, without running the write again. Typed by the
+ * request it takes and the result it gives, so one written for several versions' operations fits each of them.
  */
-export interface KeyedHandler<Op extends Operation, T> {
+export interface KeyedHandler<Request, T, Result> {
   /** The repository's write, given the request's key (undefined when the request sends none). */
-  write<K extends IdempotencyKey | undefined> (request: RequestOf<Op>, key: K): Promise<KeyedIf<K, T>>
+  write<K extends IdempotencyKey | undefined> (request: Request, key: K): Promise<KeyedIf<K, T>>
   /** The answer to the value a write returned: the same value gets the same answer, whenever it is asked. */
-  answer (value: T, request: RequestOf<Op>, context: HandlerContext): ResultOf<Op>
+  answer (value: T, request: Request, context: HandlerContext): Result
 }
 
 /**
  * A KeyedHandler. Its answer's value is annotated, as the write's generic signature gives TypeScript nothing to
  * infer it from, and the write is checked against it.
  */
-export function keyed<Op extends Operation, T> (write: KeyedHandler<Op, T>['write'], answer: KeyedHandler<Op, T>['answer']): KeyedHandler<Op, T> {
+export function keyed<Request, T, Result> (write: KeyedHandler<Request, T, Result>['write'], answer: KeyedHandler<Request, T, Result>['answer']): KeyedHandler<Request, T, Result> {
   return { write, answer }
 }
 
@@ -98,14 +97,17 @@ export function keyed<Op extends Operation, T> (write: KeyedHandler<Op, T>['writ
 type HeaderNames<Op extends Operation> = [NonNullable<Op['parameters']['header']>] extends [never] ? never : keyof NonNullable<Op['parameters']['header']>
 
 /** Operations whose spec declares the Idempotency-Key header. */
-type KeyedOperationId = { [Id in OperationId]: typeof IDEMPOTENCY_KEY extends HeaderNames<operations[Id]> ? Id : never }[OperationId]
+type KeyedOperationId<Ops> = { [Id in keyof Ops]: Ops[Id] extends Operation ? typeof IDEMPOTENCY_KEY extends HeaderNames<Ops[Id]> ? Id : never : never }[keyof Ops]
 
 /**
- * An operation with the Idempotency-Key header takes a KeyedHandler: once the types are generated from a spec that
- * gives an operation the header, its plain handler no longer compiles.
+ * The handlers of one contract version, its generated `operations`. An operation with the Idempotency-Key header
+ * takes a KeyedHandler: once the types are generated from a spec that gives an operation the header, its plain
+ * handler no longer compiles.
  */
-export type Handlers = {
-  [Id in OperationId]: Id extends KeyedOperationId ? KeyedHandler<operations[Id], unknown> : Handler<operations[Id]>
+export type Handlers<Ops> = {
+  [Id in keyof Ops]: Ops[Id] extends Operation
+    ? Id extends KeyedOperationId<Ops> ? KeyedHandler<RequestOf<Ops[Id]>, unknown, ResultOf<Ops[Id]>> : Handler<Ops[Id]>
+    : never
 }
 
 /** What the routing layer sees of any handler's result. */

@@ -1,6 +1,7 @@
 // Every error the API can answer with, in one place: one RFC 9457 shape for all of them.
 import { STATUS_CODES } from 'node:http'
-import type { components } from '../../generated/trackbot.js'
+// Every version's Problem is the same schema.
+import type { components } from '../../generated/v2.js'
 import { committedSpec, problemBounds } from './spec.js'
 
 export type Problem = components['schemas']['Problem']
@@ -12,7 +13,7 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
  * Every problem is clipped to these, so none outgrows its schema whatever it echoes of the request. The committed
  * spec's: a spec the app is given instead (tests' variants) keeps the Problem schemas.
  */
-const BOUNDS = problemBounds(committedSpec().document)
+const BOUNDS = problemBounds(committedSpec('v2').document)
 
 /** The `Retry-After` of a 503: seconds a client should wait (the database unavailable, the server draining or not ready). */
 const RETRY_AFTER_SECONDS = '1'

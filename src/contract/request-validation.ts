@@ -98,7 +98,7 @@ export function escapePointerToken (token: string): string {
 
 function describe (error: ErrorObject): string {
   if (error.keyword === 'enum') return `must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}`
-  if (error.keyword === 'additionalProperties') return 'is not allowed here'
+  if (error.keyword === 'additionalProperties') return error.message?.startsWith('must not be sent with') === true ? error.message : 'is not allowed here'
   if (error.keyword === 'required' && error.instancePath === '') return 'is required'
   return error.message ?? `fails ${error.keyword}`
 }
@@ -134,10 +134,39 @@ function toProblemError (error: ErrorObject): ProblemError {
   return { in: where, pointer, detail }
 }
 
+/** The properties of a `oneOf` whose every branch is `required: [one property]`: exactly one of them may be sent. */
+function exclusiveProperties (error: ErrorObject): string[] | undefined {
+  const branches = error.schema
+  if (error.keyword !== 'oneOf' || !Array.isArray(branches)) return undefined
+  const names = branches.map((branch: { required?: unknown }) => Array.isArray(branch.required) && branch.required.length === 1 ? String(branch.required[0]) : undefined)
+  return names.every((name) => name !== undefined) ? names : undefined
+}
+
+/**
+ * A `oneOf` of properties exactly one of which is sent (a message's `content` or `parts`): ajv says only that the
+ * object matched none or several branches. Several: an error naming the property sent too many, instead. None: the
+ * branches' own errors (each property is required) already name them, so the `oneOf` says nothing more.
+ */
+function withExclusiveProperties (errors: ErrorObject[]): ErrorObject[] {
+  return errors.flatMap((error) => {
+    const names = exclusiveProperties(error)
+    if (names === undefined) return [error]
+    const passing = error.params.passingSchemas as number[] | null
+    if (passing === null) return []
+    const [first, ...others] = passing.map((index) => names[index]!)
+    return others.map((name): ErrorObject => ({
+      ...error,
+      keyword: 'additionalProperties',
+      params: { additionalProperty: name },
+      message: `must not be sent with ${first}: send exactly one of ${names.join(', ')}`,
+    }))
+  })
+}
+
 /** ajv's errors as Problem errors, each said once. */
 export function toProblemErrors (errors: ErrorObject[]): ProblemError[] {
   const seen = new Set<string>()
-  return errors.filter((error) => !repeatsAnother(error)).map(toProblemError).filter((error) => {
+  return withExclusiveProperties(errors).filter((error) => !repeatsAnother(error)).map(toProblemError).filter((error) => {
     const key = `${error.in} ${error.pointer} ${error.detail}`
     if (seen.has(key)) return false
     seen.add(key)

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Context, OpenAPIBackend, Operation } from 'openapi-backend'
 import { compileAccessCheck, type ConversationOwner } from './access.js'
-import type { AnyHandler, AnyKeyedHandler, Handlers, OperationId } from './handler-types.js'
+import type { AnyHandler, AnyKeyedHandler } from './handler-types.js'
 import { compileRequestValidator, toProblemErrors } from './request-validation.js'
 import { idempotencyFor } from './idempotency.js'
 import type { IdempotencyKeyStore } from '../store/idempotency-keys.js'
@@ -39,7 +39,7 @@ function successBodySchemas (operation: Operation): Record<string, object> {
   return schemas
 }
 
-function checkHandlersMatchSpec (api: OpenAPIBackend, handlers: Handlers): void {
+function checkHandlersMatchSpec (api: OpenAPIBackend, handlers: object): void {
   const inSpec = new Set(api.getOperations().map((operation) => operation.operationId))
   const missing = [...inSpec].filter((id) => id === undefined || !(id in handlers))
   const extra = Object.keys(handlers).filter((id) => !inSpec.has(id))
@@ -64,11 +64,24 @@ export interface RouteOptions {
   conversationOwner?: ConversationOwner
 }
 
-export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend, handlers: Handlers, basePath: string, { keys, conversationOwner }: RouteOptions): void {
+/** One contract version: its OpenAPI document's router and validators, its handlers (a Handlers of its operations), its path. */
+export interface Contract {
+  api: OpenAPIBackend
+  handlers: object
+  basePath: string
+}
+
+/** The routes of every contract version, and one fallback for requests none of them routes. */
+export function registerApiRoutes (fastify: FastifyInstance, contracts: readonly Contract[], options: RouteOptions): void {
+  for (const contract of contracts) registerContractRoutes(fastify, contract, options)
+  registerFallback(fastify, contracts)
+}
+
+function registerContractRoutes (fastify: FastifyInstance, { api, handlers, basePath }: Contract, { keys, conversationOwner }: RouteOptions): void {
   checkHandlersMatchSpec(api, handlers)
   for (const operation of api.getOperations()) {
-    const operationId = operation.operationId as OperationId
-    const handler = handlers[operationId] as unknown as AnyHandler | AnyKeyedHandler
+    const operationId = String(operation.operationId)
+    const handler = (handlers as Record<string, AnyHandler | AnyKeyedHandler>)[operationId]!
     const answer = unkeyed(handler)
     const validate = compileRequestValidator(api, operation)
     const checkAccess = conversationOwner === undefined ? undefined : compileAccessCheck(operation, conversationOwner)
@@ -94,7 +107,7 @@ export function registerApiRoutes (fastify: FastifyInstance, api: OpenAPIBackend
       },
     })
   }
-  registerFallback(fastify, api)
+  registerFallbackAnswers(api)
 }
 
 /** Methods the spec serves on a path, HEAD with GET. */
@@ -102,14 +115,10 @@ function allowedMethods (api: OpenAPIBackend, path: string): string[] {
   return servedMethods(OPERATION_METHODS.filter((method) => api.router.matchOperation({ method, path, headers: {} }) !== undefined))
 }
 
-/**
- * Requests no fastify route took: openapi-backend routes them against the spec, so an unknown path is a 404,
- * a known path with another method a 405 with `Allow`, and a path too odd for fastify's router (a
- * 5000-digit id) still gets its validation errors.
- */
-function registerFallback (fastify: FastifyInstance, api: OpenAPIBackend): void {
-  const instanceOf = (context: Context) => context.request.path
+const instanceOf = (context: Context) => context.request.path
 
+/** How a version's router answers a request no route took: see registerFallback. */
+function registerFallbackAnswers (api: OpenAPIBackend): void {
   api.register({
     notFound: (context: Context): ProblemAnswer => ({
       problem: problem('routeNotFound', `No operation at ${context.request.method.toUpperCase()} ${instanceOf(context)}.`, instanceOf(context)),
@@ -129,11 +138,21 @@ function registerFallback (fastify: FastifyInstance, api: OpenAPIBackend): void 
       problem: problem('routeNotFound', `No operation at ${context.request.method.toUpperCase()} ${instanceOf(context)}.`, instanceOf(context)),
     }),
   })
+}
 
+/**
+ * Requests no fastify route took: the router of the version whose path they are under (openapi-backend's, over its
+ * spec) answers them, so an unknown path is a 404, a known path with another method a 405 with `Allow`, and a path
+ * too odd for fastify's router (a 5000-digit id) still gets its validation errors. A path under no version is a 404.
+ */
+function registerFallback (fastify: FastifyInstance, contracts: readonly Contract[]): void {
   fastify.setNotFoundHandler(async (request, reply) => {
+    const path = requestPath(request)
+    const api = contracts.find(({ basePath }) => path === basePath || path.startsWith(`${basePath}/`))?.api
+    if (api === undefined) return sendProblem(reply, problem('routeNotFound', `No operation at ${request.method} ${path}.`, path))
     const outcome = await api.handleRequest({
       method: request.method,
-      path: requestPath(request),
+      path,
       query: request.query as Record<string, string>,
       headers: request.headers as Record<string, string>,
       body: request.body,

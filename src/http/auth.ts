@@ -127,12 +127,12 @@ interface Failure { detail: string, tokenSent: boolean }
  * route-level onRequest hook in between, then counts a caller by their token's subject, and counts requests
  * with bad tokens too, by address.
  */
-export async function registerAuthentication (fastify: FastifyInstance, options: AuthOptions, basePath: string, publicPaths: readonly string[]): Promise<void> {
+export async function registerAuthentication (fastify: FastifyInstance, options: AuthOptions, basePaths: readonly string[], publicPaths: readonly string[]): Promise<void> {
   if (options.mode === 'none') return
   const verify = await createTokenVerifier(options)
   const open = new Set(publicPaths)
   const failures = new WeakMap<FastifyRequest, Failure>()
-  const needsToken = (path: string) => (path === basePath || path.startsWith(`${basePath}/`)) && !open.has(path)
+  const needsToken = (path: string) => basePaths.some((basePath) => path === basePath || path.startsWith(`${basePath}/`)) && !open.has(path)
 
   fastify.addHook('onRequest', async (request, reply) => {
     if (!needsToken(requestPath(request))) return

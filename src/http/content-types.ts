@@ -125,11 +125,20 @@ function hasNoBody (request: FastifyRequest): boolean {
   return request.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')
 }
 
-export function registerContentTypes (fastify: FastifyInstance, api: OpenAPIBackend): void {
+/** Every media type some version's spec takes a request body in, with the operations that take it. */
+function allRequestMediaTypes (apis: readonly OpenAPIBackend[]): Map<string, string[]> {
+  const types = new Map<string, string[]>()
+  for (const [mediaType, operationIds] of apis.flatMap((api) => [...requestMediaTypes(api)])) {
+    types.set(mediaType, [...new Set([...types.get(mediaType) ?? [], ...operationIds])])
+  }
+  return types
+}
+
+export function registerContentTypes (fastify: FastifyInstance, apis: readonly OpenAPIBackend[]): void {
   // fastify's own parser, refusing __proto__ and constructor.prototype keys.
   const parseJson = fastify.getDefaultJsonParser('error', 'error')
   fastify.removeAllContentTypeParsers()
-  for (const [mediaType, operationIds] of requestMediaTypes(api)) {
+  for (const [mediaType, operationIds] of allRequestMediaTypes(apis)) {
     if (!JSON_MEDIA_TYPE.test(mediaType)) {
       throw new Error(`the spec declares request bodies in ${mediaType} (${operationIds.join(', ')}), which the server cannot parse: it parses application/json and +json media types only`)
     }

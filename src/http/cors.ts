@@ -14,13 +14,13 @@ const EXPOSED_HEADERS = ['Location', 'Link', 'X-Request-Id', 'Retry-After', 'ETa
 
 /**
  * `origins` is an exact list of allowed origins, or `['*']` for any; empty turns CORS off. A preflight
- * allows the methods `spec` has operations for, so a new method in the spec needs no edit here.
+ * allows the methods the specs have operations for, so a new method in a spec needs no edit here.
  */
-export async function registerCors (fastify: FastifyInstance, origins: string[], spec: Document): Promise<void> {
+export async function registerCors (fastify: FastifyInstance, origins: string[], specs: readonly Document[]): Promise<void> {
   if (origins.length === 0) return
   await fastify.register(cors, {
     origin: origins.includes('*') ? '*' : origins,
-    methods: specMethods(spec),
+    methods: [...new Set(specs.flatMap(specMethods))],
     allowedHeaders: ['Content-Type', 'X-Request-Id', 'If-Match', 'If-None-Match', IDEMPOTENCY_KEY, 'Authorization'],
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 600,

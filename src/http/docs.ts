@@ -1,5 +1,6 @@
-// /docs: the interactive API reference, rendered from the spec the server runs, with every asset served
-// from installed packages so the page works offline and tells no third party it was opened.
+// /docs/<version>: the interactive API reference of each contract version, rendered from the spec the server runs,
+// with every asset served from installed packages so the page works offline and tells no third party it was
+// opened; /docs leads to the newest version's.
 // Built on its first request, in an app of its own: @fastify/swagger and swagger-ui's modules would otherwise stay
 // resident in every process, most of which never serve a page.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -40,7 +41,7 @@ function docsDocument (document: OpenAPIV3.Document, basePath: string): OpenAPIV
   return { ...structuredClone(document), servers: [{ url: basePath, description: 'This server' }] }
 }
 
-async function docsApp (document: OpenAPIV3.Document): Promise<FastifyInstance> {
+async function docsApp (document: OpenAPIV3.Document, routePrefix: string): Promise<FastifyInstance> {
   const [{ default: fastifySwagger }, { default: fastifySwaggerUi }] = await Promise.all([import('@fastify/swagger'), import('@fastify/swagger-ui')])
   const docs = Fastify({ routerOptions: { ignoreTrailingSlash: true } })
   docs.addHook('onRequest', async (_request, reply) => {
@@ -48,14 +49,14 @@ async function docsApp (document: OpenAPIV3.Document): Promise<FastifyInstance> 
   })
   await docs.register(fastifySwagger, { mode: 'static', specification: { document } })
   await docs.register(fastifySwaggerUi, {
-    routePrefix: DOCS_PREFIX,
+    routePrefix,
     staticCSP: CONTENT_SECURITY_POLICY,
     // Said outright: swagger-ui's own default sends the spec to validator.swagger.io for a badge.
     validatorUrl: false,
     // BaseLayout: no top bar, whose logo is an SVG with an inline <style> the CSP refuses, and whose URL box
     // would load other specs into the page.
     uiConfig: { layout: 'BaseLayout', deepLinking: true, displayOperationId: true, displayRequestDuration: true },
-    theme: { title: 'Trackbot API reference' },
+    theme: { title: `Trackbot API ${document.info.version} reference` },
   })
   await docs.ready()
   return docs
@@ -64,12 +65,16 @@ async function docsApp (document: OpenAPIV3.Document): Promise<FastifyInstance> 
 // The docs app's own answer for the connection, not the page: the outer server sets these itself.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date', 'content-length'])
 
-/** The served spec (`<basePath>/openapi.json|yaml`) and the reference page at /docs. */
-export async function registerDocs (fastify: FastifyInstance, basePath: string, source: SpecSource): Promise<void> {
+/** Where a contract version's reference page is. */
+export const docsPath = (version: string) => `${DOCS_PREFIX}/${version}`
+
+/** One contract version's served spec (`<basePath>/openapi.json|yaml`) and reference page (docsPath). */
+function registerVersionDocs (fastify: FastifyInstance, basePath: string, source: SpecSource): void {
   registerSpecRoutes(fastify, basePath, source)
+  const prefix = docsPath(source.version)
   let docs: Promise<FastifyInstance> | undefined
   // A page that failed to build is tried again on the next request instead of failing every one after it.
-  const built = () => (docs ??= docsApp(docsDocument(source.document as OpenAPIV3.Document, basePath)).catch((error: unknown) => {
+  const built = () => (docs ??= docsApp(docsDocument(source.document as OpenAPIV3.Document, basePath), prefix).catch((error: unknown) => {
     docs = undefined
     throw error
   }))
@@ -86,6 +91,13 @@ export async function registerDocs (fastify: FastifyInstance, basePath: string, 
     return reply.code(answer.statusCode).send(answer.rawPayload)
   }
   // GET routes answer HEAD too.
-  fastify.get(DOCS_PREFIX, forward)
-  fastify.get(`${DOCS_PREFIX}/*`, forward)
+  fastify.get(prefix, forward)
+  fastify.get(`${prefix}/*`, forward)
+}
+
+/** Every contract version's docs, oldest first; /docs redirects to the newest's page. */
+export async function registerDocs (fastify: FastifyInstance, contracts: ReadonlyArray<{ spec: SpecSource, basePath: string }>): Promise<void> {
+  for (const { spec, basePath } of contracts) registerVersionDocs(fastify, basePath, spec)
+  const newest = docsPath(contracts.at(-1)!.spec.version)
+  fastify.get(DOCS_PREFIX, async (_request, reply) => reply.redirect(newest, 302))
 }

@@ -6,7 +6,6 @@
 // is asserted.
 import type { Prisma } from '../../generated/prisma/sqlite/client.js'
 import { join, raw, sql, type Dialect, type Sql } from './dialect.js'
-import type { Message } from './models.js'
 import type { Queryable } from './read-snapshots.js'
 
 /**
@@ -22,20 +21,22 @@ export interface Columns<Row> {
   readonly map: ColumnMap<Row>
   /** `expr AS "key", …`, for a SELECT or RETURNING. */
   readonly list: Sql
+  /** The properties whose values are JSON (objects, arrays), which a row read as JSON embeds as JSON, not text. */
+  readonly json: ReadonlyArray<keyof Row & string>
   readonly [rowType]?: Row
 }
 
 /**
- * Columns that select rows of type Row: `columns<Conversation>({ id: sql\`id\`, … })`. Built once per
- * repository, so queries pay nothing for it.
+ * Columns that select rows of type Row: `columns<Conversation>({ id: sql\`id\`, … }, ['metadata'])`. Built once
+ * per repository, so queries pay nothing for it.
  */
-export function columns<Row> (map: ColumnMap<Row>): Columns<Row> {
+export function columns<Row> (map: ColumnMap<Row>, json: ReadonlyArray<keyof Row & string> = []): Columns<Row> {
   const list = Object.entries<Sql>(map).map(([key, expression]) => {
     // The key goes into the SQL text as a quoted alias: only plain identifiers, as the spec's properties are.
     if (!/^[A-Za-z_]\w*$/.test(key)) throw new Error(`column alias ${JSON.stringify(key)} is not a plain identifier`)
     return sql`${expression} AS ${raw(`"${key}"`)}`
   })
-  return { map, list: join(list, ', ') }
+  return { map, list: join(list, ', '), json }
 }
 
 /**
@@ -76,16 +77,6 @@ export function perDialect<T> (build: (dialect: Dialect) => T): (dialect: Dialec
     return value
   }
 }
-
-/** A message row in the API's shape: posting a message and creating a conversation return it alike. */
-export const messageColumns = perDialect((dialect) => columns<Message>({
-  id: sql`id`,
-  conversationId: sql`"conversationId"`,
-  role: sql`role`,
-  content: sql`content`,
-  // Computed: formatted by the database.
-  createdAt: dialect.isoTime(sql`"createdAt"`),
-}))
 
 /**
  * For queries that ask only whether there are rows (does this one exist, did the DELETE take any): one constant

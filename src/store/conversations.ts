@@ -1,6 +1,6 @@
-import { empty, join, sql, type Dialect, type Sql } from './dialect.js'
-import { columns, messageColumns, perDialect, presenceColumns, queryRows } from './columns.js'
-import type { Conversation, ConversationPatch, ConversationWithMessages, Message, NewConversation, NewMessage } from './models.js'
+import { empty, join, raw, sql, type Dialect, type Sql } from './dialect.js'
+import { columns, presenceColumns, queryRows, type Columns } from './columns.js'
+import type { ConversationPatch, NewConversation, Shapes } from './models.js'
 import { isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { Queryable } from './read-snapshots.js'
@@ -9,6 +9,8 @@ import type { UserRepository } from './users.js'
 import type { PrismaClient } from './database.js'
 import { keyable, nothingWritten, type IdempotencyKey } from './idempotency-keys.js'
 import { firstStatementValue, rowsValue, sqliteJsonRows, writeBatch, writeWith, type WriteValue } from './keyed-writes.js'
+import { insertMessages, MESSAGE_FIELDS, messageFields, storedMessage, toolResultsToResolve, UnknownToolCall, usageOf, type StoredMessage } from './stored-messages.js'
+import type { View } from './views.js'
 
 /** Sort key of list_conversations: most recent activity first. */
 export type ConversationKey = [updatedAtMs: number, id: number]
@@ -28,7 +30,7 @@ function after (key: ConversationKey | undefined) {
 
 // ORDER BY names the table's columns: the bare names would mean the formatted output columns, which no
 // index covers (test/store/query-plans.test.ts).
-const keyOf = (conversation: Conversation): ConversationKey => [Date.parse(conversation.updatedAt), conversation.id]
+const keyOf = (conversation: Shapes['Conversation']): ConversationKey => [Date.parse(conversation.updatedAt), conversation.id]
 
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
 
@@ -42,8 +44,8 @@ export const PRECONDITION_FAILED = 'preconditionFailed'
  * A conversation with its version: a counter every write of the row moves by one (update, a message posted
  * or deleted), kept beside the API body, which does not carry it. The ETag is made of it.
  */
-export interface Versioned {
-  conversation: Conversation
+export interface Versioned<C = Shapes['Conversation']> {
+  conversation: C
   version: number
 }
 
@@ -60,79 +62,47 @@ function versionIn (versions: readonly number[] | undefined): Sql {
 export interface StoreLimits {
   /** The most keys a conversation's metadata holds (Metadata's maxProperties). */
   metadataKeys: number
+  /** The longest text v1 reads of a message (v1's MessageContent maxLength). */
+  v1ContentLength: number
 }
 
-/** The column sets of conversations on one dialect, and what a create makes of its rows (perDialect: built once). */
-const conversationColumnsOf = perDialect((dialect) => {
-  const conversationColumns = columns<Conversation>({
-    id: sql`id`,
-    userId: sql`"userId"`,
-    title: sql`title`,
-    // The bare column, so the driver parses its JSON: jsonb on PostgreSQL, declared JSONB on SQLite
-    // (sqlite-adapter.ts). Wrapped in any expression, SQLite would hand back the text.
-    metadata: sql`metadata`,
-    // Stored: a counter every write of messages keeps in step (messages.create), so reads never count rows.
-    messageCount: sql`"messageCount"`,
-    // Computed: formatted by the database.
-    createdAt: dialect.isoTime(sql`"createdAt"`),
-    updatedAt: dialect.isoTime(sql`"updatedAt"`),
-  })
-  // The API body and, outside it, the version (Versioned).
-  const versionedColumns = columns<Conversation & { version: number }>({ ...conversationColumns.map, version: sql`version` })
-  const ownerColumns = columns<Pick<Conversation, 'userId'>>({ userId: sql`"userId"` })
-  const newMessageColumns = messageColumns(dialect)
-  // PostgreSQL's one-statement create, over its `conversation` and `message` CTEs. Computed: the messages,
-  // one JSON array of rows in the same columns as every other message, in id (= request) order.
-  const createdColumns = columns<ConversationWithMessages>({
-    ...conversationColumns.map,
-    messages: sql`(SELECT json_agg(m ORDER BY m.id) FROM (SELECT ${newMessageColumns.list} FROM message) AS m)`,
-  })
-  // What a create makes of its rows, written now or held by its key: the conversation, with the messages it was
-  // created with or none.
-  const created = {
-    alone: rowsValue(conversationColumns, (rows): ConversationWithMessages => ({ ...rows[0]!, messages: [] })),
-    withMessages: rowsValue(createdColumns, (rows) => rows[0]!),
-  }
-
-  return { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns, created }
-})
+const ownerColumns = columns<{ userId: number }>({ userId: sql`"userId"` })
 
 /**
- * SQLite only: the creates' batches, and what their key's INSERT reads back: the new conversation, and with its
- * messages as PostgreSQL's statement returns it (createdColumns), so a key copied between stores replays alike;
- * metadata and messages hold JSON (perDialect: built once).
+ * What a create makes of its rows, written now or held by its key: the conversation, with the messages it was created
+ * with or none; and on SQLite, its batches' values and what their key's INSERT reads back, the rows PostgreSQL's
+ * statement returns (created), so a key copied between stores replays alike. Built once per repository.
  */
-const sqliteCreateOf = perDialect((dialect) => {
-  const { conversationColumns, newMessageColumns, created } = conversationColumnsOf(dialect)
+function createdValues<S extends Shapes> (dialect: Dialect, view: View<S>) {
+  type WithMessages = S['ConversationWithMessages']
+  const alone = rowsValue(view.conversation, (rows): WithMessages => ({ ...rows[0]!, messages: [] }) as WithMessages)
+  const withMessages = rowsValue(view.created, (rows) => rows[0]!)
   const createdId = dialect.lastId('Conversation')
   const createdRow = sql`FROM "Conversation" WHERE id = ${createdId}`
-  const withMessages: WriteValue<[Conversation[], Message[]], ConversationWithMessages> = {
+  const sqliteWithMessages: WriteValue<[Array<S['Conversation']>, Array<S['Message']>], WithMessages> = {
     // RETURNING promises no order; ids grow in insertion order.
-    written: ([[conversation], inserted]) => ({ ...conversation!, messages: inserted.sort(byId) }),
-    held: created.withMessages.held,
+    written: ([[conversation], inserted]) => ({ ...conversation!, messages: inserted.sort(byId) }) as WithMessages,
+    held: withMessages.held,
   }
+  const withMessagesColumns: Columns<WithMessages> = columns({
+    ...view.conversation.map,
+    messages: sqliteJsonRows({ columns: view.message, from: sql`FROM "Message" WHERE "conversationId" = ${createdId} ORDER BY id` }),
+  } as unknown as Columns<WithMessages>['map'], view.created.json)
   return {
-    alone: {
-      value: firstStatementValue(created.alone),
-      keyRows: sqliteJsonRows({ columns: conversationColumns, from: createdRow, json: ['metadata'] }),
-    },
-    withMessages: {
-      value: withMessages,
-      keyRows: sqliteJsonRows({
-        columns: columns<ConversationWithMessages>({
-          ...conversationColumns.map,
-          messages: sqliteJsonRows({ columns: newMessageColumns, from: sql`FROM "Message" WHERE "conversationId" = ${createdId} ORDER BY id` }),
-        }),
-        from: createdRow,
-        json: ['metadata', 'messages'],
-      }),
+    alone,
+    withMessages,
+    sqlite: {
+      alone: { value: firstStatementValue(alone), keyRows: sqliteJsonRows({ columns: view.conversation, from: createdRow }) },
+      withMessages: { value: sqliteWithMessages, keyRows: sqliteJsonRows({ columns: withMessagesColumns, from: createdRow }) },
     },
   }
-})
+}
 
-export function createConversationRepository (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists) {
-  const { conversationColumns, versionedColumns, ownerColumns, newMessageColumns, createdColumns, created } = conversationColumnsOf(dialect)
-  const versioned = ({ version, ...conversation }: Conversation & { version: number }): Versioned => ({ conversation, version })
+export function createConversationRepository<S extends Shapes> (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists, view: View<S>) {
+  type Conversation = S['Conversation']
+  const { conversation: conversationColumns, versioned: versionedColumns, created: createdColumns } = view
+  const created = createdValues(dialect, view)
+  const versioned = ({ version, ...conversation }: Conversation & { version: number }): Versioned<Conversation> => ({ conversation: conversation as Conversation, version })
 
   /** At most `limit` of a user's conversations after `key`, newest activity first: a page, or a chunk of the full list. */
   const conversationsAfter = (client: Queryable, userId: number, key: ConversationKey | undefined, limit: number) => queryRows(client, conversationColumns, (list) => sql`
@@ -143,61 +113,66 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
 
   // SQLite: a batch transaction, cheaper in Prisma than an interactive one; the messages name their
   // conversation by the id just inserted.
-  async function createInBatch (insertConversation: Sql, messages: NewMessage[], now: Date, key: IdempotencyKey | undefined) {
-    const conversationId = dialect.lastId('Conversation')
-    const values = messages.map(({ role, content }) => sql`(${conversationId}, ${role}, ${content}, ${now})`)
-    const { value, keyRows } = sqliteCreateOf(dialect).withMessages
+  async function createInBatch (insertConversation: Sql, messages: StoredMessage[], now: Date, key: IdempotencyKey | undefined) {
+    const { value, keyRows } = created.sqlite.withMessages
     return await writeBatch(prisma, key, [
       queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`),
-      queryRows(prisma, newMessageColumns, (list) => sql`
-        INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES ${join(values)}
-        RETURNING ${list}`),
+      queryRows(prisma, view.message, (list) => sql`${insertMessages(dialect, dialect.lastId('Conversation'), messages, now)} RETURNING ${list}`),
     ], keyRows, value)
   }
 
   // PostgreSQL: one statement, the messages numbered in request order and returned as one JSON array
   // (createdColumns).
-  async function createInOneStatement (insertConversation: Sql, messages: NewMessage[], key: IdempotencyKey | undefined) {
-    const values = messages.map(({ role, content }, position) => sql`(${role}, ${content}, CAST(${position} AS integer))`)
+  async function createInOneStatement (insertConversation: Sql, messages: StoredMessage[], key: IdempotencyKey | undefined) {
+    const values = messages.map((message, position) => sql`(CAST(${position} AS integer), ${messageFields(dialect, message)})`)
+    const fields = raw(MESSAGE_FIELDS.join(', '))
+    const fromValues = raw(MESSAGE_FIELDS.map((field) => `m.${field}`).join(', '))
     return await writeWith(prisma, key, createdColumns, sql`
       conversation AS (${insertConversation} RETURNING *),
       message AS (
-        INSERT INTO "Message" ("conversationId", role, content, "createdAt")
-        SELECT conversation.id, m.role, m.content, conversation."createdAt"
-        FROM conversation, (VALUES ${join(values)}) AS m (role, content, position) ORDER BY m.position
+        INSERT INTO "Message" ("conversationId", ${fields}, "createdAt")
+        SELECT conversation.id, ${fromValues}, conversation."createdAt"
+        FROM conversation, (VALUES ${join(values)}) AS m (position, ${fields}) ORDER BY m.position
         RETURNING *)`, sql`conversation`, created.withMessages)
   }
 
   /** A conversation without messages: one statement, in a batch of its own on SQLite only with a key. */
   async function createAlone (insertConversation: Sql, key: IdempotencyKey | undefined) {
     if (dialect.writesInWith) return await writeWith(prisma, key, conversationColumns, sql`conversation AS (${insertConversation} RETURNING *)`, sql`conversation`, created.alone)
-    const { value, keyRows } = sqliteCreateOf(dialect).alone
+    const { value, keyRows } = created.sqlite.alone
     return await writeBatch(prisma, key, [queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`)], keyRows, value)
   }
 
   return {
     /**
-     * The new conversation with its initial messages (atomically), or null when the user does not exist. With an
-     * Idempotency-Key, the key's outcome (src/store/keyed-writes.ts).
+     * The new conversation with its initial messages (atomically), or null when the user does not exist, or
+     * UnknownToolCall when a tool_result answers no tool_call before it in the messages. With an Idempotency-Key, the
+     * key's outcome (src/store/keyed-writes.ts).
      */
     create: keyable(async (userId: number, input: NewConversation, key: IdempotencyKey | undefined) => {
       const now = new Date()
-      const messages = input.messages ?? []
+      const messages = (input.messages ?? []).map(storedMessage)
+      const held = (messages.length === 0 ? created.alone : created.withMessages).held
+      const [unknownCall] = toolResultsToResolve(messages)
+      // A new conversation has no messages stored to answer it.
+      if (unknownCall !== undefined) return nothingWritten<S['ConversationWithMessages'] | UnknownToolCall | null>(key, new UnknownToolCall(unknownCall), held)
+      const usage = usageOf(messages)
       const insertConversation = sql`
-        INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", "createdAt", "updatedAt")
-        VALUES (${userId}, ${input.title ?? null}, ${dialect.json(input.metadata ?? {})}, ${messages.length}, ${now}, ${now})`
+        INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", usage, "lastMessageAt", "createdAt", "updatedAt")
+        VALUES (${userId}, ${input.title ?? null}, ${dialect.json(input.metadata ?? {})}, ${messages.length}, ${dialect.json(usage)},
+          ${messages.length === 0 ? null : now}, ${now}, ${now})`
       try {
         if (messages.length === 0) return await createAlone(insertConversation, key)
         return dialect.writesInWith
           ? await createInOneStatement(insertConversation, messages, key)
           : await createInBatch(insertConversation, messages, now, key)
       } catch (error) {
-        if (databaseErrorKind(error) === 'foreignKey') return nothingWritten(key, null, (messages.length === 0 ? created.alone : created.withMessages).held)
+        if (databaseErrorKind(error) === 'foreignKey') return nothingWritten(key, null, held)
         throw error
       }
     }),
 
-    async findById (id: number): Promise<Versioned | null> {
+    async findById (id: number): Promise<Versioned<Conversation> | null> {
       const [row] = await queryRows(prisma, versionedColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
       return row === undefined ? null : versioned(row)
     },
@@ -228,7 +203,7 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
      * updates nothing, and so does a version not in `versions` (If-Match), checked in the same WHERE clause.
      * Null when there is no such conversation.
      */
-    async update (id: number, patch: ConversationPatch, versions?: readonly number[]): Promise<Versioned | typeof TOO_MANY_METADATA_KEYS | typeof PRECONDITION_FAILED | null> {
+    async update (id: number, patch: ConversationPatch, versions?: readonly number[]): Promise<Versioned<Conversation> | typeof TOO_MANY_METADATA_KEYS | typeof PRECONDITION_FAILED | null> {
       const merged = dialect.mergePatch(sql`metadata`, patch.metadata ?? {})
       const title = patch.title === undefined ? sql`title` : sql`${patch.title}`
       const [row] = await queryRows(prisma, versionedColumns, (list) => sql`
@@ -269,4 +244,4 @@ export function createConversationRepository (prisma: PrismaClient, dialect: Dia
   }
 }
 
-export type ConversationRepository = ReturnType<typeof createConversationRepository>
+export type ConversationRepository<S extends Shapes = Shapes> = ReturnType<typeof createConversationRepository<S>>

@@ -7,7 +7,7 @@ export const { sql, join, empty, raw } = Prisma
 export type Sql = Prisma.Sql
 
 export interface Dialect {
-  /** A JSON value for a JSON column: SQLite stores the text, PostgreSQL needs the text cast to jsonb. */
+  /** A JSON value for a JSON column: SQLite stores the text, PostgreSQL needs the text cast to jsonb. Null is SQL's NULL. */
   json (value: unknown): Sql
   /** The later of a timestamp column and a value, so concurrent writers never move it backwards. */
   later (column: Sql, value: Date): Sql
@@ -17,6 +17,14 @@ export interface Dialect {
   mergePatch (column: Sql, patch: Record<string, string | null>): Sql
   /** How many keys a JSON object holds. */
   keyCount (object: Sql): Sql
+  /** The text at `path` in a JSON value (object keys and array indexes, constants of the code), or null. */
+  jsonText (json: Sql, path: ReadonlyArray<string | number>): Sql
+  /** A JSON array's elements as a FROM item `alias`, each element its column `value`. */
+  jsonElements (array: Sql, alias: string): Sql
+  /** A usage column ({inputTokens, outputTokens}) with `input` and `output` tokens added. */
+  addUsage (usage: Sql, input: Sql, output: Sql): Sql
+  /** One token count of a usage column, 0 when it is null. */
+  tokens (usage: Sql, field: 'inputTokens' | 'outputTokens'): Sql
   /** The id of the row of `table` inserted last in the same transaction. */
   lastId (table: 'User' | 'Conversation' | 'Message'): Sql
   /**
@@ -26,14 +34,31 @@ export interface Dialect {
   writesInWith: boolean
 }
 
+/** A JSON path's steps, checked: they are written into the SQL text. */
+function pathSteps (path: ReadonlyArray<string | number>): Array<string | number> {
+  for (const step of path) {
+    if (typeof step === 'string' ? !/^\w+$/.test(step) : !Number.isInteger(step)) throw new Error(`JSON path step ${JSON.stringify(step)} is not a plain key or index`)
+  }
+  return [...path]
+}
+
+const identifier = (name: string) => {
+  if (!/^[A-Za-z_]\w*$/.test(name)) throw new Error(`${JSON.stringify(name)} is not a plain identifier`)
+  return raw(name)
+}
+
 const sqlite: Dialect = {
-  json: (value) => sql`${JSON.stringify(value)}`,
+  json: (value) => sql`${value === null ? null : JSON.stringify(value)}`,
   // SQLite's scalar max(); its timestamps are ISO-8601 text of one fixed width, so text order is time order.
   later: (column, value) => sql`max(${column}, ${value})`,
   mergePatch: (column, patch) => sql`json_patch(${column}, ${JSON.stringify(patch)})`,
   keyCount: (object) => sql`(SELECT count(*) FROM json_each(${object}))`,
   // Stored as ISO-8601 text with milliseconds and `+00:00` (what Prisma writes): 23 characters, then `Z`.
   isoTime: (column) => sql`substr(${column}, 1, 23) || 'Z'`,
+  jsonText: (json, path) => sql`json_extract(${json}, ${raw(`'$${pathSteps(path).map((step) => typeof step === 'number' ? `[${step}]` : `.${step}`).join('')}'`)})`,
+  jsonElements: (array, alias) => sql`json_each(${array}) AS ${identifier(alias)}`,
+  addUsage: (usage, input, output) => sql`json_object('inputTokens', json_extract(${usage}, '$.inputTokens') + ${input}, 'outputTokens', json_extract(${usage}, '$.outputTokens') + ${output})`,
+  tokens: (usage, field) => sql`COALESCE(json_extract(${usage}, ${raw(`'$.${field}'`)}), 0)`,
   // SQLite has one writer at a time and AUTOINCREMENT ids only grow, so inside the write transaction the
   // highest id is the row just inserted. (last_insert_rowid() moves with every row inserted, of any table.)
   lastId: (table) => sql`(SELECT max(id) FROM ${raw(`"${table}"`)})`,
@@ -42,13 +67,17 @@ const sqlite: Dialect = {
 }
 
 const postgres: Dialect = {
-  json: (value) => sql`CAST(${JSON.stringify(value)} AS jsonb)`,
+  json: (value) => sql`CAST(${value === null ? null : JSON.stringify(value)} AS jsonb)`,
   later: (column, value) => sql`GREATEST(${column}, ${value})`,
   // PostgreSQL has no merge patch: the non-null values concatenated over the column, then the null-valued keys removed.
   mergePatch: (column, patch) => sql`(${column} || jsonb_strip_nulls(${postgres.json(patch)})) - ARRAY(SELECT key FROM jsonb_each(${postgres.json(patch)}) WHERE value = 'null'::jsonb)`,
   keyCount: (object) => sql`(SELECT count(*) FROM jsonb_object_keys(${object}))`,
   // timestamp(3) columns hold UTC (Prisma writes them so).
   isoTime: (column) => sql`to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+  jsonText: (json, path) => sql`(${json} #>> ${raw(`'{${pathSteps(path).join(',')}}'`)})`,
+  jsonElements: (array, alias) => sql`jsonb_array_elements(${array}) AS ${identifier(alias)}(value)`,
+  addUsage: (usage, input, output) => sql`jsonb_build_object('inputTokens', (${usage} ->> 'inputTokens')::bigint + ${input}, 'outputTokens', (${usage} ->> 'outputTokens')::bigint + ${output})`,
+  tokens: (usage, field) => sql`COALESCE((${usage} ->> ${raw(`'${field}'`)})::bigint, 0)`,
   // Per session, so concurrent inserts on other connections cannot interfere.
   lastId: (table) => sql`currval(pg_get_serial_sequence(${`"${table}"`}, 'id'))`,
   writesInWith: true,

@@ -32,13 +32,12 @@ export function firstStatementValue<Row, T> ({ written, held }: WriteValue<Row[]
 
 /**
  * SQLite: rows a write returns, as the key's INSERT reads them back within the batch: the columns that make them
- * (the same rows PostgreSQL's statement returns, so a key copied between stores replays alike), where they are
- * (`FROM … WHERE …`), and which columns hold JSON (embedded as JSON, not as text).
+ * (the same rows PostgreSQL's statement returns, so a key copied between stores replays alike; the columns holding
+ * JSON are embedded as JSON, not as text), and where they are (`FROM … WHERE …`).
  */
 export interface RowSelection<Row> {
   columns: Columns<Row>
   from: Sql
-  json?: ReadonlyArray<keyof Row & string>
 }
 
 /**
@@ -46,7 +45,7 @@ export interface RowSelection<Row> {
  * key's INSERT stores, and a JSON column of another column set (a conversation's messages). An SQL expression, built
  * once per write and dialect.
  */
-export function sqliteJsonRows ({ columns: { map, list }, from, json = [] }: RowSelection<any>): Sql {
+export function sqliteJsonRows ({ columns: { map, list, json }, from }: RowSelection<any>): Sql {
   const fields = Object.keys(map).map((name) => {
     // columns() allows plain identifiers only, so the name quotes safely.
     const column = raw(`"${name}"`)

@@ -1,33 +1,34 @@
-import { messageColumns, perDialect, presenceColumns, queryRows } from './columns.js'
+import { columns, presenceColumns, queryRows, type Columns } from './columns.js'
 import type { ConversationRepository } from './conversations.js'
 import { readInChunks, type Chunks, type FullLists } from './chunks.js'
 import type { Queryable } from './read-snapshots.js'
 import { empty, sql, type Dialect, type Sql } from './dialect.js'
-import type { Message, NewMessage } from './models.js'
+import type { NewMessage, Shapes } from './models.js'
 import { isId, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { PrismaClient } from './database.js'
 import { keyable, nothingWritten, type IdempotencyKey } from './idempotency-keys.js'
-import { firstStatementValue, rowsValue, sqliteJsonRows, writeBatch, writeWith } from './keyed-writes.js'
+import { rowsValue, sqliteJsonRows, writeBatch, writeWith, type WriteValue } from './keyed-writes.js'
+import { insertMessages, messagesAdded, storedMessage, storedToolCalls, toolResultsToResolve, UnknownToolCall, type StoredMessage } from './stored-messages.js'
+import type { View } from './views.js'
 
 /** Sort key of list_messages: oldest first, and ids grow with insertion. */
 export type MessageKey = [id: number]
 export const isMessageKey = (key: readonly number[]): key is MessageKey => key.length === 1 && isId(key[0]!)
 
-const keyOf = (message: Message): MessageKey => [message.id]
+const keyOf = (message: Shapes['Message']): MessageKey => [message.id]
 
-/** A post's message: its one row, written now or held by its key (perDialect: built once). */
-const postedMessageOf = perDialect((dialect) => rowsValue(messageColumns(dialect), (rows: Message[]) => rows[0]!))
+const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
 
-/** SQLite only: the post's batch, and what its key's INSERT reads back, the new message (perDialect: built once). */
-const sqlitePostOf = perDialect((dialect) => ({
-  value: firstStatementValue(postedMessageOf(dialect)),
-  keyRows: sqliteJsonRows({ columns: messageColumns(dialect), from: sql`FROM "Message" WHERE id = ${dialect.lastId('Message')}` }),
-}))
+const toolCallColumns = columns<{ id: string }>({ id: sql`id` })
 
-export function createMessageRepository (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository, fullLists: FullLists) {
-  const columns = messageColumns(dialect)
-  const posted = postedMessageOf(dialect)
+export function createMessageRepository<S extends Shapes> (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository<S>, fullLists: FullLists, view: View<S>) {
+  type Message = S['Message']
+  const columns: Columns<Message> = view.message
+  // What an append makes of its rows, written now or held by its key: one message (create) or all of them, in order.
+  const one = rowsValue(columns, (rows: Message[]) => rows[0]!)
+  const all = rowsValue(columns, (rows: Message[]) => rows.sort(byId))
+  const sqliteFirst = <T>({ written, held }: WriteValue<Message[], T>): WriteValue<readonly [Message[], ...unknown[]], T> => ({ written: ([rows]) => written(rows), held })
 
   /** At most `limit` of a conversation's messages after `key`, oldest first: a page, or a chunk of the full list. */
   const messagesAfter = (client: Queryable, conversationId: number, key: MessageKey | undefined, limit: number) => queryRows(client, columns, (list) => sql`
@@ -36,33 +37,54 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
     ORDER BY id
     LIMIT ${limit}`)
 
-  return {
-    /**
-     * Appends a message and moves its conversation's updatedAt, messageCount and version, atomically (one statement
-     * on PostgreSQL, a batch transaction on SQLite).
-     * Null when the conversation does not exist (or is deleted meanwhile): the insert's foreign key refuses it.
-     * With an Idempotency-Key, the key's outcome (src/store/keyed-writes.ts).
-     */
-    create: keyable(async (conversationId: number, input: NewMessage, key: IdempotencyKey | undefined) => {
-      const now = new Date()
-      const insert = sql`
-        INSERT INTO "Message" ("conversationId", role, content, "createdAt")
-        VALUES (${conversationId}, ${input.role}, ${input.content}, ${now})`
-      // updatedAt only moves forward (dialect.later), so concurrent posts may commit in any order.
-      const touch = sql`
-        UPDATE "Conversation" SET "messageCount" = "messageCount" + 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}, version = version + 1
-        WHERE id = ${conversationId}`
-      try {
-        if (dialect.writesInWith) return await writeWith(prisma, key, columns, sql`message AS (${insert} RETURNING *), touched AS (${touch})`, sql`message`, posted)
-        const { value, keyRows } = sqlitePostOf(dialect)
-        return await writeBatch(prisma, key, [queryRows(prisma, columns, (list) => sql`${insert} RETURNING ${list}`), prisma.$executeRaw`${touch}`], keyRows, value)
-      } catch (error) {
-        if (databaseErrorKind(error) === 'foreignKey') return nothingWritten(key, null, posted.held)
-        throw error
-      }
-    }),
+  /**
+   * The first tool_result of `messages` that answers a tool_call neither they nor the conversation hold, or undefined.
+   * Read before the write, not in it: a call deleted in between leaves a result naming a deleted call, as deleting it
+   * a moment later would.
+   */
+  async function unknownToolCall (conversationId: number, messages: readonly StoredMessage[]): Promise<UnknownToolCall | undefined> {
+    const results = toolResultsToResolve(messages)
+    if (results.length === 0) return undefined
+    const stored = new Set((await queryRows(prisma, toolCallColumns, () => storedToolCalls(dialect, conversationId, results.map(({ toolCallId }) => toolCallId)))).map(({ id }) => id))
+    const unknown = results.find(({ toolCallId }) => !stored.has(toolCallId))
+    return unknown === undefined ? undefined : new UnknownToolCall(unknown)
+  }
 
-    /** The message, when it belongs to that conversation; null otherwise, even when another conversation has it. */
+  /**
+   * Appends messages and moves their conversation's counters with them (stored-messages.ts, messagesAdded),
+   * atomically: one statement on PostgreSQL, a batch transaction on SQLite. Null when the conversation does not
+   * exist (or is deleted meanwhile): the insert's foreign key refuses it. With an Idempotency-Key, the key's outcome
+   * (src/store/keyed-writes.ts).
+   */
+  async function append<T> (conversationId: number, inputs: readonly NewMessage[], key: IdempotencyKey | undefined, value: WriteValue<Message[], T>) {
+    const now = new Date()
+    const messages = inputs.map(storedMessage)
+    const unknown = await unknownToolCall(conversationId, messages)
+    if (unknown !== undefined) {
+      return nothingWritten<T | UnknownToolCall | null>(key, await conversations.exists(conversationId) ? unknown : null, value.held)
+    }
+    const insert = insertMessages(dialect, sql`${conversationId}`, messages, now)
+    const touch = sql`UPDATE "Conversation" SET ${messagesAdded(dialect, messages, now)} WHERE id = ${conversationId}`
+    try {
+      if (dialect.writesInWith) return await writeWith<Message, T | UnknownToolCall | null>(prisma, key, columns, sql`message AS (${insert} RETURNING *), touched AS (${touch})`, sql`message ORDER BY id`, value)
+      // The rows just inserted are the newest: SQLite has one writer, and AUTOINCREMENT ids only grow.
+      const keyRows = sqliteJsonRows({ columns, from: sql`FROM "Message" WHERE id > ${dialect.lastId('Message')} - ${messages.length} ORDER BY id` })
+      return await writeBatch<readonly [ReturnType<typeof queryRows<Message>>, ReturnType<typeof prisma.$executeRaw>], T | UnknownToolCall | null>(
+        prisma, key, [queryRows(prisma, columns, (list) => sql`${insert} RETURNING ${list}`), prisma.$executeRaw`${touch}`], keyRows, sqliteFirst(value))
+    } catch (error) {
+      if (databaseErrorKind(error) === 'foreignKey') return nothingWritten<T | UnknownToolCall | null>(key, null, value.held)
+      throw error
+    }
+  }
+
+  return {
+    /** One message appended (append); null or UnknownToolCall when it is not. */
+    create: keyable(async (conversationId: number, input: NewMessage, key: IdempotencyKey | undefined) => await append(conversationId, [input], key, one)),
+
+    /** Messages appended, all or none, in order (append); null or UnknownToolCall when they are not. */
+    createMany: keyable(async (conversationId: number, inputs: readonly NewMessage[], key: IdempotencyKey | undefined) => await append(conversationId, inputs, key, all)),
+
+  /** The message, when it belongs to that conversation; null otherwise, even when another conversation has it. */
     async findById (conversationId: number, id: number): Promise<Message | null> {
       const [message] = await queryRows(prisma, columns, (list) => sql`
         SELECT ${list} FROM "Message" WHERE id = ${id} AND "conversationId" = ${conversationId}`)
@@ -70,28 +92,35 @@ export function createMessageRepository (prisma: PrismaClient, dialect: Dialect,
     },
 
     /**
-     * Deletes the message and moves its conversation's messageCount down, updatedAt and version forward, atomically
-     * (one statement on PostgreSQL, a batch transaction on SQLite). A delete is activity in the conversation,
-     * as a post is, so updatedAt moves (the spec says so in delete_message's description).
-     * False when that conversation has no such message.
+     * Deletes the message and moves its conversation with it, atomically (one statement on PostgreSQL, a batch
+     * transaction on SQLite): messageCount down, usage less the message's, lastMessageAt back to the newest message
+     * left, updatedAt and version forward. A delete is activity in the conversation, as a post is, so updatedAt
+     * moves (the spec says so in delete_message's description). False when that conversation has no such message.
      */
     async delete (conversationId: number, id: number): Promise<boolean> {
       const now = new Date()
       const matching = sql`id = ${id} AND "conversationId" = ${conversationId}`
-      const touch = (condition: Sql) => sql`
-        UPDATE "Conversation" SET "messageCount" = "messageCount" - 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}, version = version + 1
-        WHERE id = ${conversationId} AND ${condition}`
+      // The message's usage as `deleted` (a row source holding it) has it.
+      const touch = (deleted: Sql, condition: Sql) => {
+        const less = (field: 'inputTokens' | 'outputTokens') => sql`-(SELECT ${dialect.tokens(sql`d.usage`, field)} FROM ${deleted} AS d)`
+        return sql`
+          UPDATE "Conversation" SET "messageCount" = "messageCount" - 1, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}, version = version + 1,
+            usage = ${dialect.addUsage(sql`usage`, less('inputTokens'), less('outputTokens'))},
+            "lastMessageAt" = (SELECT max(m."createdAt") FROM "Message" AS m WHERE m."conversationId" = ${conversationId} AND m.id <> ${id})
+          WHERE id = ${conversationId} AND ${condition}`
+      }
       if (dialect.writesInWith) {
-        // The UPDATE sees the rows the DELETE returns, so it runs only when a message went.
+        // The UPDATE sees the rows the DELETE returns, so it runs only when a message went; its subqueries see the
+        // table as it was before the statement, so the newest message left is found without the deleted one.
         const deleted = await queryRows(prisma, presenceColumns, (list) => sql`
-          WITH message AS (DELETE FROM "Message" WHERE ${matching} RETURNING id),
-          touched AS (${touch(sql`EXISTS (SELECT 1 FROM message)`)})
+          WITH message AS (DELETE FROM "Message" WHERE ${matching} RETURNING id, usage),
+          touched AS (${touch(sql`message`, sql`EXISTS (SELECT 1 FROM message)`)})
           SELECT ${list} FROM message`)
         return deleted.length > 0
       }
       // SQLite has one writer at a time: inside the transaction, the message the UPDATE finds is the one the DELETE removes.
       const [, deleted] = await prisma.$transaction([
-        prisma.$executeRaw`${touch(sql`EXISTS (SELECT 1 FROM "Message" WHERE ${matching})`)}`,
+        prisma.$executeRaw`${touch(sql`(SELECT usage FROM "Message" WHERE ${matching})`, sql`EXISTS (SELECT 1 FROM "Message" WHERE ${matching})`)}`,
         prisma.$executeRaw`DELETE FROM "Message" WHERE ${matching}`,
       ])
       return deleted > 0

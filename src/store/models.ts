@@ -1,14 +1,35 @@
 // The API's shapes, as the generated types give them. The repositories' SQL selects rows in exactly these
 // shapes (timestamps formatted by the database), so rows go out as they come in; the column maps
-// (columns.ts) are checked against them.
-import type { components } from '../../generated/trackbot.js'
+// (views.ts) are checked against them. One store serves every contract version: what a client writes is the
+// newest version's input (an older version's input is a narrower case of it), and what it reads is its
+// own version's shapes (Shapes).
+import type { components as V1 } from '../../generated/v1.js'
+import type { components as V2 } from '../../generated/v2.js'
 
-type Schemas = components['schemas']
+type Schemas = V2['schemas']
 export type User = Schemas['User']
-export type Conversation = Schemas['Conversation']
-export type Message = Schemas['Message']
 export type NewUser = Schemas['CreateUserRequest']
 export type NewConversation = Schemas['CreateConversationRequest']
 export type NewMessage = Schemas['NewMessage']
-export type ConversationWithMessages = Schemas['CreateConversationResponse']
+export type Part = Schemas['Part']
+export type Usage = NonNullable<Schemas['Usage']>
 export type ConversationPatch = Schemas['ConversationPatch']
+
+/** What one contract version reads back of conversations and messages. */
+export interface Shapes {
+  Conversation: { id: number, userId: number, updatedAt: string }
+  Message: { id: number, conversationId: number }
+  ConversationWithMessages: object
+}
+
+export interface V1Shapes {
+  Conversation: V1['schemas']['Conversation']
+  Message: V1['schemas']['Message']
+  ConversationWithMessages: V1['schemas']['CreateConversationResponse']
+}
+
+export interface V2Shapes {
+  Conversation: Schemas['Conversation']
+  Message: Schemas['Message']
+  ConversationWithMessages: Schemas['CreateConversationResponse']
+}

@@ -2,10 +2,12 @@ import type { Database, PrismaClient } from './database.js'
 import type { Provider } from './migrate/index.js'
 import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions, type FullLists } from './chunks.js'
 import { createConversationRepository, type StoreLimits } from './conversations.js'
-import { dialectOf } from './dialect.js'
+import { dialectOf, type Dialect } from './dialect.js'
 import { createMessageRepository } from './messages.js'
+import type { Shapes } from './models.js'
 import { readSnapshotsOn } from './read-snapshots.js'
-import { createUserRepository } from './users.js'
+import { createUserRepository, type UserRepository } from './users.js'
+import { v1View, v2View, type View } from './views.js'
 
 export interface RepositoryOptions {
   /** How full lists are read (fullListsOn): one for the process, so its snapshots are counted together. */
@@ -24,15 +26,26 @@ export function fullListsOn (database: Pick<Database, 'reader' | 'provider' | 's
   return { ...options, snapshots: readSnapshotsOn(database.reader, database.provider, bounds) }
 }
 
+/** One contract version's repositories of conversations and messages: the same store, read in its view. */
+function viewRepositories<S extends Shapes> (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists, view: View<S>) {
+  const conversations = createConversationRepository(prisma, dialect, users, limits, fullLists, view)
+  return { users, conversations, messages: createMessageRepository(prisma, dialect, conversations, fullLists, view) }
+}
+
 /**
- * Once per process. `limits` are facts of the spec (src/contract/spec.ts, storeLimits): the store enforces them
- * without restating them.
+ * Once per process: users, and each contract version's repositories. `limits` are facts of the spec
+ * (src/contract/spec.ts, storeLimits): the store enforces them without restating them.
  */
 export function createRepositories (prisma: PrismaClient, provider: Provider, limits: StoreLimits, { fullLists }: RepositoryOptions) {
   const dialect = dialectOf(provider)
   const users = createUserRepository(prisma, dialect)
-  const conversations = createConversationRepository(prisma, dialect, users, limits, fullLists)
-  return { users, conversations, messages: createMessageRepository(prisma, dialect, conversations, fullLists) }
+  return {
+    v1: viewRepositories(prisma, dialect, users, limits, fullLists, v1View(dialect, limits.v1ContentLength)),
+    v2: viewRepositories(prisma, dialect, users, limits, fullLists, v2View(dialect)),
+  }
 }
 
 export type Repositories = ReturnType<typeof createRepositories>
+export type ViewRepositories<S extends Shapes> = ReturnType<typeof viewRepositories<S>>
+export type V1Repositories = Repositories['v1']
+export type V2Repositories = Repositories['v2']
