@@ -1,9 +1,10 @@
-// Checks a response against the spec: status documented, content type, headers and body schemas.
+// Checks a response against the spec of the contract version its path is under: status documented, content type,
+// headers and body schemas. Each version's document, operations and router are here for the spec-derived tests.
 import { Ajv, type ValidateFunction } from 'ajv'
 import { OpenAPIBackend, type Operation } from 'openapi-backend'
 import type { OpenAPIV3 } from 'openapi-types'
 import { requestPath } from '../src/contract/routes.js'
-import { apiBasePath, customizeAjv, readSpec } from '../src/contract/spec.js'
+import { apiBasePath, CONTRACT_VERSIONS, customizeAjv, readSpec, type ContractVersion } from '../src/contract/spec.js'
 
 export interface SeenResponse {
   method: string
@@ -13,10 +14,54 @@ export interface SeenResponse {
   text: string
 }
 
-const spec = readSpec()
-const api = new OpenAPIBackend({ definition: spec, apiRoot: apiBasePath(spec), quick: true })
-await api.init()
-const document = api.definition as OpenAPIV3.Document
+/** One contract version as the tests read it: its document with every $ref resolved, its operations and router. */
+export interface ContractView {
+  version: ContractVersion
+  basePath: string
+  /** The spec with every $ref resolved, as openapi-backend reads it. */
+  dereferencedSpec: OpenAPIV3.Document
+  /** Every operation in the spec, whatever its method, with its path-level parameters (openapi-backend's reading). */
+  specOperations: Operation[]
+  /** The operationId a request reaches, or undefined when no operation serves it. */
+  operationIdOf (method: string, url: string): string | undefined
+  /** Asserts that a walk of the API reached exactly the spec's operations, naming any it has no step for. */
+  assertReachedEveryOperation (t: { same: (found: unknown, wanted: unknown, message: string) => unknown }, reached: Iterable<string>): void
+  api: OpenAPIBackend
+}
+
+async function contractView (version: ContractVersion): Promise<ContractView> {
+  const spec = readSpec(version)
+  const basePath = apiBasePath(spec)
+  const api = new OpenAPIBackend({ definition: spec, apiRoot: basePath, quick: true })
+  await api.init()
+  const specOperations = api.getOperations()
+  return {
+    version,
+    basePath,
+    api,
+    dereferencedSpec: api.definition as OpenAPIV3.Document,
+    specOperations,
+    operationIdOf (method, url) {
+      const path = url.split('?')[0] ?? ''
+      return (api.router.matchOperation({ method, path, headers: {} }) as Operation | undefined)?.operationId
+    },
+    assertReachedEveryOperation (t, reached) {
+      const wanted = specOperations.map((operation) => operation.operationId!).sort()
+      const found = [...new Set(reached)].sort()
+      const missing = wanted.filter((operationId) => !found.includes(operationId))
+      t.same(found, wanted, missing.length === 0 ? `the walk reached every operation in the ${version} spec` : `no step of the walk reaches ${version}'s ${missing.join(', ')}: add one`)
+    },
+  }
+}
+
+/** Every contract version, by version. */
+export const contracts = Object.fromEntries(await Promise.all(CONTRACT_VERSIONS.map(async (version) => [version, await contractView(version)]))) as Record<ContractVersion, ContractView>
+
+/** The version whose path `path` is under, if any. */
+function contractAt (path: string): ContractView | undefined {
+  return Object.values(contracts).find(({ basePath }) => path === basePath || path.startsWith(`${basePath}/`))
+}
+
 const ajv = customizeAjv(new Ajv({ allErrors: true, strict: false }))
 const compiled = new Map<object, ValidateFunction>()
 
@@ -60,7 +105,8 @@ function headerErrors (response: SeenResponse, headers: Record<string, OpenAPIV3
   })
 }
 
-const problemContent = (document.components?.responses?.NotFound as OpenAPIV3.ResponseObject).content
+// Every version's Problem is one schema (test/contract/versions.test.ts).
+const problemContent = (contracts.v1.dereferencedSpec.components?.responses?.NotFound as OpenAPIV3.ResponseObject).content
 
 /** Everything wrong with a response, as the spec sees it; empty when it obeys the contract. */
 export function contractErrors (response: SeenResponse): string[] {
@@ -72,7 +118,7 @@ export function contractErrors (response: SeenResponse): string[] {
     // A CORS preflight, answered by the CORS layer as the Fetch standard says, outside the API contract.
     return response.text === '' ? errors : [...errors, 'CORS preflight with a body']
   }
-  const operation = api.router.matchOperation({ method: response.method, path, headers: {} }) as Operation | undefined
+  const operation = contractAt(path)?.api.router.matchOperation({ method: response.method, path, headers: {} }) as Operation | undefined
   if (operation === undefined) {
     // No operation: the router's own 404/405 (or a body-parsing 4xx), always a Problem.
     if (response.status < 400 || response.status >= 500) errors.push(`status ${response.status} for a request no operation serves`)
@@ -84,22 +130,5 @@ export function contractErrors (response: SeenResponse): string[] {
   return [...errors, ...headerErrors(response, documented.headers as Record<string, OpenAPIV3.HeaderObject>), ...bodyErrors(response, documented.content)]
 }
 
-/** The spec with every $ref resolved, as openapi-backend reads it. */
-export { document as dereferencedSpec }
-
-/** Every operation in the spec, whatever its method, with its path-level parameters (openapi-backend's reading). */
-export const specOperations = api.getOperations()
-
-/** The operationId a request reaches, or undefined when no operation serves it. */
-export function operationIdOf (method: string, url: string): string | undefined {
-  const path = url.split('?')[0] ?? ''
-  return (api.router.matchOperation({ method, path, headers: {} }) as Operation | undefined)?.operationId
-}
-
-/** Asserts that a walk of the API reached exactly the spec's operations, naming any it has no step for. */
-export function assertReachedEveryOperation (t: { same: (found: unknown, wanted: unknown, message: string) => unknown }, reached: Iterable<string>): void {
-  const wanted = specOperations.map((operation) => operation.operationId!).sort()
-  const found = [...new Set(reached)].sort()
-  const missing = wanted.filter((operationId) => !found.includes(operationId))
-  t.same(found, wanted, missing.length === 0 ? 'the walk reached every operation in the spec' : `no step of the walk reaches ${missing.join(', ')}: add one`)
-}
+// v1's, for the tests written before v2; tests of every version go through `contracts`.
+export const { dereferencedSpec, specOperations, operationIdOf, assertReachedEveryOperation } = contracts.v1

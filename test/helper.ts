@@ -13,9 +13,10 @@ import Sqlite from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { freePort } from '../scripts/free-port.js'
-import type { components } from '../generated/trackbot.js'
+import type { components } from '../generated/v1.js'
+import type { components as V2Components } from '../generated/v2.js'
 import { buildApp, type AppOptions } from '../src/app.js'
-import { readSpec, type SpecSource } from '../src/contract/spec.js'
+import { readSpec, type ContractVersion, type SpecSource } from '../src/contract/spec.js'
 import { projectRoot } from '../src/project-root.js'
 import { providerOf, sqliteFile } from '../src/store/database-url.js'
 import type { Provider } from '../src/store/migrate/index.js'
@@ -27,6 +28,7 @@ export { freePort }
 interface Teardown { teardown (fn: () => unknown): void }
 
 export const API = '/api/v1'
+export const API_V2 = '/api/v2'
 
 /** The store this run tests: `TRACKBOT_TEST_STORE=postgres` for PostgreSQL, SQLite otherwise. */
 export const store: Provider = process.env.TRACKBOT_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite'
@@ -193,11 +195,11 @@ async function queries (databaseUrl: string, sqls: string[]): Promise<unknown[][
 }
 
 /** The committed spec with `edit` applied to a copy of it, for tests of how the server follows its contract. */
-export function specVariant (edit: (document: any) => void): SpecSource {
-  const document = structuredClone(readSpec())
+export function specVariant (edit: (document: any) => void, version: ContractVersion = 'v1'): SpecSource {
+  const document = structuredClone(readSpec(version))
   edit(document)
   // JSON is YAML, so the spec served at /openapi.yaml is the document the server runs.
-  return { yaml: Buffer.from(JSON.stringify(document)), document }
+  return { version, yaml: Buffer.from(JSON.stringify(document)), document }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -352,6 +354,36 @@ export function fixtures (request: Request): Fixtures {
     createUser: (body = { name: 'Ada' }, headers) => created('/users', body, headers),
     createConversation: (userId, body = {}, headers) => created(`/users/${userId}/conversations`, body, headers),
     postMessage: (conversationId, body = { role: 'user', content: 'hello' }, headers) => created(`/conversations/${conversationId}/messages`, body, headers),
+  }
+}
+
+type V2Schemas = V2Components['schemas']
+export type V2Conversation = V2Schemas['Conversation']
+export type V2CreatedConversation = V2Schemas['CreateConversationResponse']
+export type V2Message = V2Schemas['Message']
+export type V2NewMessage = V2Schemas['NewMessage']
+
+export interface V2Fixtures {
+  /** A new conversation of `userId` through v2 (201), empty by default. */
+  createConversation (userId: number, body?: V2Schemas['CreateConversationRequest'], headers?: Record<string, string>): Promise<V2CreatedConversation>
+  /** A message posted through v2 (201), a user's "hello" by default. */
+  postMessage (conversationId: number, body?: V2NewMessage, headers?: Record<string, string>): Promise<V2Message>
+  /** Messages appended through v2's create_messages (201). */
+  postMessages (conversationId: number, messages: V2NewMessage[], headers?: Record<string, string>): Promise<V2Message[]>
+}
+
+/** The v2 fixture builders over any transport: each fails unless the write answers 201. */
+export function v2Fixtures (request: Request): V2Fixtures {
+  const created = async <T>(url: string, body: unknown, headers?: Record<string, string>): Promise<T> => {
+    const reply = await request<T>('POST', `${API_V2}${url}`, { body, ...headers === undefined ? {} : { headers } })
+    if (reply.status !== 201) throw new Error(`POST ${API_V2}${url} → ${reply.status}, not 201: ${reply.text.slice(0, 500)}`)
+    return reply.body
+  }
+  return {
+    createConversation: (userId, body = {}, headers) => created(`/users/${userId}/conversations`, body, headers),
+    postMessage: (conversationId, body = { role: 'user', content: 'hello' }, headers) => created(`/conversations/${conversationId}/messages`, body, headers),
+    postMessages: async (conversationId, messages, headers) =>
+      (await created<{ messages: V2Message[] }>(`/conversations/${conversationId}/messages/batch`, { messages }, headers)).messages,
   }
 }
 

@@ -84,7 +84,7 @@ export function createMessageRepository<S extends Shapes> (prisma: PrismaClient,
     /** Messages appended, all or none, in order (append); null or UnknownToolCall when they are not. */
     createMany: keyable(async (conversationId: number, inputs: readonly NewMessage[], key: IdempotencyKey | undefined) => await append(conversationId, inputs, key, all)),
 
-  /** The message, when it belongs to that conversation; null otherwise, even when another conversation has it. */
+    /** The message, when it belongs to that conversation; null otherwise, even when another conversation has it. */
     async findById (conversationId: number, id: number): Promise<Message | null> {
       const [message] = await queryRows(prisma, columns, (list) => sql`
         SELECT ${list} FROM "Message" WHERE id = ${id} AND "conversationId" = ${conversationId}`)

@@ -24,7 +24,7 @@ type WithMessages<S extends Shapes> =
 
 function viewOf<S extends Shapes> (
   conversation: ColumnMap<S['Conversation']>, conversationJson: ReadonlyArray<keyof S['Conversation'] & string>,
-  message: ColumnMap<S['Message']>, messageJson: ReadonlyArray<keyof S['Message'] & string>,
+  message: ColumnMap<S['Message']>, messageJson: ReadonlyArray<keyof S['Message'] & string>
 ): View<WithMessages<S>> {
   const messageColumns = columns(message, messageJson)
   const created = {
@@ -65,7 +65,7 @@ export function v2View (dialect: Dialect): View<V2Shapes> {
   return viewOf<V2Shapes>(
     { ...conversation, usage: sql`usage`, lastMessageAt: dialect.isoTime(sql`"lastMessageAt"`) }, ['metadata', 'usage'],
     { ...message, role: sql`role`, content: sql`content`, parts: sql`parts`, model: sql`model`, usage: sql`usage`, metadata: sql`metadata` },
-    ['parts', 'usage', 'metadata'],
+    ['parts', 'usage', 'metadata']
   )
 }
 

@@ -9,7 +9,7 @@ import { load } from 'js-yaml'
 import { specPath } from '../../src/contract/spec.js'
 import { API, startApp } from '../helper.js'
 
-const sourceBytes = readFileSync(specPath)
+const sourceBytes = readFileSync(specPath('v1'))
 const sourceDocument = load(sourceBytes.toString('utf8')) as Record<string, unknown>
 
 const sha256 = (body: Buffer | string) => createHash('sha256').update(body).digest('base64url')

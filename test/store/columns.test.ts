@@ -4,10 +4,15 @@
 // at run time.
 // stores: none
 import t from 'tap'
-import { columns, messageColumns, queryRows, type Columns } from '../../src/store/columns.js'
+import { columns, queryRows, type Columns } from '../../src/store/columns.js'
 import type { PrismaClient } from '../../src/store/database.js'
 import { dialectOf, sql, type Sql } from '../../src/store/dialect.js'
-import type { Conversation, Message } from '../../src/store/models.js'
+import type { V1Shapes } from '../../src/store/models.js'
+import { v1View } from '../../src/store/views.js'
+
+type Conversation = V1Shapes['Conversation']
+type Message = V1Shapes['Message']
+const messageColumns = (dialect: ReturnType<typeof dialectOf>) => v1View(dialect, 32768).message
 import { assertExpectedTypeErrors } from '../contract/expected-type-errors.js'
 
 const stored = {
@@ -53,9 +58,10 @@ function recorder (rows: unknown[]) {
 t.test('a column map selects each expression under its property name', async (t) => {
   const message = messageColumns(dialectOf('sqlite'))
   t.equal(message.list.sql,
-    'id AS "id", "conversationId" AS "conversationId", role AS "role", content AS "content", ' +
-    'substr("createdAt", 1, 23) || \'Z\' AS "createdAt"')
-  t.same(Object.keys(message.map), ['id', 'conversationId', 'role', 'content', 'createdAt'])
+    'id AS "id", "conversationId" AS "conversationId", substr("createdAt", 1, 23) || \'Z\' AS "createdAt", ' +
+    'CASE role WHEN \'developer\' THEN \'system\' WHEN \'tool\' THEN \'user\' ELSE role END AS "role", ' +
+    'CASE WHEN content = \'\' THEN \'[\' || json_extract(parts, \'$[0].type\') || \']\' ELSE substr(content, 1, 32768) END AS "content"')
+  t.same(Object.keys(message.map), ['id', 'conversationId', 'createdAt', 'role', 'content'])
 })
 
 t.test('only plain identifiers become aliases', async (t) => {

@@ -8,16 +8,23 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient as PostgresClient } from '../../generated/prisma/postgres/client.js'
 import { PrismaClient } from '../../generated/prisma/sqlite/client.js'
-import { readSpec, storeLimits } from '../../src/contract/spec.js'
+import { storeLimits } from '../../src/contract/spec.js'
+import { UnknownToolCall } from '../../src/store/stored-messages.js'
 import { sqliteFile } from '../../src/store/database-url.js'
 import type { Provider } from '../../src/store/migrate/index.js'
 import { createRepositories, fullListsOn } from '../../src/store/repositories.js'
 import { runSql, store, testDatabaseUrl } from '../helper.js'
 
+/** A create's conversation, which these plain creates always make. */
+function created<T> (value: T | UnknownToolCall | null): T {
+  if (value === null || value instanceof UnknownToolCall) throw new Error('the create made no conversation')
+  return value
+}
+
 interface Sent { query: string, params: string }
 
 function repositoriesOn (prisma: PrismaClient, provider: Provider) {
-  return createRepositories(prisma, provider, storeLimits(readSpec()), { fullLists: fullListsOn({ reader: prisma, provider, snapshotLimit: 1 }) })
+  return createRepositories(prisma, provider, storeLimits(), { fullLists: fullListsOn({ reader: prisma, provider, snapshotLimit: 1 }) }).v2
 }
 
 /** The last SELECT Prisma sent on `table`, with its parameters. */
@@ -36,7 +43,7 @@ t.test('list pages are index seeks', { skip: store === 'sqlite' ? false : 'SQLit
   const { users, conversations, messages } = repositoriesOn(prisma, 'sqlite')
 
   const user = (await users.create({ name: 'Ada' }))!
-  const conversation = (await conversations.create(user.id, { messages: [{ role: 'user', content: 'hi' }] }))!
+  const conversation = created(await conversations.create(user.id, { messages: [{ role: 'user', content: 'hi' }] }))
   const db = new Sqlite(file, { readonly: true })
   t.teardown(() => db.close())
 
@@ -77,7 +84,7 @@ t.test('PostgreSQL list pages are index scans on their index, without a sort', {
   const { users, conversations, messages } = repositoriesOn(prisma as unknown as PrismaClient, 'postgres')
 
   const user = (await users.create({ name: 'Ada' }))!
-  const conversation = (await conversations.create(user.id, { messages: [{ role: 'user', content: 'hi' }] }))!
+  const conversation = created(await conversations.create(user.id, { messages: [{ role: 'user', content: 'hi' }] }))
   // Enough rows, spread over many users and conversations, that a scan or a sort costs the planner more than the
   // index would; then statistics, as autovacuum would gather them.
   await runSql(url, `
