@@ -105,7 +105,7 @@ function headerErrors (response: SeenResponse, headers: Record<string, OpenAPIV3
   })
 }
 
-// Every version's Problem is one schema (test/contract/versions.test.ts).
+// Every version's Problem is one schema (test/versions.test.ts).
 const problemContent = (contracts.v1.dereferencedSpec.components?.responses?.NotFound as OpenAPIV3.ResponseObject).content
 
 /** Everything wrong with a response, as the spec sees it; empty when it obeys the contract. */

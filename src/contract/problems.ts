@@ -1,6 +1,6 @@
 // Every error the API can answer with, in one place: one RFC 9457 shape for all of them.
 import { STATUS_CODES } from 'node:http'
-// Every version's Problem is the same schema.
+// Every version's Problem is the same schema (test/versions.test.ts).
 import type { components } from '../../generated/v2.js'
 import { committedSpec, problemBounds } from './spec.js'
 
