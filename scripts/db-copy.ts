@@ -8,6 +8,7 @@
 // carried over too, so an id the source ever handed out, even one since deleted, is never reused.
 import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { Prisma } from '../generated/prisma/sqlite/client.js'
 import { openDatabase, type Database, type PrismaClient } from '../src/store/database.js'
 import { providerOf, redact, sqliteFile } from '../src/store/database-url.js'
 import type { Provider } from '../src/store/migrate/index.js'
@@ -48,7 +49,8 @@ async function writeBatch (tx: Transaction, table: Table, rows: any[]): Promise<
   switch (table) {
     case 'User': await tx.user.createMany({ data: rows }); return
     case 'Conversation': await tx.conversation.createMany({ data: rows }); return
-    case 'Message': await tx.message.createMany({ data: rows }); return
+    // A message's usage is null when unknown: SQL's NULL, which Prisma's ORM takes for a Json column only as DbNull.
+    case 'Message': await tx.message.createMany({ data: rows.map((row) => row.usage === null ? { ...row, usage: Prisma.DbNull } : row) }); return
     case 'IdempotencyKey': await tx.idempotencyKey.createMany({ data: rows })
   }
 }

@@ -79,7 +79,7 @@ export function commonHandlers<S extends Shapes> ({ users, conversations, messag
       (conversation: S['ConversationWithMessages'] | UnknownToolCall | null, { params }, { path }: HandlerContext) => {
         if (conversation === null) return notFound(params, path)
         if (conversation instanceof UnknownToolCall) return unknownToolCall(conversation, '/messages', path)
-        return { status: 201, body: conversation, headers: { Location: `${basePath}/conversations/${(conversation as { id: number }).id}` } } as const
+        return { status: 201, body: conversation, headers: { Location: `${basePath}/conversations/${conversation.id}` } } as const
       }),
 
     async list_conversations ({ params, query }: { params: { userId: number } } & ListQuery, { path }: HandlerContext) {

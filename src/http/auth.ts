@@ -1,4 +1,4 @@
-// Bearer tokens (RFC 6750) when AUTH_MODE=jwt: every /api/v1 request but the served spec needs a JWT that
+// Bearer tokens (RFC 6750) when AUTH_MODE=jwt: every API request (any version's) but the served spec needs a JWT that
 // jose verifies, HS256 with our shared secret and/or RS256/ES256 with a key of the identity provider's JWKS.
 // What a verified caller may reach is src/contract/access.ts's rule.
 import type { FastifyInstance, FastifyRequest } from 'fastify'

@@ -19,7 +19,7 @@ export type ConversationPatch = Schemas['ConversationPatch']
 export interface Shapes {
   Conversation: { id: number, userId: number, updatedAt: string }
   Message: { id: number, conversationId: number }
-  ConversationWithMessages: object
+  ConversationWithMessages: { id: number }
 }
 
 export interface V1Shapes {
