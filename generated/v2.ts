@@ -480,8 +480,8 @@ export interface components {
              */
             name: string;
             /**
-             * @description The call's arguments, any JSON object, kept as sent: at most 64 KiB as JSON and 32 levels deep
-             *     (`x-maxJsonBytes`, `x-maxJsonDepth`), with no NUL in any string.
+             * @description The call's arguments, any JSON object, kept as sent: at most 64 KiB as JSON and 32 levels deep, with
+             *     no NUL in any string or key (`x-jsonBounds`, which the server enforces).
              * @example {
              *       "city": "Lisbon",
              *       "days": 2

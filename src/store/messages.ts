@@ -92,8 +92,7 @@ export function createMessageRepository<S extends Shapes> (prisma: PrismaClient,
     },
 
     /**
-     * Deletes the message and moves its conversation with it, atomically (one statement on PostgreSQL, a batch
-     * transaction on SQLite): messageCount down, usage less the message's, lastMessageAt back to the newest message
+     * Deletes the message and moves its conversation with it, atomically (a batch transaction): messageCount down, usage less the message's, lastMessageAt back to the newest message
      * left, updatedAt and version forward. A delete is activity in the conversation, as a post is, so updatedAt
      * moves (the spec says so in delete_message's description). False when that conversation has no such message.
      */
@@ -110,12 +109,18 @@ export function createMessageRepository<S extends Shapes> (prisma: PrismaClient,
           WHERE id = ${conversationId} AND ${condition}`
       }
       if (dialect.writesInWith) {
-        // The UPDATE sees the rows the DELETE returns, so it runs only when a message went; its subqueries see the
-        // table as it was before the statement, so the newest message left is found without the deleted one.
-        const deleted = await queryRows(prisma, presenceColumns, (list) => sql`
-          WITH message AS (DELETE FROM "Message" WHERE ${matching} RETURNING id, usage),
-          touched AS (${touch(sql`message`, sql`EXISTS (SELECT 1 FROM message)`)})
-          SELECT ${list} FROM message`)
+        // The UPDATE sees the rows the DELETE returns, so it runs only when a message went. Its subquery reads the
+        // statement's snapshot, so the newest message left is found without the deleted one; the conversation's row
+        // is locked first, in a statement of its own, so that snapshot is taken after every other write of the
+        // conversation's messages has committed (each one updates that row): concurrent deletes then never leave
+        // lastMessageAt at a message one of them removed.
+        const [, deleted] = await prisma.$transaction([
+          queryRows(prisma, presenceColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${conversationId} FOR UPDATE`),
+          queryRows(prisma, presenceColumns, (list) => sql`
+            WITH message AS (DELETE FROM "Message" WHERE ${matching} RETURNING id, usage),
+            touched AS (${touch(sql`message`, sql`EXISTS (SELECT 1 FROM message)`)})
+            SELECT ${list} FROM message`),
+        ])
         return deleted.length > 0
       }
       // SQLite has one writer at a time: inside the transaction, the message the UPDATE finds is the one the DELETE removes.

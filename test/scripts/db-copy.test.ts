@@ -5,7 +5,7 @@
 import { join } from 'node:path'
 import t from 'tap'
 import type { Provider } from '../../src/store/migrate/index.js'
-import { API, runScript, runSql, startApp, storeContents, tempDir, testDatabaseUrl, type Fixtures, type Reply, type TestApp } from '../helper.js'
+import { API, API_V2, runScript, runSql, startApp, storeContents, tempDir, testDatabaseUrl, v2Fixtures, type Fixtures, type Reply, type TestApp, type V2NewMessage } from '../helper.js'
 
 t.test('copies users, conversations and messages with their ids, timestamps and order', async (t) => {
   const sqliteUrl = await testDatabaseUrl(t, { provider: 'sqlite' })
@@ -203,4 +203,114 @@ async function readEverything (request: TestApp['request'], users: number[]): Pr
 
 function dbCopy (...args: string[]) {
   return runScript('db-copy', args)
+}
+
+t.test('copies v2\'s data exactly: parts, model, usage, metadata, lastMessageAt and conversation usage, there and back', async (t) => {
+  const sqliteUrl = await testDatabaseUrl(t, { provider: 'sqlite' })
+  const source = await startApp(t, { databaseUrl: sqliteUrl })
+  const v2 = v2Fixtures(source.request)
+  const ada = await source.createUser({ name: 'Ada' })
+  const grace = await source.createUser({ name: 'Grace' })
+  const loop: V2NewMessage[] = [
+    { role: 'developer', content: 'Be brief.', metadata: { zeta: 'last', a: 'first' } },
+    { role: 'user', parts: [{ type: 'text', text: 'Where is this?' }, { type: 'image', url: 'data:image/png;base64,iVBORw0KGgo=', mediaType: 'image/png' }, { type: 'file', url: 'https://example.com/a.pdf', name: 'a.pdf' }] },
+    {
+      role: 'assistant',
+      parts: [{ type: 'reasoning', text: 'Look it up.' }, { type: 'tool_call', id: 'call_1', name: 'geo', arguments: { zz: 1, a: [1.5, -2, null, true, { 'ü/~': 'é🙂' }], nested: { deep: { deeper: [] } }, big: 2147483648 } }],
+      model: 'gpt-4o',
+      usage: { inputTokens: 2147483647, outputTokens: 12 },
+      metadata: { trace: 't1' },
+    },
+    { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_1', output: '{"place":"Lisbon"}', isError: false }] },
+    { role: 'assistant', parts: [{ type: 'refusal', text: 'No bookings.' }, { type: 'text', text: 'It is Lisbon.' }, { type: 'text', text: 'Enjoy!' }], model: 'gpt-4o-mini', usage: { inputTokens: 30, outputTokens: 0 } },
+  ]
+  const full = await v2.createConversation(ada.id, { title: 'Loop', metadata: { z: '1', a: '2' }, messages: loop.slice(0, 2) })
+  await v2.postMessages(full.id, loop.slice(2))
+  // Deletes move lastMessageAt back and take usage off; an emptied conversation has none of either.
+  const trimmed = await v2.createConversation(ada.id, { title: 'Trimmed' })
+  const [kept] = await v2.postMessages(trimmed.id, [loop[2]!, loop[3]!])
+  const newest = await v2.postMessage(trimmed.id, { role: 'assistant', content: 'newest', usage: { inputTokens: 9, outputTokens: 9 } })
+  t.equal((await source.request('DELETE', `${API_V2}/conversations/${trimmed.id}/messages/${newest.id}`)).status, 204)
+  const emptied = await v2.createConversation(grace.id, { messages: [{ role: 'user', content: 'gone', usage: { inputTokens: 1, outputTokens: 1 } }] })
+  t.equal((await source.request('DELETE', `${API_V2}/conversations/${emptied.id}/messages/${emptied.messages[0]!.id}`)).status, 204)
+  await v2.createConversation(grace.id, { title: 'Never used' })
+  // A keyed create_messages, whose retry after the move must get its first answer.
+  const keyed = { url: `${API_V2}/conversations/${full.id}/messages/batch`, body: { messages: [{ role: 'user', content: 'keyed' }, loop[4]] } }
+  const first = await source.request('POST', keyed.url, { body: keyed.body, headers: { 'idempotency-key': 'v2-move' } })
+  t.equal(first.status, 201)
+
+  const users = [ada.id, grace.id]
+  const before = await readEverythingV2(source.request, users)
+  const trimmedBefore = before.conversations.find((c) => c.id === trimmed.id)!
+  t.strictSame({ usage: trimmedBefore.usage, lastMessageAt: trimmedBefore.lastMessageAt }, { usage: { inputTokens: 2147483647, outputTokens: 12 }, lastMessageAt: kept!.createdAt })
+  t.match(before.conversations.find((c) => c.id === emptied.id), { messageCount: 0, usage: { inputTokens: 0, outputTokens: 0 }, lastMessageAt: null })
+  const rowsBefore = await v2Rows(sqliteUrl)
+  await source.app.close()
+
+  const postgresUrl = await testDatabaseUrl(t, { provider: 'postgres' })
+  const copy = await dbCopy('--from', sqliteUrl, '--to', postgresUrl)
+  t.equal(copy.code, 0, copy.output)
+  t.match(copy.output, /done: 2 users, 4 conversations, 9 messages, 1 idempotency keys copied and verified/)
+  t.strictSame(await v2Rows(postgresUrl), rowsBefore, 'every v2 column of every row, as stored')
+
+  const target = await startApp(t, { databaseUrl: postgresUrl })
+  t.strictSame(await readEverythingV2(target.request, users), before, 'v2 reads everything back the same on PostgreSQL')
+  const replay = await target.request('POST', keyed.url, { body: keyed.body, headers: { 'idempotency-key': 'v2-move' } })
+  t.strictSame({ status: replay.status, body: replay.body }, { status: first.status, body: first.body }, 'the keyed create_messages replays its first answer')
+  t.equal(replay.headers['idempotent-replayed'], 'true')
+  // The copy carries on: a tool_result answers a call copied over, and usage adds to the copied sum.
+  const answered = await target.request('POST', `${API_V2}/conversations/${trimmed.id}/messages`, {
+    body: { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_1', output: 'again' }], usage: { inputTokens: 1, outputTokens: 0 } },
+  })
+  t.equal(answered.status, 201)
+  t.strictSame((await target.request('GET', `${API_V2}/conversations/${trimmed.id}`)).body.usage, { inputTokens: 2147483648, outputTokens: 12 })
+  t.equal((await target.request('DELETE', `${API_V2}/conversations/${trimmed.id}/messages/${answered.body.id}`)).status, 204)
+  await target.app.close()
+
+  const backUrl = await testDatabaseUrl(t, { provider: 'sqlite', migrated: false })
+  const back = await dbCopy('--from', postgresUrl, '--to', backUrl)
+  t.equal(back.code, 0, back.output)
+  t.strictSame(await v2Rows(backUrl), await v2Rows(postgresUrl), 'every v2 column of every row, back as stored')
+  t.strictSame(await v2Rows(backUrl), rowsBefore, 'as they were at the start')
+  const returned = await startApp(t, { databaseUrl: backUrl })
+  const after = await readEverythingV2(returned.request, users)
+  // The round trip's write and delete moved that conversation's updatedAt, and so the list's order; all else is as it was.
+  const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
+  const moved = (read: typeof before) => ({
+    conversations: read.conversations.map(({ updatedAt: _, ...rest }) => rest).sort(byId),
+    messages: [...read.messages].sort(byId),
+  })
+  t.strictSame(moved(after), moved(before), 'and back on SQLite')
+})
+
+/** Everything v2 reads of these users: conversations (listed and each), and each one's messages (listed and each). */
+async function readEverythingV2 (request: TestApp['request'], users: number[]) {
+  const conversations: any[] = []
+  const messages: any[] = []
+  for (const userId of users) {
+    const listed = (await request('GET', `${API_V2}/users/${userId}/conversations`)).body
+    for (const conversation of listed) {
+      const one = (await request('GET', `${API_V2}/conversations/${conversation.id}`)).body
+      if (JSON.stringify(one) !== JSON.stringify(conversation)) throw new Error(`conversation ${conversation.id} reads otherwise alone than listed`)
+      conversations.push(one)
+      const list = (await request('GET', `${API_V2}/conversations/${conversation.id}/messages`)).body
+      for (const message of list) messages.push(message, (await request('GET', `${API_V2}/conversations/${conversation.id}/messages/${message.id}`)).body)
+    }
+  }
+  return { conversations, messages }
+}
+
+/** The columns v2 added, per row, as the store holds them (JSON parsed, times as instants). */
+async function v2Rows (databaseUrl: string) {
+  const json = (value: unknown) => typeof value === 'string' ? JSON.parse(value) : value
+  // PostgreSQL's timestamp(3) as its text (a Date would be read in the local time zone), SQLite's as stored.
+  const lastMessageAt = databaseUrl.startsWith('file:') ? '"lastMessageAt"' : 'CAST("lastMessageAt" AS text)'
+  const instant = (value: unknown) => value === null ? null : new Date(`${String(value).replace(' ', 'T').replace(/\+00:00$/, '')}Z`).toISOString()
+  const conversations = await runSql(databaseUrl, `SELECT id, usage, ${lastMessageAt} AS "lastMessageAt" FROM "Conversation" ORDER BY id`) as any[]
+  // SQL's NULL, not JSON's null, for a message without usage.
+  const messages = await runSql(databaseUrl, 'SELECT id, content, parts, model, usage, CASE WHEN usage IS NULL THEN 1 ELSE 0 END AS "noUsage", metadata FROM "Message" ORDER BY id') as any[]
+  return {
+    conversations: conversations.map((row) => ({ id: row.id, usage: json(row.usage), lastMessageAt: instant(row.lastMessageAt) })),
+    messages: messages.map((row) => ({ id: row.id, content: row.content, parts: json(row.parts), model: row.model, usage: json(row.usage), noUsage: row.noUsage, metadata: json(row.metadata) })),
+  }
 }

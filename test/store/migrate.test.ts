@@ -5,7 +5,9 @@ import t from 'tap'
 import { migrateDatabase } from '../../src/store/database.js'
 import { migrationsDir, readMigrations } from '../../src/store/migrate/index.js'
 import { migratePostgres, PRISMA_MIGRATE_LOCK } from '../../src/store/migrate/postgres.js'
-import { runScript, runSql, store, testDatabaseUrl, until } from '../helper.js'
+import { migrateSqlite } from '../../src/store/migrate/sqlite.js'
+import { sqliteFile } from '../../src/store/database-url.js'
+import { API, API_V2, runScript, runSql, startApp, store, testDatabaseUrl, until, v2Fixtures } from '../helper.js'
 
 const quiet = { info: () => {}, warn: () => {} }
 const migrations = readMigrations(migrationsDir(store))
@@ -82,4 +84,90 @@ t.test('PostgreSQL: a process waiting for another\'s migration lock says so, the
   t.same(await runSql(databaseUrl, 'SELECT to_regclass(\'_prisma_migrations\') AS history'), [{ history: null }], 'and touches nothing meanwhile')
   await release()
   t.same(await migrating, migrations.map((m) => m.name), 'the lock released, it migrates')
+})
+
+t.test('rich_messages: rows written before it read through v2 as one text part each, with their conversation\'s lastMessageAt', async (t) => {
+  const databaseUrl = await testDatabaseUrl(t, { migrated: false })
+  const rich = migrations.findIndex((m) => m.name.endsWith('_rich_messages'))
+  t.ok(rich > 0, 'a rich_messages migration, after others')
+  const before = migrations.slice(0, rich)
+  t.same(store === 'postgres' ? await migratePostgres(databaseUrl, before, quiet) : await migrateSqlite(sqliteFile(databaseUrl), before, quiet), before.map((m) => m.name))
+
+  // Rows as the server wrote them then: SQLite's timestamps as Prisma writes them, ISO text with +00:00.
+  const time = (iso: string) => `'${store === 'sqlite' ? iso.replace('Z', '+00:00') : iso}'`
+  const text = (value: string) => `'${value.replaceAll("'", "''")}'`
+  const rows: Array<{ conversation: string, role: string, content: string, createdAt: string }> = [
+    { conversation: 'Old', role: 'system', content: 'You are a guide.', createdAt: '2026-11-24T10:00:00.000Z' },
+    // Newest by time, though not by id: lastMessageAt is the newest createdAt.
+    { conversation: 'Old', role: 'user', content: 'line one\nline two "quoted" \\ back \u2028 é 🙂 \'single\'', createdAt: '2026-11-24T10:02:00.456Z' },
+    { conversation: 'Old', role: 'assistant', content: 'x'.repeat(32768), createdAt: '2026-11-24T10:01:00.123Z' },
+    { conversation: 'Other', role: 'user', content: '{"looks":"like json"}', createdAt: '2026-11-25T09:00:00.001Z' },
+  ]
+  await runSql(databaseUrl, `INSERT INTO "User" (name, email, "createdAt") VALUES ('Ada', 'ada@example.com', ${time('2026-11-24T09:00:00.000Z')})`)
+  await runSql(databaseUrl, `INSERT INTO "User" (name, "createdAt") VALUES ('Grace', ${time('2026-11-24T09:00:00.000Z')})`)
+  const conversations = [
+    { title: 'Old', userId: 1, metadata: '{"model":"gpt-4","b":"2"}', count: 3, createdAt: '2026-11-24T09:30:00.000Z', updatedAt: '2026-11-24T10:05:00.000Z', version: 5 },
+    { title: 'Empty', userId: 1, metadata: '{}', count: 0, createdAt: '2026-11-24T09:40:00.000Z', updatedAt: '2026-11-24T09:40:00.000Z', version: 1 },
+    { title: 'Other', userId: 2, metadata: '{}', count: 1, createdAt: '2026-11-25T08:00:00.000Z', updatedAt: '2026-11-25T09:00:00.001Z', version: 2 },
+  ]
+  for (const c of conversations) {
+    await runSql(databaseUrl, `INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", "createdAt", "updatedAt", version)
+      VALUES (${c.userId}, ${text(c.title)}, '${c.metadata}', ${c.count}, ${time(c.createdAt)}, ${time(c.updatedAt)}, ${c.version})`)
+  }
+  const conversationId = (title: string) => conversations.findIndex((c) => c.title === title) + 1
+  for (const row of rows) {
+    await runSql(databaseUrl, `INSERT INTO "Message" ("conversationId", role, content, "createdAt")
+      VALUES (${conversationId(row.conversation)}, ${text(row.role)}, ${text(row.content)}, ${time(row.createdAt)})`)
+  }
+
+  t.same(await migrateDatabase(databaseUrl, quiet), migrations.slice(rich).map((m) => m.name), 'the rest applied over the rows')
+  const app = await startApp(t, { databaseUrl })
+
+  const v2Messages = [
+    ...(await app.request('GET', `${API_V2}/conversations/1/messages`)).body,
+    ...(await app.request('GET', `${API_V2}/conversations/3/messages`)).body,
+  ]
+  t.strictSame(v2Messages, rows.map((row, i) => ({
+    id: i + 1,
+    conversationId: conversationId(row.conversation),
+    role: row.role,
+    content: row.content,
+    parts: [{ type: 'text', text: row.content }],
+    model: null,
+    usage: null,
+    metadata: {},
+    createdAt: row.createdAt,
+  })), 'each message one text part of its content exactly, model and usage null, metadata {}')
+  for (const message of v2Messages) t.strictSame((await app.request('GET', `${API_V2}/conversations/${message.conversationId}/messages/${message.id}`)).body, message)
+  t.strictSame((await app.request('GET', `${API}/conversations/1/messages`)).body,
+    v2Messages.slice(0, 3).map(({ id, conversationId, role, content, createdAt }) => ({ id, conversationId, role, content, createdAt })), 'v1 reads them as before')
+
+  const lastMessageAt = ['2026-11-24T10:02:00.456Z', null, '2026-11-25T09:00:00.001Z']
+  for (const [i, c] of conversations.entries()) {
+    const read = (await app.request('GET', `${API_V2}/conversations/${i + 1}`)).body
+    t.strictSame(read, {
+      id: i + 1,
+      userId: c.userId,
+      title: c.title,
+      metadata: JSON.parse(c.metadata),
+      messageCount: c.count,
+      usage: { inputTokens: 0, outputTokens: 0 },
+      lastMessageAt: lastMessageAt[i],
+      createdAt: c.createdAt,
+      updatedAt: c.updatedAt,
+    }, `${c.title}: usage zeros, lastMessageAt its newest message's createdAt`)
+  }
+
+  // The migrated rows take part in v2's writes as any other: a result may answer no migrated call (they hold
+  // none), usage adds up from zero, and deleting the newest migrated message moves lastMessageAt back.
+  const v2 = v2Fixtures(app.request)
+  const orphan = await app.request('POST', `${API_V2}/conversations/1/messages`, { body: { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'x', output: 'o' }] } })
+  t.equal(orphan.status, 400)
+  t.equal((await app.request('DELETE', `${API_V2}/conversations/1/messages/2`)).status, 204)
+  t.match((await app.request('GET', `${API_V2}/conversations/1`)).body, { messageCount: 2, usage: { inputTokens: 0, outputTokens: 0 }, lastMessageAt: '2026-11-24T10:01:00.123Z' })
+  const [, answer] = await v2.postMessages(1, [
+    { role: 'assistant', parts: [{ type: 'tool_call', id: 'c1', name: 'f', arguments: {} }], usage: { inputTokens: 3, outputTokens: 4 } },
+    { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'c1', output: 'o' }] },
+  ])
+  t.match((await app.request('GET', `${API_V2}/conversations/1`)).body, { messageCount: 4, usage: { inputTokens: 3, outputTokens: 4 }, lastMessageAt: answer!.createdAt })
 })
