@@ -12,21 +12,23 @@ const specs = CONTRACT_VERSIONS.map((version) => join('openapi', `${version}.yam
 const spec = specs.join(' or ')
 const bin = (name: string) => join(projectRoot, 'node_modules', '.bin', name)
 
-let generating = false
+let generating: ReturnType<typeof spawn> | undefined
 let again = false
+let stopping = false
 
 /** One run of generate:types at a time; edits made during a run get one more run after it. */
 function generateTypes (): void {
-  if (generating) {
+  if (generating !== undefined) {
     again = true
     return
   }
-  generating = true
   // npm run, so the command stays in one place (package.json); a spec saved half-written fails here and
   // is regenerated on the next save.
-  const child = spawn('npm', ['run', '--silent', 'generate:types'], { cwd: projectRoot, stdio: 'inherit' })
+  const child = generating = spawn('npm', ['run', '--silent', 'generate:types'], { cwd: projectRoot, stdio: 'inherit' })
   child.on('exit', (code) => {
-    generating = false
+    generating = undefined
+    // Stopped with the rest (a signal): not a failure of the spec.
+    if (stopping) return
     if (code !== 0) console.error(`dev: generate:types failed (exit ${code}); fix ${spec} and save it again`)
     if (again) {
       again = false
@@ -58,4 +60,11 @@ const server = spawn(bin('tsx'), ['watch', '--clear-screen=false', ...specs.flat
 })
 server.on('exit', (code) => process.exit(code ?? 1))
 // tsx watch passes the signal on to the server, which finishes in-flight requests, and then exits itself.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => { server.kill(signal) })
+// A regeneration under way stops with it, rather than running on after this script is gone.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    stopping = true
+    generating?.kill(signal)
+    server.kill(signal)
+  })
+}

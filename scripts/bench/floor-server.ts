@@ -1,5 +1,5 @@
 // The benchmark's floor: plain fastify over better-sqlite3 prepared statements or a `pg` Pool, no
-// validation, the same routes and JSON as ours for the benchmarked operations. Nothing with these
+// validation, the same routes and JSON as ours for the benchmarked operations (v1's, and v2's post). Nothing with these
 // libraries can be much faster, so ratios to it show what our layers cost.
 import Fastify, { type FastifyInstance } from 'fastify'
 import Sqlite from 'better-sqlite3'
@@ -11,6 +11,11 @@ interface ConversationRow { id: number, userId: number, title: string | null, me
 interface MessageRow { id: number, conversationId: number, role: string, content: string, createdAt: unknown }
 interface NewMessage { role: string, content: string }
 interface NewConversation { title?: string | null, metadata?: object, messages?: NewMessage[] }
+// v2's message, as post-parts sends it: parts, model and usage; its text is its text parts'.
+interface Usage { inputTokens: number, outputTokens: number }
+interface Part { type: string, text?: string }
+interface RichMessage { role: string, parts: Part[], model?: string | null, usage?: Usage | null }
+interface RichMessageRow extends MessageRow { parts: unknown, model: string | null, usage: unknown, metadata: unknown }
 
 /** The data operations behind the routes, one implementation per store. */
 interface Store {
@@ -19,11 +24,15 @@ interface Store {
   list (userId: number, take: number | undefined): Promise<ConversationRow[]>
   create (userId: number, input: NewConversation, now: Date): Promise<[ConversationRow, MessageRow[]]>
   post (conversationId: number, input: NewMessage, now: Date): Promise<MessageRow | undefined>
+  /** post through v2: the message's parts, model and usage too, and the conversation's usage and lastMessageAt. */
+  postRich (conversationId: number, input: RichMessage, now: Date): Promise<RichMessageRow | undefined>
   delete (id: number): Promise<boolean>
 }
 
 const CONVERSATION = 'id, "userId", title, metadata, "messageCount", "createdAt", "updatedAt"'
 const MESSAGE = 'id, "conversationId", role, content, "createdAt"'
+const RICH_MESSAGE = `${MESSAGE}, parts, model, usage, metadata`
+const textOf = (parts: Part[]) => parts.flatMap((part) => part.type === 'text' ? [part.text] : []).join('\n')
 
 // Dates leave as ISO `Z` strings whether the driver gave text (SQLite) or a Date (pg).
 const iso = (value: unknown) => new Date(value as string).toISOString()
@@ -34,6 +43,8 @@ const conversationJson = (row: ConversationRow) => ({
   updatedAt: iso(row.updatedAt),
 })
 const messageJson = (row: MessageRow) => ({ ...row, createdAt: iso(row.createdAt) })
+const parsed = (value: unknown) => typeof value === 'string' ? JSON.parse(value) : value
+const richMessageJson = (row: RichMessageRow) => ({ ...messageJson(row), parts: parsed(row.parts), usage: parsed(row.usage), metadata: parsed(row.metadata) })
 
 function sqliteStore (url: string): Store {
   const db = new Sqlite(sqliteFile(url))
@@ -45,6 +56,9 @@ function sqliteStore (url: string): Store {
   const insertMessage = db.prepare<unknown[], MessageRow>(`INSERT INTO "Message" ("conversationId", role, content, "createdAt") VALUES (?, ?, ?, ?) RETURNING ${MESSAGE}`)
   const bump = db.prepare<unknown[]>('UPDATE "Conversation" SET "messageCount" = "messageCount" + 1, "updatedAt" = ? WHERE id = ?')
   const remove = db.prepare<[number]>('DELETE FROM "Conversation" WHERE id = ?')
+  const insertRichMessage = db.prepare<unknown[], RichMessageRow>(`INSERT INTO "Message" ("conversationId", role, content, parts, model, usage, "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ${RICH_MESSAGE}`)
+  const bumpRich = db.prepare<unknown[]>(`UPDATE "Conversation" SET "messageCount" = "messageCount" + 1, "updatedAt" = ?, "lastMessageAt" = ?,
+    usage = json_object('inputTokens', json_extract(usage, '$.inputTokens') + CAST(? AS INTEGER), 'outputTokens', json_extract(usage, '$.outputTokens') + CAST(? AS INTEGER)) WHERE id = ?`)
   const create = db.transaction((userId: number, input: NewConversation, at: string): [ConversationRow, MessageRow[]] => {
     const messages = input.messages ?? []
     const row = insertConversation.get(userId, input.title ?? null, JSON.stringify(input.metadata ?? {}), messages.length, at, at)!
@@ -54,12 +68,18 @@ function sqliteStore (url: string): Store {
     if (bump.run(at, conversationId).changes === 0) return undefined
     return insertMessage.get(conversationId, input.role, input.content, at)
   })
+  const postRich = db.transaction((conversationId: number, input: RichMessage, at: string): RichMessageRow | undefined => {
+    if (bumpRich.run(at, at, input.usage?.inputTokens ?? 0, input.usage?.outputTokens ?? 0, conversationId).changes === 0) return undefined
+    return insertRichMessage.get(conversationId, input.role, textOf(input.parts), JSON.stringify(input.parts), input.model ?? null,
+      input.usage == null ? null : JSON.stringify(input.usage), at)
+  })
   return {
     ready: async () => { db.prepare('SELECT 1').get() },
     conversation: async (id) => byId.get(id),
     list: async (userId, take) => take === undefined ? all.all(userId) : page.all(userId, take),
     create: async (userId, input, now) => create(userId, input, stored(now)),
     post: async (conversationId, input, now) => post(conversationId, input, stored(now)),
+    postRich: async (conversationId, input, now) => postRich(conversationId, input, stored(now)),
     delete: async (id) => remove.run(id).changes > 0,
   }
 }
@@ -102,6 +122,14 @@ function postgresStore (url: string): Store {
       if (rowCount === 0) return undefined
       return (await client.query<MessageRow>(insertMessage, [conversationId, input.role, input.content, now.toISOString()])).rows[0]
     }),
+    postRich: (conversationId, input, now) => inTransaction(async (client) => {
+      const { rowCount } = await client.query(`UPDATE "Conversation" SET "messageCount" = "messageCount" + 1, "updatedAt" = $1, "lastMessageAt" = $1,
+        usage = jsonb_build_object('inputTokens', (usage ->> 'inputTokens')::bigint + $2, 'outputTokens', (usage ->> 'outputTokens')::bigint + $3) WHERE id = $4`,
+      [now.toISOString(), input.usage?.inputTokens ?? 0, input.usage?.outputTokens ?? 0, conversationId])
+      if (rowCount === 0) return undefined
+      return (await client.query<RichMessageRow>(`INSERT INTO "Message" ("conversationId", role, content, parts, model, usage, "createdAt") VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${RICH_MESSAGE}`,
+        [conversationId, input.role, textOf(input.parts), JSON.stringify(input.parts), input.model ?? null, input.usage == null ? null : JSON.stringify(input.usage), now.toISOString()])).rows[0]
+    }),
     delete: async (id) => ((await pool.query('DELETE FROM "Conversation" WHERE id = $1', [id])).rowCount ?? 0) > 0,
   }
 }
@@ -128,6 +156,10 @@ function routes (fastify: FastifyInstance, store: Store): void {
   fastify.post<{ Params: Params, Body: NewMessage }>(`${api}/conversations/:id/messages`, async (request, reply) => {
     const row = await store.post(Number(request.params.id), request.body, new Date())
     return row === undefined ? reply.code(404).send() : reply.code(201).send(messageJson(row))
+  })
+  fastify.post<{ Params: Params, Body: RichMessage }>('/api/v2/conversations/:id/messages', async (request, reply) => {
+    const row = await store.postRich(Number(request.params.id), request.body, new Date())
+    return row === undefined ? reply.code(404).send() : reply.code(201).send(richMessageJson(row))
   })
   fastify.delete<{ Params: Params }>(`${api}/conversations/:id`, async (request, reply) => {
     return reply.code(await store.delete(Number(request.params.id)) ? 204 : 404).send()

@@ -10,7 +10,22 @@ import { providerOf, sqliteFile } from '../../src/store/database-url.js'
 
 interface NewMessage { role: string, content: string }
 interface NewConversation { title?: string | null, metadata?: object, messages?: NewMessage[] }
+// v2's message, as post-parts sends it: parts, model and usage; its text is its text parts'.
+interface Usage { inputTokens: number, outputTokens: number }
+interface Part { type: string, text?: string }
+interface RichMessage { role: string, parts: Part[], model?: string | null, usage?: Usage | null }
 type Params = { id: string, userId: string }
+
+/**
+ * Adds a message's tokens to its conversation's usage: Prisma's ORM has no update of a JSON field's members, so
+ * it is raw SQL in the ORM's batch transaction, as a user would write it.
+ */
+const ADD_USAGE = {
+  sqlite: (prisma: PrismaClient, id: number, { inputTokens, outputTokens }: Usage) => prisma.$executeRaw`
+    UPDATE "Conversation" SET usage = json_object('inputTokens', json_extract(usage, '$.inputTokens') + ${inputTokens}, 'outputTokens', json_extract(usage, '$.outputTokens') + ${outputTokens}) WHERE id = ${id}`,
+  postgres: (prisma: PrismaClient, id: number, { inputTokens, outputTokens }: Usage) => prisma.$executeRaw`
+    UPDATE "Conversation" SET usage = jsonb_build_object('inputTokens', (usage ->> 'inputTokens')::bigint + ${inputTokens}, 'outputTokens', (usage ->> 'outputTokens')::bigint + ${outputTokens}) WHERE id = ${id}`,
+}
 
 function client (url: string): PrismaClient {
   if (providerOf(url) === 'postgres') {
@@ -20,7 +35,7 @@ function client (url: string): PrismaClient {
   return new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: sqliteFile(url) }) })
 }
 
-function routes (fastify: FastifyInstance, prisma: PrismaClient): void {
+function routes (fastify: FastifyInstance, prisma: PrismaClient, addUsage: typeof ADD_USAGE['sqlite']): void {
   const api = '/api/v1'
   fastify.get('/readyz', async () => { await prisma.$queryRaw`SELECT 1`; return { status: 'ready' } })
   fastify.get<{ Params: Params }>(`${api}/conversations/:id`, async (request, reply) => {
@@ -52,6 +67,18 @@ function routes (fastify: FastifyInstance, prisma: PrismaClient): void {
     ])
     return reply.code(201).send(message)
   })
+  fastify.post<{ Params: Params, Body: RichMessage }>('/api/v2/conversations/:id/messages', async (request, reply) => {
+    const conversationId = Number(request.params.id)
+    const { role, parts, model = null, usage = null } = request.body
+    const now = new Date()
+    const content = parts.flatMap((part) => part.type === 'text' ? [part.text] : []).join('\n')
+    const [message] = await prisma.$transaction([
+      prisma.message.create({ data: { conversationId, role, content, parts: parts as object[], model, usage: usage === null ? undefined : { ...usage } } }),
+      prisma.conversation.update({ where: { id: conversationId }, data: { messageCount: { increment: 1 }, updatedAt: now, lastMessageAt: now } }),
+      ...usage === null ? [] : [addUsage(prisma, conversationId, usage)],
+    ])
+    return reply.code(201).send(message)
+  })
   fastify.delete<{ Params: Params }>(`${api}/conversations/:id`, async (request, reply) => {
     try {
       await prisma.conversation.delete({ where: { id: Number(request.params.id) } })
@@ -63,9 +90,10 @@ function routes (fastify: FastifyInstance, prisma: PrismaClient): void {
 }
 
 async function main (): Promise<void> {
-  const prisma = client(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL)
+  const url = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL
+  const prisma = client(url)
   const fastify = Fastify()
-  routes(fastify, prisma)
+  routes(fastify, prisma, ADD_USAGE[providerOf(url)])
   fastify.addHook('onClose', () => prisma.$disconnect())
   process.on('SIGTERM', () => { fastify.close().then(() => process.exit(0), () => process.exit(1)) })
   await fastify.listen({ port: Number(process.env.PORT ?? 8080), host: process.env.HOST ?? '127.0.0.1' })

@@ -4,6 +4,21 @@
 export const SERVERS = ['floor', 'peer', 'ours', 'ours-jwt'] as const
 export type ServerName = typeof SERVERS[number]
 
+/** What is measured, in this order (scripts/bench/run.ts builds each request; docs/performance.md says what each is). */
+export const SCENARIOS = ['get', 'list', 'page50', 'create', 'create-key', 'post', 'post-parts', 'delete'] as const
+export type ScenarioName = typeof SCENARIOS[number]
+
+/**
+ * Scenarios that are another's request with one thing more, and what that costs: the CPU per request of the first
+ * against the second's, per server, in the same run. post-parts' bound is 1.3x (issue 27).
+ */
+const VARIANTS: Array<[variant: ScenarioName, of: ScenarioName]> = [
+  // An Idempotency-Key.
+  ['create-key', 'create'],
+  // A tool call, model and usage, through v2.
+  ['post-parts', 'post'],
+]
+
 export interface Measure {
   requestsPerSecond: number
   p50Ms: number
@@ -93,14 +108,28 @@ function growthRows (report: Report): string[][] {
     [server, Number(size).toLocaleString('en-US'), measure.requestsPerSecond.toFixed(0), measure.p50Ms.toFixed(1), measure.p99Ms.toFixed(1), String(measure.failures)]))
 }
 
+function variantRows (report: Report): string[][] {
+  return VARIANTS.flatMap(([variant, of]) => SERVERS.flatMap((server) => {
+    const scenarios = report.servers[server]?.scenarios
+    const [measure, reference] = [scenarios?.[variant], scenarios?.[of]]
+    if (measure === undefined || reference === undefined) return []
+    return [[`${variant} vs ${of}`, server, reference.cpuUsPerRequest.toFixed(0), measure.cpuUsPerRequest.toFixed(0),
+      ratio(measure.cpuUsPerRequest, reference.cpuUsPerRequest)]]
+  }))
+}
+
+const variantsTitle = 'what one thing more costs: CPU us/req of a request without it and with it, same server, same run'
+
 export function formatReport (report: Report): string {
+  const growth = growthRows(report)
+  const variants = variantRows(report)
   return [
     `${report.store}, ${report.connections} connections, median of ${report.rounds} rounds of ${report.durationSeconds} s per scenario${report.smoke ? ' (smoke)' : ''}; node ${report.node}, ${report.cores} x ${report.cpu}; ${report.commit}; load ${report.loadAverage.start.map((n) => n.toFixed(1)).join(' ')}`,
     table(['scenario', 'server', 'CPU us/req', 'CPU vs floor', 'req/s', 'p50 ms', 'p99 ms', 'vs floor', 'vs peer', 'vs ours', 'load gen us/req', 'failed'], scenarioRows(report)),
     '',
+    ...variants.length === 0 ? [] : [variantsTitle, table(['scenarios', 'server', 'without', 'with', 'ratio'], variants), ''],
     table(['server', '', 'spawn-to-ready ms', 'RSS idle MB', 'RSS after MB', 'RSS peak MB'], processRows(report)),
-    '',
-    'growth: page50 (limit=50) of a user with N conversations',
-    table(['server', 'N', 'req/s', 'p50 ms', 'p99 ms', 'failed'], growthRows(report)),
+    // Measured with page50 only.
+    ...growth.length === 0 ? [] : ['', 'growth: page50 (limit=50) of a user with N conversations', table(['server', 'N', 'req/s', 'p50 ms', 'p99 ms', 'failed'], growth)],
   ].join('\n')
 }

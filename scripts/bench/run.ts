@@ -1,4 +1,5 @@
-// `npm run bench [-- --store postgres --duration 5 --rounds 3 --connections 50 --smoke --only floor,peer,ours]`:
+// `npm run bench [-- --store postgres --duration 5 --rounds 3 --connections 50 --smoke --only floor,peer,ours
+// --scenarios post,post-parts]`:
 // the floor, the peer and our production build, one after the other (2 cores: never together), each on
 // its own fresh copy of the same seeded database, loaded by wrk over loopback (scripts/bench/load.ts). Ours
 // runs as `npm start` runs it, request log included, written to a file as in production. Prints one table
@@ -16,10 +17,10 @@ import { projectRoot } from '../../src/project-root.js'
 import { freePort } from '../free-port.js'
 import { load, type LoadRequest } from './load.js'
 import { cpuSeconds, rssMb } from './proc.js'
-import { formatReport, SERVERS, type Measure, type Report, type ServerName } from './report.js'
+import { formatReport, SCENARIOS, SERVERS, type Measure, type Report, type ScenarioName, type ServerName } from './report.js'
 import { adminQuery, copySqlite, FULL_SIZE, postgresUrl, seed, SMOKE_SIZE, type Fixture, type SeedSize, type Store } from './seed.js'
 
-interface Options { store: Store, duration: number, rounds: number, connections: number, smoke: boolean, only: ServerName[] }
+interface Options { store: Store, duration: number, rounds: number, connections: number, smoke: boolean, only: ServerName[], scenarios: ScenarioName[] }
 
 /** How a server process is started: node's arguments, and variables its environment gets beside the run's. */
 interface Launch { args: string[], env: Record<string, string> }
@@ -79,12 +80,16 @@ function options (): Options {
       connections: { type: 'string', default: '50' },
       smoke: { type: 'boolean', default: false },
       only: { type: 'string', default: SERVERS.join(',') },
+      scenarios: { type: 'string', default: SCENARIOS.join(',') },
     },
   })
   if (values.store !== 'sqlite' && values.store !== 'postgres') throw new Error(`--store must be sqlite or postgres, got "${values.store}"`)
   const only = values.only.split(',').map((name) => name.trim())
   const unknown = only.filter((name) => !(SERVERS as readonly string[]).includes(name))
   if (unknown.length > 0) throw new Error(`--only takes ${SERVERS.join(',')}; unknown: ${unknown.join(',')}`)
+  const picked = values.scenarios.split(',').map((name) => name.trim())
+  const unknownScenarios = picked.filter((name) => !(SCENARIOS as readonly string[]).includes(name))
+  if (unknownScenarios.length > 0) throw new Error(`--scenarios takes ${SCENARIOS.join(',')}; unknown: ${unknownScenarios.join(',')}`)
   const duration = values.smoke ? 1 : Number(values.duration)
   const rounds = values.smoke ? 1 : Number(values.rounds)
   const connections = Number(values.connections)
@@ -92,7 +97,15 @@ function options (): Options {
   if (![duration, rounds, connections].every((n) => Number.isInteger(n) && n >= 1)) {
     throw new Error('--duration (seconds), --rounds and --connections must be whole numbers of at least 1')
   }
-  return { store: values.store, duration, rounds, connections, smoke: values.smoke, only: SERVERS.filter((name) => only.includes(name)) }
+  return {
+    store: values.store,
+    duration,
+    rounds,
+    connections,
+    smoke: values.smoke,
+    only: SERVERS.filter((name) => only.includes(name)),
+    scenarios: SCENARIOS.filter((name) => picked.includes(name)),
+  }
 }
 
 const progress = (smoke: boolean, message: string) => { if (!smoke) console.error(`bench: ${message}`) }
@@ -210,7 +223,7 @@ async function stop (child: ChildProcess): Promise<void> {
 }
 
 interface Scenario {
-  name: string
+  name: ScenarioName
   /** The request of the next run: the delete scenario's moves on with every run. */
   request (): LoadRequest
   /** Told how many requests a run built, answered or not. */
@@ -224,8 +237,19 @@ function halves ([first, last]: [number, number]): [[number, number], [number, n
 }
 
 /**
- * The seven scenarios; `deleted` walks the delete pool, fresh for each server since each has its own copy.
- * `headers` go on every request (ours-jwt's token).
+ * post-parts' message: an assistant's turn that calls a tool, with the model that wrote it and the tokens it used,
+ * as an agent stores it through v2 (a tool_call alone: its text is empty).
+ */
+const TOOL_CALL_MESSAGE = {
+  role: 'assistant',
+  parts: [{ type: 'tool_call', id: 'call_7Qk2', name: 'get_weather', arguments: { city: 'Lisbon', days: 2, units: 'metric' } }],
+  model: 'gpt-4o',
+  usage: { inputTokens: 412, outputTokens: 96 },
+}
+
+/**
+ * The scenarios, in SCENARIOS' order; `deleted` walks the delete pool, fresh for each server since each has its own
+ * copy. `headers` go on every request (ours-jwt's token).
  */
 function scenarios (fixture: Fixture, headers: Record<string, string> = {}): Scenario[] {
   const api = '/api/v1'
@@ -254,6 +278,13 @@ function scenarios (fixture: Fixture, headers: Record<string, string> = {}): Sce
     {
       name: 'post',
       request: fixed({ method: 'POST', path: `${api}/conversations/{id}/messages`, ids: random(writeConversations), body: JSON.stringify({ role: 'user', content: 'One more question' }) }),
+    },
+    // The same post through v2 with a tool call, model and usage (compare post's CPU us/req): what a rich message
+    // costs. The floor and the peer store the same columns (parts, model, usage; the conversation's usage and
+    // lastMessageAt) and answer v2's Message.
+    {
+      name: 'post-parts',
+      request: fixed({ method: 'POST', path: '/api/v2/conversations/{id}/messages', ids: random(writeConversations), body: JSON.stringify(TOOL_CALL_MESSAGE) }),
     },
     {
       name: 'delete',
@@ -317,7 +348,8 @@ async function startServer (name: ServerName, databaseUrl: string, fixture: Fixt
   }
   const spawnToReadyMs = performance.now() - started
   const headers: Record<string, string> = SERVER_ENV[name]?.AUTH_MODE === 'jwt' ? { authorization: `Bearer ${await benchToken()}` } : {}
-  return { name, spawned, spawnToReadyMs, rssIdleMb: rssMb(spawned.child.pid!), scenarios: scenarios(fixture, headers) }
+  const picked = scenarios(fixture, headers).filter((scenario) => options.scenarios.includes(scenario.name))
+  return { name, spawned, spawnToReadyMs, rssIdleMb: rssMb(spawned.child.pid!), scenarios: picked }
 }
 
 async function measure (server: Started, scenario: Scenario, options: Options): Promise<Measure> {
@@ -337,7 +369,8 @@ async function measure (server: Started, scenario: Scenario, options: Options): 
 
 async function measureGrowth (server: Started, fixture: Fixture, options: Options): Promise<Record<string, Measure>> {
   const growth: Record<string, Measure> = {}
-  if (!GROWTH_SERVERS.includes(server.name) || (options.smoke && server.name !== 'ours')) return growth
+  // The growth figure is page50's at other sizes: measured when page50 is.
+  if (!GROWTH_SERVERS.includes(server.name) || (options.smoke && server.name !== 'ours') || !options.scenarios.includes('page50')) return growth
   for (const { userId, conversations } of fixture.growthUsers) {
     const page: Scenario = { name: 'page50', request: () => ({ method: 'GET', path: `/api/v1/users/${userId}/conversations?limit=50` }) }
     growth[conversations] = await measure(server, page, { ...options, duration: options.smoke ? 1 : GROWTH_SECONDS })

@@ -36,8 +36,9 @@ export interface Fixture {
 }
 
 type UserRow = [id: number, name: string, createdAt: number]
-type ConversationRow = [id: number, userId: number, title: string, metadata: string, messageCount: number, createdAt: number, updatedAt: number]
-type MessageRow = [id: number, conversationId: number, role: string, content: string, createdAt: number]
+type ConversationRow = [id: number, userId: number, title: string, metadata: string, messageCount: number, createdAt: number, updatedAt: number, lastMessageAt: number | null]
+/** `parts`: the message's one text part as JSON, as the rich-messages migration fills it in for rows written before it. */
+type MessageRow = [id: number, conversationId: number, role: string, content: string, parts: string, createdAt: number]
 type Batch = { table: 'User', rows: UserRow[] } | { table: 'Conversation', rows: ConversationRow[] } | { table: 'Message', rows: MessageRow[] }
 
 const BATCH = 10_000
@@ -54,7 +55,7 @@ function * emptyConversations (firstId: number, userId: number, count: number): 
   const rows: ConversationRow[] = []
   for (let i = 0; i < count; i++) {
     const at = BASE_MS + i * 60_000
-    rows.push([firstId + i, userId, `Conversation ${i + 1}`, MODELS[i % MODELS.length]!, 0, at, at])
+    rows.push([firstId + i, userId, `Conversation ${i + 1}`, MODELS[i % MODELS.length]!, 0, at, at, null])
   }
   for (const chunk of chunks(rows)) yield { table: 'Conversation', rows: chunk }
 }
@@ -75,9 +76,11 @@ function * typicalConversations (size: SeedSize, fixture: Fixture, next: () => n
     const count = counts[i]!
     for (let k = 0; k < count; k++) {
       const role = k % 2 === 0 ? 'user' : 'assistant'
-      messages.push([messageId++, id, role, `Message ${k + 1} of conversation ${id}: ${'lorem ipsum '.repeat(1 + Math.floor(next() * 8))}`, createdAt + k * 1000])
+      const content = `Message ${k + 1} of conversation ${id}: ${'lorem ipsum '.repeat(1 + Math.floor(next() * 8))}`
+      messages.push([messageId++, id, role, content, JSON.stringify([{ type: 'text', text: content }]), createdAt + k * 1000])
     }
-    conversations.push([id, userId, `Topic ${Math.floor(next() * 1000)}`, MODELS[Math.floor(next() * MODELS.length)]!, count, createdAt, createdAt + Math.max(0, count - 1) * 1000])
+    const lastAt = createdAt + Math.max(0, count - 1) * 1000
+    conversations.push([id, userId, `Topic ${Math.floor(next() * 1000)}`, MODELS[Math.floor(next() * MODELS.length)]!, count, createdAt, lastAt, count === 0 ? null : lastAt])
     if (conversations.length >= BATCH) {
       yield { table: 'Conversation', rows: conversations }
       conversations = []
@@ -133,8 +136,8 @@ function seedSqlite (file: string, batches: Iterable<Batch>): void {
     db.pragma('synchronous = OFF')
     const insert = {
       User: db.prepare('INSERT INTO "User" (id, name, email, "createdAt") VALUES (?, ?, NULL, ?)'),
-      Conversation: db.prepare('INSERT INTO "Conversation" (id, "userId", title, metadata, "messageCount", "createdAt", "updatedAt") VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      Message: db.prepare('INSERT INTO "Message" (id, "conversationId", role, content, "createdAt") VALUES (?, ?, ?, ?, ?)'),
+      Conversation: db.prepare('INSERT INTO "Conversation" (id, "userId", title, metadata, "messageCount", "createdAt", "updatedAt", "lastMessageAt") VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      Message: db.prepare('INSERT INTO "Message" (id, "conversationId", role, content, parts, "createdAt") VALUES (?, ?, ?, ?, ?, ?)'),
     }
     // Explicit ids through the AUTOINCREMENT tables leave sqlite_sequence at the max id, as Prisma would.
     db.transaction(() => {
@@ -142,8 +145,8 @@ function seedSqlite (file: string, batches: Iterable<Batch>): void {
         for (const row of batch.rows) {
           const values: unknown[] = [...row]
           if (batch.table === 'User') values[2] = sqliteDate(row[2] as number)
-          if (batch.table === 'Conversation') values.splice(5, 2, sqliteDate(row[5] as number), sqliteDate(row[6] as number))
-          if (batch.table === 'Message') values[4] = sqliteDate(row[4] as number)
+          if (batch.table === 'Conversation') values.splice(5, 3, sqliteDate(row[5] as number), sqliteDate(row[6] as number), row[7] === null ? null : sqliteDate(row[7] as number))
+          if (batch.table === 'Message') values[5] = sqliteDate(row[5] as number)
           insert[batch.table].run(...values)
         }
       }
@@ -155,17 +158,17 @@ function seedSqlite (file: string, batches: Iterable<Batch>): void {
 
 const PG_INSERT = {
   User: 'INSERT INTO "User" (id, name, "createdAt") SELECT * FROM unnest($1::int[], $2::text[], $3::timestamp[])',
-  Conversation: 'INSERT INTO "Conversation" (id, "userId", title, metadata, "messageCount", "createdAt", "updatedAt") SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::jsonb[], $5::int[], $6::timestamp[], $7::timestamp[])',
-  Message: 'INSERT INTO "Message" (id, "conversationId", role, content, "createdAt") SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::text[], $5::timestamp[])',
+  Conversation: 'INSERT INTO "Conversation" (id, "userId", title, metadata, "messageCount", "createdAt", "updatedAt", "lastMessageAt") SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::jsonb[], $5::int[], $6::timestamp[], $7::timestamp[], $8::timestamp[])',
+  Message: 'INSERT INTO "Message" (id, "conversationId", role, content, parts, "createdAt") SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::text[], $5::jsonb[], $6::timestamp[])',
 }
 
 /** Rows to columns; dates as ISO text, which a `timestamp` column stores as the UTC wall clock Prisma uses. */
 function columnsOf (batch: Batch): unknown[][] {
-  const dateColumns = { User: [2], Conversation: [5, 6], Message: [4] }[batch.table]
+  const dateColumns = { User: [2], Conversation: [5, 6, 7], Message: [5] }[batch.table]
   const width = batch.rows[0]?.length ?? 0
   return Array.from({ length: width }, (_, c) => batch.rows.map((row) => {
-    const value = row[c]!
-    return dateColumns.includes(c) ? new Date(value as number).toISOString() : value
+    const value = row[c]
+    return dateColumns.includes(c) && value !== null ? new Date(value as number).toISOString() : value
   }))
 }
 

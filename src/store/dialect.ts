@@ -19,6 +19,8 @@ export interface Dialect {
   keyCount (object: Sql): Sql
   /** The text at `path` in a JSON value (object keys and array indexes, constants of the code), or null. */
   jsonText (json: Sql, path: ReadonlyArray<string | number>): Sql
+  /** The text at `key` of each object of a JSON array, in the array's order, joined by `separator`. */
+  joinedTexts (array: Sql, key: string, separator: string): Sql
   /** A JSON array's elements as a FROM item `alias`, each element its column `value`. */
   jsonElements (array: Sql, alias: string): Sql
   /** A usage column ({inputTokens, outputTokens}) with `input` and `output` tokens added. */
@@ -42,6 +44,9 @@ function pathSteps (path: ReadonlyArray<string | number>): Array<string | number
   return [...path]
 }
 
+/** A constant of the code as an SQL string literal, so a column list binds no parameter. */
+const textLiteral = (text: string) => raw(`'${text.replaceAll("'", "''")}'`)
+
 const identifier = (name: string) => {
   if (!/^[A-Za-z_]\w*$/.test(name)) throw new Error(`${JSON.stringify(name)} is not a plain identifier`)
   return raw(name)
@@ -57,7 +62,10 @@ const sqlite: Dialect = {
   isoTime: (column) => sql`substr(${column}, 1, 23) || 'Z'`,
   jsonText: (json, path) => sql`json_extract(${json}, ${raw(`'$${pathSteps(path).map((step) => typeof step === 'number' ? `[${step}]` : `.${step}`).join('')}'`)})`,
   jsonElements: (array, alias) => sql`json_each(${array}) AS ${identifier(alias)}`,
-  addUsage: (usage, input, output) => sql`json_object('inputTokens', json_extract(${usage}, '$.inputTokens') + ${input}, 'outputTokens', json_extract(${usage}, '$.outputTokens') + ${output})`,
+  // json_each walks an array in order, and group_concat keeps the order rows come in.
+  joinedTexts: (array, key, separator) => sql`(SELECT group_concat(json_extract(e.value, ${raw(`'$.${pathSteps([key]).join('')}'`)}), ${textLiteral(separator)}) FROM json_each(${array}) AS e)`,
+  // Bound numbers may arrive as REAL; the sums stay integers.
+  addUsage: (usage, input, output) => sql`json_object('inputTokens', json_extract(${usage}, '$.inputTokens') + CAST(${input} AS INTEGER), 'outputTokens', json_extract(${usage}, '$.outputTokens') + CAST(${output} AS INTEGER))`,
   tokens: (usage, field) => sql`COALESCE(json_extract(${usage}, ${raw(`'$.${field}'`)}), 0)`,
   // SQLite has one writer at a time and AUTOINCREMENT ids only grow, so inside the write transaction the
   // highest id is the row just inserted. (last_insert_rowid() moves with every row inserted, of any table.)
@@ -76,6 +84,7 @@ const postgres: Dialect = {
   isoTime: (column) => sql`to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
   jsonText: (json, path) => sql`(${json} #>> ${raw(`'{${pathSteps(path).join(',')}}'`)})`,
   jsonElements: (array, alias) => sql`jsonb_array_elements(${array}) AS ${identifier(alias)}(value)`,
+  joinedTexts: (array, key, separator) => sql`(SELECT string_agg(e.value ->> ${raw(`'${pathSteps([key]).join('')}'`)}, ${textLiteral(separator)} ORDER BY e.position) FROM jsonb_array_elements(${array}) WITH ORDINALITY AS e(value, position))`,
   addUsage: (usage, input, output) => sql`jsonb_build_object('inputTokens', (${usage} ->> 'inputTokens')::bigint + ${input}, 'outputTokens', (${usage} ->> 'outputTokens')::bigint + ${output})`,
   tokens: (usage, field) => sql`COALESCE((${usage} ->> ${raw(`'${field}'`)})::bigint, 0)`,
   // Per session, so concurrent inserts on other connections cannot interfere.

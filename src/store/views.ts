@@ -1,7 +1,7 @@
 // What each contract version reads of the one store: its column sets, one SQL expression per property of its
 // schemas, checked against them (columns.ts). v2 reads every column as it is. v1 is frozen, so it reads what v2
 // added in terms it knows (docs/api.md, "What v1 shows of v2's messages"): a role it lacks as the nearest it has, a
-// message with no text as a bracketed name of its first part, and text longer than its bound cut to it.
+// message with no text as the bracketed types of its parts, and text longer than its bound cut to it.
 import { raw, sql, type Dialect, type Sql } from './dialect.js'
 import { columns, type ColumnMap, type Columns } from './columns.js'
 import type { Shapes, V1Shapes, V2Shapes } from './models.js'
@@ -77,6 +77,6 @@ export function v1View (dialect: Dialect, contentLength: number): View<V1Shapes>
   if (!Number.isInteger(contentLength) || contentLength < 1) throw new Error(`v1's content length ${contentLength} is not a positive integer`)
   const { conversation, message } = common(dialect)
   const roles: Sql = sql`CASE role ${raw(Object.entries(V1_ROLES).map(([role, v1]) => `WHEN '${role}' THEN '${v1}'`).join(' '))} ELSE role END`
-  const content: Sql = sql`CASE WHEN content = '' THEN '[' || ${dialect.jsonText(sql`parts`, [0, 'type'])} || ']' ELSE substr(content, 1, ${raw(String(contentLength))}) END`
+  const content: Sql = sql`CASE WHEN content = '' THEN '[' || ${dialect.joinedTexts(sql`parts`, 'type', ', ')} || ']' ELSE substr(content, 1, ${raw(String(contentLength))}) END`
   return viewOf<V1Shapes>(conversation, ['metadata'], { ...message, role: roles, content }, [])
 }

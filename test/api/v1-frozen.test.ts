@@ -2,7 +2,7 @@
 // longer than v1's bound over two text parts, usage, model, metadata), every v1 answer about it is valid against
 // openapi/v1.yaml read strictly (no property beyond the schema's, enums as written) and holds exactly v1's fields in
 // v1's order; v1 shows v2's messages as documented (developer → system, tool → user, a message with no text as
-// `[<first part type>]`, text cut to 32768 characters); and the seed client's four operations answer byte for byte
+// `[<its parts' types>]`, text cut to 32768 characters); and the seed client's four operations answer byte for byte
 // as they did before v2.
 import { Ajv, type ValidateFunction } from 'ajv'
 import t, { type Test } from 'tap'
@@ -59,7 +59,7 @@ function asV1 (message: V2Message) {
     id: message.id,
     conversationId: message.conversationId,
     role: V1_ROLE_OF[message.role],
-    content: message.content === '' ? `[${message.parts[0]!.type}]` : cut(message.content, V1_CONTENT_LENGTH),
+    content: message.content === '' ? `[${message.parts.map(({ type }) => type).join(', ')}]` : cut(message.content, V1_CONTENT_LENGTH),
     createdAt: message.createdAt,
   }
 }
@@ -177,9 +177,9 @@ t.test('after v2 stored an agent loop, every v1 answer about it is v1\'s, strict
     'system', 'user', 'user', 'user', 'user', 'assistant', 'assistant', 'user', 'user', 'user', 'assistant', 'assistant', 'assistant', 'assistant', 'assistant', 'assistant', 'system',
   ], 'developer reads as system, tool as user')
   t.strictSame(v1.slice(1, 13).map((m: any) => m.content), [
-    'What is on this ticket?', '[image]', 'and this file', '[file]', '[reasoning]', '[tool_call]', '[tool_result]', '[tool_result]',
+    'What is on this ticket?', '[image]', 'and this file', '[file]', '[reasoning, tool_call]', '[tool_call]', '[tool_result]', '[tool_result]',
     'a tool result sent as text', '[refusal]', 'Tram 28 runs every 12 minutes.', 'one\ntwo',
-  ], 'a message with no text reads as its first part\'s type; one with text as its text')
+  ], 'a message with no text reads as its parts\' types; one with text as its text')
   t.equal(v1[13].content, `${LONG_A}\n${LONG_B}`.slice(0, V1_CONTENT_LENGTH), 'a long text cut to 32768 characters')
   t.equal(v1[13].content.length, V1_CONTENT_LENGTH)
   t.equal(v1[14].content, 'x'.repeat(V1_CONTENT_LENGTH), 'cut at the bound exactly, the joining newline past it')

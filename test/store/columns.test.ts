@@ -60,7 +60,8 @@ t.test('a column map selects each expression under its property name', async (t)
   t.equal(message.list.sql,
     'id AS "id", "conversationId" AS "conversationId", substr("createdAt", 1, 23) || \'Z\' AS "createdAt", ' +
     'CASE role WHEN \'developer\' THEN \'system\' WHEN \'tool\' THEN \'user\' ELSE role END AS "role", ' +
-    'CASE WHEN content = \'\' THEN \'[\' || json_extract(parts, \'$[0].type\') || \']\' ELSE substr(content, 1, 32768) END AS "content"')
+    'CASE WHEN content = \'\' THEN \'[\' || (SELECT group_concat(json_extract(e.value, \'$.type\'), \', \') FROM json_each(parts) AS e) || \']\' ' +
+    'ELSE substr(content, 1, 32768) END AS "content"')
   t.same(Object.keys(message.map), ['id', 'conversationId', 'createdAt', 'role', 'content'])
 })
 
