@@ -11,6 +11,11 @@ export interface Dialect {
   json (value: unknown): Sql
   /** The later of a timestamp column and a value, so concurrent writers never move it backwards. */
   later (column: Sql, value: Date): Sql
+  /** The same for a column that may be null: the value when it is. */
+  laterOrValue (column: Sql, value: Date): Sql
+  /** A JSON column's SQL NULL and empty object, as constants. */
+  nullJson: Sql
+  emptyObject: Sql
   /** A timestamp column as the API writes it, `2026-11-24T18:11:37.123Z`: built by the database, not per row in JS. */
   isoTime (column: Sql): Sql
   /** A JSON object column with an RFC 7396 merge patch applied: null values remove keys, others set them. */
@@ -56,6 +61,10 @@ const sqlite: Dialect = {
   json: (value) => sql`${value === null ? null : JSON.stringify(value)}`,
   // SQLite's scalar max(); its timestamps are ISO-8601 text of one fixed width, so text order is time order.
   later: (column, value) => sql`max(${column}, ${value})`,
+  // SQLite's max() is null when an argument is; '' sorts before every timestamp.
+  laterOrValue: (column, value) => sql`max(COALESCE(${column}, ''), ${value})`,
+  nullJson: sql`NULL`,
+  emptyObject: sql`'{}'`,
   mergePatch: (column, patch) => sql`json_patch(${column}, ${JSON.stringify(patch)})`,
   keyCount: (object) => sql`(SELECT count(*) FROM json_each(${object}))`,
   // Stored as ISO-8601 text with milliseconds and `+00:00` (what Prisma writes): 23 characters, then `Z`.
@@ -77,6 +86,10 @@ const sqlite: Dialect = {
 const postgres: Dialect = {
   json: (value) => sql`CAST(${value === null ? null : JSON.stringify(value)} AS jsonb)`,
   later: (column, value) => sql`GREATEST(${column}, ${value})`,
+  // GREATEST skips nulls.
+  laterOrValue: (column, value) => sql`GREATEST(${column}, ${value})`,
+  nullJson: sql`CAST(NULL AS jsonb)`,
+  emptyObject: sql`CAST('{}' AS jsonb)`,
   // PostgreSQL has no merge patch: the non-null values concatenated over the column, then the null-valued keys removed.
   mergePatch: (column, patch) => sql`(${column} || jsonb_strip_nulls(${postgres.json(patch)})) - ARRAY(SELECT key FROM jsonb_each(${postgres.json(patch)}) WHERE value = 'null'::jsonb)`,
   keyCount: (object) => sql`(SELECT count(*) FROM jsonb_object_keys(${object}))`,

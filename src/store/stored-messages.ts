@@ -42,12 +42,16 @@ export function usageOf (messages: readonly StoredMessage[]): Usage {
   return { inputTokens, outputTokens }
 }
 
+const NULL_TEXT = sql`CAST(NULL AS text)`
+
 /** The columns of a message `messageFields` gives values of, in its order (its conversation and time aside). */
 export const MESSAGE_FIELDS = ['role', 'content', 'parts', 'model', 'usage', 'metadata'] as const
 
 /** MESSAGE_FIELDS' values of one message, for a row of VALUES. */
 export function messageFields (dialect: Dialect, { role, content, parts, model, usage, metadata }: StoredMessage): Sql {
-  return sql`${role}, ${content}, ${dialect.json(parts)}, ${model}, ${dialect.json(usage)}, ${dialect.json(metadata)}`
+  // What a plain text message leaves unset is written as constants, not bound: a text post binds no more than it did
+  // before messages had parts.
+  return sql`${role}, ${content}, ${dialect.json(parts)}, ${model === null ? NULL_TEXT : model}, ${usage === null ? dialect.nullJson : dialect.json(usage)}, ${Object.keys(metadata).length === 0 ? dialect.emptyObject : dialect.json(metadata)}`
 }
 
 /** `INSERT INTO "Message" …` of `messages`, in their order, written at `createdAt` into the conversation `conversationId` names. */
@@ -65,7 +69,7 @@ export function messagesAdded (dialect: Dialect, messages: readonly StoredMessag
   const { inputTokens, outputTokens } = usageOf(messages)
   const usage = inputTokens === 0 && outputTokens === 0 ? sql`` : sql`, usage = ${dialect.addUsage(sql`usage`, sql`${inputTokens}`, sql`${outputTokens}`)}`
   return sql`"messageCount" = "messageCount" + ${messages.length}, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)},
-    "lastMessageAt" = ${dialect.later(sql`COALESCE("lastMessageAt", ${now})`, now)}${usage}, version = version + 1`
+    "lastMessageAt" = ${dialect.laterOrValue(sql`"lastMessageAt"`, now)}${usage}, version = version + 1`
 }
 
 /** Where a tool_result part sits in a request: its message's index in the request, and its own in the message. */
