@@ -2,8 +2,9 @@
 // reaches another user's; what is not the caller's answers exactly as what does not exist.
 import t from 'tap'
 import type { OpenAPIV3 } from 'openapi-types'
-import { dereferencedSpec } from '../contract.js'
-import { API, startApp, storeContents, type Fixtures } from '../helper.js'
+import { CONTRACT_VERSIONS, type ContractVersion } from '../../src/contract/spec.js'
+import { contracts } from '../contract.js'
+import { API, API_V2, startApp, storeContents, v2Fixtures, type Fixtures } from '../helper.js'
 import { fillPath, specOperations, toUrl } from '../contract/spec-arbitraries.js'
 import { adminToken, AUDIENCE, bearer, ISSUER, mint, secretAuth, signingKey, startJwks, TEST_SECRET, unsecuredToken, userToken } from '../tokens.js'
 
@@ -38,6 +39,11 @@ t.test('with jwt, a request without a valid token gets a 401 and changes nothing
   t.match(missing.body, { type: 'urn:trackbot:problem:unauthorized', status: 401, instance: `${API}/users/${userId}/conversations` })
   t.equal((await request('GET', `${API}/users/${userId}`, { headers: { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` } })).status, 401, 'another scheme')
   t.equal((await request('GET', `${API}/no/such/path`)).status, 401, 'an unknown path under the API root too: no hint of what exists')
+  const missingV2 = await request('POST', `${API_V2}/users/${userId}/conversations`, { body: {} })
+  t.equal(missingV2.status, 401, 'no token, v2')
+  t.equal(challengeOf(missingV2), 'Bearer realm="trackbot"')
+  t.match(missingV2.body, { type: 'urn:trackbot:problem:unauthorized', status: 401, instance: `${API_V2}/users/${userId}/conversations` })
+  t.equal((await request('GET', `${API_V2}/no/such/path`)).status, 401, 'an unknown path under v2\'s root too')
 
   const bad = {
     garbage: 'garbage',
@@ -52,10 +58,12 @@ t.test('with jwt, a request without a valid token gets a 401 and changes nothing
     'user id out of range': await mint({ sub: String(2 ** 31) }, good),
   }
   for (const [what, token] of Object.entries(bad)) {
-    const reply = await request('POST', `${API}/users/${userId}/conversations`, { body: { title: what }, headers: bearer(token) })
-    t.equal(reply.status, 401, what)
-    t.match(challengeOf(reply), /^Bearer realm="trackbot", error="invalid_token", error_description="[^"\\]+"$/, `${what}: invalid_token`)
-    t.equal(reply.body.type, 'urn:trackbot:problem:unauthorized')
+    for (const base of [API, API_V2]) {
+      const reply = await request('POST', `${base}/users/${userId}/conversations`, { body: { title: what }, headers: bearer(token) })
+      t.equal(reply.status, 401, `${base}: ${what}`)
+      t.match(challengeOf(reply), /^Bearer realm="trackbot", error="invalid_token", error_description="[^"\\]+"$/, `${base}: ${what}: invalid_token`)
+      t.equal(reply.body.type, 'urn:trackbot:problem:unauthorized')
+    }
   }
   t.match((await request('GET', `${API}/users/${userId}`, { headers: bearer(bad.expired) })).body.detail, /expired/)
   t.equal(await storeContents(databaseUrl), before, 'nothing was stored by any refused request')
@@ -63,24 +71,35 @@ t.test('with jwt, a request without a valid token gets a 401 and changes nothing
   const skewed = await userToken(userId, { ...good, expiresIn: -10 })
   t.equal((await request('GET', `${API}/users/${userId}`, { headers: bearer(skewed) })).status, 200, 'expired by less than the clock skew allowed')
   t.equal((await request('GET', `${API}/users/${userId}`, { headers: bearer(await userToken(userId, good)) })).status, 200, 'a good token')
+  t.equal((await request('GET', `${API_V2}/users/${userId}`, { headers: bearer(await userToken(userId, good)) })).status, 200, 'a good token, v2')
 })
 
 t.test('with jwt, health, the served spec and the docs stay public', async (t) => {
   const { app } = await startApp(t, { auth: secretAuth })
   // Straight through inject: the spec files and the docs are outside the contract the helper checks against.
-  for (const url of ['/healthz', '/readyz', `${API}/openapi.json`, `${API}/openapi.yaml`, '/docs/']) {
+  const specFiles = CONTRACT_VERSIONS.flatMap((version) => [`${contracts[version].basePath}/openapi.json`, `${contracts[version].basePath}/openapi.yaml`])
+  const pages = CONTRACT_VERSIONS.flatMap((version) => [`/docs/${version}`, `/docs/${version}/`])
+  t.same(specFiles.filter((url) => url.startsWith(`${API_V2}/`)).length, 2, 'v2\'s spec files are among them')
+  for (const url of ['/healthz', '/readyz', ...specFiles, ...pages]) {
     t.equal((await app.inject({ method: 'GET', url })).statusCode, 200, url)
   }
+  const docs = await app.inject({ method: 'GET', url: '/docs' })
+  t.equal(docs.statusCode, 302, '/docs leads to the newest version\'s page, without a token')
+  t.equal(docs.headers.location, `/docs/${CONTRACT_VERSIONS.at(-1)}`)
 })
 
-/** A request of `operation` naming `ids`, with its spec example as the body so validation passes. */
-function requestFor (operation: ReturnType<typeof specOperations>[number], ids: Record<string, number>) {
+/** A request of `operation` of contract `version` naming `ids`, with its spec example as the body so validation passes. */
+function requestFor (version: ContractVersion, operation: ReturnType<typeof specOperations>[number], ids: Record<string, number>) {
+  const { dereferencedSpec, basePath } = contracts[version]
   const spec = dereferencedSpec.paths[operation.path]![operation.method.toLowerCase() as 'get'] as OpenAPIV3.OperationObject
   const content = (spec.requestBody as OpenAPIV3.RequestBodyObject | undefined)?.content ?? {}
   const [mediaType, media] = Object.entries(content)[0] ?? []
   const body = media?.example ?? (media?.schema as { example?: unknown } | undefined)?.example
-  return { url: toUrl(API, fillPath(operation, ids)), payload: body === undefined ? undefined : JSON.stringify(body), mediaType }
+  return { url: toUrl(basePath, fillPath(operation, ids)), payload: body === undefined ? undefined : JSON.stringify(body), mediaType }
 }
+
+/** Every operation of every contract version, each with its version. */
+const everyOperation = CONTRACT_VERSIONS.flatMap((version) => specOperations(version).map((operation) => ({ version, operation, name: `${version} ${operation.operationId}` })))
 
 t.test('a user\'s token reaches only that user\'s data; anything else is a 404 as if it did not exist', async (t) => {
   const app = await startApp(t, { auth: secretAuth })
@@ -94,30 +113,40 @@ t.test('a user\'s token reaches only that user\'s data; anything else is a 404 a
   t.same((await request('GET', `${API}/users/${ada.userId}/conversations`, { headers: asAda })).body.map((c: any) => c.id), [ada.conversationId], 'her conversations')
   t.equal((await request('GET', `${API}/conversations/${ada.conversationId}/messages/${ada.messageId}`, { headers: asAda })).status, 200, 'her message')
   t.equal((await request('POST', `${API}/conversations/${ada.conversationId}/messages`, { body: { role: 'user', content: 'mine' }, headers: asAda })).status, 201, 'posts into her conversation')
+  // And through v2, whose operations below must refuse Bob's rows for being his, not for being v2's.
+  const v2 = v2Fixtures(request)
+  t.equal((await request('GET', `${API_V2}/conversations/${ada.conversationId}`, { headers: asAda })).status, 200, 'her conversation, v2')
+  const batch = await v2.postMessages(ada.conversationId, [
+    { role: 'assistant', parts: [{ type: 'tool_call', id: 'call_1', name: 'lookup', arguments: { q: 'x' } }] },
+    { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_1', output: 'found' }] },
+  ], asAda)
+  t.same(batch.map((message) => message.role), ['assistant', 'tool'], 'create_messages into her conversation, v2')
+  t.equal((await request('GET', `${API_V2}/conversations/${ada.conversationId}/messages/${batch[1]!.id}`, { headers: asAda })).status, 200, 'her message, v2')
 
-  // Every operation of the spec, on Bob's ids with Ada's token.
+  // Every operation of every version's spec, on Bob's ids with Ada's token.
   const before = await storeContents(databaseUrl)
   const seen = new Map<string, { status: number, body: unknown }>()
-  for (const operation of specOperations()) {
-    const { url, payload, mediaType } = requestFor(operation, bob)
+  t.ok(everyOperation.some(({ name }) => name === 'v2 create_messages'), 'v2\'s create_messages is among them')
+  for (const { version, operation, name } of everyOperation) {
+    const { url, payload, mediaType } = requestFor(version, operation, bob)
     const reply = await request(operation.method, url, { payload, headers: { ...asAda, ...mediaType === undefined ? {} : { 'content-type': mediaType } } })
-    seen.set(operation.operationId, { status: reply.status, body: reply.body })
+    seen.set(name, { status: reply.status, body: reply.body })
     if (operation.pathParams.length === 0) {
-      t.equal(reply.status, 403, `${operation.operationId}: needs the admin scope`)
+      t.equal(reply.status, 403, `${name}: needs the admin scope`)
       t.equal(challengeOf(reply), 'Bearer realm="trackbot", error="insufficient_scope", scope="trackbot:admin"')
       t.equal(reply.body.type, 'urn:trackbot:problem:insufficient-scope')
     } else {
-      t.equal(reply.status, 404, `${operation.operationId} on Bob's ${operation.pathParams.map((p) => p.name).join(', ')}: 404`)
+      t.equal(reply.status, 404, `${name} on Bob's ${operation.pathParams.map((p) => p.name).join(', ')}: 404`)
     }
   }
   t.equal(await storeContents(databaseUrl), before, 'nothing of Bob\'s (or anyone\'s) changed')
 
   // Bob gone, the admin asks the same: the handlers' own 404s for what does not exist are what Ada got.
   t.equal((await request('DELETE', `${API}/users/${bob.userId}`, { headers: bearer(admin) })).status, 204)
-  for (const operation of specOperations().filter((operation) => operation.pathParams.length > 0)) {
-    const { url, payload, mediaType } = requestFor(operation, bob)
+  for (const { version, operation, name } of everyOperation.filter(({ operation }) => operation.pathParams.length > 0)) {
+    const { url, payload, mediaType } = requestFor(version, operation, bob)
     const reply = await request(operation.method, url, { payload, headers: { ...bearer(admin), ...mediaType === undefined ? {} : { 'content-type': mediaType } } })
-    t.same(seen.get(operation.operationId), { status: reply.status, body: reply.body }, `${operation.operationId}: not hers is answered exactly as not there`)
+    t.same(seen.get(name), { status: reply.status, body: reply.body }, `${name}: not hers is answered exactly as not there`)
   }
 })
 
@@ -128,8 +157,9 @@ t.test('an admin token acts for every user and creates users', async (t) => {
   const ada = await seedUser(app, admin.authorization.slice(7), 'Ada')
   t.equal((await request('GET', `${API}/users/${ada.userId}/conversations`, { headers: admin })).status, 200)
   t.equal((await request('POST', `${API}/conversations/${ada.conversationId}/messages`, { body: { role: 'assistant', content: 'for Ada' }, headers: admin })).status, 201)
+  t.equal((await request('POST', `${API_V2}/conversations/${ada.conversationId}/messages/batch`, { body: { messages: [{ role: 'developer', content: 'be brief' }] }, headers: admin })).status, 201, 'and through v2')
   const list = await request('GET', `${API}/conversations/${ada.conversationId}/messages`, { headers: bearer(await userToken(ada.userId)) })
-  t.same(list.body.map((m: any) => m.content), ['hi', 'for Ada'], 'Ada sees what the admin posted for her')
+  t.same(list.body.map((m: any) => m.content), ['hi', 'for Ada', 'be brief'], 'Ada sees what the admin posted for her')
   t.equal((await request('DELETE', `${API}/conversations/${ada.conversationId}`, { headers: admin })).status, 204)
   // An admin token that also names a user still acts on every user.
   const both = bearer(await mint({ sub: String(ada.userId), scope: 'openid trackbot:admin' }))

@@ -1,23 +1,27 @@
 // Hostile and malformed requests: each gets its 4xx Problem, never a 5xx, and nothing stored changes. Which
-// operations each check reaches is read from the spec: every id in a path gets the bad ids, every request body
-// (in each media type its operation takes) the bad bodies and the oversized one. An operation the derivation
-// cannot handle fails the first guard, naming it; one a check should have reached but did not, the last.
+// operations each check reaches is read from the spec of every contract version: every id in a path gets the bad
+// ids, every request body (in each media type its operation takes) the bad bodies and the oversized one. An
+// operation the derivation cannot handle fails the first guard, naming it; one a check should have reached but did
+// not, the last.
 import type { OpenAPIV3 } from 'openapi-types'
 import t, { type Test } from 'tap'
+import { CONTRACT_VERSIONS, type ContractVersion } from '../../src/contract/spec.js'
 import { BODY_LIMIT_BYTES } from '../../src/http/limits.js'
-import { dereferencedSpec, operationIdOf, specOperations } from '../contract.js'
-import { API, startApp, storeContents, type Reply, type RequestOptions } from '../helper.js'
+import { contracts } from '../contract.js'
+import { API, API_V2, startApp, storeContents, v2Fixtures, type Reply, type RequestOptions } from '../helper.js'
 
 const badIds = ['0', '-1', 'abc', '1.5', '1e3', '0x1', '%20%31', '2147483648', '9'.repeat(20), '9'.repeat(5000)]
 
 const long = (n: number) => 'x'.repeat(n)
 
+type BadValues = Record<string, Array<[unknown, string]>>
+
 /**
- * Values each property of a request body must not take, by property name, wherever a request body of the spec
- * has it: the value and where the 400 points, below the property. A property of a body with no entry here
- * fails the derivation guard, so a new field cannot go unchecked.
+ * Values each property of a request body must not take, by contract version and property name, wherever a request
+ * body of that version's spec has it: the value and where the 400 points, below the property. A property of a body
+ * with no entry here fails the derivation guard, so a new field cannot go unchecked.
  */
-const badValues: Record<string, Array<[unknown, string]>> = {
+const v1BadValues: BadValues = {
   name: [['', ''], [long(201), ''], [5, ''], ['\u0000', '']],
   email: [['not-an-email', '']],
   title: [[5, ''], [long(201), '']],
@@ -43,6 +47,69 @@ const badValues: Record<string, Array<[unknown, string]>> = {
   content: [[long(32769), ''], [['x'], ''], ['a\u0000b', '']],
 }
 
+/** `depth` objects, each inside the one before. */
+const nested = (depth: number): Record<string, unknown> => depth <= 1 ? {} : { a: nested(depth - 1) }
+const textParts = (count: number) => Array.from({ length: count }, () => ({ type: 'text', text: 'x' }))
+const toolCall = (id: string, args: unknown = {}) => ({ type: 'tool_call' as const, id, name: 'lookup', arguments: args as Record<string, unknown> })
+const toolResult = (toolCallId: string) => ({ type: 'tool_result', toolCallId, output: 'found' })
+/** The id of a tool call stored in another conversation than the one the checks write to. */
+const ELSEWHERE = 'call_in_another_conversation'
+
+const v2BadValues: BadValues = {
+  ...v1BadValues,
+  messages: [
+    ...v1BadValues.messages!,
+    [[{ role: 'user', content: 'a', parts: textParts(1) }], '/0/parts'],
+    [[{ role: 'user', parts: [{ type: 'video', url: 'https://example.com/v.mp4' }] }], '/0/parts/0'],
+    [[{ role: 'user', content: 'ok' }, { role: 'tool', parts: [toolResult('nope')] }], '/1/parts/0/toolCallId'],
+    // A result before its call, in one request; and a call another conversation made.
+    [[{ role: 'tool', parts: [toolResult('later')] }, { role: 'assistant', parts: [toolCall('later')] }], '/0/parts/0/toolCallId'],
+    [[{ role: 'tool', parts: [toolResult(ELSEWHERE)] }], '/0/parts/0/toolCallId'],
+  ],
+  parts: [
+    ['x', ''],
+    [[], ''],
+    [textParts(101), ''],
+    [['x'], '/0'],
+    [[null], '/0'],
+    [[{ type: 'text' }], '/0/text'],
+    [[{ type: 'text', text: '' }], '/0/text'],
+    [[{ type: 'text', text: 'a\u0000b' }], '/0/text'],
+    [[{ type: 'text', text: 'x', extra: 1 }], '/0/extra'],
+    [[{ text: 'x' }], '/0'],
+    [[{ type: 'video', url: 'https://example.com/v.mp4' }], '/0'],
+    [[{ type: 'image', url: 'http://example.com/a.png' }], '/0/url'],
+    [[{ type: 'image', url: `data:image/png;base64,${long(262144)}` }], '/0/url'],
+    [[{ type: 'image', url: 'https://example.com/a.png', mediaType: 'png' }], '/0/mediaType'],
+    [[{ type: 'file', url: 'https://example.com/a.pdf', name: '' }], '/0/name'],
+    [[{ type: 'tool_call', id: 'c', name: 'lookup' }], '/0/arguments'],
+    [[toolCall('c', 'x')], '/0/arguments'],
+    [[toolCall('')], '/0/id'],
+    // Tool-call arguments are any JSON object, within the spec's bounds on their size, depth and text.
+    [[toolCall('c', { s: 'a\u0000b' })], '/0/arguments'],
+    [[toolCall('c', { s: long(65536) })], '/0/arguments'],
+    [[toolCall('c', nested(33))], '/0/arguments'],
+    [[toolResult('nope')], '/0/toolCallId'],
+    [[toolCall('c'), toolResult('C')], '/1/toolCallId'],
+    [[toolResult(ELSEWHERE)], '/0/toolCallId'],
+    [[{ ...toolResult('c'), isError: 'yes' }], '/0/isError'],
+    [[{ ...toolResult('c'), output: long(65537) }], '/0/output'],
+    [[{ type: 'reasoning', text: long(32769) }], '/0/text'],
+    [[{ type: 'refusal' }], '/0/text'],
+  ],
+  model: [['', ''], [5, ''], [long(257), ''], ['a\u0000', '']],
+  usage: [
+    ['x', ''],
+    [{ inputTokens: 1 }, '/outputTokens'],
+    [{ inputTokens: -1, outputTokens: 0 }, '/inputTokens'],
+    [{ inputTokens: 2 ** 31, outputTokens: 0 }, '/inputTokens'],
+    [{ inputTokens: 1.5, outputTokens: 0 }, '/inputTokens'],
+    [{ inputTokens: 1, outputTokens: 1, total: 2 }, '/total'],
+  ],
+}
+
+const badValues: Record<ContractVersion, BadValues> = { v1: v1BadValues, v2: v2BadValues }
+
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/
 
 interface Body {
@@ -54,6 +121,9 @@ interface Body {
 
 /** One operation as the checks use it, read from the spec. */
 interface Derived {
+  version: ContractVersion
+  /** Its version and operationId, `v2 create_messages`: what the checks record reaching. */
+  name: string
   operationId: string
   method: string
   /** The path template, `/users/{userId}`. */
@@ -66,16 +136,16 @@ interface Derived {
   queries: string[]
 }
 
-/** Every operation of the spec, and why the derivation cannot handle the ones it cannot. */
+/** Every operation of every version's spec, and why the derivation cannot handle the ones it cannot. */
 function derive (): { operations: Derived[], unhandled: string[] } {
   const unhandled: string[] = []
-  const operations = specOperations.map((operation): Derived => {
-    const operationId = operation.operationId!
+  const operations = CONTRACT_VERSIONS.flatMap((version) => contracts[version].specOperations.map((operation): Derived => {
+    const name = `${version} ${operation.operationId!}`
     const parameters = (operation.parameters ?? []) as OpenAPIV3.ParameterObject[]
     const ids = parameters.filter((parameter) => parameter.in === 'path').map((parameter) => {
       const schema = parameter.schema as OpenAPIV3.SchemaObject | undefined
-      if (schema?.type !== 'integer') unhandled.push(`${operationId}: path parameter ${parameter.name} is not an integer id`)
-      if (!(parameter.name in ID_KINDS)) unhandled.push(`${operationId}: no stored row to name for path parameter ${parameter.name}`)
+      if (schema?.type !== 'integer') unhandled.push(`${name}: path parameter ${parameter.name} is not an integer id`)
+      if (!(parameter.name in ID_KINDS)) unhandled.push(`${name}: no stored row to name for path parameter ${parameter.name}`)
       return parameter.name
     })
     const requestBody = operation.requestBody as OpenAPIV3.RequestBodyObject | undefined
@@ -86,15 +156,15 @@ function derive (): { operations: Derived[], unhandled: string[] } {
         ...JSON_MEDIA_TYPE.test(mediaType) ? [] : ['is not JSON'],
         ...schema?.type === 'object' ? [] : ['has no object schema'],
         ...typeof example === 'object' && example !== null ? [] : ['has no example to send'],
-        ...Object.keys(schema?.properties ?? {}).filter((name) => badValues[name] === undefined).map((name) => `has a property ${name} with no bad values to send`),
+        ...Object.keys(schema?.properties ?? {}).filter((property) => badValues[version][property] === undefined).map((property) => `has a property ${property} with no bad values to send`),
       ]
-      for (const reason of why) unhandled.push(`${operationId}: request body ${mediaType} ${reason}`)
+      for (const reason of why) unhandled.push(`${name}: request body ${mediaType} ${reason}`)
       return why.length === 0 ? [{ mediaType, example, schema: schema! }] : []
     })
-    if (requestBody !== undefined && operation.responses?.['413'] === undefined) unhandled.push(`${operationId}: takes a body but documents no 413`)
+    if (requestBody !== undefined && operation.responses?.['413'] === undefined) unhandled.push(`${name}: takes a body but documents no 413`)
     const queries = parameters.filter((parameter) => parameter.in === 'query').map((parameter) => parameter.name)
-    return { operationId, method: operation.method.toUpperCase(), path: operation.path, ids, bodies, bodyRequired: requestBody?.required === true, queries }
-  })
+    return { version, name, operationId: operation.operationId!, method: operation.method.toUpperCase(), path: operation.path, ids, bodies, bodyRequired: requestBody?.required === true, queries }
+  }))
   return { operations, unhandled }
 }
 
@@ -106,26 +176,45 @@ const withIds = operations.filter((operation) => operation.ids.length > 0)
 const withBodies = operations.filter((operation) => operation.bodies.length > 0)
 const withLists = operations.filter((operation) => operation.queries.includes('limit'))
 
-/** What each check should reach, read from the spec straight, not through derive(). */
+/** Every operation of every version, as `<version> <operationId>`, that `which` says a check is for. */
+const named = (which: (operation: (typeof contracts)['v1']['specOperations'][number]) => boolean): string[] =>
+  CONTRACT_VERSIONS.flatMap((version) => contracts[version].specOperations.filter(which).map((operation) => `${version} ${operation.operationId!}`))
+
+/** What each check should reach, read from the specs straight, not through derive(). */
 const expected: Record<string, string[]> = {
-  'malformed ids': specOperations.filter((operation) => ((operation.parameters ?? []) as OpenAPIV3.ParameterObject[]).some((parameter) => parameter.in === 'path')).map((operation) => operation.operationId!),
-  bodies: specOperations.filter((operation) => operation.requestBody !== undefined).map((operation) => operation.operationId!),
-  'required bodies': specOperations.filter((operation) => (operation.requestBody as OpenAPIV3.RequestBodyObject | undefined)?.required === true).map((operation) => operation.operationId!),
-  'oversized bodies': specOperations.filter((operation) => operation.requestBody !== undefined).map((operation) => operation.operationId!),
-  'unknown query parameters': specOperations.map((operation) => operation.operationId!),
+  'malformed ids': named((operation) => ((operation.parameters ?? []) as OpenAPIV3.ParameterObject[]).some((parameter) => parameter.in === 'path')),
+  bodies: named((operation) => operation.requestBody !== undefined),
+  'required bodies': named((operation) => (operation.requestBody as OpenAPIV3.RequestBodyObject | undefined)?.required === true),
+  'oversized bodies': named((operation) => operation.requestBody !== undefined),
+  'unknown query parameters': named(() => true),
 }
 const reached = new Map<string, Set<string>>(Object.keys(expected).map((check) => [check, new Set()]))
+
+/**
+ * The example's fields a body cannot do without, so that a case breaks one thing: its required ones, and those of
+ * one of its `oneOf` alternatives (a v2 message's `content` or `parts`): the one holding `name` when a case is about
+ * `name`, which is left out, else the first the example takes.
+ */
+function baseOf (body: Body, name?: string): Record<string, unknown> {
+  const alternatives = (body.schema.oneOf ?? []).map((alternative) => (alternative as OpenAPIV3.SchemaObject).required ?? [])
+  const alternative = alternatives.find((required) => name !== undefined && required.includes(name)) ??
+    alternatives.find((required) => required.every((field) => field in body.example)) ?? []
+  return Object.fromEntries([...body.schema.required ?? [], ...alternative].filter((field) => field !== name).map((field) => [field, body.example[field]]))
+}
 
 t.test('bad input', async (t) => {
   const { request, databaseUrl, createUser, createConversation } = await startApp(t)
   const user = await createUser({ name: 'Ada', email: 'ada@example.com' })
   const conversation = await createConversation(user.id, { title: 'kept', messages: [{ role: 'user', content: 'hello' }] })
   const rows: Record<string, number> = { userId: user.id, conversationId: conversation.id, messageId: conversation.messages[0]!.id }
+  // A tool call in another conversation, which no tool result of this one may answer.
+  const elsewhere = await v2Fixtures(request).createConversation(user.id, { messages: [{ role: 'assistant', parts: [toolCall(ELSEWHERE)] }] })
+  t.equal(elsewhere.messages[0]!.parts[0]!.type, 'tool_call')
   const before = await storeContents(databaseUrl)
 
   /** The operation's URL, each id the stored row's unless `ids` says otherwise (raw, as sent). */
   const urlOf = (operation: Derived, ids: Record<string, string> = {}) =>
-    API + operation.path.replace(/\{(\w+)\}/g, (_, name: string) => ids[name] ?? String(rows[name]))
+    contracts[operation.version].basePath + operation.path.replace(/\{(\w+)\}/g, (_, name: string) => ids[name] ?? String(rows[name]))
 
   /** A body the operation takes, so that a request is wrong only where a check makes it so. */
   const validBody = (operation: Derived, body = operation.bodies[0]): RequestOptions =>
@@ -141,12 +230,13 @@ t.test('bad input', async (t) => {
 
   /** Records that `check` sent a request to `operation`, after making sure its URL reaches that operation. */
   function reach (t: Test, check: string, operation: Derived): void {
-    const routed = operationIdOf(operation.method, urlOf(operation))
-    if (routed !== operation.operationId) t.fail(`${operation.method} ${urlOf(operation)} reaches ${routed}, not ${operation.operationId}`)
-    reached.get(check)?.add(operation.operationId)
+    const routed = contracts[operation.version].operationIdOf(operation.method, urlOf(operation))
+    if (routed !== operation.operationId) t.fail(`${operation.method} ${urlOf(operation)} reaches ${routed}, not ${operation.name}`)
+    reached.get(check)?.add(operation.name)
   }
 
-  t.test('the derivation handles every operation of the spec', async (t) => {
+  t.test('the derivation handles every operation of every version\'s spec', async (t) => {
+    t.same([...new Set(operations.map((operation) => operation.version))], CONTRACT_VERSIONS, 'every version\'s operations')
     t.same(unhandled, [], unhandled.length === 0 ? 'every path id and request body has its checks' : `cannot derive checks: ${unhandled.join('; ')}`)
   })
 
@@ -156,7 +246,7 @@ t.test('bad input', async (t) => {
       for (const name of operation.ids) {
         for (const id of badIds) {
           const reply = await expectProblem(t, 400, operation.method, urlOf(operation, { [name]: id }), validBody(operation))
-          t.match(reply.body.errors, [{ in: 'path', pointer: `/${name}` }], `${operation.operationId}: names ${name}`)
+          t.match(reply.body.errors, [{ in: 'path', pointer: `/${name}` }], `${operation.name}: names ${name}`)
         }
       }
     }
@@ -189,6 +279,9 @@ t.test('bad input', async (t) => {
       ['POST', conversations, 'application/json', '{"metadata":{"constructor":{"prototype":{"x":"1"}}}}', ['/metadata/constructor']],
       ['POST', conversations, 'application/json', '{"messages":[{"role":"user","content":"a"},{"role":"user","content":"b","__proto__":{}}]}', ['/messages/1/__proto__']],
       ['POST', conversations, 'application/json', '{"metadata":{"a~b/c":{"__proto__":{}}},"title":{"__proto__":null}}', ['/metadata/a~0b~1c/__proto__', '/title/__proto__']],
+      // A tool call's arguments are any object, but not one that reaches the prototype.
+      ['POST', `${API_V2}/conversations/${conversation.id}/messages`, 'application/json', '{"role":"assistant","parts":[{"type":"tool_call","id":"c","name":"n","arguments":{"q":{"__proto__":{}}}}]}', ['/parts/0/arguments/q/__proto__']],
+      ['POST', `${API_V2}/conversations/${conversation.id}/messages/batch`, 'application/json', '{"messages":[{"role":"assistant","parts":[{"type":"tool_call","id":"c","name":"n","arguments":{"constructor":{"prototype":{}}}}]}]}', ['/messages/0/parts/0/arguments/constructor']],
       // And at the top of every body.
       ...bodies.map(({ operation, body, url }): [string, string, string, string, string[]] => [operation.method, url, body.mediaType, '{"__proto__":1}', ['/__proto__']]),
     ]
@@ -205,19 +298,18 @@ t.test('bad input', async (t) => {
     for (const { operation, body, url } of bodies) {
       const properties = Object.keys(body.schema.properties ?? {})
       const required = body.schema.required ?? []
-      // The example's required fields only, so that each case breaks one thing.
-      const base = Object.fromEntries(required.map((name) => [name, body.example[name]]))
+      const base = baseOf(body)
       const cases: Array<[unknown, string[]]> = [
         ...required.length > 0 ? [[{}, required.map((name) => `/${name}`)] as [unknown, string[]]] : [],
         [{ ...base, admin: true }, ['/admin']],
         [{ ...base, unknown: 1 }, ['/unknown']],
-        ...properties.flatMap((name) => badValues[name]!.map(([value, below]): [unknown, string[]] => [{ ...base, [name]: value }, [`/${name}${below}`]])),
+        ...properties.flatMap((name) => badValues[operation.version][name]!.map(([value, below]): [unknown, string[]] => [{ ...baseOf(body, name), [name]: value }, [`/${name}${below}`]])),
       ]
       for (const [value, pointers] of cases) {
         const reply = await expectProblem(t, 400, operation.method, url, sent(JSON.stringify(value), body.mediaType))
         for (const pointer of pointers) {
-          t.ok(reply.body.errors.some((error: any) => error.in === 'body' && error.pointer === pointer),
-            `${operation.operationId} ${body.mediaType}: ${JSON.stringify(value).slice(0, 60)} names ${pointer}: ${JSON.stringify(reply.body.errors).slice(0, 200)}`)
+          t.ok((reply.body.errors ?? []).some((error: any) => error.in === 'body' && error.pointer === pointer),
+            `${operation.name} ${body.mediaType}: ${JSON.stringify(value).slice(0, 60)} names ${pointer}: ${reply.text.slice(0, 200)}`)
         }
       }
     }
@@ -234,8 +326,8 @@ t.test('bad input', async (t) => {
     t.ok(withMetadata.length > 0, 'some request body has metadata')
     for (const { operation, body, url } of withMetadata) {
       for (const [key, detail] of cases) {
-        const reply = await expectProblem(t, 400, operation.method, url, sent(JSON.stringify({ metadata: { [key]: 'v' } }), body.mediaType))
-        t.same(reply.body.errors, [{ in: 'body', pointer: `/metadata/${key}`, detail }], `${operation.operationId}: ${JSON.stringify(key).slice(0, 20)}`)
+        const reply = await expectProblem(t, 400, operation.method, url, sent(JSON.stringify({ ...baseOf(body, 'metadata'), metadata: { [key]: 'v' } }), body.mediaType))
+        t.same(reply.body.errors, [{ in: 'body', pointer: `/metadata/${key}`, detail }], `${operation.name}: ${JSON.stringify(key).slice(0, 20)}`)
       }
     }
   })
@@ -251,6 +343,8 @@ t.test('bad input', async (t) => {
       ['POST', conversations, 'application/json', '{"title":"x\\udfff"}', '/title'],
       ['POST', conversations, 'application/json', '{"metadata":{"k\\ud800":"v"}}', '/metadata/k\ud800'],
       ['POST', conversations, 'application/json', '{"messages":[{"role":"user","content":"ok"},{"role":"user","content":"\\ud83d"}]}', '/messages/1/content'],
+      ['POST', `${API_V2}/conversations/${conversation.id}/messages`, 'application/json', '{"role":"user","parts":[{"type":"text","text":"a\\ud800"}]}', '/parts/0/text'],
+      ['POST', `${API_V2}/conversations/${conversation.id}/messages/batch`, 'application/json', '{"messages":[{"role":"assistant","parts":[{"type":"tool_call","id":"c","name":"n","arguments":{"k\\udc00":1}}]}]}', '/messages/0/parts/0/arguments/k\udc00'],
       // Where a schema would never look: past an unknown property, and nested deeper than the call stack goes.
       ['POST', `${API}/users`, 'application/json', '{"name":"Ada","extra":{"a/b~":["\\ud800"]}}', '/extra/a~1b~0/0'],
       ['POST', messages, 'application/json', `${'['.repeat(deep)}"\\ud800"${']'.repeat(deep)}`, `${'/0'.repeat(249)}/…`], // clipped, as every echoed pointer is
@@ -281,7 +375,7 @@ t.test('bad input', async (t) => {
     for (const operation of operations) {
       reach(t, 'unknown query parameters', operation)
       const unknown = await expectProblem(t, 400, operation.method, `${urlOf(operation)}?verbose=1`, validBody(operation))
-      t.match(unknown.body.errors, [{ in: 'query', pointer: '/verbose' }], operation.operationId)
+      t.match(unknown.body.errors, [{ in: 'query', pointer: '/verbose' }], operation.name)
     }
   })
 
@@ -290,7 +384,7 @@ t.test('bad input', async (t) => {
     for (const { operation, body, url } of bodies) {
       reach(t, 'oversized bodies', operation)
       const reply = await expectProblem(t, 413, operation.method, url, sent(big, body.mediaType))
-      t.equal(reply.body.type, 'urn:trackbot:problem:payload-too-large', `${operation.operationId} ${body.mediaType}`)
+      t.equal(reply.body.type, 'urn:trackbot:problem:payload-too-large', `${operation.name} ${body.mediaType}`)
     }
   })
 
@@ -309,23 +403,33 @@ t.test('bad input', async (t) => {
 
   t.test('other methods on known paths are a 405 with Allow', async (t) => {
     const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
-    for (const [path, item] of Object.entries(dereferencedSpec.paths)) {
-      const declared = methods.filter((method) => item?.[method.toLowerCase() as OpenAPIV3.HttpMethods] !== undefined)
-      // HEAD comes with every GET.
-      const allow = declared.includes('GET') ? [...declared, 'HEAD'] : declared
-      const url = API + path.replace(/\{(\w+)\}/g, (_, name: string) => String(rows[name]))
-      for (const method of methods.filter((method) => !allow.includes(method))) {
-        const reply = await expectProblem(t, 405, method, url, { body: method === 'OPTIONS' || method === 'GET' ? undefined : { title: 'x' } })
-        t.same(String(reply.headers.allow).split(', ').sort(), [...allow].sort())
+    for (const version of CONTRACT_VERSIONS) {
+      const { basePath, dereferencedSpec } = contracts[version]
+      const items = Object.entries(dereferencedSpec.paths)
+      for (const [path] of items) {
+        const filled = path.replace(/\{(\w+)\}/g, (_, name: string) => String(rows[name]))
+        // The methods of every path template the URL fits: /messages/batch fits /messages/{messageId} too.
+        const declared = methods.filter((method) => items.some(([template, item]) =>
+          new RegExp(`^${template.replace(/\{\w+\}/g, '[^/]+')}$`).test(filled) && item?.[method.toLowerCase() as OpenAPIV3.HttpMethods] !== undefined))
+        // HEAD comes with every GET.
+        const allow = declared.includes('GET') ? [...declared, 'HEAD'] : declared
+        for (const method of methods.filter((method) => !allow.includes(method))) {
+          const reply = await expectProblem(t, 405, method, basePath + filled, { body: method === 'OPTIONS' || method === 'GET' ? undefined : { title: 'x' } })
+          t.same(String(reply.headers.allow).split(', ').sort(), [...allow].sort(), `${version} ${method} ${path}`)
+        }
       }
     }
+    // v1 is frozen: it has no create_messages, so its path is a message's, which takes no POST.
+    const batch = await expectProblem(t, 405, 'POST', `${API}/conversations/${conversation.id}/messages/batch`, { body: { messages: [{ role: 'user', content: 'x' }] } })
+    t.same(String(batch.headers.allow).split(', ').sort(), ['DELETE', 'GET', 'HEAD'])
   })
 
   t.test('unknown paths are a 404 problem', async (t) => {
-    for (const path of ['/', '/api', `${API}`, `${API}/nope`, `${API}/users/1/nope`, '/api/v2/users', `${API}/conversations`, '/index.html']) {
+    for (const path of ['/', '/api', `${API}`, `${API}/nope`, `${API}/users/1/nope`, '/api/v3/users', '/api/v0/users', `${API}/conversations`, '/index.html', API_V2, `${API_V2}/nope`, `${API_V2}/conversations`, `${API_V2}/conversations/1/messages/batch/1`]) {
       await expectProblem(t, 404, 'GET', path)
     }
     await expectProblem(t, 404, 'POST', `${API}/messages`, { body: {} })
+    await expectProblem(t, 404, 'POST', `${API_V2}/messages/batch`, { body: {} })
   })
 
   t.test('nothing stored changed', async (t) => {

@@ -1,267 +1,48 @@
-// Random sequences of creates, posts, reads, updates and deletes, checked step by step against a model of what
-// should exist: lists, counts, order, contents and cascades agree with the model after every command. Every
-// operation of the spec has a command: a walk through all of them fails naming any operation none reaches.
+// Random sequences of creates, posts, reads, updates and deletes through each contract version, checked step by step
+// against that version's model of what should exist (stateful-v1.ts, stateful-v2.ts): lists, counts, order, contents
+// and cascades agree with the model after every command. Every operation of a version's spec has a command: a walk
+// through all of them fails naming any operation none reaches.
 import fc from 'fast-check'
 import t from 'tap'
-import { assertReachedEveryOperation, operationIdOf } from '../contract.js'
-import { API, startApp, type Request } from '../helper.js'
-import { runs, seed } from './spec-arbitraries.js'
+import { CONTRACT_VERSIONS, type ContractVersion } from '../../src/contract/spec.js'
+import { contracts } from '../contract.js'
+import { startApp, type Request } from '../helper.js'
 import { AUTH_MODES, withToken } from '../tokens.js'
+import { runs, seed } from './spec-arbitraries.js'
+import type { StatefulSuite } from './stateful.js'
+import { v1Suite } from './stateful-v1.js'
+import { v2Suite } from './stateful-v2.js'
 
-interface ModelMessage { id: number, content: string }
-
-interface Model {
-  /** user id → their name and conversations */
-  users: Map<number, { name: string, conversations: Set<number> }>
-  /** conversation id → its owner, title, metadata and messages, oldest first */
-  conversations: Map<number, { userId: number, title: string | null, metadata: Record<string, string>, messages: ModelMessage[] }>
-  gone: { users: number[], conversations: number[], messages: Array<{ conversationId: number, id: number }> }
-}
-
-type Command = fc.AsyncCommand<Model, Request>
-
-// Commands name rows by their position among the live ones, so shrinking keeps sequences meaningful.
-const pick = <T>(items: Iterable<T>, index: number): T | undefined => {
-  const list = [...items]
-  return list.length === 0 ? undefined : list[index % list.length]
-}
-
-/** A message of a conversation that has one: [conversation id, message]. */
-const pickMessage = (model: Readonly<Model>, index: number): [number, ModelMessage] | undefined =>
-  pick([...model.conversations].flatMap(([id, conversation]) => conversation.messages.map((message): [number, ModelMessage] => [id, message])), index)
-
-function expectStatus (reply: { status: number, text: string }, status: number, what: string): void {
-  if (reply.status !== status) throw new Error(`${what}: wanted ${status}, got ${reply.status} ${reply.text}`)
-}
-
-function expectEqual (actual: unknown, expected: unknown, what: string): void {
-  if (JSON.stringify(actual) !== JSON.stringify(expected)) throw new Error(`${what}: wanted ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`)
-}
-
-/** Metadata as stored: keys in no particular order. */
-const sortedEntries = (metadata: Record<string, string>) => Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-
-class CreateUser implements Command {
-  constructor (readonly name: string) {}
-  check = () => true
-  async run (model: Model, request: Request) {
-    const reply = await request('POST', `${API}/users`, { body: { name: this.name } })
-    expectStatus(reply, 201, 'create_user')
-    model.users.set(reply.body.id, { name: this.name, conversations: new Set() })
-  }
-
-  toString = () => `CreateUser(${JSON.stringify(this.name)})`
-}
-
-class CreateConversation implements Command {
-  constructor (readonly user: number, readonly contents: string[]) {}
-  check = (model: Readonly<Model>) => model.users.size > 0
-  async run (model: Model, request: Request) {
-    const userId = pick(model.users.keys(), this.user)!
-    const reply = await request('POST', `${API}/users/${userId}/conversations`, { body: { messages: this.contents.map((content) => ({ role: 'user', content })) } })
-    expectStatus(reply, 201, 'create_conversation')
-    expectEqual(reply.body.messages.map((m: any) => m.content), this.contents, 'initial messages')
-    model.users.get(userId)!.conversations.add(reply.body.id)
-    model.conversations.set(reply.body.id, {
-      userId,
-      title: null,
-      metadata: {},
-      messages: reply.body.messages.map((m: any) => ({ id: m.id, content: m.content })),
-    })
-  }
-
-  toString = () => `CreateConversation(${this.user}, ${this.contents.length} messages)`
-}
-
-class PostMessage implements Command {
-  constructor (readonly conversation: number, readonly content: string) {}
-  check = (model: Readonly<Model>) => model.conversations.size > 0
-  async run (model: Model, request: Request) {
-    const id = pick(model.conversations.keys(), this.conversation)!
-    const reply = await request('POST', `${API}/conversations/${id}/messages`, { body: { role: 'assistant', content: this.content } })
-    expectStatus(reply, 201, 'create_message')
-    model.conversations.get(id)!.messages.push({ id: reply.body.id, content: this.content })
-  }
-
-  toString = () => `PostMessage(${this.conversation})`
-}
-
-/** A merge patch: a title to set or clear, and metadata keys to set or remove (from a few, so they meet). */
-interface Patch { title?: string | null, metadata?: Record<string, string | null> }
-
-class UpdateConversation implements Command {
-  constructor (readonly conversation: number, readonly patch: Patch) {}
-  check = (model: Readonly<Model>) => model.conversations.size > 0
-  async run (model: Model, request: Request) {
-    const id = pick(model.conversations.keys(), this.conversation)!
-    const conversation = model.conversations.get(id)!
-    const reply = await request('PATCH', `${API}/conversations/${id}`, { body: this.patch, headers: { 'content-type': 'application/merge-patch+json' } })
-    expectStatus(reply, 200, 'update_conversation')
-    if (this.patch.title !== undefined) conversation.title = this.patch.title
-    for (const [key, value] of Object.entries(this.patch.metadata ?? {})) {
-      if (value === null) delete conversation.metadata[key]
-      else conversation.metadata[key] = value
-    }
-    expectEqual([reply.body.title, sortedEntries(reply.body.metadata)], [conversation.title, sortedEntries(conversation.metadata)], `conversation ${id} as patched`)
-  }
-
-  toString = () => `UpdateConversation(${this.conversation}, ${JSON.stringify(this.patch)})`
-}
-
-class GetMessage implements Command {
-  constructor (readonly message: number) {}
-  check = (model: Readonly<Model>) => pickMessage(model, 0) !== undefined
-  async run (model: Model, request: Request) {
-    const [conversationId, message] = pickMessage(model, this.message)!
-    const reply = await request('GET', `${API}/conversations/${conversationId}/messages/${message.id}`)
-    expectStatus(reply, 200, 'get_message')
-    expectEqual([reply.body.id, reply.body.conversationId, reply.body.content], [message.id, conversationId, message.content], `message ${message.id}`)
-  }
-
-  toString = () => `GetMessage(${this.message})`
-}
-
-class DeleteMessage implements Command {
-  constructor (readonly message: number) {}
-  check = (model: Readonly<Model>) => pickMessage(model, 0) !== undefined
-  async run (model: Model, request: Request) {
-    const [conversationId, message] = pickMessage(model, this.message)!
-    const url = `${API}/conversations/${conversationId}/messages/${message.id}`
-    expectStatus(await request('DELETE', url), 204, 'delete_message')
-    expectStatus(await request('DELETE', url), 404, 'delete_message again')
-    const conversation = model.conversations.get(conversationId)!
-    conversation.messages = conversation.messages.filter((candidate) => candidate.id !== message.id)
-    model.gone.messages.push({ conversationId, id: message.id })
-  }
-
-  toString = () => `DeleteMessage(${this.message})`
-}
-
-class DeleteConversation implements Command {
-  constructor (readonly conversation: number) {}
-  check = (model: Readonly<Model>) => model.conversations.size > 0
-  async run (model: Model, request: Request) {
-    const id = pick(model.conversations.keys(), this.conversation)!
-    expectStatus(await request('DELETE', `${API}/conversations/${id}`), 204, 'delete_conversation')
-    expectStatus(await request('DELETE', `${API}/conversations/${id}`), 404, 'delete_conversation again')
-    forgetConversation(model, id)
-  }
-
-  toString = () => `DeleteConversation(${this.conversation})`
-}
-
-/** A conversation gone, with its messages. */
-function forgetConversation (model: Model, id: number): void {
-  const conversation = model.conversations.get(id)!
-  model.users.get(conversation.userId)?.conversations.delete(id)
-  for (const message of conversation.messages) model.gone.messages.push({ conversationId: id, id: message.id })
-  model.conversations.delete(id)
-  model.gone.conversations.push(id)
-}
-
-class DeleteUser implements Command {
-  constructor (readonly user: number) {}
-  check = (model: Readonly<Model>) => model.users.size > 0
-  async run (model: Model, request: Request) {
-    const userId = pick(model.users.keys(), this.user)!
-    expectStatus(await request('DELETE', `${API}/users/${userId}`), 204, 'delete_user')
-    for (const id of model.users.get(userId)!.conversations) forgetConversation(model, id)
-    model.users.delete(userId)
-    model.gone.users.push(userId)
-  }
-
-  toString = () => `DeleteUser(${this.user})`
-}
-
-/** Reads everything the model knows through the API and compares; deleted rows must be 404s. */
-class CheckAll implements Command {
-  check = () => true
-  async run (model: Model, request: Request) {
-    for (const [userId, user] of model.users) {
-      const got = await request('GET', `${API}/users/${userId}`)
-      expectStatus(got, 200, 'get_user_by_id')
-      expectEqual(got.body.name, user.name, `user ${userId}'s name`)
-      const listed = await request('GET', `${API}/users/${userId}/conversations`)
-      expectStatus(listed, 200, 'list_conversations')
-      expectEqual(listed.body.map((c: any) => c.id).sort((a: number, b: number) => a - b), [...user.conversations].sort((a, b) => a - b), `user ${userId}'s conversations`)
-      const times = listed.body.map((c: any) => `${c.updatedAt} ${String(c.id).padStart(10, '0')}`)
-      expectEqual(times, [...times].sort().reverse(), 'most recent activity first')
-    }
-    for (const [id, conversation] of model.conversations) {
-      const messages = await request('GET', `${API}/conversations/${id}/messages`)
-      expectEqual(messages.body.map((m: any) => [m.id, m.content]), conversation.messages.map((m) => [m.id, m.content]), `conversation ${id}'s messages`)
-      const got = (await request('GET', `${API}/conversations/${id}`)).body
-      expectEqual(got.messageCount, conversation.messages.length, `conversation ${id}'s messageCount`)
-      expectEqual([got.title, sortedEntries(got.metadata)], [conversation.title, sortedEntries(conversation.metadata)], `conversation ${id}'s title and metadata`)
-    }
-    for (const id of model.gone.conversations) expectStatus(await request('GET', `${API}/conversations/${id}/messages`), 404, `deleted conversation ${id}`)
-    for (const { conversationId, id } of model.gone.messages) {
-      expectStatus(await request('GET', `${API}/conversations/${conversationId}/messages/${id}`), 404, `deleted message ${id}`)
-    }
-    for (const id of model.gone.users) expectStatus(await request('GET', `${API}/users/${id}`), 404, `deleted user ${id}`)
-  }
-
-  toString = () => 'CheckAll'
-}
-
-// eslint-disable-next-line no-control-regex -- NUL and lone surrogates are what the spec refuses
-const text = fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !/[\u0000\ud800-\udfff]/.test(s))
-const patch: fc.Arbitrary<Patch> = fc.record({
-  title: fc.option(text, { nil: null }),
-  metadata: fc.dictionary(fc.constantFrom('model', 'lang', 'source'), fc.option(text, { nil: null }), { maxKeys: 3 }),
-}, { requiredKeys: [] })
-const commands = [
-  fc.constant(null).chain(() => text.map((name) => new CreateUser(name))),
-  fc.tuple(fc.nat(), fc.array(text, { maxLength: 4 })).map(([user, contents]) => new CreateConversation(user, contents)),
-  fc.tuple(fc.nat(), text).map(([conversation, content]) => new PostMessage(conversation, content)),
-  fc.tuple(fc.nat(), patch).map(([conversation, changes]) => new UpdateConversation(conversation, changes)),
-  fc.nat().map((message) => new GetMessage(message)),
-  fc.nat().map((message) => new DeleteMessage(message)),
-  fc.nat().map((conversation) => new DeleteConversation(conversation)),
-  fc.nat().map((user) => new DeleteUser(user)),
-  fc.constant(new CheckAll()),
-]
-
-/** One of every command, in an order where each finds what it needs: the walk that shows which operations the commands reach. */
-const everyCommand = (): Command[] => [
-  new CreateUser('Ada'),
-  new CreateConversation(0, ['hi', 'there']),
-  new PostMessage(0, 'more'),
-  new GetMessage(0),
-  new UpdateConversation(0, { title: 'Lisbon', metadata: { model: 'x', lang: null } }),
-  new DeleteMessage(1),
-  new CheckAll(),
-  new DeleteConversation(0),
-  new CreateConversation(0, []),
-  new DeleteUser(0),
-  new CheckAll(),
-]
-
-const emptyModel = (): Model => ({ users: new Map(), conversations: new Map(), gone: { users: [], conversations: [], messages: [] } })
+const suites: Record<ContractVersion, StatefulSuite<any>> = { v1: v1Suite, v2: v2Suite }
 
 t.comment(`fast-check seed ${seed} (FUZZ_SEED=${seed} replays it)`)
 
-for (const mode of AUTH_MODES) {
-  t.test(`any sequence of operations agrees with the model (${mode.name})`, async (t) => {
-    // One app for all runs: each run's model holds only the rows it made, so earlier runs do not interfere.
-    const app = await startApp(t, mode.options)
-    const reached = new Set<string>()
-    const authorized = withToken(app.request, await mode.token())
-    // An operation counts as reached when a command succeeds at it: a read of what is gone (a 404) is no command for it.
-    const request: Request = async (method, url, options) => {
-      const reply = await authorized(method, url, options)
-      const operationId = operationIdOf(method, url)
-      if (operationId !== undefined && reply.status < 300) reached.add(operationId)
-      return reply
-    }
+for (const version of CONTRACT_VERSIONS) {
+  const { commands, everyCommand, checkAll, emptyModel } = suites[version]
+  const { operationIdOf, assertReachedEveryOperation } = contracts[version]
 
-    await fc.asyncModelRun(() => ({ model: emptyModel(), real: request }), everyCommand())
-    assertReachedEveryOperation(t, reached)
+  for (const mode of AUTH_MODES) {
+    t.test(`${version}: any sequence of operations agrees with the model (${mode.name})`, async (t) => {
+      // One app for all runs: each run's model holds only the rows it made, so earlier runs do not interfere.
+      const app = await startApp(t, mode.options)
+      const reached = new Set<string>()
+      const authorized = withToken(app.request, await mode.token())
+      // An operation counts as reached when a command succeeds at it: a read of what is gone (a 404) is no command for it.
+      const request: Request = async (method, url, options) => {
+        const reply = await authorized(method, url, options)
+        const operationId = operationIdOf(method, url)
+        if (operationId !== undefined && reply.status < 300) reached.add(operationId)
+        return reply
+      }
 
-    await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 30 }), async (sequence) => {
-      const model = emptyModel()
-      await fc.asyncModelRun(() => ({ model, real: request }), [...sequence, new CheckAll()])
-    }), { seed, numRuns: runs(25) })
-    t.pass('every run agreed with the model')
-  })
+      await fc.asyncModelRun(() => ({ model: emptyModel(), real: request }), everyCommand())
+      assertReachedEveryOperation(t, reached)
+
+      await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 30, size: 'medium' }), async (sequence) => {
+        const model = emptyModel()
+        await fc.asyncModelRun(() => ({ model, real: request }), [...sequence, checkAll()])
+      }), { seed, numRuns: runs(25) })
+      t.pass('every run agreed with the model')
+    })
+  }
 }

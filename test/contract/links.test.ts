@@ -1,83 +1,128 @@
-// The spec's links, as a stateful client (Schemathesis, a generated SDK's docs) follows them: from each create
-// response to every operation on the new resource's id, each one working when followed.
+// Each contract version's links, as a stateful client (Schemathesis, a generated SDK's docs) follows them: from each
+// create response to every operation on the new resource's id, each one working when followed.
 import type { OpenAPIV3 } from 'openapi-types'
 import t from 'tap'
-import { dereferencedSpec } from '../contract.js'
-import { API, startApp } from '../helper.js'
-import { fillPath, specOperations, toUrl } from './spec-arbitraries.js'
+import { CONTRACT_VERSIONS } from '../../src/contract/spec.js'
+import { contracts } from '../contract.js'
+import { startApp, type Request } from '../helper.js'
+import { fillPath, specOperations, toUrl, type SpecOperation } from './spec-arbitraries.js'
 
-const operations = new Map(specOperations().map((operation) => [operation.operationId, operation]))
-const operation = (operationId: string) => {
-  const found = operations.get(operationId)
-  if (found === undefined) throw new Error(`no operation ${operationId}`)
-  return found
-}
+/** `$response.body#/messages/0/id`: the only runtime expressions these links use, a JSON pointer into the body. */
+const RESPONSE_BODY = /^\$response\.body#((?:\/[\w-]+)+)$/
 
-function createdResponse (operationId: string): OpenAPIV3.ResponseObject {
-  const { path, method } = operation(operationId)
-  const item = dereferencedSpec.paths[path] as OpenAPIV3.PathItemObject
-  return item[method.toLowerCase() as 'post']!.responses['201'] as OpenAPIV3.ResponseObject
-}
-
-const linksOf = (operationId: string) => Object.entries(createdResponse(operationId).links ?? {}) as Array<[string, OpenAPIV3.LinkObject]>
-
-/** `$response.body#/id` read from a response body: the only runtime expression these links use. */
-function evaluate (expression: unknown, body: Record<string, unknown>): unknown {
-  const match = /^\$response\.body#\/(\w+)$/.exec(String(expression))
+function pointerOf (expression: unknown): string[] {
+  const match = RESPONSE_BODY.exec(String(expression))
   if (match === null) throw new Error(`unexpected runtime expression ${String(expression)}`)
-  return body[match[1]!]
+  return match[1]!.slice(1).split('/')
 }
 
-const creates = ['create_user', 'create_conversation', 'create_message']
+/** The value an expression names in a response body. */
+const evaluate = (expression: unknown, body: unknown): unknown =>
+  pointerOf(expression).reduce<unknown>((node, token) => (node as Record<string, unknown> | undefined)?.[token], body)
 
-t.test('each link names an operation, its path parameter and a field every create response has', async (t) => {
-  for (const from of creates) {
-    const schema = createdResponse(from).content!['application/json']!.schema as OpenAPIV3.SchemaObject
-    for (const [name, link] of linksOf(from)) {
-      const target = operation(link.operationId!)
-      t.same(Object.keys(link.parameters ?? {}), target.pathParams.map((parameter) => parameter.name), `${from} → ${name}: every path parameter of ${target.operationId}`)
-      for (const expression of Object.values(link.parameters ?? {})) {
-        const field = /^\$response\.body#\/(\w+)$/.exec(String(expression))?.[1]
-        t.ok(field !== undefined && schema.required?.includes(field), `${from} → ${name}: ${String(expression)} is a required field`)
+/** Whether every body the schema allows has a value where `tokens` point: required properties, and items an array must have. */
+function alwaysHas (schema: OpenAPIV3.SchemaObject, tokens: string[]): boolean {
+  if (tokens.length === 0) return true
+  const [token, ...rest] = tokens as [string, ...string[]]
+  if (schema.type === 'array') return /^\d+$/.test(token) && Number(token) < (schema.minItems ?? 0) && alwaysHas(schema.items as OpenAPIV3.SchemaObject, rest)
+  const property = schema.properties?.[token] as OpenAPIV3.SchemaObject | undefined
+  return property !== undefined && schema.required?.includes(token) === true && alwaysHas(property, rest)
+}
+
+/** The rows a test makes to follow links from, by the create that makes them: ids made so far in, the create's body out. */
+type Maker = (request: Request, basePath: string, ids: Record<string, number>) => Promise<unknown>
+
+async function created (request: Request, url: string, body: unknown): Promise<unknown> {
+  const reply = await request('POST', url, { body })
+  if (reply.status !== 201) throw new Error(`POST ${url} → ${reply.status}, not 201: ${reply.text}`)
+  return reply.body
+}
+
+const makers: Record<string, Maker> = {
+  create_user: (request, basePath) => created(request, `${basePath}/users`, { name: 'Ada' }),
+  create_conversation: (request, basePath, { userId }) => created(request, `${basePath}/users/${userId}/conversations`, { messages: [{ role: 'user', content: 'hi' }] }),
+  create_message: (request, basePath, { conversationId }) => created(request, `${basePath}/conversations/${conversationId}/messages`, { role: 'user', content: 'hello' }),
+  create_messages: (request, basePath, { conversationId }) =>
+    created(request, `${basePath}/conversations/${conversationId}/messages/batch`, { messages: [{ role: 'user', content: 'hello' }, { role: 'assistant', content: 'hi!' }] }),
+}
+
+for (const version of CONTRACT_VERSIONS) {
+  const { basePath, dereferencedSpec } = contracts[version]
+  const operations = new Map(specOperations(version).map((operation) => [operation.operationId, operation]))
+  const operation = (operationId: string): SpecOperation => {
+    const found = operations.get(operationId)
+    if (found === undefined) throw new Error(`${version} has no operation ${operationId}`)
+    return found
+  }
+  const createdResponse = ({ path, method }: SpecOperation): OpenAPIV3.ResponseObject | undefined =>
+    (dereferencedSpec.paths[path] as OpenAPIV3.PathItemObject)[method.toLowerCase() as 'post']!.responses['201'] as OpenAPIV3.ResponseObject | undefined
+  // Every operation answering 201 creates something, and links to what may be done with it.
+  const creates = [...operations.values()].filter((candidate) => createdResponse(candidate) !== undefined).map((candidate) => candidate.operationId)
+  const linksOf = (operationId: string) => Object.entries(createdResponse(operation(operationId))!.links ?? {}) as Array<[string, OpenAPIV3.LinkObject]>
+  /** The path parameter naming what a create makes: the one its links fill from an `id` of the response. */
+  const madeBy = (operationId: string): string[] => [...new Set(linksOf(operationId).flatMap(([, link]) =>
+    Object.entries(link.parameters ?? {}).flatMap(([parameter, expression]) => pointerOf(expression).at(-1) === 'id' ? [parameter] : [])))]
+
+  t.test(`${version}: each link names an operation, its path parameters and fields every create response has`, async (t) => {
+    t.ok(creates.length > 0, `${version} has creates`)
+    for (const from of creates) {
+      t.ok(linksOf(from).length > 0, `${from} has links`)
+      const schema = createdResponse(operation(from))!.content!['application/json']!.schema as OpenAPIV3.SchemaObject
+      for (const [name, link] of linksOf(from)) {
+        const target = operation(link.operationId!)
+        t.same(Object.keys(link.parameters ?? {}).sort(), target.pathParams.map((parameter) => parameter.name).sort(), `${from} → ${name}: every path parameter of ${target.operationId}`)
+        for (const expression of Object.values(link.parameters ?? {})) {
+          t.ok(alwaysHas(schema, pointerOf(expression)), `${from} → ${name}: ${String(expression)} is in every response`)
+        }
       }
     }
-  }
-})
+  })
 
-t.test('a new user links to every operation on a userId, a new conversation to every one on a conversationId, a new message to every one on a messageId', async (t) => {
-  const takingOnly = (name: string) => [...operations.values()]
-    .filter((candidate) => candidate.pathParams.length === 1 && candidate.pathParams[0]!.name === name)
-    .map((candidate) => candidate.operationId).sort()
-  const targets = (from: string) => linksOf(from).map(([, link]) => link.operationId!).sort()
-  t.same(targets('create_user'), takingOnly('userId'))
-  t.same(targets('create_conversation'), takingOnly('conversationId'))
-  const onAMessage = [...operations.values()].filter((candidate) => candidate.pathParams.some((parameter) => parameter.name === 'messageId'))
-  t.ok(onAMessage.length > 0)
-  for (const target of onAMessage) t.ok(targets('create_message').includes(target.operationId), `a new message links to ${target.operationId}`)
-})
-
-t.test('every link, followed from a real create response, leads to that resource and succeeds', async (t) => {
-  const { request, createUser, createConversation, postMessage } = await startApp(t)
-  // A fresh user, conversation and message for each link, so a delete followed cannot spoil the next link.
-  const created = async (from: string): Promise<{ body: Record<string, unknown>, ids: Record<string, number> }> => {
-    const user = await createUser()
-    if (from === 'create_user') return { body: user, ids: { userId: user.id } }
-    const conversation = await createConversation(user.id)
-    const ids = { userId: user.id, conversationId: conversation.id }
-    if (from === 'create_conversation') return { body: conversation, ids }
-    const message = await postMessage(conversation.id)
-    return { body: message, ids: { ...ids, messageId: message.id } }
-  }
-  for (const from of creates) {
-    for (const [name, link] of linksOf(from)) {
-      const { body, ids } = await created(from)
-      const target = operation(link.operationId!)
-      const values = Object.fromEntries(Object.entries(link.parameters ?? {}).map(([parameter, expression]) => [parameter, evaluate(expression, body)]))
-      t.match(ids, values, `${from} → ${name} leads to the user, conversation or message just made`)
-      // Operations that take a body are sent their schema's example, as a tool following the link would.
-      const example = target.bodies.find((body) => body.mediaType === 'application/json')?.schema.example
-      const reply = await request(target.method, toUrl(API, fillPath(target, values)), example === undefined ? {} : { body: example })
-      t.ok(reply.status >= 200 && reply.status < 300, `${from} → ${name}: ${target.method} ${fillPath(target, values)} is ${reply.status}`)
+  t.test(`${version}: each create links to every operation on the id it makes`, async (t) => {
+    for (const from of creates) {
+      const made = madeBy(from)
+      t.equal(made.length, 1, `${from}'s links name one thing it makes (${made.join(', ')})`)
+      // The operations on that thing: those whose path ends with it.
+      const on = [...operations.values()].filter((candidate) => candidate.pathParams.at(-1)?.name === made[0]).map((candidate) => candidate.operationId)
+      t.ok(on.length > 0)
+      const targets = linksOf(from).map(([, link]) => link.operationId!)
+      for (const target of on) t.ok(targets.includes(target), `${from} links to ${target}`)
     }
-  }
-})
+  })
+
+  t.test(`${version}: every link, followed from a real create response, leads to that resource and succeeds`, async (t) => {
+    const { request } = await startApp(t)
+    // A fresh user, conversation and message for each link, so a delete followed cannot spoil the next link.
+    const make = async (from: string): Promise<{ body: unknown, ids: Record<string, number> }> => {
+      const maker = makers[from]
+      if (maker === undefined) throw new Error(`no way to make what ${version}'s ${from} makes: add one to makers`)
+      const ids: Record<string, number> = {}
+      for (const { name } of operation(from).pathParams) {
+        const creator = creates.find((candidate) => madeBy(candidate)[0] === name && operation(candidate).pathParams.every((parameter) => parameter.name !== name))
+        if (creator === undefined) throw new Error(`no create makes ${name}`)
+        const made = await make(creator)
+        Object.assign(ids, made.ids)
+      }
+      const body = await maker(request, basePath, ids)
+      // What the create made, by the expression its links read it with.
+      for (const [, link] of linksOf(from)) {
+        for (const [parameter, expression] of Object.entries(link.parameters ?? {})) {
+          if (pointerOf(expression).at(-1) === 'id') ids[parameter] = evaluate(expression, body) as number
+        }
+      }
+      return { body, ids }
+    }
+    for (const from of creates) {
+      for (const [name, link] of linksOf(from)) {
+        const { body, ids } = await make(from)
+        const target = operation(link.operationId!)
+        const values = Object.fromEntries(Object.entries(link.parameters ?? {}).map(([parameter, expression]) => [parameter, evaluate(expression, body)]))
+        t.match(ids, values, `${from} → ${name} leads to the user, conversation or message just made`)
+        // Operations that take a body are sent their schema's example, as a tool following the link would.
+        const example = target.bodies.find((candidate) => candidate.mediaType === 'application/json')?.schema.example
+        const reply = await request(target.method, toUrl(basePath, fillPath(target, values)), example === undefined ? {} : { body: example })
+        t.ok(reply.status >= 200 && reply.status < 300, `${from} → ${name}: ${target.method} ${fillPath(target, values)} is ${reply.status} ${reply.status < 300 ? '' : reply.text}`)
+      }
+    }
+  })
+}

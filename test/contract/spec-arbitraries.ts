@@ -1,12 +1,16 @@
-// Requests made from the spec at run time: fast-check arbitraries for every schema the API reads, and
-// for each valid request, the ways to break it in exactly one place.
+// Requests made from a contract version's spec at run time: fast-check arbitraries for every schema the API reads,
+// and for each valid request, the ways to break it in exactly one place.
 import { Ajv, type ValidateFunction } from 'ajv'
 import fc from 'fast-check'
 import type { OpenAPIV3 } from 'openapi-types'
-import { customizeAjv } from '../../src/contract/spec.js'
-import { specOperations as documentOperations } from '../contract.js'
+import { customizeAjv, type ContractVersion } from '../../src/contract/spec.js'
+import { BODY_LIMIT_BYTES } from '../../src/http/limits.js'
+import { contracts } from '../contract.js'
 
-type Schema = OpenAPIV3.SchemaObject & { 'x-propertyNames'?: OpenAPIV3.SchemaObject }
+/** The `x-jsonBounds` extension: bounds on a free-form JSON value that no JSON Schema keyword states. */
+interface JsonBounds { maxBytes: number, maxDepth: number }
+
+type Schema = OpenAPIV3.SchemaObject & { 'x-propertyNames'?: OpenAPIV3.SchemaObject, 'x-jsonBounds'?: JsonBounds }
 
 /** A body the operation accepts: one of its declared media types and that type's schema. */
 export interface SpecBody { mediaType: string, schema: Schema }
@@ -36,8 +40,12 @@ export interface FuzzRequest {
   headers?: Record<string, string>
 }
 
-/** A request broken in one place, and where the 400's errors must point. */
-export interface Broken { request: FuzzRequest, in: 'path' | 'query' | 'header' | 'body', pointer: string, how: string }
+/**
+ * A request broken in one place, and where the 400's errors must point. `answered`: a refusal the operation's handler
+ * makes (a tool_result answering no tool_call) rather than the validator, so it is kept under the request's
+ * Idempotency-Key, as a 404 is, and that key's record is the one row it may add.
+ */
+export interface Broken { request: FuzzRequest, in: 'path' | 'query' | 'header' | 'body', pointer: string, how: string, answered?: true }
 
 export const runs = (fallback: number): number => Number(process.env.FUZZ_RUNS ?? fallback)
 /** FUZZ_SEED replays a failure; otherwise a fresh seed each run, printed by the tests. */
@@ -46,9 +54,9 @@ export const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2
 /** Media types whose bodies the fuzzer can write: JSON and its `+json` structured-syntax suffix. */
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json$/
 
-/** The spec's operations, every method it uses, read from the spec itself: a new operation is fuzzed by adding it there. */
-export function specOperations (): SpecOperation[] {
-  return documentOperations.map((operation) => {
+/** A version's operations, every method it uses, read from its spec: a new operation is fuzzed by adding it there. */
+export function specOperations (version: ContractVersion): SpecOperation[] {
+  return contracts[version].specOperations.map((operation) => {
     // openapi-backend lists the operation's own parameters first, then the path's: the first of a name wins.
     const parameters = (operation.parameters as OpenAPIV3.ParameterObject[]).filter((parameter, i, all) =>
       all.findIndex((other) => other.in === parameter.in && other.name === parameter.name) === i)
@@ -90,15 +98,39 @@ const CHARACTER = fc.oneof(
   { arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), weight: 1 }
 )
 
+/**
+ * Text every free-text pattern of the spec takes (they only keep NUL out): a schema whose pattern refuses it has a
+ * shape of its own (a URL, a media type), and its strings are made from the pattern.
+ */
+const FREE_TEXT = 'a ~"\\%?#/é字😀\u200b'
+
+/** Lengths as the validator counts them: in code points. */
+const lengthOf = (text: string) => [...text].length
+
 /** Strings mostly short (fast), sometimes at their exact maximum length, any Unicode the schema allows. */
 function stringArbitrary (schema: Schema): fc.Arbitrary<string> {
   if (schema.enum !== undefined) return fc.constantFrom(...(schema.enum as string[]))
   if (schema.format === 'email') return fc.emailAddress().filter((email) => email.length <= (schema.maxLength ?? 254))
   const minLength = schema.minLength ?? 0
   const maxLength = schema.maxLength ?? 100
-  const text = (min: number, max: number) => fc.string({ unit: CHARACTER, minLength: min, maxLength: max })
-  const short = text(minLength, Math.min(maxLength, minLength + 12))
-  const full = maxLength > minLength + 12 ? [{ arbitrary: text(maxLength, maxLength), weight: 1 }] : []
+  // The validator compiles patterns as Unicode regular expressions.
+  const pattern = schema.pattern === undefined ? undefined : new RegExp(schema.pattern, 'u')
+  if (pattern !== undefined && !pattern.test(FREE_TEXT)) return patternedString(pattern, minLength, maxLength)
+  const short = fc.string({ unit: CHARACTER, minLength, maxLength: Math.min(maxLength, minLength + 12) })
+  // At the maximum: a short string, then one character repeated (thousands of random ones would take long to make).
+  const full = fc.tuple(short, CHARACTER).map(([start, filler]) => start + filler.repeat(maxLength - lengthOf(start)))
+  return maxLength > minLength + 12 ? fc.oneof({ arbitrary: short, weight: 8 }, { arbitrary: full, weight: 1 }) : short
+}
+
+/**
+ * Strings a pattern with a shape of its own takes: made from the pattern, and now and then padded to the maximum
+ * length with a character its tail takes, when it takes one (a random string that long would never match).
+ */
+function patternedString (pattern: RegExp, minLength: number, maxLength: number): fc.Arbitrary<string> {
+  const short = fc.stringMatching(pattern).filter((value) => lengthOf(value) >= minLength && lengthOf(value) <= maxLength)
+  const pad = (value: string) => value + 'a'.repeat(maxLength - lengthOf(value))
+  const padsWell = fc.sample(short, { numRuns: 10, seed: 1 }).every((value) => pattern.test(pad(value)))
+  const full = padsWell ? [{ arbitrary: short.map(pad).filter((value) => pattern.test(value)), weight: 1 }] : []
   return fc.oneof({ arbitrary: short, weight: 8 }, ...full)
 }
 
@@ -113,20 +145,56 @@ export function headerValueFor (parameter: OpenAPIV3.ParameterObject): fc.Arbitr
   return fc.stringMatching(new RegExp(schema.pattern)).filter((value) => obeys(schema, value))
 }
 
-/** Any value that obeys `schema` (the subset of JSON Schema our spec uses), checked by ajv. */
+/** Any value that obeys `schema` (the subset of JSON Schema our specs use), checked by ajv. */
 export function valueFor (schema: Schema): fc.Arbitrary<unknown> {
   return rawValueFor(schema).filter((value) => obeys(schema, value))
 }
 
+/**
+ * The largest valid body the fuzzers send: half the server's body limit, so that a body broken by a value past a
+ * bound (a 256 KiB URL and one more character) is still judged by the validator rather than refused as too large.
+ */
+const VALID_BODY_BYTES = BODY_LIMIT_BYTES / 2
+
+/** A request body that obeys `schema` and is well below the server's body limit. */
+export function bodyValueFor (schema: Schema): fc.Arbitrary<unknown> {
+  return valueFor(schema).filter((value) => Buffer.byteLength(JSON.stringify(value)) <= VALID_BODY_BYTES)
+}
+
+/** The members of a `oneOf` that is the whole schema, with no properties of its own (a union such as Part), or undefined. */
+function unionMembers (schema: Schema): Schema[] | undefined {
+  return schema.oneOf !== undefined && schema.properties === undefined ? schema.oneOf as Schema[] : undefined
+}
+
+/**
+ * The properties of a `oneOf` whose every branch requires one property and says nothing else (NewMessage's
+ * `content` or `parts`): exactly one of them is sent.
+ */
+function exclusiveProperties (schema: Schema): string[] | undefined {
+  if (schema.oneOf === undefined || schema.properties === undefined) return undefined
+  const names = (schema.oneOf as Schema[]).map((branch) =>
+    Object.keys(branch).length === 1 && branch.required?.length === 1 ? branch.required[0] : undefined)
+  return names.every((name) => name !== undefined) ? names as string[] : undefined
+}
+
+function integerArbitrary (schema: Schema): fc.Arbitrary<number> {
+  const min = schema.minimum ?? -(2 ** 31)
+  const max = schema.maximum ?? 2 ** 31 - 1
+  // fc.integer stays within 32 bits; an int64 bound takes the safe integers.
+  return min >= -(2 ** 31) && max <= 2 ** 31 - 1 ? fc.integer({ min, max }) : fc.bigInt({ min: BigInt(min), max: BigInt(max) }).map(Number)
+}
+
 function rawValueFor (schema: Schema): fc.Arbitrary<unknown> {
   const value = ((): fc.Arbitrary<unknown> => {
+    const members = unionMembers(schema)
+    if (members !== undefined) return fc.oneof(...members.map(rawValueFor))
     switch (schema.type) {
       case 'string': return stringArbitrary(schema)
-      case 'integer': return fc.integer({ min: schema.minimum ?? -(2 ** 31), max: schema.maximum ?? 2 ** 31 - 1 })
+      case 'integer': return integerArbitrary(schema)
       case 'boolean': return fc.boolean()
       case 'array': return fc.array(rawValueFor(schema.items as Schema), {
         minLength: schema.minItems ?? 0,
-        // The spec's maximum (100 initial messages) is reached by the broken-request tests; valid ones stay small.
+        // The spec's maximums (100 messages, 100 parts) are reached by the broken-request tests; valid ones stay small.
         maxLength: Math.min(schema.maxItems ?? 5, 5),
       })
       case 'object': return objectFor(schema)
@@ -137,14 +205,67 @@ function rawValueFor (schema: Schema): fc.Arbitrary<unknown> {
 }
 
 function objectFor (schema: Schema): fc.Arbitrary<unknown> {
-  if (schema.properties === undefined && typeof schema.additionalProperties === 'object') {
+  if (schema.properties === undefined) {
+    // Any JSON object (a tool call's arguments), within its x-jsonBounds.
+    if (typeof schema.additionalProperties !== 'object') return jsonObjectFor(schema['x-jsonBounds'])
     // A map: Metadata.
     // fastify's parser refuses a body holding a `__proto__` key anywhere (prototype poisoning), whatever the schema.
     const keys = stringArbitrary({ type: 'string', ...schema['x-propertyNames'] }).filter((key) => key !== '__proto__')
     return fc.dictionary(keys, rawValueFor(schema.additionalProperties as Schema), { maxKeys: Math.min(schema.maxProperties ?? 5, 5) })
   }
-  const properties = Object.fromEntries(Object.entries(schema.properties ?? {}).map(([name, property]) => [name, rawValueFor(property as Schema)]))
-  return fc.record(properties, { requiredKeys: schema.required ?? [] })
+  const properties = Object.fromEntries(Object.entries(schema.properties).map(([name, property]) => [name, rawValueFor(property as Schema)]))
+  const required = schema.required ?? []
+  const exclusive = exclusiveProperties(schema)
+  if (exclusive === undefined) return fc.record(properties, { requiredKeys: required })
+  // One of the exclusive properties, always, and none of the others.
+  return fc.oneof(...exclusive.map((sent) => fc.record(
+    Object.fromEntries(Object.entries(properties).filter(([name]) => name === sent || !exclusive.includes(name))),
+    { requiredKeys: [...required, sent] })))
+}
+
+/** An object nested `depth` levels deep, as x-jsonBounds counts them (the object itself is level 1). */
+const nestedObject = (depth: number): Record<string, unknown> => depth <= 1 ? {} : { a: nestedObject(depth - 1) }
+
+/** An object whose JSON is exactly `bytes` long. */
+const filledObject = (bytes: number): Record<string, unknown> => ({ a: 'x'.repeat(bytes - '{"a":""}'.length) })
+
+/** Any JSON object: mostly small and a few levels deep, sometimes exactly at the bounds, when it has some. */
+function jsonObjectFor (bounds: JsonBounds | undefined): fc.Arbitrary<Record<string, unknown>> {
+  const small = fc.dictionary(fc.string({ unit: CHARACTER, maxLength: 12 }), fc.jsonValue({ maxDepth: 3, stringUnit: CHARACTER }), { maxKeys: 5 })
+    .filter((value) => !JSON.stringify(value).includes('"__proto__":'))
+  if (bounds === undefined) return small
+  return fc.oneof(
+    { arbitrary: small, weight: 8 },
+    { arbitrary: fc.constant(null).map(() => nestedObject(bounds.maxDepth)), weight: 1 },
+    { arbitrary: fc.constant(null).map(() => filledObject(bounds.maxBytes)), weight: 1 }
+  )
+}
+
+/**
+ * What NewMessage's description says in words: a tool_result part answers a tool_call of an earlier message of the
+ * conversation (`storedCalls`, the ids of its calls) or one earlier in the same request. Each tool_result of `body`
+ * that answers none is made to answer one, or, with no call before it, becomes the call itself.
+ */
+export function withAnsweredToolResults<T> (body: T, storedCalls: readonly string[]): T {
+  const calls = [...storedCalls]
+  const answer = (part: unknown): unknown => {
+    if (typeof part !== 'object' || part === null) return part
+    const { type, id, toolCallId } = part as Record<string, unknown>
+    if (type === 'tool_call') calls.push(String(id))
+    if (type !== 'tool_result' || calls.includes(String(toolCallId))) return part
+    if (calls.length === 0) {
+      calls.push(String(toolCallId))
+      return { type: 'tool_call', id: toolCallId, name: 'lookup', arguments: {} }
+    }
+    return { ...part, toolCallId: calls[lengthOf(String(toolCallId)) % calls.length] }
+  }
+  // Parts in request order: messages, then the parts of each.
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk)
+    if (typeof node !== 'object' || node === null) return node
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, key === 'parts' && Array.isArray(value) ? value.map(answer) : walk(value)]))
+  }
+  return walk(body) as T
 }
 
 /** A path template filled with ids: `/users/{userId}` → `/users/7`. */
@@ -173,8 +294,16 @@ const BAD_HEADERS: Record<string, string[]> = {
   'Idempotency-Key': BAD_IDEMPOTENCY_KEYS,
 }
 
+export interface BreakingOptions {
+  /**
+   * Every path parameter names a row made for this case: a refusal the handler makes (after the row is found) can
+   * then be asked for. With an id no row has, the answer to such a request is the 404.
+   */
+  rowsExist?: boolean
+}
+
 /** Every way to break a valid request in exactly one place, with where the server must say it is wrong. */
-export function breakings (operation: SpecOperation, basePath: string, ids: Record<string, unknown>, query: Record<string, unknown>, body: SentBody | undefined, headers: Record<string, string> = {}): Broken[] {
+export function breakings (operation: SpecOperation, basePath: string, ids: Record<string, unknown>, query: Record<string, unknown>, body: SentBody | undefined, headers: Record<string, string> = {}, { rowsExist = false }: BreakingOptions = {}): Broken[] {
   const broken: Broken[] = []
   const request = (path: string, q: Record<string, unknown>, b: SentBody | undefined, h = headers): FuzzRequest =>
     ({ method: operation.method, url: toUrl(basePath, path, q), headers: h, ...(b === undefined ? {} : { body: b }) })
@@ -207,6 +336,11 @@ export function breakings (operation: SpecOperation, basePath: string, ids: Reco
     for (const { pointer, value, how } of bodyBreakings(schema, body.value, '')) {
       broken.push({ request: request(path, query, { mediaType: body.mediaType, value }), in: 'body', pointer, how })
     }
+    if (rowsExist) {
+      for (const { pointer, value, how } of unansweredToolResults(body.value)) {
+        broken.push({ request: request(path, query, { mediaType: body.mediaType, value }), in: 'body', pointer, how, answered: true })
+      }
+    }
   }
   return broken
 }
@@ -226,8 +360,10 @@ function replaced (root: unknown, tokens: string[], replacement: unknown): unkno
   return copy
 }
 
+/** A value of none of the types `schema` allows; for a union, of none of its members' types. */
 function wrongTypeFor (schema: Schema): unknown {
-  switch (schema.type) {
+  const type = schema.type ?? unionMembers(schema)?.map((member) => member.type).reduce((a, b) => (a === b ? a : undefined))
+  switch (type) {
     case 'string': return 42
     case 'integer': return 'seven'
     case 'array': return { not: 'an array' }
@@ -236,11 +372,22 @@ function wrongTypeFor (schema: Schema): unknown {
   }
 }
 
+const smallSamples = new Map<object, unknown>()
+
+/** A valid value of `schema`, the smallest of a few as JSON: what a broken request carries many of, or adds. */
+function smallSample (schema: Schema): unknown {
+  if (!smallSamples.has(schema)) {
+    const samples = fc.sample(valueFor(schema), { numRuns: 20, seed: 1 })
+    smallSamples.set(schema, samples.reduce((a, b) => (JSON.stringify(b).length < JSON.stringify(a).length ? b : a)))
+  }
+  return smallSamples.get(schema)
+}
+
 function tooBig (schema: Schema): { value: unknown, how: string } | undefined {
   if (schema.type === 'string' && schema.enum !== undefined) return { value: 'nobody', how: 'not in the enum' }
   if (schema.type === 'string' && schema.maxLength !== undefined) return { value: 'x'.repeat(schema.maxLength + 1), how: `${schema.maxLength + 1} characters` }
   if (schema.type === 'array' && schema.maxItems !== undefined) {
-    const item = fc.sample(valueFor(schema.items as Schema), { numRuns: 1, seed: 1 })[0]
+    const item = smallSample(schema.items as Schema)
     return { value: Array.from({ length: schema.maxItems + 1 }, () => item), how: `${schema.maxItems + 1} items` }
   }
   if (schema.type === 'object' && schema.maxProperties !== undefined) {
@@ -250,9 +397,34 @@ function tooBig (schema: Schema): { value: unknown, how: string } | undefined {
   return undefined
 }
 
+/** Values past an x-jsonBounds: a NUL in a string or a key, one level too deep, one byte too long. */
+function pastJsonBounds ({ maxBytes, maxDepth }: JsonBounds): Array<{ value: unknown, how: string }> {
+  return [
+    { value: { text: 'nul \u0000 inside' }, how: 'NUL in a string' },
+    { value: { 'nul\u0000key': 1 }, how: 'NUL in a key' },
+    { value: nestedObject(maxDepth + 1), how: `${maxDepth + 1} levels deep` },
+    { value: filledObject(maxBytes + 1), how: `${maxBytes + 1} bytes as JSON` },
+  ]
+}
+
 function bodyBreakings (schema: Schema, root: unknown, pointer: string): BodyBreak[] {
   const tokens = pointer === '' ? [] : pointer.slice(1).split('/').map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'))
   const at = (replacement: unknown) => replaced(root, tokens, replacement)
+  let current: unknown = root
+  for (const token of tokens) current = (current as Record<string, unknown>)[token]
+
+  const members = unionMembers(schema)
+  if (members !== undefined) {
+    // A union is broken by a value of no member's type, and within the member the value is one of. A value whose
+    // discriminator is missing, not a string or names no member is of no member at all: the 400 names the value.
+    const member = members.find((candidate) => obeys(candidate, current))
+    const tag = schema.discriminator === undefined ? undefined : `${pointer}/${escapeToken(schema.discriminator.propertyName)}`
+    return [
+      { pointer, value: at(wrongTypeFor(schema)), how: `wrong type at ${pointer}` },
+      ...(member === undefined ? [] : bodyBreakings(member, root, pointer)).map((broken) => broken.pointer === tag ? { ...broken, pointer } : broken),
+    ]
+  }
+
   const breaks: BodyBreak[] = []
   if (pointer !== '' && schema.nullable !== true) breaks.push({ pointer, value: at(wrongTypeFor(schema)), how: `wrong type at ${pointer}` })
   const big = tooBig(schema)
@@ -261,9 +433,12 @@ function bodyBreakings (schema: Schema, root: unknown, pointer: string): BodyBre
   if (schema.type === 'string' && schema.pattern !== undefined && schema.enum === undefined && schema.format === undefined) {
     breaks.push({ pointer, value: at('nul \u0000 inside'), how: `NUL at ${pointer}` })
   }
+  if (schema.type === 'array' && (schema.minItems ?? 0) > 0 && pointer !== '') breaks.push({ pointer, value: at([]), how: `no items at ${pointer}` })
+  const bounds = schema['x-jsonBounds']
+  if (bounds !== undefined && pointer !== '') {
+    for (const { value, how } of pastJsonBounds(bounds)) breaks.push({ pointer, value: at(value), how: `${how} at ${pointer}` })
+  }
 
-  let current: unknown = root
-  for (const token of tokens) current = (current as Record<string, unknown>)[token]
   if (schema.type === 'object' && current !== null && typeof current === 'object') {
     const object = current as Record<string, unknown>
     if (schema.properties !== undefined) {
@@ -273,9 +448,25 @@ function bodyBreakings (schema: Schema, root: unknown, pointer: string): BodyBre
       if (schema.additionalProperties === false) {
         breaks.push({ pointer: `${pointer}/surprise`, value: replaced(root, [...tokens, 'surprise'], 1), how: `unknown field ${pointer}/surprise` })
       }
+      const exclusive = exclusiveProperties(schema) ?? []
+      const sent = exclusive.find((name) => object[name] !== undefined)
+      if (sent !== undefined) {
+        // None of them: the 400 names each, the one that was sent among them.
+        breaks.push({ pointer: `${pointer}/${escapeToken(sent)}`, value: replaced(root, [...tokens, sent], undefined), how: `none of ${exclusive.join(', ')} at ${pointer}` })
+        // Two of them: the 400 names the one later in the spec's oneOf, sent with the earlier one.
+        for (const other of exclusive.filter((name) => name !== sent)) {
+          const later = exclusive.filter((name) => name === sent || name === other).at(-1)!
+          const both = replaced(root, [...tokens, other], smallSample(schema.properties[other] as Schema))
+          breaks.push({ pointer: `${pointer}/${escapeToken(later)}`, value: both, how: `${sent} and ${other} together at ${pointer}` })
+        }
+      }
       for (const [name, property] of Object.entries(schema.properties)) {
         if (object[name] !== undefined) breaks.push(...bodyBreakings(property as Schema, root, `${pointer}/${escapeToken(name)}`))
-        else if (name !== 'messages') breaks.push(...bodyBreakings(property as Schema, replaced(root, [...tokens, name], fc.sample(valueFor(property as Schema), { numRuns: 1, seed: 1 })[0]), `${pointer}/${escapeToken(name)}`))
+        else if (name !== 'messages') {
+          // An optional property not sent is added, valid, to be broken; an exclusive one instead of the one sent.
+          const base = exclusive.includes(name) && sent !== undefined ? replaced(root, [...tokens, sent], undefined) : root
+          breaks.push(...bodyBreakings(property as Schema, replaced(base, [...tokens, name], smallSample(property as Schema)), `${pointer}/${escapeToken(name)}`))
+        }
       }
     } else if (typeof schema.additionalProperties === 'object') {
       const key = 'x'.repeat((schema['x-propertyNames']?.maxLength ?? 64) + 1)
@@ -283,8 +474,42 @@ function bodyBreakings (schema: Schema, root: unknown, pointer: string): BodyBre
       breaks.push({ pointer: `${pointer}/k`, value: replaced(root, [...tokens, 'k'], 7), how: `non-string value in ${pointer}` })
     }
   }
-  if (schema.type === 'array' && Array.isArray(current) && current.length > 0) {
-    breaks.push(...bodyBreakings(schema.items as Schema, root, `${pointer}/0`))
+  if (schema.type === 'array' && Array.isArray(current)) {
+    // Broken within its first item, or within the first of each member a union's items hold (each part type).
+    const items = unionMembers(schema.items as Schema)
+    const kindOf = (item: unknown) => items?.findIndex((member) => obeys(member, item)) ?? 0
+    const firstOfEach = current.flatMap((item, i) => current.findIndex((other) => kindOf(other) === kindOf(item)) === i ? [i] : [])
+    for (const i of firstOfEach) breaks.push(...bodyBreakings(schema.items as Schema, root, `${pointer}/${i}`))
   }
+  return breaks
+}
+
+/** A tool_call id no request of the fuzzers makes. */
+const UNANSWERED_CALL = 'call-that-was-never-made'
+
+/**
+ * A valid body (its tool_results answered) made to hold a tool_result that answers no tool_call: each tool_result in
+ * turn, and the last part of each message replaced by one. Being the first that answers none, it is the one the
+ * 400 names.
+ */
+function unansweredToolResults (body: unknown): BodyBreak[] {
+  const breaks: BodyBreak[] = []
+  const walk = (node: unknown, tokens: string[]): void => {
+    if (Array.isArray(node)) { node.forEach((item, i) => { walk(item, [...tokens, String(i)]) }); return }
+    if (typeof node !== 'object' || node === null) return
+    for (const [key, value] of Object.entries(node)) {
+      if (key !== 'parts' || !Array.isArray(value)) { walk(value, [...tokens, key]); continue }
+      const parts = [...tokens, key]
+      const unanswered = (j: number, part: object) => {
+        const pointer = `/${[...parts, String(j), 'toolCallId'].map(escapeToken).join('/')}`
+        breaks.push({ pointer, value: replaced(body, [...parts, String(j)], part), how: `a tool_result answering no tool_call at ${pointer}` })
+      }
+      value.forEach((part: { type?: unknown }, j) => {
+        if (part?.type === 'tool_result') unanswered(j, { ...part, toolCallId: UNANSWERED_CALL })
+      })
+      if (value.length > 0) unanswered(value.length - 1, { type: 'tool_result', toolCallId: UNANSWERED_CALL, output: 'lost' })
+    }
+  }
+  walk(body, [])
   return breaks
 }

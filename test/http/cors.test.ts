@@ -1,14 +1,14 @@
-// CORS: off by default; with CORS_ORIGINS, listed browser origins may call every operation of the spec, send
-// the headers it takes and read the headers its answers carry.
+// CORS: off by default; with CORS_ORIGINS, listed browser origins may call every operation of every contract
+// version's spec, send the headers it takes and read the headers its answers carry.
 // CORS does not depend on the store:
 // stores: sqlite
 import Fastify from 'fastify'
 import type { OpenAPIV3 } from 'openapi-types'
 import t from 'tap'
-import { readSpec, specMethods } from '../../src/contract/spec.js'
+import { CONTRACT_VERSIONS, readSpec, specMethods, type ContractVersion } from '../../src/contract/spec.js'
 import { registerCors } from '../../src/http/cors.js'
-import { assertReachedEveryOperation, dereferencedSpec, operationIdOf, specOperations as documentOperations } from '../contract.js'
-import { API, startApp } from '../helper.js'
+import { contracts } from '../contract.js'
+import { API, API_V2, startApp } from '../helper.js'
 import { fillPath, specOperations, toUrl } from '../contract/spec-arbitraries.js'
 import { adminToken, bearer, secretAuth } from '../tokens.js'
 
@@ -84,15 +84,17 @@ t.test('with tokens required: a preflight needs none, may ask to send Authorizat
   t.equal(refused.headers['access-control-allow-origin'], FRONT_END, 'a 401 is readable by the front end, so it can ask for a token')
 })
 
-t.test('a preflight allows exactly the methods the spec has operations for, HEAD with GET', async (t) => {
-  t.strictSame([...specMethods(readSpec('v1'))].sort(), ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST'], 'the spec today')
+t.test('a preflight allows exactly the methods the specs have operations for, HEAD with GET', async (t) => {
+  for (const version of CONTRACT_VERSIONS) t.strictSame([...specMethods(readSpec(version))].sort(), ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST'], `${version}'s spec today`)
   const { request } = await startApp(t, { corsOrigins: [FRONT_END] })
-  for (const method of ['GET', 'POST', 'DELETE']) {
-    const preflight = await request('OPTIONS', `${API}/users/1`, {
-      headers: { origin: FRONT_END, 'access-control-request-method': method },
-    })
-    t.equal(preflight.status, 204)
-    t.strictSame(allowedMethods(preflight.headers['access-control-allow-methods']), [...specMethods(readSpec('v1'))].sort())
+  for (const base of [API, API_V2]) {
+    for (const method of ['GET', 'POST', 'DELETE']) {
+      const preflight = await request('OPTIONS', `${base}/users/1`, {
+        headers: { origin: FRONT_END, 'access-control-request-method': method },
+      })
+      t.equal(preflight.status, 204)
+      t.strictSame(allowedMethods(preflight.headers['access-control-allow-methods']), [...specMethods(readSpec('v1'))].sort(), `${base}: ${method}`)
+    }
   }
 })
 
@@ -124,16 +126,16 @@ t.test('a PATCH operation in the spec makes a preflight allow PATCH, with no oth
 // Response headers a browser lets any script read without being told (the Fetch standard's CORS-safelisted ones).
 const SAFELISTED = new Set(['cache-control', 'content-language', 'content-length', 'content-type', 'expires', 'last-modified', 'pragma'])
 
-/** The headers the spec says an operation's answers may carry, and X-Request-Id, which every answer does. */
-function responseHeaders (operationId: string): string[] {
-  const operation = documentOperations.find((candidate) => candidate.operationId === operationId)!
+/** The headers `version`'s spec says an operation's answers may carry, and X-Request-Id, which every answer does. */
+function responseHeaders (version: ContractVersion, operationId: string): string[] {
+  const operation = contracts[version].specOperations.find((candidate) => candidate.operationId === operationId)!
   const declared = Object.values(operation.responses ?? {}).flatMap((response) => Object.keys((response as OpenAPIV3.ResponseObject).headers ?? {}))
   return [...new Set(['X-Request-Id', ...declared])].filter((name) => !SAFELISTED.has(name.toLowerCase()))
 }
 
 /** The headers a front end sends to an operation: its header parameters, Content-Type with a body, a token and a request id. */
-function requestHeaders (operation: ReturnType<typeof specOperations>[number]): string[] {
-  const bearerScheme = Object.entries(dereferencedSpec.components?.securitySchemes ?? {})
+function requestHeaders (version: ContractVersion, operation: ReturnType<typeof specOperations>[number]): string[] {
+  const bearerScheme = Object.entries(contracts[version].dereferencedSpec.components?.securitySchemes ?? {})
     .some(([, scheme]) => (scheme as OpenAPIV3.SecuritySchemeObject).type === 'http' && (scheme as OpenAPIV3.HttpSecurityScheme).scheme === 'bearer')
   return [
     ...operation.headerParams.map((parameter) => parameter.name),
@@ -143,40 +145,43 @@ function requestHeaders (operation: ReturnType<typeof specOperations>[number]): 
   ]
 }
 
-t.test('every operation of the spec: its preflight allows its method and headers, and its answers are readable', async (t) => {
-  const { request, createUser, createConversation, postMessage } = await startApp(t, { corsOrigins: [FRONT_END] })
-  const reached = new Set<string>()
-  for (const operation of specOperations()) {
-    // Rows made for this operation alone, so a delete cannot spoil the next.
-    const user = await createUser()
-    const conversation = await createConversation(user.id)
-    const message = await postMessage(conversation.id)
-    const url = toUrl(API, fillPath(operation, { userId: user.id, conversationId: conversation.id, messageId: message.id }))
-    const sends = requestHeaders(operation)
+for (const version of CONTRACT_VERSIONS) {
+  t.test(`every operation of ${version}'s spec: its preflight allows its method and headers, and its answers are readable`, async (t) => {
+    const { basePath, operationIdOf, assertReachedEveryOperation } = contracts[version]
+    const { request, createUser, createConversation, postMessage } = await startApp(t, { corsOrigins: [FRONT_END] })
+    const reached = new Set<string>()
+    for (const operation of specOperations(version)) {
+      // Rows made for this operation alone, so a delete cannot spoil the next.
+      const user = await createUser()
+      const conversation = await createConversation(user.id)
+      const message = await postMessage(conversation.id)
+      const url = toUrl(basePath, fillPath(operation, { userId: user.id, conversationId: conversation.id, messageId: message.id }))
+      const sends = requestHeaders(version, operation)
 
-    const preflight = await request('OPTIONS', url, {
-      headers: { origin: FRONT_END, 'access-control-request-method': operation.method, 'access-control-request-headers': sends.join(', ').toLowerCase() },
-    })
-    t.equal(preflight.status, 204, `${operation.operationId}: preflight`)
-    t.equal(preflight.headers['access-control-allow-origin'], FRONT_END, `${operation.operationId}: preflight grants the origin`)
-    t.ok(allowedMethods(preflight.headers['access-control-allow-methods']).includes(operation.method), `${operation.operationId}: preflight allows ${operation.method}`)
-    const allowed = headerList(preflight.headers['access-control-allow-headers'])
-    for (const header of sends) t.ok(allowed.includes(header.toLowerCase()), `${operation.operationId}: a front end may send ${header}`)
+      const preflight = await request('OPTIONS', url, {
+        headers: { origin: FRONT_END, 'access-control-request-method': operation.method, 'access-control-request-headers': sends.join(', ').toLowerCase() },
+      })
+      t.equal(preflight.status, 204, `${operation.operationId}: preflight`)
+      t.equal(preflight.headers['access-control-allow-origin'], FRONT_END, `${operation.operationId}: preflight grants the origin`)
+      t.ok(allowedMethods(preflight.headers['access-control-allow-methods']).includes(operation.method), `${operation.operationId}: preflight allows ${operation.method}`)
+      const allowed = headerList(preflight.headers['access-control-allow-headers'])
+      for (const header of sends) t.ok(allowed.includes(header.toLowerCase()), `${operation.operationId}: a front end may send ${header}`)
 
-    const body = operation.bodies.find((candidate) => candidate.mediaType === 'application/json') ?? operation.bodies[0]
-    const answer = await request(operation.method, url, {
-      ...body === undefined ? {} : { body: body.schema.example },
-      headers: { origin: FRONT_END, ...body === undefined ? {} : { 'content-type': body.mediaType } },
-    })
-    t.ok(answer.status >= 200 && answer.status < 300, `${operation.operationId}: ${answer.status}`)
-    t.equal(answer.headers['access-control-allow-origin'], FRONT_END, `${operation.operationId}: its answer is readable`)
-    const exposed = headerList(answer.headers['access-control-expose-headers'])
-    for (const header of responseHeaders(operation.operationId)) t.ok(exposed.includes(header.toLowerCase()), `${operation.operationId}: a front end can read ${header}`)
-    const problem = await request(operation.method, toUrl(API, fillPath(operation, {}), { unknown: 1 }), { headers: { origin: FRONT_END } })
-    t.ok(problem.status >= 400 && problem.status < 500, `${operation.operationId}: a problem (${problem.status})`)
-    t.equal(problem.headers['access-control-allow-origin'], FRONT_END, `${operation.operationId}: its problems are readable`)
-    const operationId = operationIdOf(operation.method, url)
-    if (answer.status < 300 && operationId !== undefined) reached.add(operationId)
-  }
-  assertReachedEveryOperation(t, reached)
-})
+      const body = operation.bodies.find((candidate) => candidate.mediaType === 'application/json') ?? operation.bodies[0]
+      const answer = await request(operation.method, url, {
+        ...body === undefined ? {} : { body: body.schema.example },
+        headers: { origin: FRONT_END, ...body === undefined ? {} : { 'content-type': body.mediaType } },
+      })
+      t.ok(answer.status >= 200 && answer.status < 300, `${operation.operationId}: ${answer.status}`)
+      t.equal(answer.headers['access-control-allow-origin'], FRONT_END, `${operation.operationId}: its answer is readable`)
+      const exposed = headerList(answer.headers['access-control-expose-headers'])
+      for (const header of responseHeaders(version, operation.operationId)) t.ok(exposed.includes(header.toLowerCase()), `${operation.operationId}: a front end can read ${header}`)
+      const problem = await request(operation.method, toUrl(basePath, fillPath(operation, {}), { unknown: 1 }), { headers: { origin: FRONT_END } })
+      t.ok(problem.status >= 400 && problem.status < 500, `${operation.operationId}: a problem (${problem.status})`)
+      t.equal(problem.headers['access-control-allow-origin'], FRONT_END, `${operation.operationId}: its problems are readable`)
+      const operationId = operationIdOf(operation.method, url)
+      if (answer.status < 300 && operationId !== undefined) reached.add(operationId)
+    }
+    assertReachedEveryOperation(t, reached)
+  })
+}

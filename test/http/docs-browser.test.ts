@@ -1,15 +1,15 @@
-// /docs in a real browser: the page loads from this server alone without errors, lists the spec's operations,
-// and its try-it calls reach this server and show what it answered. What the page shows does not depend on
-// the store:
+// /docs in a real browser: each contract version's page loads from this server alone without errors, lists that
+// version's operations, and its try-it calls reach this server's API of that version and show what it answered;
+// /docs leads to the newest version's page. What the pages show does not depend on the store:
 // stores: sqlite
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Page, type Response as PageResponse } from 'playwright-core'
 import t from 'tap'
 import { projectRoot } from '../../src/project-root.js'
-import { readSpec } from '../../src/contract/spec.js'
-import { contractErrors } from '../contract.js'
-import { API, startApp } from '../helper.js'
+import { CONTRACT_VERSIONS, readSpec, type ContractVersion } from '../../src/contract/spec.js'
+import { contractErrors, contracts } from '../contract.js'
+import { fixtures, startApp, v2Fixtures } from '../helper.js'
 import { adminToken, bearer, secretAuth } from '../tokens.js'
 
 const CHROMIUM = process.env.TRACKBOT_CHROMIUM ?? '/usr/bin/chromium'
@@ -30,7 +30,7 @@ interface Observed {
   apiResponses: PageResponse[]
 }
 
-/** Everything the page does that a test should know of. */
+/** Everything the page does that a test should know of; API calls are those under /api/, of any version. */
 function observe (page: Page, origin: string): Observed {
   const observed: Observed = { consoleErrors: [], failedRequests: [], foreignRequests: [], errorResponses: [], apiResponses: [] }
   page.on('console', (message) => {
@@ -44,7 +44,7 @@ function observe (page: Page, origin: string): Observed {
   })
   page.on('response', (response) => {
     const url = new URL(response.url())
-    if (url.pathname.startsWith(`${API}/`)) observed.apiResponses.push(response)
+    if (url.pathname.startsWith('/api/')) observed.apiResponses.push(response)
     if (response.status() >= 400) observed.errorResponses.push(`${response.status()} ${url.pathname}`)
   })
   return observed
@@ -61,80 +61,100 @@ async function specErrors (response: PageResponse): Promise<string[]> {
   })
 }
 
-/** Runs get_conversation_by_id from its try-it form and waits for the UI to show the answer. */
-async function tryGetConversation (page: Page, conversationId: number, expectedStatus: number): Promise<PageResponse> {
+/** Runs get_conversation_by_id from its try-it form and waits for the UI to show the answer; `api`: the page's version's base path. */
+async function tryGetConversation (page: Page, api: string, conversationId: number, expectedStatus: number): Promise<PageResponse> {
   const operation = page.locator('#operations-Conversations-get_conversation_by_id')
   await operation.locator('tr[data-param-name="conversationId"] input').fill(String(conversationId))
   const [response] = await Promise.all([
-    page.waitForResponse((candidate) => new URL(candidate.url()).pathname === `${API}/conversations/${conversationId}`),
+    page.waitForResponse((candidate) => new URL(candidate.url()).pathname === `${api}/conversations/${conversationId}`),
     operation.getByRole('button', { name: 'Execute' }).click(),
   ])
   await operation.locator('.live-responses-table .response .response-col_status', { hasText: String(expectedStatus) }).waitFor()
   return response
 }
 
-t.test('/docs renders the spec from this server and its try-it reaches this server', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.fail(`Chromium is not installed at ${CHROMIUM}: run \`apt-get install -y chromium\` (npm test's pretest, scripts/ensure-chromium.sh, does) or set TRACKBOT_CHROMIUM`)
-    return
-  }
-  const { origin, createUser, createConversation } = await startApp(t, { transport: 'http' })
-  const conversation = await createConversation((await createUser({ name: 'Grace' })).id, { title: 'Seen in the docs' })
-  const missingId = conversation.id + 1000
-
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
-  t.teardown(() => browser.close())
-  const page = await browser.newPage({ viewport: { width: 1280, height: 2000 } })
-  page.setDefaultTimeout(STEP_TIMEOUT_MS)
-  const observed = observe(page, origin)
-
-  const loaded = await page.goto(`${origin}/docs`)
-  t.equal(loaded?.status(), 200)
-  const specOperations = Object.values(readSpec('v1').paths ?? {}).flatMap((item) =>
+/** Each operationId of `version`'s spec, read from the document the server serves. */
+function operationIds (version: ContractVersion): string[] {
+  return Object.values(readSpec(version).paths ?? {}).flatMap((item) =>
     ['get', 'put', 'post', 'delete', 'patch'].map((method) => (item as Record<string, { operationId?: string }>)[method]?.operationId)
   ).filter((id) => id !== undefined)
-  await page.locator('.opblock').nth(specOperations.length - 1).waitFor()
+}
 
-  const shownIds = await page.locator('.opblock-summary-operation-id').allTextContents()
-  t.same(shownIds.toSorted(), specOperations.toSorted(), 'every operation of the spec is listed, by operationId')
-  for (const id of SEED_OPERATIONS) t.ok(shownIds.includes(id), `shows ${id}`)
-  const shownPaths = await Promise.all((await page.locator('.opblock-summary-path').all()).map((path) => path.getAttribute('data-path')))
-  for (const path of ['/users/{userId}/conversations', '/conversations/{conversationId}']) t.ok(shownPaths.includes(path), `shows ${path}`)
-  t.equal(await page.locator('.servers select').inputValue(), API, 'try-it targets this server')
+const NEWEST = CONTRACT_VERSIONS.at(-1)!
 
-  const operation = page.locator('#operations-Conversations-get_conversation_by_id')
-  await operation.locator('.opblock-summary-control').click()
-  await operation.getByRole('button', { name: 'Try it out' }).click()
+for (const version of CONTRACT_VERSIONS) {
+  // The newest version's page is reached as readers reach it, through /docs; its screenshot is README's.
+  const entry = version === NEWEST ? '/docs' : `/docs/${version}`
+  t.test(`${entry} renders ${version}'s spec from this server and its try-it reaches this server's ${version}`, async (t) => {
+    if (!existsSync(CHROMIUM)) {
+      t.fail(`Chromium is not installed at ${CHROMIUM}: run \`apt-get install -y chromium\` (npm test's pretest, scripts/ensure-chromium.sh, does) or set TRACKBOT_CHROMIUM`)
+      return
+    }
+    const { basePath: api } = contracts[version]
+    const { origin, request, createUser } = await startApp(t, { transport: 'http' })
+    const userId = (await createUser({ name: 'Grace' })).id
+    // Made through the page's own version, so the answer shown is that version's shape of it.
+    const conversation = await (version === 'v1' ? fixtures(request) : v2Fixtures(request)).createConversation(userId, { title: 'Seen in the docs' })
+    const missingId = conversation.id + 1000
 
-  // A deliberate miss first: the UI shows our Problem.
-  const notFound = await tryGetConversation(page, missingId, 404)
-  t.equal(notFound.status(), 404)
-  t.match(await operation.locator('.live-responses-table .response .response-col_description').first().innerText(), /urn:trackbot:problem:not-found/)
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+    t.teardown(() => browser.close())
+    const page = await browser.newPage({ viewport: { width: 1280, height: 2000 } })
+    page.setDefaultTimeout(STEP_TIMEOUT_MS)
+    const observed = observe(page, origin)
 
-  const found = await tryGetConversation(page, conversation.id, 200)
-  t.equal(found.status(), 200)
-  const { messages, ...expected } = conversation
-  t.same(await found.json(), expected, 'the network response is our conversation')
-  t.equal(await operation.locator('.request-url pre').innerText(), `${origin}${API}/conversations/${conversation.id}`)
-  t.match(await operation.locator('.live-responses-table .response .response-col_description').first().innerText(), /Seen in the docs/)
+    const loaded = await page.goto(`${origin}${entry}`)
+    t.equal(loaded?.status(), 200)
+    t.equal(new URL(page.url()).pathname, `/docs/${version}`, `${entry} is ${version}'s page`)
+    t.equal(await page.title(), `Trackbot API ${readSpec(version).info.version} reference`)
+    const specOperations = operationIds(version)
+    await page.locator('.opblock').nth(specOperations.length - 1).waitFor()
 
-  mkdirSync(SCREENSHOT_DIR, { recursive: true })
-  // From the top: the operation list, then the try-it form and what the server answered.
-  await page.evaluate('window.scrollTo(0, 0)')
-  await page.screenshot({ path: SCREENSHOT })
+    const shownIds = await page.locator('.opblock-summary-operation-id').allTextContents()
+    t.same(shownIds.toSorted(), specOperations.toSorted(), `every operation of ${version}'s spec is listed, by operationId`)
+    for (const id of SEED_OPERATIONS) t.ok(shownIds.includes(id), `shows ${id}`)
+    t.equal(shownIds.includes('create_messages'), version !== 'v1', version === 'v1' ? 'v1 has no create_messages' : 'shows create_messages')
+    const shownPaths = await Promise.all((await page.locator('.opblock-summary-path').all()).map((path) => path.getAttribute('data-path')))
+    for (const path of ['/users/{userId}/conversations', '/conversations/{conversationId}']) t.ok(shownPaths.includes(path), `shows ${path}`)
+    t.equal(await page.locator('.servers select').inputValue(), api, `try-it targets this server's ${version}`)
 
-  for (const response of observed.apiResponses) {
-    t.same(await specErrors(response), [], `${response.request().method()} ${new URL(response.url()).pathname} obeys the spec`)
-  }
-  t.equal(observed.apiResponses.length, 2, 'the two try-it calls, and no other API call')
-  // Chromium logs every 4xx as a console error; the deliberate miss is the only one allowed.
-  const deliberate = `Failed to load resource: the server responded with a status of 404 (Not Found) (${origin}${API}/conversations/${missingId})`
-  t.same(observed.consoleErrors, [deliberate], 'no other console error (CSP violations show up here)')
-  t.same(observed.failedRequests, [], 'no failed requests')
-  t.same(observed.foreignRequests, [], 'no request leaves this server')
-  t.same(observed.errorResponses, [`404 ${API}/conversations/${missingId}`], 'no error response but the deliberate miss')
-  await browser.close()
-})
+    const operation = page.locator('#operations-Conversations-get_conversation_by_id')
+    await operation.locator('.opblock-summary-control').click()
+    await operation.getByRole('button', { name: 'Try it out' }).click()
+
+    // A deliberate miss first: the UI shows our Problem.
+    const notFound = await tryGetConversation(page, api, missingId, 404)
+    t.equal(notFound.status(), 404)
+    t.match(await operation.locator('.live-responses-table .response .response-col_description').first().innerText(), /urn:trackbot:problem:not-found/)
+
+    const found = await tryGetConversation(page, api, conversation.id, 200)
+    t.equal(found.status(), 200)
+    const { messages, ...expected } = conversation
+    t.same(await found.json(), expected, `the network response is our conversation, as ${version} shows it`)
+    t.equal(await operation.locator('.request-url pre').innerText(), `${origin}${api}/conversations/${conversation.id}`)
+    t.match(await operation.locator('.live-responses-table .response .response-col_description').first().innerText(), /Seen in the docs/)
+
+    if (version === NEWEST) {
+      mkdirSync(SCREENSHOT_DIR, { recursive: true })
+      // From the top: the operation list, then the try-it form and what the server answered.
+      await page.evaluate('window.scrollTo(0, 0)')
+      await page.screenshot({ path: SCREENSHOT })
+    }
+
+    for (const response of observed.apiResponses) {
+      t.same(await specErrors(response), [], `${response.request().method()} ${new URL(response.url()).pathname} obeys the spec`)
+      t.ok(new URL(response.url()).pathname.startsWith(`${api}/`), `${new URL(response.url()).pathname}: a call to ${version}`)
+    }
+    t.equal(observed.apiResponses.length, 2, 'the two try-it calls, and no other API call')
+    // Chromium logs every 4xx as a console error; the deliberate miss is the only one allowed.
+    const deliberate = `Failed to load resource: the server responded with a status of 404 (Not Found) (${origin}${api}/conversations/${missingId})`
+    t.same(observed.consoleErrors, [deliberate], 'no other console error (CSP violations show up here)')
+    t.same(observed.failedRequests, [], 'no failed requests')
+    t.same(observed.foreignRequests, [], 'no request leaves this server')
+    t.same(observed.errorResponses, [`404 ${api}/conversations/${missingId}`], 'no error response but the deliberate miss')
+    await browser.close()
+  })
+}
 
 t.test('with tokens required, /docs has an Authorize button whose token try-it sends', async (t) => {
   if (!existsSync(CHROMIUM)) {
@@ -155,7 +175,8 @@ t.test('with tokens required, /docs has an Authorize button whose token try-it s
   await operation.locator('.opblock-summary-control').click()
   await operation.getByRole('button', { name: 'Try it out' }).click()
 
-  const refused = await tryGetConversation(page, conversation.id, 401)
+  const api = contracts[NEWEST].basePath
+  const refused = await tryGetConversation(page, api, conversation.id, 401)
   t.equal(refused.status(), 401, 'without a token: 401')
 
   await page.locator('.auth-wrapper button.authorize').click()
@@ -163,7 +184,7 @@ t.test('with tokens required, /docs has an Authorize button whose token try-it s
   await page.locator('.modal-ux .auth-btn-wrapper button.authorize').click()
   await page.locator('.modal-ux .auth-btn-wrapper button.btn-done').click()
 
-  const found = await tryGetConversation(page, conversation.id, 200)
+  const found = await tryGetConversation(page, api, conversation.id, 200)
   t.equal(found.status(), 200, 'with the token entered under Authorize: 200')
   t.equal(found.request().headers().authorization, `Bearer ${token}`, 'try-it sent it as a bearer token')
   await browser.close()

@@ -2,7 +2,7 @@
 // Its configuration errors: test/process/config.test.ts.
 import { join } from 'node:path'
 import t from 'tap'
-import { API, runSql, startApp, store, tempDir, testDatabaseUrl } from '../helper.js'
+import { API, API_V2, runSql, startApp, store, tempDir, testDatabaseUrl } from '../helper.js'
 
 t.test('serves the API on PORT, reports health, exits 0 on SIGTERM, and a restart keeps the data', async (t) => {
   // Empty, as on a first `npm start`: on SQLite the data directory is created too.
@@ -24,6 +24,8 @@ t.test('serves the API on PORT, reports health, exits 0 on SIGTERM, and a restar
   const listed = await second.request('GET', `${API}/users/${user.id}/conversations`)
   const { messages, ...conversation } = created.body
   t.same(listed.body, [conversation])
+  const throughV2 = await second.request('GET', `${API_V2}/conversations/${conversation.id}/messages`)
+  t.same(throughV2.body.map((message: any) => message.parts), [[{ type: 'text', text: 'hello' }]], 'v2 serves the same store, in its own shapes')
   t.equal(await second.stop(), 0)
 })
 

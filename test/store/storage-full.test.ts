@@ -5,8 +5,9 @@ import { execFileSync } from 'node:child_process'
 import { closeSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { specOperations } from '../contract.js'
-import { API, runSql, startApp, store, storeContents, tempDir, type InProcessApp, type Reply, type TestApp } from '../helper.js'
+import { CONTRACT_VERSIONS } from '../../src/contract/spec.js'
+import { contracts } from '../contract.js'
+import { API, API_V2, runSql, startApp, store, storeContents, tableRows, tempDir, type InProcessApp, type Reply, type TestApp } from '../helper.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
 
@@ -20,8 +21,10 @@ function checkStorageFull (t: Test, reply: Reply<any>, what = ''): void {
 }
 
 async function checkReadsWhileFull (t: Test, request: TestApp['request'], conversationId: number): Promise<void> {
-  t.equal((await request('GET', `${API}/conversations/${conversationId}`)).status, 200, 'reads still work')
-  t.equal((await request('GET', `${API}/conversations/${conversationId}/messages?limit=1`)).status, 200)
+  for (const base of [API, API_V2]) {
+    t.equal((await request('GET', `${base}/conversations/${conversationId}`)).status, 200, `reads still work (${base})`)
+    t.equal((await request('GET', `${base}/conversations/${conversationId}/messages?limit=1`)).status, 200)
+  }
   t.equal((await request('GET', '/healthz')).status, 200)
   const ready = await request('GET', '/readyz', { expectServerError })
   t.equal(ready.status, 503, 'not ready: it cannot write')
@@ -55,19 +58,46 @@ function fillDisk (file: string): void {
 
 interface Ids { user: number, conversation: number, message: number }
 
-/** Every update and delete the spec may answer 507, as a request on `ids`, in an order that can run them all. */
-const UPDATES_AND_DELETES: Record<string, (ids: Ids) => { method: string, url: string, body?: unknown }> = {
-  update_conversation: (ids) => ({ method: 'PATCH', url: `${API}/conversations/${ids.conversation}`, body: { title: 'renamed', metadata: { model: 'm2' } } }),
-  delete_message: (ids) => ({ method: 'DELETE', url: `${API}/conversations/${ids.conversation}/messages/${ids.message}` }),
-  delete_conversation: (ids) => ({ method: 'DELETE', url: `${API}/conversations/${ids.conversation}` }),
-  delete_user: (ids) => ({ method: 'DELETE', url: `${API}/users/${ids.user}` }),
+interface Write { method: string, url: string, body?: unknown, status: number }
+
+/**
+ * Every write a version's spec may answer 507, as a request on `ids` under that version's base path, with the
+ * status it answers when there is space, in an order that can run them all. A version has those its spec has.
+ */
+const WRITES: Record<string, (ids: Ids, base: string) => Write> = {
+  create_user: (_ids, base) => ({ method: 'POST', url: `${base}/users`, body: { name: 'New' }, status: 201 }),
+  create_conversation: (ids, base) => ({ method: 'POST', url: `${base}/users/${ids.user}/conversations`, body: { messages: [{ role: 'user', content: 'first' }] }, status: 201 }),
+  create_message: (ids, base) => ({ method: 'POST', url: `${base}/conversations/${ids.conversation}/messages`, body: { role: 'user', content: 'three' }, status: 201 }),
+  create_messages: (ids, base) => ({
+    method: 'POST',
+    url: `${base}/conversations/${ids.conversation}/messages/batch`,
+    body: { messages: [{ role: 'assistant', parts: [{ type: 'tool_call', id: 'c1', name: 'lookup', arguments: { q: 'x' } }], usage: { inputTokens: 3, outputTokens: 1 } }, { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'c1', output: 'y' }] }] },
+    status: 201,
+  }),
+  update_conversation: (ids, base) => ({ method: 'PATCH', url: `${base}/conversations/${ids.conversation}`, body: { title: 'renamed', metadata: { model: 'm2' } }, status: 200 }),
+  delete_message: (ids, base) => ({ method: 'DELETE', url: `${base}/conversations/${ids.conversation}/messages/${ids.message}`, status: 204 }),
+  delete_conversation: (ids, base) => ({ method: 'DELETE', url: `${base}/conversations/${ids.conversation}`, status: 204 }),
+  delete_user: (ids, base) => ({ method: 'DELETE', url: `${base}/users/${ids.user}`, status: 204 }),
 }
 
-t.test('the 507 tests below cover every update and delete the spec gives a 507', async (t) => {
-  const declared = specOperations
-    .filter((operation) => ['patch', 'put', 'delete'].includes(operation.method) && operation.responses?.['507'] !== undefined)
+/** The operations of `version`'s spec that may answer 507, in WRITES' order (an operation missing there last, so it fails below). */
+function writesOf (version: (typeof CONTRACT_VERSIONS)[number]): string[] {
+  const order = Object.keys(WRITES)
+  return contracts[version].specOperations
+    .filter((operation) => operation.responses?.['507'] !== undefined)
     .map((operation) => operation.operationId!)
-  t.same(Object.keys(UPDATES_AND_DELETES).sort(), declared.sort(), 'UPDATES_AND_DELETES lists them all')
+    .sort((a, b) => (order.includes(a) ? order.indexOf(a) : order.length) - (order.includes(b) ? order.indexOf(b) : order.length))
+}
+
+t.test('the 507 tests below cover every write every version\'s spec gives a 507', async (t) => {
+  for (const version of CONTRACT_VERSIONS) {
+    const declared = writesOf(version)
+    t.same(declared.filter((operationId) => WRITES[operationId] === undefined), [], `WRITES has every write of ${version}`)
+    t.ok(declared.includes('update_conversation') && declared.includes('delete_user'), `${version}: updates and deletes among them`)
+  }
+  t.same(Object.keys(WRITES).filter((operationId) => !CONTRACT_VERSIONS.some((version) => writesOf(version).includes(operationId))), [], 'and nothing more')
+  t.ok(writesOf('v2').includes('create_messages'), 'v2\'s create_messages among them')
+  t.notOk(writesOf('v1').includes('create_messages'), 'and not v1\'s, which has none')
 })
 
 /** A user with a conversation of two messages, each a target of UPDATES_AND_DELETES. */
@@ -77,24 +107,33 @@ async function targets (app: InProcessApp): Promise<Ids> {
   return { user: user.id, conversation: conversation.id, message: conversation.messages[0]!.id }
 }
 
-/** Every update and delete answers 507 with Retry-After while the store cannot write, and none changes a row or counter. */
-async function checkUpdatesAndDeletesRefused (t: Test, app: InProcessApp, ids: Ids): Promise<void> {
-  const before = await storeContents(app.databaseUrl)
-  for (const [operationId, write] of Object.entries(UPDATES_AND_DELETES)) {
-    const { method, url, body } = write(ids)
-    const reply = await app.request(method, url, { body, expectServerError })
-    checkStorageFull(t, reply, `${operationId}: `)
+/**
+ * Every write of every version answers 507 with Retry-After while the store cannot write, and none changes a row,
+ * nor on SQLite an id counter (a PostgreSQL sequence moves on an insert rolled back, by design: nextval is never undone).
+ */
+async function checkWritesRefused (t: Test, app: InProcessApp, ids: Ids): Promise<void> {
+  const contents = store === 'sqlite' ? storeContents : tableRows
+  const before = await contents(app.databaseUrl)
+  for (const version of CONTRACT_VERSIONS) {
+    for (const operationId of writesOf(version)) {
+      const { method, url, body } = WRITES[operationId]!(ids, contracts[version].basePath)
+      const reply = await app.request(method, url, { body, expectServerError })
+      checkStorageFull(t, reply, `${version} ${operationId}: `)
+    }
   }
-  t.equal(await storeContents(app.databaseUrl), before, 'none of them changed anything')
+  t.equal(await contents(app.databaseUrl), before, 'none of them changed anything')
   await checkReadsWhileFull(t, app.request, ids.conversation)
 }
 
-/** Once there is space, every update and delete succeeds, and the server is ready again. */
-async function checkUpdatesAndDeletesResume (t: Test, app: InProcessApp, ids: Ids): Promise<void> {
-  for (const [operationId, write] of Object.entries(UPDATES_AND_DELETES)) {
-    const { method, url, body } = write(ids)
-    const reply = await app.request(method, url, { body })
-    t.equal(reply.status, method === 'PATCH' ? 200 : 204, `${operationId} succeeds again`)
+/** Once there is space, every write of every version succeeds (each version's on rows of its own), and the server is ready again. */
+async function checkWritesResume (t: Test, app: InProcessApp, ids: Ids): Promise<void> {
+  for (const version of CONTRACT_VERSIONS) {
+    const rows = version === CONTRACT_VERSIONS[0] ? ids : await targets(app)
+    for (const operationId of writesOf(version)) {
+      const { method, url, body, status } = WRITES[operationId]!(rows, contracts[version].basePath)
+      const reply = await app.request(method, url, { body })
+      t.equal(reply.status, status, `${version} ${operationId} succeeds again`)
+    }
   }
   t.equal((await app.request('GET', '/readyz')).status, 200, 'and the server is ready again')
 }
@@ -131,6 +170,10 @@ t.test('SQLite on a full disk: 507, reads go on, writes resume once space is fre
   const messages = await fill(`${API}/conversations/${kept.id}/messages`, big.messages[0])
   checkStorageFull(t, messages.refused)
   checkStorageFull(t, await request('POST', `${API}/users/${user.id}/conversations`, { body: big, expectServerError }))
+  // v2 writes the same store: as full for it.
+  checkStorageFull(t, await request('POST', `${API_V2}/users/${user.id}/conversations`, { body: big, expectServerError }), 'v2 create_conversation: ')
+  checkStorageFull(t, await request('POST', `${API_V2}/conversations/${kept.id}/messages`, { body: big.messages[0], expectServerError }), 'v2 create_message: ')
+  checkStorageFull(t, await request('POST', `${API_V2}/conversations/${kept.id}/messages/batch`, { body: big, expectServerError }), 'v2 create_messages: ')
   await checkReadsWhileFull(t, request, kept.id)
   const stored = (await request('GET', `${API}/users/${user.id}/conversations`)).body
   t.equal(stored.length, 1 + conversations.accepted, 'every conversation answered 201 is stored, none refused')
@@ -138,10 +181,11 @@ t.test('SQLite on a full disk: 507, reads go on, writes resume once space is fre
 
   rmSync(filler)
   t.equal((await request('POST', `${API}/users/${user.id}/conversations`, { body: big })).status, 201, 'writes resume once space is freed')
+  t.equal((await request('POST', `${API_V2}/conversations/${kept.id}/messages/batch`, { body: { messages: [{ role: 'user', content: 'resumed' }] } })).status, 201, 'through v2 too')
   t.equal((await request('GET', '/readyz')).status, 200, 'and the server is ready again')
 })
 
-t.test('SQLite on a full disk: updates and deletes answer 507 and change nothing, until space is freed', { skip: sqliteSkip }, async (t) => {
+t.test('SQLite on a full disk: every write of every version answers 507 and changes nothing, until space is freed', { skip: sqliteSkip }, async (t) => {
   // A disk of its own, mountable since the one above was.
   const dir = smallDisk(t, '2m') as string
   const app = await startApp(t, { databaseUrl: `file:${join(dir, 'trackbot.db')}` })
@@ -150,9 +194,9 @@ t.test('SQLite on a full disk: updates and deletes answer 507 and change nothing
   // a delete too, needs a new page of disk, and the filler takes the last one.
   const filler = join(dir, 'filler')
   fillDisk(filler)
-  await checkUpdatesAndDeletesRefused(t, app, ids)
+  await checkWritesRefused(t, app, ids)
   rmSync(filler)
-  await checkUpdatesAndDeletesResume(t, app, ids)
+  await checkWritesResume(t, app, ids)
 })
 
 t.test('PostgreSQL disk_full (SQLSTATE 53100): 507; out_of_memory (53200) stays a 503', { skip: store === 'postgres' ? false : 'PostgreSQL only' }, async (t) => {
@@ -167,8 +211,11 @@ t.test('PostgreSQL disk_full (SQLSTATE 53100): 507; out_of_memory (53200) stays 
   const message = { role: 'user', content: 'hello' }
 
   await failInserts('disk_full')
-  checkStorageFull(t, await request('POST', `${API}/conversations/${kept.id}/messages`, { body: message, expectServerError }))
-  checkStorageFull(t, await request('POST', `${API}/users/${user.id}/conversations`, { body: { messages: [message] }, expectServerError }))
+  for (const base of [API, API_V2]) {
+    checkStorageFull(t, await request('POST', `${base}/conversations/${kept.id}/messages`, { body: message, expectServerError }), `${base}: `)
+    checkStorageFull(t, await request('POST', `${base}/users/${user.id}/conversations`, { body: { messages: [message] }, expectServerError }), `${base}: `)
+  }
+  checkStorageFull(t, await request('POST', `${API_V2}/conversations/${kept.id}/messages/batch`, { body: { messages: [message, message] }, expectServerError }), 'v2 create_messages: ')
   await checkReadsWhileFull(t, request, kept.id)
 
   await failInserts('out_of_memory')
@@ -182,17 +229,18 @@ t.test('PostgreSQL disk_full (SQLSTATE 53100): 507; out_of_memory (53200) stays 
   t.same((await request('GET', `${API}/users/${user.id}/conversations`)).body.map((c: any) => c.messageCount), [1], 'only the accepted message is stored')
 })
 
-t.test('PostgreSQL disk_full on updates and deletes: 507, nothing changed, until the disk has space', { skip: store === 'postgres' ? false : 'PostgreSQL only' }, async (t) => {
+t.test('PostgreSQL disk_full on every write of every version: 507, nothing changed, until the disk has space', { skip: store === 'postgres' ? false : 'PostgreSQL only' }, async (t) => {
   const app = await startApp(t)
   const ids = await targets(app)
-  // Raised where each write fails part-way: a conversation's UPDATE (a patch, and the count a message delete
-  // moves after its DELETE) and a message's DELETE (the cascade of a conversation's or a user's delete).
+  // Raised where each write fails part-way: a row's INSERT (a create), a conversation's UPDATE (a patch, and the
+  // counters a message's post or delete moves) and a message's DELETE (the cascade of a conversation's or a user's delete).
   await runSql(app.databaseUrl, `
     CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$;
-    CREATE TRIGGER disk_full BEFORE UPDATE ON "Conversation" FOR EACH ROW EXECUTE FUNCTION disk_full();
-    CREATE TRIGGER disk_full BEFORE DELETE ON "Message" FOR EACH ROW EXECUTE FUNCTION disk_full()`)
-  await checkUpdatesAndDeletesRefused(t, app, ids)
-  await runSql(app.databaseUrl, 'DROP TRIGGER disk_full ON "Conversation"; DROP TRIGGER disk_full ON "Message"')
-  await checkUpdatesAndDeletesResume(t, app, ids)
+    CREATE TRIGGER disk_full BEFORE INSERT ON "User" FOR EACH ROW EXECUTE FUNCTION disk_full();
+    CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE ON "Conversation" FOR EACH ROW EXECUTE FUNCTION disk_full();
+    CREATE TRIGGER disk_full BEFORE INSERT OR DELETE ON "Message" FOR EACH ROW EXECUTE FUNCTION disk_full()`)
+  await checkWritesRefused(t, app, ids)
+  await runSql(app.databaseUrl, 'DROP TRIGGER disk_full ON "User"; DROP TRIGGER disk_full ON "Conversation"; DROP TRIGGER disk_full ON "Message"')
+  await checkWritesResume(t, app, ids)
 })

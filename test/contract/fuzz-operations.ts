@@ -1,0 +1,166 @@
+// Every operation of a contract version, whatever its method, fuzzed from its spec (bodies in each media type it
+// declares): valid requests get a documented answer that is not an error of the client's making; requests broken in
+// one place get a 400 naming that place, and change nothing. No request ever gets a 5xx. FUZZ_SEED replays a run,
+// FUZZ_RUNS makes it longer. One test file per version (fuzz-operations.test.ts, v1's, checks that each has one), so
+// each stays well within the runner's time per file and the versions run side by side.
+import fc from 'fast-check'
+import t from 'tap'
+import type { ContractVersion } from '../../src/contract/spec.js'
+import { contracts } from '../contract.js'
+import { fixtures, modelTables, startApp, storeContents, type Request, type RequestOptions } from '../helper.js'
+import { AUTH_MODES, withToken } from '../tokens.js'
+import { bodyValueFor, breakings, fillPath, headerValueFor, runs, seed, specOperations, toUrl, valueFor, withAnsweredToolResults, type Broken, type SentBody, type SpecOperation } from './spec-arbitraries.js'
+
+const FRESH = 'fresh'
+
+/** The tool_call every conversation made for a case holds (in a version with parts), for its tool_results to answer. */
+const STORED_CALL = 'call_fuzz'
+
+/**
+ * An id for each path parameter: a row made just for this case, or an id no row has. Not any id: fast-check
+ * favours small ones, which name rows earlier cases made and changed, and a valid request can be a documented
+ * 400 there (a metadata patch whose merge passes the key bound).
+ */
+function idsArbitrary (operation: SpecOperation): fc.Arbitrary<Record<string, number | typeof FRESH>> {
+  return fc.record(Object.fromEntries(operation.pathParams.map((parameter) =>
+    [parameter.name, fc.oneof({ arbitrary: fc.constant(FRESH), weight: 3 }, { arbitrary: fc.integer({ min: 2 ** 30, max: 2 ** 31 - 1 }), weight: 1 })])))
+}
+
+/** Query values the spec allows; no cursor, which is opaque and only valid as a Link header gives it. */
+function queryArbitrary (operation: SpecOperation): fc.Arbitrary<Record<string, unknown>> {
+  const params = operation.queryParams.filter((parameter) => parameter.name !== 'cursor')
+  return fc.record(Object.fromEntries(params.map((parameter) => [parameter.name, valueFor(parameter.schema as never)])), { requiredKeys: [] })
+}
+
+/** Header values the spec allows (If-Match, If-None-Match), each sent or not. */
+function headersArbitrary (operation: SpecOperation): fc.Arbitrary<Record<string, string>> {
+  // A header not picked is left out of the record, not set to undefined.
+  return fc.record(Object.fromEntries(operation.headerParams.map((parameter) => [parameter.name, headerValueFor(parameter)])), { requiredKeys: [] }) as fc.Arbitrary<Record<string, string>>
+}
+
+/** A body in one of the media types the operation declares; sometimes none, when the body is optional. */
+function bodyArbitrary (operation: SpecOperation): fc.Arbitrary<SentBody | undefined> {
+  if (operation.bodies.length === 0) return fc.constant(undefined)
+  const sent = fc.oneof(...operation.bodies.map(({ mediaType, schema }) => bodyValueFor(schema).map((value) => ({ mediaType, value }))))
+  return operation.bodyRequired ? sent : fc.option(sent, { nil: undefined, freq: 5 })
+}
+
+/** The body as a valid request sends it: its tool_results answer calls the request or the conversation holds. */
+function answered (body: SentBody | undefined, storedCalls: string[]): SentBody | undefined {
+  return body === undefined ? undefined : { ...body, value: withAnsweredToolResults(body.value, storedCalls) }
+}
+
+const sending = (body: SentBody | undefined, headers: Record<string, string> = {}): RequestOptions =>
+  body === undefined ? { headers } : { body: body.value, headers: { ...headers, 'content-type': body.mediaType } }
+
+interface Resolved {
+  ids: Record<string, number>
+  /** The ids of the tool calls the request's conversation holds: none where it is new, or no conversation has the id. */
+  storedCalls: string[]
+  /** Whether every path parameter names a row made for this case. */
+  rowsExist: boolean
+}
+
+/**
+ * Turns FRESH into the id of a user, conversation or message created for this case alone. Path parameters
+ * come in the spec's order, so a fresh message goes into the conversation already chosen when it exists
+ * (else into a new one, making it a message of another conversation). In a version with content parts, a fresh
+ * conversation holds a tool call for the request's tool_results to answer.
+ */
+async function resolveIds (request: Request, version: ContractVersion, ids: Record<string, number | typeof FRESH>): Promise<Resolved> {
+  const { basePath } = contracts[version]
+  const withParts = 'parts' in (contracts[version].dereferencedSpec.components?.schemas?.Message as { properties: object }).properties
+  const messages = [
+    { role: 'user', content: 'hi' },
+    ...withParts ? [{ role: 'assistant', parts: [{ type: 'tool_call', id: STORED_CALL, name: 'lookup', arguments: {} }] }] : [],
+  ]
+  const created = async (url: string, body: unknown) => {
+    const reply = await request('POST', `${basePath}${url}`, { body })
+    if (reply.status !== 201) throw new Error(`POST ${basePath}${url} → ${reply.status}, not 201: ${reply.text.slice(0, 500)}`)
+    return reply.body
+  }
+  const { createUser } = fixtures(request)
+  const newConversation = async () => await created(`/users/${(await createUser({ name: 'Fuzz' })).id}/conversations`, { messages })
+  const resolved: Record<string, number> = {}
+  for (const [name, id] of Object.entries(ids)) {
+    if (id !== FRESH) { resolved[name] = id; continue }
+    if (name === 'userId') { resolved[name] = (await createUser({ name: 'Fuzz' })).id; continue }
+    if (name === 'conversationId') { resolved[name] = (await newConversation()).id; continue }
+    // A path parameter naming another kind of row needs a way to make one here, or its cases would all be 404s.
+    if (name !== 'messageId') throw new Error(`no way to make a row for path parameter ${name}`)
+    // Posted inline: the conversation chosen may be any id, and a 404 there means a message of a new one.
+    const posted = resolved.conversationId === undefined
+      ? undefined
+      : await request('POST', `${basePath}/conversations/${resolved.conversationId}/messages`, { body: { role: 'user', content: 'hi' } })
+    resolved[name] = posted?.status === 201 ? posted.body.id : (await newConversation()).messages[0]!.id
+  }
+  const rowsExist = Object.values(ids).every((id) => id === FRESH)
+  return { ids: resolved, storedCalls: withParts && ids.conversationId === FRESH ? [STORED_CALL] : [], rowsExist }
+}
+
+/** Store contents (storeContents) less the Idempotency-Key records and their id counter. */
+function withoutKeys (contents: string): string {
+  const { rows, counters } = JSON.parse(contents) as { rows: unknown[][], counters: Array<{ name?: string, sequencename?: string }> }
+  const isKeys = (name: string | undefined) => name?.startsWith('IdempotencyKey') === true
+  return JSON.stringify({
+    rows: rows.filter((_, i) => modelTables[i] !== 'IdempotencyKey'),
+    counters: counters.filter((counter) => !isKeys(counter.name ?? counter.sequencename)),
+  })
+}
+
+let keys = 0
+
+/**
+ * The headers a broken request is sent with. A refusal its handler makes comes after the Idempotency-Key is looked up,
+ * and a key an earlier case sent with another body would be a 422 first: such a request gets a key of its own.
+ */
+function withFreshKey ({ request: { headers = {} }, answered }: Broken): Record<string, string> {
+  return answered === true && headers['Idempotency-Key'] !== undefined ? { ...headers, 'Idempotency-Key': `answered-${++keys}` } : headers
+}
+
+/** The fuzz tests of one version's operations. */
+export function fuzzOperations (version: ContractVersion): void {
+  t.comment(`fast-check seed ${seed} (FUZZ_SEED=${seed} replays it)`)
+  const { basePath } = contracts[version]
+  const operations = specOperations(version)
+
+  for (const mode of AUTH_MODES) {
+    t.test(`${version}: valid requests get a documented answer, never a 400 or a 5xx (${mode.name})`, async (t) => {
+      const app = await startApp(t, mode.options)
+      const request = withToken(app.request, await mode.token())
+      for (const operation of operations) {
+        await fc.assert(fc.asyncProperty(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), headersArbitrary(operation), async (ids, query, body, headers) => {
+          const { ids: resolved, storedCalls } = await resolveIds(request, version, ids)
+          const url = toUrl(basePath, fillPath(operation, resolved), query)
+          // `request` fails the case if the answer breaks the spec (status, headers, body) or is a 5xx.
+          const reply = await request(operation.method, url, sending(answered(body, storedCalls), headers))
+          if (reply.status === 400) throw new Error(`${operation.operationId} ${url} → ${reply.status} ${reply.text}`)
+        }), { seed, numRuns: runs(30) })
+        t.pass(`${operation.operationId}: valid requests answered as documented`)
+      }
+    })
+
+    t.test(`${version}: requests broken in one place get a 400 naming it, and change nothing (${mode.name})`, async (t) => {
+      const { databaseUrl, ...app } = await startApp(t, mode.options)
+      const request = withToken(app.request, await mode.token())
+      // What a refusal may not change: everything, or for one its handler makes, everything but the key it is kept under.
+      const contents = async (allButKeys: boolean) => allButKeys ? withoutKeys(await storeContents(databaseUrl)) : await storeContents(databaseUrl)
+      for (const operation of operations) {
+        const cases = fc.tuple(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), headersArbitrary(operation), fc.nat())
+        await fc.assert(fc.asyncProperty(cases, async ([ids, query, body, headers, pick]) => {
+          const { ids: resolved, storedCalls, rowsExist } = await resolveIds(request, version, ids)
+          const options = breakings(operation, basePath, resolved, query, answered(body, storedCalls), headers, { rowsExist })
+          const broken = options[pick % options.length]!
+          const before = await contents(broken.answered === true)
+          const reply = await request(broken.request.method, broken.request.url, sending(broken.request.body, withFreshKey(broken)))
+          const named = (reply.body?.errors ?? []).some((error: any) => error.in === broken.in && error.pointer === broken.pointer)
+          if (reply.status !== 400 || !named) {
+            throw new Error(`${operation.operationId}, ${broken.how}: ${broken.request.url} → ${reply.status}, wanted a 400 naming ${broken.in} ${broken.pointer}: ${reply.text.slice(0, 2000)}`)
+          }
+          if (await contents(broken.answered === true) !== before) throw new Error(`${operation.operationId}, ${broken.how}: a refused request changed the store`)
+        }), { seed, numRuns: runs(30) })
+        t.pass(`${operation.operationId}: broken requests refused where they are broken`)
+      }
+    })
+  }
+}

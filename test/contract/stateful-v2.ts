@@ -1,0 +1,362 @@
+// v2's model for the stateful fuzzer: messages as v2 stores them (content parts, model, usage, metadata), written one
+// at a time, several at once or with a new conversation, with bodies made from the spec; the conversation's counters
+// (messageCount, usage, lastMessageAt) kept by the model; and what v1 reads of it all.
+import fc from 'fast-check'
+import type { OpenAPIV3 } from 'openapi-types'
+import { contracts } from '../contract.js'
+import type { Request } from '../helper.js'
+import { bodyValueFor, withAnsweredToolResults } from './spec-arbitraries.js'
+import { canonical, expectEqual, expectMostRecentFirst, expectStatus, patch, patched, pick, sortedEntries, text, type Command, type Patch, type StatefulSuite } from './stateful.js'
+
+const API = contracts.v2.basePath
+const V1_API = contracts.v1.basePath
+const schemas = contracts.v2.dereferencedSpec.components!.schemas as Record<string, OpenAPIV3.SchemaObject>
+
+interface Usage { inputTokens: number, outputTokens: number }
+interface Part { type: string, [field: string]: unknown }
+interface NewMessage { role: string, content?: string, parts?: Part[], model?: string | null, usage?: Usage | null, metadata?: Record<string, string> }
+
+/** A message as v2 reads it back, less its ids and time. */
+interface Stored { role: string, content: string, parts: Part[], model: string | null, usage: Usage | null, metadata: Record<string, string> }
+
+interface ModelMessage { id: number, createdAt: string, stored: Stored }
+
+interface ModelConversation { userId: number, title: string | null, metadata: Record<string, string>, messages: ModelMessage[] }
+
+interface Model {
+  users: Map<number, { name: string, conversations: Set<number> }>
+  conversations: Map<number, ModelConversation>
+  gone: { users: number[], conversations: number[], messages: Array<{ conversationId: number, id: number }> }
+}
+
+/** What v2 stores of a message sent: `content` as one text part, and `content` as the text of the text parts. */
+function stored (sent: NewMessage): Stored {
+  const parts = sent.parts ?? [{ type: 'text', text: sent.content! }]
+  // As the JSON the server parsed (a -0 is 0), keys in any order.
+  return canonical(JSON.parse(JSON.stringify({
+    role: sent.role,
+    content: sent.content ?? parts.flatMap((part) => part.type === 'text' ? [part.text] : []).join('\n'),
+    parts,
+    model: sent.model ?? null,
+    usage: sent.usage ?? null,
+    metadata: sent.metadata ?? {},
+  }))) as Stored
+}
+
+/** A message as read back, in the model's terms. */
+const readBack = ({ role, content, parts, model, usage, metadata }: any): Stored => canonical({ role, content, parts, model, usage, metadata }) as Stored
+
+/** The ids of the tool calls a conversation's messages hold: what a new tool_result may answer. */
+const storedCalls = (conversation: ModelConversation | undefined): string[] =>
+  conversation?.messages.flatMap(({ stored }) => stored.parts.flatMap((part) => part.type === 'tool_call' ? [String(part.id)] : [])) ?? []
+
+/**
+ * Where the first tool_result of `messages` that answers no tool_call (of the conversation's, `calls`, or one earlier
+ * in them) is, as the 400 names it; undefined when every one answers a call.
+ */
+function firstUnanswered (messages: NewMessage[], calls: string[], pointerOf: (message: number, part: number) => string): string | undefined {
+  const known = new Set(calls)
+  for (const [i, message] of messages.entries()) {
+    for (const [j, part] of (message.parts ?? []).entries()) {
+      if (part.type === 'tool_call') known.add(String(part.id))
+      if (part.type === 'tool_result' && !known.has(String(part.toolCallId))) return pointerOf(i, j)
+    }
+  }
+  return undefined
+}
+
+/** Expects a 400 naming `pointer` in the body. */
+function expectRefused (reply: { status: number, text: string, body: any }, pointer: string, what: string): void {
+  expectStatus(reply, 400, what)
+  const named = (reply.body.errors ?? []).some((error: any) => error.in === 'body' && error.pointer === pointer)
+  if (!named) throw new Error(`${what}: the 400 does not name ${pointer}: ${reply.text}`)
+}
+
+/** A message of a conversation that has one: [conversation id, message]. */
+const pickMessage = (model: Readonly<Model>, index: number): [number, ModelMessage] | undefined =>
+  pick([...model.conversations].flatMap(([id, conversation]) => conversation.messages.map((message): [number, ModelMessage] => [id, message])), index)
+
+/** A message's tool_results, made to answer calls before them (or left as made, answering none, to be refused). */
+const sendable = <T>(body: T, answered: boolean, calls: string[]): T => answered ? withAnsweredToolResults(body, calls) : body
+
+const sum = (messages: ModelMessage[]): Usage => ({
+  inputTokens: messages.reduce((total, { stored }) => total + (stored.usage?.inputTokens ?? 0), 0),
+  outputTokens: messages.reduce((total, { stored }) => total + (stored.usage?.outputTokens ?? 0), 0),
+})
+
+/** The newest message's createdAt, or null. */
+const lastMessageAt = (messages: ModelMessage[]): string | null => messages.reduce<string | null>((last, { createdAt }) => (last === null || createdAt > last ? createdAt : last), null)
+
+/** A conversation's counters as the model has them, to compare with a Conversation read. */
+const counters = (messages: ModelMessage[]) => ({ messageCount: messages.length, usage: sum(messages), lastMessageAt: lastMessageAt(messages) })
+
+/** Messages just written, as read back: added to the model's conversation. */
+function added (conversation: ModelConversation, sent: NewMessage[], written: any[], what: string): void {
+  expectEqual(written.map(readBack), sent.map(stored), what)
+  conversation.messages.push(...written.map((message) => ({ id: message.id, createdAt: message.createdAt, stored: readBack(message) })))
+}
+
+class CreateUser implements Command<Model> {
+  constructor (readonly name: string) {}
+  check = () => true
+  async run (model: Model, request: Request) {
+    const reply = await request('POST', `${API}/users`, { body: { name: this.name } })
+    expectStatus(reply, 201, 'create_user')
+    model.users.set(reply.body.id, { name: this.name, conversations: new Set() })
+  }
+
+  toString = () => `CreateUser(${JSON.stringify(this.name)})`
+}
+
+interface NewConversation { title?: string | null, metadata?: Record<string, string>, messages?: NewMessage[] }
+
+class CreateConversation implements Command<Model> {
+  constructor (readonly user: number, readonly body: NewConversation, readonly answered: boolean) {}
+  check = (model: Readonly<Model>) => model.users.size > 0
+  async run (model: Model, request: Request) {
+    const userId = pick(model.users.keys(), this.user)!
+    const body = sendable(this.body, this.answered, [])
+    const reply = await request('POST', `${API}/users/${userId}/conversations`, { body })
+    const unanswered = firstUnanswered(body.messages ?? [], [], (i, j) => `/messages/${i}/parts/${j}/toolCallId`)
+    if (unanswered !== undefined) return expectRefused(reply, unanswered, 'create_conversation with a tool_result answering no call')
+    expectStatus(reply, 201, 'create_conversation')
+    const conversation: ModelConversation = { userId, title: body.title ?? null, metadata: body.metadata ?? {}, messages: [] }
+    added(conversation, body.messages ?? [], reply.body.messages, 'initial messages')
+    expectEqual(
+      [reply.body.title, sortedEntries(reply.body.metadata), reply.body.messageCount, reply.body.usage, reply.body.lastMessageAt],
+      [conversation.title, sortedEntries(conversation.metadata), ...Object.values(counters(conversation.messages))],
+      'the new conversation')
+    model.users.get(userId)!.conversations.add(reply.body.id)
+    model.conversations.set(reply.body.id, conversation)
+  }
+
+  toString = () => `CreateConversation(${this.user}, ${JSON.stringify(this.body).slice(0, 300)}, answered: ${this.answered})`
+}
+
+class PostMessage implements Command<Model> {
+  constructor (readonly conversation: number, readonly message: NewMessage, readonly answered: boolean) {}
+  check = (model: Readonly<Model>) => model.conversations.size > 0
+  async run (model: Model, request: Request) {
+    const id = pick(model.conversations.keys(), this.conversation)!
+    const conversation = model.conversations.get(id)!
+    const message = sendable(this.message, this.answered, storedCalls(conversation))
+    const reply = await request('POST', `${API}/conversations/${id}/messages`, { body: message })
+    const unanswered = firstUnanswered([message], storedCalls(conversation), (_, j) => `/parts/${j}/toolCallId`)
+    if (unanswered !== undefined) return expectRefused(reply, unanswered, 'create_message with a tool_result answering no call')
+    expectStatus(reply, 201, 'create_message')
+    added(conversation, [message], [reply.body], `message posted to ${id}`)
+  }
+
+  toString = () => `PostMessage(${this.conversation}, ${JSON.stringify(this.message).slice(0, 300)}, answered: ${this.answered})`
+}
+
+class PostMessages implements Command<Model> {
+  constructor (readonly conversation: number, readonly messages: NewMessage[], readonly answered: boolean) {}
+  check = (model: Readonly<Model>) => model.conversations.size > 0
+  async run (model: Model, request: Request) {
+    const id = pick(model.conversations.keys(), this.conversation)!
+    const conversation = model.conversations.get(id)!
+    const messages = sendable(this.messages, this.answered, storedCalls(conversation))
+    const reply = await request('POST', `${API}/conversations/${id}/messages/batch`, { body: { messages } })
+    const unanswered = firstUnanswered(messages, storedCalls(conversation), (i, j) => `/messages/${i}/parts/${j}/toolCallId`)
+    if (unanswered !== undefined) return expectRefused(reply, unanswered, 'create_messages with a tool_result answering no call')
+    expectStatus(reply, 201, 'create_messages')
+    added(conversation, messages, reply.body.messages, `messages appended to ${id}`)
+    expectEqual(new Set(reply.body.messages.map((message: any) => message.createdAt)).size, 1, 'messages appended at once are written at one time')
+  }
+
+  toString = () => `PostMessages(${this.conversation}, ${JSON.stringify(this.messages).slice(0, 300)}, answered: ${this.answered})`
+}
+
+class UpdateConversation implements Command<Model> {
+  constructor (readonly conversation: number, readonly patch: Patch) {}
+  check = (model: Readonly<Model>) => model.conversations.size > 0
+  async run (model: Model, request: Request) {
+    const id = pick(model.conversations.keys(), this.conversation)!
+    const conversation = model.conversations.get(id)!
+    const reply = await request('PATCH', `${API}/conversations/${id}`, { body: this.patch, headers: { 'content-type': 'application/merge-patch+json' } })
+    expectStatus(reply, 200, 'update_conversation')
+    patched(conversation, this.patch)
+    expectEqual([reply.body.title, sortedEntries(reply.body.metadata)], [conversation.title, sortedEntries(conversation.metadata)], `conversation ${id} as patched`)
+    expectEqual([reply.body.messageCount, reply.body.usage, reply.body.lastMessageAt], Object.values(counters(conversation.messages)), `conversation ${id}'s counters, untouched by a patch`)
+  }
+
+  toString = () => `UpdateConversation(${this.conversation}, ${JSON.stringify(this.patch)})`
+}
+
+class GetMessage implements Command<Model> {
+  constructor (readonly message: number) {}
+  check = (model: Readonly<Model>) => pickMessage(model, 0) !== undefined
+  async run (model: Model, request: Request) {
+    const [conversationId, message] = pickMessage(model, this.message)!
+    const reply = await request('GET', `${API}/conversations/${conversationId}/messages/${message.id}`)
+    expectStatus(reply, 200, 'get_message')
+    expectEqual([reply.body.id, reply.body.conversationId, reply.body.createdAt, readBack(reply.body)], [message.id, conversationId, message.createdAt, message.stored], `message ${message.id}`)
+  }
+
+  toString = () => `GetMessage(${this.message})`
+}
+
+class DeleteMessage implements Command<Model> {
+  constructor (readonly message: number) {}
+  check = (model: Readonly<Model>) => pickMessage(model, 0) !== undefined
+  async run (model: Model, request: Request) {
+    const [conversationId, message] = pickMessage(model, this.message)!
+    const url = `${API}/conversations/${conversationId}/messages/${message.id}`
+    expectStatus(await request('DELETE', url), 204, 'delete_message')
+    expectStatus(await request('DELETE', url), 404, 'delete_message again')
+    const conversation = model.conversations.get(conversationId)!
+    conversation.messages = conversation.messages.filter((candidate) => candidate.id !== message.id)
+    model.gone.messages.push({ conversationId, id: message.id })
+  }
+
+  toString = () => `DeleteMessage(${this.message})`
+}
+
+/** A conversation gone, with its messages. */
+function forgetConversation (model: Model, id: number): void {
+  const conversation = model.conversations.get(id)!
+  model.users.get(conversation.userId)?.conversations.delete(id)
+  for (const message of conversation.messages) model.gone.messages.push({ conversationId: id, id: message.id })
+  model.conversations.delete(id)
+  model.gone.conversations.push(id)
+}
+
+class DeleteConversation implements Command<Model> {
+  constructor (readonly conversation: number) {}
+  check = (model: Readonly<Model>) => model.conversations.size > 0
+  async run (model: Model, request: Request) {
+    const id = pick(model.conversations.keys(), this.conversation)!
+    expectStatus(await request('DELETE', `${API}/conversations/${id}`), 204, 'delete_conversation')
+    expectStatus(await request('DELETE', `${API}/conversations/${id}`), 404, 'delete_conversation again')
+    forgetConversation(model, id)
+  }
+
+  toString = () => `DeleteConversation(${this.conversation})`
+}
+
+class DeleteUser implements Command<Model> {
+  constructor (readonly user: number) {}
+  check = (model: Readonly<Model>) => model.users.size > 0
+  async run (model: Model, request: Request) {
+    const userId = pick(model.users.keys(), this.user)!
+    expectStatus(await request('DELETE', `${API}/users/${userId}`), 204, 'delete_user')
+    for (const id of model.users.get(userId)!.conversations) forgetConversation(model, id)
+    model.users.delete(userId)
+    model.gone.users.push(userId)
+  }
+
+  toString = () => `DeleteUser(${this.user})`
+}
+
+/** v1's MessageContent maxLength: v1 reads a longer text cut to it. */
+const V1_CONTENT_LENGTH = (contracts.v1.dereferencedSpec.components!.schemas!.MessageContent as OpenAPIV3.SchemaObject).maxLength!
+
+/** The roles v2 has and v1 lacks, as v1 reads them. */
+const V1_ROLES: Record<string, string> = { developer: 'system', tool: 'user' }
+
+/** A message as v1 reads it (docs/api.md, "What v1 shows of v2's messages"): [role, content]. */
+function inV1 ({ role, content, parts }: Stored): [string, string] {
+  return [V1_ROLES[role] ?? role, content === '' ? `[${parts.map((part) => part.type).join(', ')}]` : [...content].slice(0, V1_CONTENT_LENGTH).join('')]
+}
+
+/** Reads everything the model knows through v2, and the messages through v1, and compares; deleted rows must be 404s. */
+class CheckAll implements Command<Model> {
+  check = () => true
+  async run (model: Model, request: Request) {
+    for (const [userId, user] of model.users) {
+      const got = await request('GET', `${API}/users/${userId}`)
+      expectStatus(got, 200, 'get_user_by_id')
+      expectEqual(got.body.name, user.name, `user ${userId}'s name`)
+      const listed = await request('GET', `${API}/users/${userId}/conversations`)
+      expectStatus(listed, 200, 'list_conversations')
+      expectEqual(listed.body.map((c: any) => c.id).sort((a: number, b: number) => a - b), [...user.conversations].sort((a, b) => a - b), `user ${userId}'s conversations`)
+      expectMostRecentFirst(listed.body)
+    }
+    for (const [id, conversation] of model.conversations) {
+      const messages = await request('GET', `${API}/conversations/${id}/messages`)
+      expectStatus(messages, 200, 'list_messages')
+      expectEqual(messages.body.map((m: any) => [m.id, m.createdAt, readBack(m)]), conversation.messages.map((m) => [m.id, m.createdAt, m.stored]), `conversation ${id}'s messages`)
+      const got = await request('GET', `${API}/conversations/${id}`)
+      expectStatus(got, 200, 'get_conversation_by_id')
+      const { title, metadata, messageCount, usage, lastMessageAt } = got.body
+      expectEqual([title, sortedEntries(metadata), messageCount, usage, lastMessageAt],
+        [conversation.title, sortedEntries(conversation.metadata), ...Object.values(counters(conversation.messages))], `conversation ${id}`)
+      // v1 reads the same messages in its own terms; every v1 answer is checked against v1's document as it comes.
+      const inV1Terms = await request('GET', `${V1_API}/conversations/${id}/messages`)
+      expectEqual(inV1Terms.body.map((m: any) => [m.id, m.role, m.content]), conversation.messages.map((m) => [m.id, ...inV1(m.stored)]), `conversation ${id}'s messages read through v1`)
+    }
+    for (const id of model.gone.conversations) expectStatus(await request('GET', `${API}/conversations/${id}/messages`), 404, `deleted conversation ${id}`)
+    for (const { conversationId, id } of model.gone.messages) {
+      expectStatus(await request('GET', `${API}/conversations/${conversationId}/messages/${id}`), 404, `deleted message ${id}`)
+    }
+    for (const id of model.gone.users) expectStatus(await request('GET', `${API}/users/${id}`), 404, `deleted user ${id}`)
+  }
+
+  toString = () => 'CheckAll'
+}
+
+/**
+ * Bodies from the spec's own schemas, well within the body limit; a part's tool_result answers a call before it
+ * (a tool_result made as it came, mostly answering none, is refused: the model expects the 400).
+ */
+const newMessage = bodyValueFor(schemas.NewMessage!) as fc.Arbitrary<NewMessage>
+const newMessages = bodyValueFor(schemas.CreateMessagesRequest!).map((body) => (body as { messages: NewMessage[] }).messages)
+const newConversation = bodyValueFor(schemas.CreateConversationRequest!) as fc.Arbitrary<NewConversation>
+const answered = fc.oneof({ arbitrary: fc.constant(true), weight: 3 }, { arbitrary: fc.constant(false), weight: 1 })
+
+/** An agent's turn, as an agent stores it. */
+const agentTurn: NewMessage[] = [
+  {
+    role: 'assistant',
+    parts: [
+      { type: 'reasoning', text: 'The weather decides between indoor and outdoor sights.' },
+      { type: 'tool_call', id: 'call_1', name: 'get_weather', arguments: { city: 'Lisbon', days: 2, units: ['C'], detail: { hourly: false, note: null } } },
+    ],
+    model: 'gpt-4o',
+    usage: { inputTokens: 412, outputTokens: 21 },
+  },
+  { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_1', output: '{"forecast":"sunny"}' }] },
+  { role: 'assistant', content: 'Sunny: start in Alfama.', model: 'gpt-4o', usage: { inputTokens: 450, outputTokens: 9 }, metadata: { finish: 'stop' } },
+]
+
+const writes = [
+  fc.tuple(fc.nat(), newConversation, answered).map(([user, body, answer]) => new CreateConversation(user, body, answer)),
+  fc.tuple(fc.nat(), newMessage, answered).map(([conversation, message, answer]) => new PostMessage(conversation, message, answer)),
+  fc.tuple(fc.nat(), newMessages, answered).map(([conversation, messages, answer]) => new PostMessages(conversation, messages, answer)),
+]
+
+export const v2Suite: StatefulSuite<Model> = {
+  commands: [
+    text.map((name) => new CreateUser(name)),
+    // Writes of messages twice as likely as each other command, so that conversations fill up before they are read or deleted.
+    ...writes,
+    ...writes,
+    fc.tuple(fc.nat(), patch).map(([conversation, changes]) => new UpdateConversation(conversation, changes)),
+    fc.nat().map((message) => new GetMessage(message)),
+    fc.nat().map((message) => new DeleteMessage(message)),
+    fc.nat().map((conversation) => new DeleteConversation(conversation)),
+    fc.nat().map((user) => new DeleteUser(user)),
+    fc.constant(new CheckAll()),
+  ],
+  everyCommand: () => [
+    new CreateUser('Ada'),
+    new CreateConversation(0, { title: 'Lisbon', messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Two days in Lisbon?' }] }, true),
+    new PostMessages(0, agentTurn, false),
+    new PostMessage(0, { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_1', output: 'again', isError: true }] }, false),
+    new PostMessage(0, { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_never_made', output: 'lost' }] }, false),
+    new GetMessage(2),
+    new UpdateConversation(0, { title: 'Lisbon, two days', metadata: { model: 'x', lang: null } }),
+    new CheckAll(),
+    // The assistant's tool call (its usage goes with it), then the newest message (lastMessageAt goes back).
+    new DeleteMessage(2),
+    new DeleteMessage(4),
+    new CheckAll(),
+    new DeleteConversation(0),
+    new CreateConversation(0, {}, false),
+    new DeleteUser(0),
+    new CheckAll(),
+  ],
+  checkAll: () => new CheckAll(),
+  emptyModel: () => ({ users: new Map(), conversations: new Map(), gone: { users: [], conversations: [], messages: [] } }),
+}
