@@ -33,24 +33,32 @@ async function startPrism (t: { teardown: (fn: () => unknown) => void }, version
   return { child, output: () => output }
 }
 
-/** The walk through v1's operations. */
-async function v1Walk (t: Test, send: Send): Promise<void> {
-  const user = (await send({ method: 'POST', path: '/users', body: { name: 'Ada Lovelace', email: 'ada@example.com' }, status: 201 })).body
-  await send({ method: 'POST', path: '/users', body: { name: 'Impostor', email: 'ada@example.com' }, status: 409 })
+/**
+ * The start of each version's walk: a user (and one with the same email, refused), a conversation made with `body`
+ * and an empty one, their reads and a patch.
+ */
+async function userAndConversation (t: Test, send: Send, email: string, body: unknown): Promise<{ user: any, conversation: any }> {
+  const user = (await send({ method: 'POST', path: '/users', body: { name: 'Ada Lovelace', email }, status: 201 })).body
+  await send({ method: 'POST', path: '/users', body: { name: 'Impostor', email }, status: 409 })
   await send({ method: 'GET', path: `/users/${user.id}`, status: 200 })
   await send({ method: 'GET', path: '/users/999999', status: 404 })
-  const conversation = (await send({
-    method: 'POST',
-    path: `/users/${user.id}/conversations`,
-    status: 201,
-    body: { title: 'Lisbon', metadata: { model: 'm' }, messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] },
-  })).body
+  const conversation = (await send({ method: 'POST', path: `/users/${user.id}/conversations`, status: 201, body })).body
   await send({ method: 'POST', path: `/users/${user.id}/conversations`, body: {}, status: 201 })
   await send({ method: 'POST', path: '/users/999999/conversations', body: {}, status: 404 })
   await listConversations(t, send, user.id)
   await send({ method: 'GET', path: `/conversations/${conversation.id}`, status: 200 })
   await send({ method: 'GET', path: '/conversations/999999', status: 404 })
   await patchConversation(send, conversation.id)
+  return { user, conversation }
+}
+
+/** The walk through v1's operations. */
+async function v1Walk (t: Test, send: Send): Promise<void> {
+  const { user, conversation } = await userAndConversation(t, send, 'ada@example.com', {
+    title: 'Lisbon',
+    metadata: { model: 'm' },
+    messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }],
+  })
   await send({ method: 'POST', path: `/conversations/${conversation.id}/messages`, body: { role: 'user', content: 'more' }, status: 201 })
   await send({ method: 'POST', path: '/conversations/999999/messages', body: { role: 'user', content: 'lost' }, status: 404 })
   await messagesAndDeletes(send, user.id, conversation.id, conversation.messages[0].id)
@@ -58,37 +66,22 @@ async function v1Walk (t: Test, send: Send): Promise<void> {
 
 /** The walk through v2's: v1's, with messages made of parts, an agent's turn appended at once, and a tool result answering no call. */
 async function v2Walk (t: Test, send: Send): Promise<void> {
-  const user = (await send({ method: 'POST', path: '/users', body: { name: 'Ada Lovelace', email: 'ada@example.org' }, status: 201 })).body
-  await send({ method: 'POST', path: '/users', body: { name: 'Impostor', email: 'ada@example.org' }, status: 409 })
-  await send({ method: 'GET', path: `/users/${user.id}`, status: 200 })
-  await send({ method: 'GET', path: '/users/999999', status: 404 })
-  const conversation = (await send({
-    method: 'POST',
-    path: `/users/${user.id}/conversations`,
-    status: 201,
-    body: {
-      title: 'Lisbon',
-      metadata: { model: 'm' },
-      messages: [
-        { role: 'developer', content: 'Answer briefly.' },
-        {
-          role: 'user',
-          parts: [
-            { type: 'text', text: 'What is this, and what does the file say?' },
-            { type: 'image', url: 'https://example.com/tram-28.png', mediaType: 'image/png' },
-            { type: 'file', url: 'data:text/plain;base64,SGVsbG8=', name: 'note.txt', mediaType: 'text/plain' },
-          ],
-          metadata: { source: 'web' },
-        },
-      ],
-    },
-  })).body
-  await send({ method: 'POST', path: `/users/${user.id}/conversations`, body: {}, status: 201 })
-  await send({ method: 'POST', path: '/users/999999/conversations', body: {}, status: 404 })
-  await listConversations(t, send, user.id)
-  await send({ method: 'GET', path: `/conversations/${conversation.id}`, status: 200 })
-  await send({ method: 'GET', path: '/conversations/999999', status: 404 })
-  await patchConversation(send, conversation.id)
+  const { user, conversation } = await userAndConversation(t, send, 'ada@example.org', {
+    title: 'Lisbon',
+    metadata: { model: 'm' },
+    messages: [
+      { role: 'developer', content: 'Answer briefly.' },
+      {
+        role: 'user',
+        parts: [
+          { type: 'text', text: 'What is this, and what does the file say?' },
+          { type: 'image', url: 'https://example.com/tram-28.png', mediaType: 'image/png' },
+          { type: 'file', url: 'data:text/plain;base64,SGVsbG8=', name: 'note.txt', mediaType: 'text/plain' },
+        ],
+        metadata: { source: 'web' },
+      },
+    ],
+  })
   const turn = [
     {
       role: 'assistant',

@@ -1,14 +1,17 @@
 // v2's model for the stateful fuzzer: messages as v2 stores them (content parts, model, usage, metadata), written one
 // at a time, several at once or with a new conversation, with bodies made from the spec; the conversation's counters
-// (messageCount, usage, lastMessageAt) kept by the model; and what v1 reads of it all.
+// (messageCount, usage, lastMessageAt) kept by the model; and what v1 reads of it all. The commands every version
+// shares are in stateful.ts.
 import fc from 'fast-check'
 import type { OpenAPIV3 } from 'openapi-types'
 import { contracts } from '../contract.js'
 import type { Request } from '../helper.js'
 import { bodyValueFor, withAnsweredToolResults } from './spec-arbitraries.js'
-import { canonical, expectEqual, expectMostRecentFirst, expectStatus, patch, patched, pick, sortedEntries, text, type Command, type Patch, type StatefulSuite } from './stateful.js'
+import {
+  canonical, CheckAll, CreateUser, DeleteConversation, DeleteMessage, DeleteUser, expectConversation, expectEqual, expectStatus, GetMessage, pick,
+  statefulSuite, UpdateConversation, type Command, type Model as SharedModel, type ModelConversation as SharedConversation, type Version,
+} from './stateful.js'
 
-const API = contracts.v2.basePath
 const V1_API = contracts.v1.basePath
 const schemas = contracts.v2.dereferencedSpec.components!.schemas as Record<string, OpenAPIV3.SchemaObject>
 
@@ -21,13 +24,9 @@ interface Stored { role: string, content: string, parts: Part[], model: string |
 
 interface ModelMessage { id: number, createdAt: string, stored: Stored }
 
-interface ModelConversation { userId: number, title: string | null, metadata: Record<string, string>, messages: ModelMessage[] }
+type ModelConversation = SharedConversation<ModelMessage>
 
-interface Model {
-  users: Map<number, { name: string, conversations: Set<number> }>
-  conversations: Map<number, ModelConversation>
-  gone: { users: number[], conversations: number[], messages: Array<{ conversationId: number, id: number }> }
-}
+type Model = SharedModel<ModelMessage>
 
 /** What v2 stores of a message sent: `content` as one text part, and `content` as the text of the text parts. */
 function stored (sent: NewMessage): Stored {
@@ -72,10 +71,6 @@ function expectRefused (reply: { status: number, text: string, body: any }, poin
   if (!named) throw new Error(`${what}: the 400 does not name ${pointer}: ${reply.text}`)
 }
 
-/** A message of a conversation that has one: [conversation id, message]. */
-const pickMessage = (model: Readonly<Model>, index: number): [number, ModelMessage] | undefined =>
-  pick([...model.conversations].flatMap(([id, conversation]) => conversation.messages.map((message): [number, ModelMessage] => [id, message])), index)
-
 /** A message's tool_results, made to answer calls before them (or left as made, answering none, to be refused). */
 const sendable = <T>(body: T, answered: boolean, calls: string[]): T => answered ? withAnsweredToolResults(body, calls) : body
 
@@ -96,16 +91,31 @@ function added (conversation: ModelConversation, sent: NewMessage[], written: an
   conversation.messages.push(...written.map((message) => ({ id: message.id, createdAt: message.createdAt, stored: readBack(message) })))
 }
 
-class CreateUser implements Command<Model> {
-  constructor (readonly name: string) {}
-  check = () => true
-  async run (model: Model, request: Request) {
-    const reply = await request('POST', `${API}/users`, { body: { name: this.name } })
-    expectStatus(reply, 201, 'create_user')
-    model.users.set(reply.body.id, { name: this.name, conversations: new Set() })
-  }
+/** v1's MessageContent maxLength: v1 reads a longer text cut to it. */
+const V1_CONTENT_LENGTH = (contracts.v1.dereferencedSpec.components!.schemas!.MessageContent as OpenAPIV3.SchemaObject).maxLength!
 
-  toString = () => `CreateUser(${JSON.stringify(this.name)})`
+/** The roles v2 has and v1 lacks, as v1 reads them. */
+const V1_ROLES: Record<string, string> = { developer: 'system', tool: 'user' }
+
+/** A message as v1 reads it (docs/api.md, "What v1 shows of v2's messages"): [role, content]. */
+function inV1 ({ role, content, parts }: Stored): [string, string] {
+  return [V1_ROLES[role] ?? role, content === '' ? `[${parts.map((part) => part.type).join(', ')}]` : [...content].slice(0, V1_CONTENT_LENGTH).join('')]
+}
+
+/**
+ * What v2's model compares: a message's id, time and all it stores; a conversation's counters; and, as CheckAll reads
+ * each conversation, its messages read through v1 in v1's terms (every v1 answer is checked against v1's document).
+ */
+const v2: Version<ModelMessage> = {
+  api: contracts.v2.basePath,
+  readMessage: (message: any) => [message.id, message.createdAt, readBack(message)],
+  modelMessage: ({ id, createdAt, stored }) => [id, createdAt, stored],
+  counters,
+  async checkConversation (request, id, conversation) {
+    const inV1Terms = await request('GET', `${V1_API}/conversations/${id}/messages`)
+    expectStatus(inV1Terms, 200, 'list_messages through v1')
+    expectEqual(inV1Terms.body.map((m: any) => [m.id, m.role, m.content]), conversation.messages.map((m) => [m.id, ...inV1(m.stored)]), `conversation ${id}'s messages read through v1`)
+  },
 }
 
 interface NewConversation { title?: string | null, metadata?: Record<string, string>, messages?: NewMessage[] }
@@ -116,16 +126,13 @@ class CreateConversation implements Command<Model> {
   async run (model: Model, request: Request) {
     const userId = pick(model.users.keys(), this.user)!
     const body = sendable(this.body, this.answered, [])
-    const reply = await request('POST', `${API}/users/${userId}/conversations`, { body })
+    const reply = await request('POST', `${v2.api}/users/${userId}/conversations`, { body })
     const unanswered = firstUnanswered(body.messages ?? [], [], (i, j) => `/messages/${i}/parts/${j}/toolCallId`)
     if (unanswered !== undefined) return expectRefused(reply, unanswered, 'create_conversation with a tool_result answering no call')
     expectStatus(reply, 201, 'create_conversation')
     const conversation: ModelConversation = { userId, title: body.title ?? null, metadata: body.metadata ?? {}, messages: [] }
     added(conversation, body.messages ?? [], reply.body.messages, 'initial messages')
-    expectEqual(
-      [reply.body.title, sortedEntries(reply.body.metadata), reply.body.messageCount, reply.body.usage, reply.body.lastMessageAt],
-      [conversation.title, sortedEntries(conversation.metadata), ...Object.values(counters(conversation.messages))],
-      'the new conversation')
+    expectConversation(v2, reply.body, conversation, 'the new conversation')
     model.users.get(userId)!.conversations.add(reply.body.id)
     model.conversations.set(reply.body.id, conversation)
   }
@@ -140,7 +147,7 @@ class PostMessage implements Command<Model> {
     const id = pick(model.conversations.keys(), this.conversation)!
     const conversation = model.conversations.get(id)!
     const message = sendable(this.message, this.answered, storedCalls(conversation))
-    const reply = await request('POST', `${API}/conversations/${id}/messages`, { body: message })
+    const reply = await request('POST', `${v2.api}/conversations/${id}/messages`, { body: message })
     const unanswered = firstUnanswered([message], storedCalls(conversation), (_, j) => `/parts/${j}/toolCallId`)
     if (unanswered !== undefined) return expectRefused(reply, unanswered, 'create_message with a tool_result answering no call')
     expectStatus(reply, 201, 'create_message')
@@ -157,7 +164,7 @@ class PostMessages implements Command<Model> {
     const id = pick(model.conversations.keys(), this.conversation)!
     const conversation = model.conversations.get(id)!
     const messages = sendable(this.messages, this.answered, storedCalls(conversation))
-    const reply = await request('POST', `${API}/conversations/${id}/messages/batch`, { body: { messages } })
+    const reply = await request('POST', `${v2.api}/conversations/${id}/messages/batch`, { body: { messages } })
     const unanswered = firstUnanswered(messages, storedCalls(conversation), (i, j) => `/messages/${i}/parts/${j}/toolCallId`)
     if (unanswered !== undefined) return expectRefused(reply, unanswered, 'create_messages with a tool_result answering no call')
     expectStatus(reply, 201, 'create_messages')
@@ -166,134 +173,6 @@ class PostMessages implements Command<Model> {
   }
 
   toString = () => `PostMessages(${this.conversation}, ${JSON.stringify(this.messages).slice(0, 300)}, answered: ${this.answered})`
-}
-
-class UpdateConversation implements Command<Model> {
-  constructor (readonly conversation: number, readonly patch: Patch) {}
-  check = (model: Readonly<Model>) => model.conversations.size > 0
-  async run (model: Model, request: Request) {
-    const id = pick(model.conversations.keys(), this.conversation)!
-    const conversation = model.conversations.get(id)!
-    const reply = await request('PATCH', `${API}/conversations/${id}`, { body: this.patch, headers: { 'content-type': 'application/merge-patch+json' } })
-    expectStatus(reply, 200, 'update_conversation')
-    patched(conversation, this.patch)
-    expectEqual([reply.body.title, sortedEntries(reply.body.metadata)], [conversation.title, sortedEntries(conversation.metadata)], `conversation ${id} as patched`)
-    expectEqual([reply.body.messageCount, reply.body.usage, reply.body.lastMessageAt], Object.values(counters(conversation.messages)), `conversation ${id}'s counters, untouched by a patch`)
-  }
-
-  toString = () => `UpdateConversation(${this.conversation}, ${JSON.stringify(this.patch)})`
-}
-
-class GetMessage implements Command<Model> {
-  constructor (readonly message: number) {}
-  check = (model: Readonly<Model>) => pickMessage(model, 0) !== undefined
-  async run (model: Model, request: Request) {
-    const [conversationId, message] = pickMessage(model, this.message)!
-    const reply = await request('GET', `${API}/conversations/${conversationId}/messages/${message.id}`)
-    expectStatus(reply, 200, 'get_message')
-    expectEqual([reply.body.id, reply.body.conversationId, reply.body.createdAt, readBack(reply.body)], [message.id, conversationId, message.createdAt, message.stored], `message ${message.id}`)
-  }
-
-  toString = () => `GetMessage(${this.message})`
-}
-
-class DeleteMessage implements Command<Model> {
-  constructor (readonly message: number) {}
-  check = (model: Readonly<Model>) => pickMessage(model, 0) !== undefined
-  async run (model: Model, request: Request) {
-    const [conversationId, message] = pickMessage(model, this.message)!
-    const url = `${API}/conversations/${conversationId}/messages/${message.id}`
-    expectStatus(await request('DELETE', url), 204, 'delete_message')
-    expectStatus(await request('DELETE', url), 404, 'delete_message again')
-    const conversation = model.conversations.get(conversationId)!
-    conversation.messages = conversation.messages.filter((candidate) => candidate.id !== message.id)
-    model.gone.messages.push({ conversationId, id: message.id })
-  }
-
-  toString = () => `DeleteMessage(${this.message})`
-}
-
-/** A conversation gone, with its messages. */
-function forgetConversation (model: Model, id: number): void {
-  const conversation = model.conversations.get(id)!
-  model.users.get(conversation.userId)?.conversations.delete(id)
-  for (const message of conversation.messages) model.gone.messages.push({ conversationId: id, id: message.id })
-  model.conversations.delete(id)
-  model.gone.conversations.push(id)
-}
-
-class DeleteConversation implements Command<Model> {
-  constructor (readonly conversation: number) {}
-  check = (model: Readonly<Model>) => model.conversations.size > 0
-  async run (model: Model, request: Request) {
-    const id = pick(model.conversations.keys(), this.conversation)!
-    expectStatus(await request('DELETE', `${API}/conversations/${id}`), 204, 'delete_conversation')
-    expectStatus(await request('DELETE', `${API}/conversations/${id}`), 404, 'delete_conversation again')
-    forgetConversation(model, id)
-  }
-
-  toString = () => `DeleteConversation(${this.conversation})`
-}
-
-class DeleteUser implements Command<Model> {
-  constructor (readonly user: number) {}
-  check = (model: Readonly<Model>) => model.users.size > 0
-  async run (model: Model, request: Request) {
-    const userId = pick(model.users.keys(), this.user)!
-    expectStatus(await request('DELETE', `${API}/users/${userId}`), 204, 'delete_user')
-    for (const id of model.users.get(userId)!.conversations) forgetConversation(model, id)
-    model.users.delete(userId)
-    model.gone.users.push(userId)
-  }
-
-  toString = () => `DeleteUser(${this.user})`
-}
-
-/** v1's MessageContent maxLength: v1 reads a longer text cut to it. */
-const V1_CONTENT_LENGTH = (contracts.v1.dereferencedSpec.components!.schemas!.MessageContent as OpenAPIV3.SchemaObject).maxLength!
-
-/** The roles v2 has and v1 lacks, as v1 reads them. */
-const V1_ROLES: Record<string, string> = { developer: 'system', tool: 'user' }
-
-/** A message as v1 reads it (docs/api.md, "What v1 shows of v2's messages"): [role, content]. */
-function inV1 ({ role, content, parts }: Stored): [string, string] {
-  return [V1_ROLES[role] ?? role, content === '' ? `[${parts.map((part) => part.type).join(', ')}]` : [...content].slice(0, V1_CONTENT_LENGTH).join('')]
-}
-
-/** Reads everything the model knows through v2, and the messages through v1, and compares; deleted rows must be 404s. */
-class CheckAll implements Command<Model> {
-  check = () => true
-  async run (model: Model, request: Request) {
-    for (const [userId, user] of model.users) {
-      const got = await request('GET', `${API}/users/${userId}`)
-      expectStatus(got, 200, 'get_user_by_id')
-      expectEqual(got.body.name, user.name, `user ${userId}'s name`)
-      const listed = await request('GET', `${API}/users/${userId}/conversations`)
-      expectStatus(listed, 200, 'list_conversations')
-      expectEqual(listed.body.map((c: any) => c.id).sort((a: number, b: number) => a - b), [...user.conversations].sort((a, b) => a - b), `user ${userId}'s conversations`)
-      expectMostRecentFirst(listed.body)
-    }
-    for (const [id, conversation] of model.conversations) {
-      const messages = await request('GET', `${API}/conversations/${id}/messages`)
-      expectStatus(messages, 200, 'list_messages')
-      expectEqual(messages.body.map((m: any) => [m.id, m.createdAt, readBack(m)]), conversation.messages.map((m) => [m.id, m.createdAt, m.stored]), `conversation ${id}'s messages`)
-      const got = await request('GET', `${API}/conversations/${id}`)
-      expectStatus(got, 200, 'get_conversation_by_id')
-      const { title, metadata, messageCount, usage, lastMessageAt } = got.body
-      expectEqual([title, sortedEntries(metadata), messageCount, usage, lastMessageAt],
-        [conversation.title, sortedEntries(conversation.metadata), ...Object.values(counters(conversation.messages))], `conversation ${id}`)
-      // v1 reads the same messages in its own terms; every v1 answer is checked against v1's document as it comes.
-      const inV1Terms = await request('GET', `${V1_API}/conversations/${id}/messages`)
-      expectEqual(inV1Terms.body.map((m: any) => [m.id, m.role, m.content]), conversation.messages.map((m) => [m.id, ...inV1(m.stored)]), `conversation ${id}'s messages read through v1`)
-    }
-    for (const id of model.gone.conversations) expectStatus(await request('GET', `${API}/conversations/${id}/messages`), 404, `deleted conversation ${id}`)
-    for (const { conversationId, id } of model.gone.messages) {
-      expectStatus(await request('GET', `${API}/conversations/${conversationId}/messages/${id}`), 404, `deleted message ${id}`)
-    }
-    for (const id of model.gone.users) expectStatus(await request('GET', `${API}/users/${id}`), 404, `deleted user ${id}`)
-  }
-
-  toString = () => 'CheckAll'
 }
 
 /**
@@ -326,37 +205,25 @@ const writes = [
   fc.tuple(fc.nat(), newMessages, answered).map(([conversation, messages, answer]) => new PostMessages(conversation, messages, answer)),
 ]
 
-export const v2Suite: StatefulSuite<Model> = {
-  commands: [
-    text.map((name) => new CreateUser(name)),
-    // Writes of messages twice as likely as each other command, so that conversations fill up before they are read or deleted.
-    ...writes,
-    ...writes,
-    fc.tuple(fc.nat(), patch).map(([conversation, changes]) => new UpdateConversation(conversation, changes)),
-    fc.nat().map((message) => new GetMessage(message)),
-    fc.nat().map((message) => new DeleteMessage(message)),
-    fc.nat().map((conversation) => new DeleteConversation(conversation)),
-    fc.nat().map((user) => new DeleteUser(user)),
-    fc.constant(new CheckAll()),
-  ],
-  everyCommand: () => [
-    new CreateUser('Ada'),
-    new CreateConversation(0, { title: 'Lisbon', messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Two days in Lisbon?' }] }, true),
-    new PostMessages(0, agentTurn, false),
-    new PostMessage(0, { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_1', output: 'again', isError: true }] }, false),
-    new PostMessage(0, { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_never_made', output: 'lost' }] }, false),
-    new GetMessage(2),
-    new UpdateConversation(0, { title: 'Lisbon, two days', metadata: { model: 'x', lang: null } }),
-    new CheckAll(),
-    // The assistant's tool call (its usage goes with it), then the newest message (lastMessageAt goes back).
-    new DeleteMessage(2),
-    new DeleteMessage(4),
-    new CheckAll(),
-    new DeleteConversation(0),
-    new CreateConversation(0, {}, false),
-    new DeleteUser(0),
-    new CheckAll(),
-  ],
-  checkAll: () => new CheckAll(),
-  emptyModel: () => ({ users: new Map(), conversations: new Map(), gone: { users: [], conversations: [], messages: [] } }),
-}
+export const v2Suite = statefulSuite(v2, [
+  // Writes of messages twice as likely as each other command, so that conversations fill up before they are read or deleted.
+  ...writes,
+  ...writes,
+], () => [
+  new CreateUser(v2, 'Ada'),
+  new CreateConversation(0, { title: 'Lisbon', messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Two days in Lisbon?' }] }, true),
+  new PostMessages(0, agentTurn, false),
+  new PostMessage(0, { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_1', output: 'again', isError: true }] }, false),
+  new PostMessage(0, { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_never_made', output: 'lost' }] }, false),
+  new GetMessage(v2, 2),
+  new UpdateConversation(v2, 0, { title: 'Lisbon, two days', metadata: { model: 'x', lang: null } }),
+  new CheckAll(v2),
+  // The assistant's tool call (its usage goes with it), then the newest message (lastMessageAt goes back).
+  new DeleteMessage(v2, 2),
+  new DeleteMessage(v2, 4),
+  new CheckAll(v2),
+  new DeleteConversation(v2, 0),
+  new CreateConversation(0, {}, false),
+  new DeleteUser(v2, 0),
+  new CheckAll(v2),
+])
