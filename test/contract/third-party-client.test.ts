@@ -194,7 +194,9 @@ const clients: GeneratedClient[] = [
   },
   {
     name: 'v2 by openapi-typescript-codegen',
-    generate: async (dir) => await run(bin('openapi'), ['--input', specPath('v2'), '--output', join(dir, 'client'), '--client', 'fetch'], { cwd: dir, timeout: 60_000, env: toolEnv() }),
+    // Its entry point, not node_modules/.bin/openapi: @redocly/cli installs a command of that name too, and which of
+    // the two the link names depends on the order npm happened to install them in.
+    generate: async (dir) => await run(process.execPath, [join(projectRoot, 'node_modules', 'openapi-typescript-codegen', 'bin', 'index.js'), '--input', specPath('v2'), '--output', join(dir, 'client'), '--client', 'fetch'], { cwd: dir, timeout: 60_000, env: toolEnv() }),
     usage: v2CodegenUsage,
     compilerOptions: BUNDLER,
     include: ['client/**/*.ts', 'usage.ts'],
