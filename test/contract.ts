@@ -4,7 +4,7 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import { OpenAPIBackend, type Operation } from 'openapi-backend'
 import type { OpenAPIV3 } from 'openapi-types'
 import { requestPath } from '../src/contract/routes.js'
-import { apiBasePath, CONTRACT_VERSIONS, customizeAjv, readSpec, type ContractVersion } from '../src/contract/spec.js'
+import { apiBasePath, CONTRACT_VERSIONS, customizeAjv, isUnder, readSpec, type ContractVersion } from '../src/contract/spec.js'
 
 export interface SeenResponse {
   method: string
@@ -59,7 +59,7 @@ export const contracts = Object.fromEntries(await Promise.all(CONTRACT_VERSIONS.
 
 /** The version whose path `path` is under, if any. */
 function contractAt (path: string): ContractView | undefined {
-  return Object.values(contracts).find(({ basePath }) => path === basePath || path.startsWith(`${basePath}/`))
+  return Object.values(contracts).find(({ basePath }) => isUnder(path, basePath))
 }
 
 const ajv = customizeAjv(new Ajv({ allErrors: true, strict: false }))

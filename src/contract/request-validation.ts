@@ -98,7 +98,7 @@ export function escapePointerToken (token: string): string {
 
 function describe (error: ErrorObject): string {
   if (error.keyword === 'enum') return `must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}`
-  if (error.keyword === 'additionalProperties') return error.message?.startsWith('must not be sent with') === true ? error.message : 'is not allowed here'
+  if (error.keyword === 'additionalProperties') return 'is not allowed here'
   if (error.keyword === 'required' && error.instancePath === '') return 'is required'
   return error.message ?? `fails ${error.keyword}`
 }
@@ -144,29 +144,26 @@ function exclusiveProperties (error: ErrorObject): string[] | undefined {
 
 /**
  * A `oneOf` of properties exactly one of which is sent (a message's `content` or `parts`): ajv says only that the
- * object matched none or several branches. Several: an error naming the property sent too many, instead. None: the
- * branches' own errors (each property is required) already name them, so the `oneOf` says nothing more.
+ * object matched none or several branches. Several: an error at each property sent too many, as at a property not
+ * allowed there. None: the branches' own errors (each property is required) already name them, so the `oneOf` says
+ * nothing more. Undefined for any other error.
  */
-function withExclusiveProperties (errors: ErrorObject[]): ErrorObject[] {
-  return errors.flatMap((error) => {
-    const names = exclusiveProperties(error)
-    if (names === undefined) return [error]
-    const passing = error.params.passingSchemas as number[] | null
-    if (passing === null) return []
-    const [first, ...others] = passing.map((index) => names[index]!)
-    return others.map((name): ErrorObject => ({
-      ...error,
-      keyword: 'additionalProperties',
-      params: { additionalProperty: name },
-      message: `must not be sent with ${first}: send exactly one of ${names.join(', ')}`,
-    }))
-  })
+function exclusivePropertyErrors (error: ErrorObject): ProblemError[] | undefined {
+  const names = exclusiveProperties(error)
+  if (names === undefined) return undefined
+  const passing = error.params.passingSchemas as number[] | null
+  if (passing === null) return []
+  const [first, ...others] = passing.map((index) => names[index]!)
+  return others.map((name) => ({
+    ...toProblemError({ ...error, keyword: 'additionalProperties', params: { additionalProperty: name } }),
+    detail: `must not be sent with ${first}: send exactly one of ${names.join(', ')}`,
+  }))
 }
 
 /** ajv's errors as Problem errors, each said once. */
 export function toProblemErrors (errors: ErrorObject[]): ProblemError[] {
   const seen = new Set<string>()
-  return withExclusiveProperties(errors).filter((error) => !repeatsAnother(error)).map(toProblemError).filter((error) => {
+  return errors.filter((error) => !repeatsAnother(error)).flatMap((error) => exclusivePropertyErrors(error) ?? [toProblemError(error)]).filter((error) => {
     const key = `${error.in} ${error.pointer} ${error.detail}`
     if (seen.has(key)) return false
     seen.add(key)

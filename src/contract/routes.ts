@@ -8,7 +8,7 @@ import { idempotencyFor } from './idempotency.js'
 import type { IdempotencyKeyStore } from '../store/idempotency-keys.js'
 import { INVALID_REQUEST, problem, type ProblemAnswer, type ResourceIds } from './problems.js'
 import { sendProblem, sendProblemAnswer, sendResult } from './reply.js'
-import { OPERATION_METHODS, servedMethods } from './spec.js'
+import { isUnder, OPERATION_METHODS, servedMethods } from './spec.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig { operationId?: string }
@@ -148,7 +148,7 @@ function registerFallbackAnswers (api: OpenAPIBackend): void {
 function registerFallback (fastify: FastifyInstance, contracts: readonly Contract[]): void {
   fastify.setNotFoundHandler(async (request, reply) => {
     const path = requestPath(request)
-    const api = contracts.find(({ basePath }) => path === basePath || path.startsWith(`${basePath}/`))?.api
+    const api = contracts.find(({ basePath }) => isUnder(path, basePath))?.api
     if (api === undefined) return sendProblem(reply, problem('routeNotFound', `No operation at ${request.method} ${path}.`, path))
     const outcome = await api.handleRequest({
       method: request.method,

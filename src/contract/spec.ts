@@ -54,6 +54,9 @@ export function committedDocuments (): Record<ContractVersion, Document> {
   return Object.fromEntries(CONTRACT_VERSIONS.map((version) => [version, committedSpec(version).document])) as Record<ContractVersion, Document>
 }
 
+/** Whether a request path is the API root `basePath` or under it. */
+export const isUnder = (path: string, basePath: string): boolean => path === basePath || path.startsWith(`${basePath}/`)
+
 /** The path prefix of the spec's server URL, e.g. /api/v1. */
 export function apiBasePath (spec: Document): string {
   const url = spec.servers?.[0]?.url ?? '/'

@@ -7,6 +7,7 @@ import { ADMIN_SCOPE, type Identity } from '../contract/access.js'
 import { problem, unavailable } from '../contract/problems.js'
 import { sendProblem, sendProblemAnswer } from '../contract/reply.js'
 import { requestPath } from '../contract/routes.js'
+import { isUnder } from '../contract/spec.js'
 import { isPositiveInt32 } from '../int32.js'
 
 export interface AuthOptions {
@@ -132,7 +133,7 @@ export async function registerAuthentication (fastify: FastifyInstance, options:
   const verify = await createTokenVerifier(options)
   const open = new Set(publicPaths)
   const failures = new WeakMap<FastifyRequest, Failure>()
-  const needsToken = (path: string) => basePaths.some((basePath) => path === basePath || path.startsWith(`${basePath}/`)) && !open.has(path)
+  const needsToken = (path: string) => basePaths.some((basePath) => isUnder(path, basePath)) && !open.has(path)
 
   fastify.addHook('onRequest', async (request, reply) => {
     if (!needsToken(requestPath(request))) return

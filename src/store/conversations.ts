@@ -1,7 +1,7 @@
 import { empty, join, raw, sql, type Dialect, type Sql } from './dialect.js'
 import { columns, presenceColumns, queryRows, type Columns } from './columns.js'
 import type { ConversationPatch, NewConversation, Shapes } from './models.js'
-import { isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
+import { byId, isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { Queryable } from './read-snapshots.js'
 import { readInChunks, type Chunks, type FullLists } from './chunks.js'
@@ -31,8 +31,6 @@ function after (key: ConversationKey | undefined) {
 // ORDER BY names the table's columns: the bare names would mean the formatted output columns, which no
 // index covers (test/store/query-plans.test.ts).
 const keyOf = (conversation: Shapes['Conversation']): ConversationKey => [Date.parse(conversation.updatedAt), conversation.id]
-
-const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
 
 /** update's answer when the merged metadata would hold more keys than the spec's Metadata allows. */
 export const TOO_MANY_METADATA_KEYS = 'tooManyMetadataKeys'

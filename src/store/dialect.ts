@@ -22,8 +22,8 @@ export interface Dialect {
   mergePatch (column: Sql, patch: Record<string, string | null>): Sql
   /** How many keys a JSON object holds. */
   keyCount (object: Sql): Sql
-  /** The text at `path` in a JSON value (object keys and array indexes, constants of the code), or null. */
-  jsonText (json: Sql, path: ReadonlyArray<string | number>): Sql
+  /** The text at `key` of a JSON object (a constant of the code), or null. */
+  jsonText (json: Sql, key: string): Sql
   /** The text at `key` of each object of a JSON array, in the array's order, joined by `separator`. */
   joinedTexts (array: Sql, key: string, separator: string): Sql
   /** A JSON array's elements as a FROM item `alias`, each element its column `value`. */
@@ -41,12 +41,10 @@ export interface Dialect {
   writesInWith: boolean
 }
 
-/** A JSON path's steps, checked: they are written into the SQL text. */
-function pathSteps (path: ReadonlyArray<string | number>): Array<string | number> {
-  for (const step of path) {
-    if (typeof step === 'string' ? !/^\w+$/.test(step) : !Number.isInteger(step)) throw new Error(`JSON path step ${JSON.stringify(step)} is not a plain key or index`)
-  }
-  return [...path]
+/** A JSON object's key, checked: it is written into the SQL text. */
+function jsonKey (key: string): string {
+  if (!/^\w+$/.test(key)) throw new Error(`JSON key ${JSON.stringify(key)} is not a plain key`)
+  return key
 }
 
 /** A constant of the code as an SQL string literal, so a column list binds no parameter. */
@@ -69,13 +67,13 @@ const sqlite: Dialect = {
   keyCount: (object) => sql`(SELECT count(*) FROM json_each(${object}))`,
   // Stored as ISO-8601 text with milliseconds and `+00:00` (what Prisma writes): 23 characters, then `Z`.
   isoTime: (column) => sql`substr(${column}, 1, 23) || 'Z'`,
-  jsonText: (json, path) => sql`json_extract(${json}, ${raw(`'$${pathSteps(path).map((step) => typeof step === 'number' ? `[${step}]` : `.${step}`).join('')}'`)})`,
+  jsonText: (json, key) => sql`json_extract(${json}, ${raw(`'$.${jsonKey(key)}'`)})`,
   jsonElements: (array, alias) => sql`json_each(${array}) AS ${identifier(alias)}`,
   // json_each walks an array in order, and group_concat keeps the order rows come in.
-  joinedTexts: (array, key, separator) => sql`(SELECT group_concat(json_extract(e.value, ${raw(`'$.${pathSteps([key]).join('')}'`)}), ${textLiteral(separator)}) FROM json_each(${array}) AS e)`,
+  joinedTexts: (array, key, separator) => sql`(SELECT group_concat(${sqlite.jsonText(sql`e.value`, key)}, ${textLiteral(separator)}) FROM json_each(${array}) AS e)`,
   // Bound numbers may arrive as REAL; the sums stay integers.
   addUsage: (usage, input, output) => sql`json_object('inputTokens', json_extract(${usage}, '$.inputTokens') + CAST(${input} AS INTEGER), 'outputTokens', json_extract(${usage}, '$.outputTokens') + CAST(${output} AS INTEGER))`,
-  tokens: (usage, field) => sql`COALESCE(json_extract(${usage}, ${raw(`'$.${field}'`)}), 0)`,
+  tokens: (usage, field) => sql`COALESCE(${sqlite.jsonText(usage, field)}, 0)`,
   // SQLite has one writer at a time and AUTOINCREMENT ids only grow, so inside the write transaction the
   // highest id is the row just inserted. (last_insert_rowid() moves with every row inserted, of any table.)
   lastId: (table) => sql`(SELECT max(id) FROM ${raw(`"${table}"`)})`,
@@ -95,11 +93,11 @@ const postgres: Dialect = {
   keyCount: (object) => sql`(SELECT count(*) FROM jsonb_object_keys(${object}))`,
   // timestamp(3) columns hold UTC (Prisma writes them so).
   isoTime: (column) => sql`to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
-  jsonText: (json, path) => sql`(${json} #>> ${raw(`'{${pathSteps(path).join(',')}}'`)})`,
+  jsonText: (json, key) => sql`(${json} ->> ${raw(`'${jsonKey(key)}'`)})`,
   jsonElements: (array, alias) => sql`jsonb_array_elements(${array}) AS ${identifier(alias)}(value)`,
-  joinedTexts: (array, key, separator) => sql`(SELECT string_agg(e.value ->> ${raw(`'${pathSteps([key]).join('')}'`)}, ${textLiteral(separator)} ORDER BY e.position) FROM jsonb_array_elements(${array}) WITH ORDINALITY AS e(value, position))`,
+  joinedTexts: (array, key, separator) => sql`(SELECT string_agg(${postgres.jsonText(sql`e.value`, key)}, ${textLiteral(separator)} ORDER BY e.position) FROM jsonb_array_elements(${array}) WITH ORDINALITY AS e(value, position))`,
   addUsage: (usage, input, output) => sql`jsonb_build_object('inputTokens', (${usage} ->> 'inputTokens')::bigint + ${input}, 'outputTokens', (${usage} ->> 'outputTokens')::bigint + ${output})`,
-  tokens: (usage, field) => sql`COALESCE((${usage} ->> ${raw(`'${field}'`)})::bigint, 0)`,
+  tokens: (usage, field) => sql`COALESCE(CAST(${postgres.jsonText(usage, field)} AS bigint), 0)`,
   // Per session, so concurrent inserts on other connections cannot interfere.
   lastId: (table) => sql`currval(pg_get_serial_sequence(${`"${table}"`}, 'id'))`,
   writesInWith: true,

@@ -1,15 +1,15 @@
-import { columns, presenceColumns, queryRows, type Columns } from './columns.js'
+import { presenceColumns, queryRows, type Columns } from './columns.js'
 import type { ConversationRepository } from './conversations.js'
 import { readInChunks, type Chunks, type FullLists } from './chunks.js'
 import type { Queryable } from './read-snapshots.js'
 import { empty, sql, type Dialect, type Sql } from './dialect.js'
 import type { NewMessage, Shapes } from './models.js'
-import { isId, toPage, type ListOptions, type Page } from './page.js'
+import { byId, isId, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { PrismaClient } from './database.js'
 import { keyable, nothingWritten, type IdempotencyKey } from './idempotency-keys.js'
-import { rowsValue, sqliteJsonRows, writeBatch, writeWith, type WriteValue } from './keyed-writes.js'
-import { insertMessages, messagesAdded, storedMessage, storedToolCalls, toolResultsToResolve, UnknownToolCall, type StoredMessage } from './stored-messages.js'
+import { firstStatementValue, rowsValue, sqliteJsonRows, writeBatch, writeWith, type WriteValue } from './keyed-writes.js'
+import { insertMessages, messagesAdded, storedMessage, storedToolCalls, toolCallColumns, toolResultsToResolve, UnknownToolCall, type StoredMessage } from './stored-messages.js'
 import type { View } from './views.js'
 
 /** Sort key of list_messages: oldest first, and ids grow with insertion. */
@@ -18,17 +18,13 @@ export const isMessageKey = (key: readonly number[]): key is MessageKey => key.l
 
 const keyOf = (message: Shapes['Message']): MessageKey => [message.id]
 
-const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
-
-const toolCallColumns = columns<{ id: string }>({ id: sql`id` })
-
 export function createMessageRepository<S extends Shapes> (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository<S>, fullLists: FullLists, view: View<S>) {
   type Message = S['Message']
   const columns: Columns<Message> = view.message
   // What an append makes of its rows, written now or held by its key: one message (create) or all of them, in order.
   const one = rowsValue(columns, (rows: Message[]) => rows[0]!)
   const all = rowsValue(columns, (rows: Message[]) => rows.sort(byId))
-  const sqliteFirst = <T>({ written, held }: WriteValue<Message[], T>): WriteValue<readonly [Message[], ...unknown[]], T> => ({ written: ([rows]) => written(rows), held })
+  const toolCalls = toolCallColumns(dialect)
 
   /** At most `limit` of a conversation's messages after `key`, oldest first: a page, or a chunk of the full list. */
   const messagesAfter = (client: Queryable, conversationId: number, key: MessageKey | undefined, limit: number) => queryRows(client, columns, (list) => sql`
@@ -45,7 +41,8 @@ export function createMessageRepository<S extends Shapes> (prisma: PrismaClient,
   async function unknownToolCall (conversationId: number, messages: readonly StoredMessage[]): Promise<UnknownToolCall | undefined> {
     const results = toolResultsToResolve(messages)
     if (results.length === 0) return undefined
-    const stored = new Set((await queryRows(prisma, toolCallColumns, () => storedToolCalls(dialect, conversationId, results.map(({ toolCallId }) => toolCallId)))).map(({ id }) => id))
+    const ids = results.map(({ toolCallId }) => toolCallId)
+    const stored = new Set((await queryRows(prisma, toolCalls, (list) => storedToolCalls(dialect, conversationId, ids, list))).map(({ id }) => id))
     const unknown = results.find(({ toolCallId }) => !stored.has(toolCallId))
     return unknown === undefined ? undefined : new UnknownToolCall(unknown)
   }
@@ -70,7 +67,7 @@ export function createMessageRepository<S extends Shapes> (prisma: PrismaClient,
       // The rows just inserted are the newest: SQLite has one writer, and AUTOINCREMENT ids only grow.
       const keyRows = sqliteJsonRows({ columns, from: sql`FROM "Message" WHERE id > ${dialect.lastId('Message')} - ${messages.length} ORDER BY id` })
       return await writeBatch<readonly [ReturnType<typeof queryRows<Message>>, ReturnType<typeof prisma.$executeRaw>], T | UnknownToolCall | null>(
-        prisma, key, [queryRows(prisma, columns, (list) => sql`${insert} RETURNING ${list}`), prisma.$executeRaw`${touch}`], keyRows, sqliteFirst(value))
+        prisma, key, [queryRows(prisma, columns, (list) => sql`${insert} RETURNING ${list}`), prisma.$executeRaw`${touch}`], keyRows, firstStatementValue(value))
     } catch (error) {
       if (databaseErrorKind(error) === 'foreignKey') return nothingWritten<T | UnknownToolCall | null>(key, null, value.held)
       throw error
@@ -92,8 +89,8 @@ export function createMessageRepository<S extends Shapes> (prisma: PrismaClient,
     },
 
     /**
-     * Deletes the message and moves its conversation with it, atomically (a batch transaction): messageCount down, usage less the message's, lastMessageAt back to the newest message
-     * left, updatedAt and version forward. A delete is activity in the conversation, as a post is, so updatedAt
+     * Deletes the message and moves its conversation with it, atomically (a batch transaction): messageCount down,
+     * usage less the message's, lastMessageAt back to the newest message left, updatedAt and version forward. A delete is activity in the conversation, as a post is, so updatedAt
      * moves (the spec says so in delete_message's description). False when that conversation has no such message.
      */
     async delete (conversationId: number, id: number): Promise<boolean> {

@@ -14,6 +14,9 @@ export const isId = isPositiveInt32
  */
 export const isTimestampMs = (value: number): boolean => Number.isInteger(value) && value >= 0 && value <= 253402300799999
 
+/** Rows in id order, the order they were inserted in: what RETURNING does not promise. */
+export const byId = (a: { id: number }, b: { id: number }) => a.id - b.id
+
 export interface Page<T, K> {
   items: T[]
   /** Sort key of the last item when more rows follow, else null. */

@@ -2,6 +2,7 @@
 // `content` is one text part), the text of its text parts as `content` (what v1 and search read), and model,
 // usage and metadata, null or empty when not sent. Inserting messages and moving their conversation's counters
 // with them is one fact, shared by creating a conversation and appending messages to one.
+import { columns } from './columns.js'
 import { join, raw, sql, type Dialect, type Sql } from './dialect.js'
 import type { NewMessage, Part, Usage } from './models.js'
 
@@ -89,12 +90,15 @@ export function toolResultsToResolve (messages: readonly StoredMessage[]): ToolR
   return unresolved
 }
 
+/** The id of a tool_call part, as `storedToolCalls` selects it (a part is `p.value`). */
+export const toolCallColumns = (dialect: Dialect) => columns<{ id: string }>({ id: dialect.jsonText(sql`p.value`, 'id') })
+
 /** The ids among `ids` that name a tool_call part of a stored message of the conversation, as one query. */
-export function storedToolCalls (dialect: Dialect, conversationId: number, ids: readonly string[]): Sql {
-  const id = dialect.jsonText(sql`p.value`, ['id'])
+export function storedToolCalls (dialect: Dialect, conversationId: number, ids: readonly string[], list: Sql): Sql {
   return sql`
-    SELECT DISTINCT ${id} AS id FROM "Message" AS m, ${dialect.jsonElements(sql`m.parts`, 'p')}
-    WHERE m."conversationId" = ${conversationId} AND ${dialect.jsonText(sql`p.value`, ['type'])} = 'tool_call' AND ${id} IN (${join([...ids])})`
+    SELECT DISTINCT ${list} FROM "Message" AS m, ${dialect.jsonElements(sql`m.parts`, 'p')}
+    WHERE m."conversationId" = ${conversationId} AND ${dialect.jsonText(sql`p.value`, 'type')} = 'tool_call'
+      AND ${dialect.jsonText(sql`p.value`, 'id')} IN (${join([...ids])})`
 }
 
 /**
