@@ -87,6 +87,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/{userId}/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description User ID
+                 * @example 1
+                 */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Search a user's messages and conversation titles
+         * @description Full-text search over the text of a user's messages (text, reasoning and refusal parts, and tool
+         *     results) and the titles of their conversations. `q` holds words, `"quoted phrases"` and
+         *     `prefix*` terms (a prefix needs at least two letters); a hit holds every term. Nothing else is
+         *     syntax: operators of search engines (`OR`, `NOT`, `-`, `:`, `(`, …) are searched as text.
+         *     Letters match regardless of case and diacritics (`cafe` finds `Café`).
+         *
+         *     Hits come best first (by relevance, then newest first) with a plain-text `snippet` around the
+         *     match and the `highlights` of the matched words in it. At most `limit` hits are returned; the
+         *     `Link` header carries the next page's address while more exist.
+         */
+        get: operations["search_messages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/conversations/{conversationId}": {
         parameters: {
             query?: never;
@@ -596,6 +630,67 @@ export interface components {
             usage: components["schemas"]["Usage"];
             metadata: components["schemas"]["Metadata"];
             createdAt: components["schemas"]["Timestamp"];
+        };
+        /**
+         * @description One message, or one conversation's title, that holds every term of the query.
+         * @example {
+         *       "conversationId": 1,
+         *       "messageId": 7,
+         *       "role": "assistant",
+         *       "createdAt": "2026-11-24T18:11:37.123Z",
+         *       "title": "Trip to Lisbon",
+         *       "snippet": "…take tram 28 up to the castle, then walk down through Alfama…",
+         *       "highlights": [
+         *         {
+         *           "start": 6,
+         *           "end": 10
+         *         },
+         *         {
+         *           "start": 11,
+         *           "end": 13
+         *         }
+         *       ]
+         *     }
+         */
+        SearchHit: {
+            conversationId: components["schemas"]["Id"];
+            /**
+             * Format: int32
+             * @description The message that matched; null when the conversation's title did.
+             * @example 7
+             */
+            messageId: number | null;
+            /**
+             * @description The message's role; null for a title hit.
+             * @example assistant
+             * @enum {string|null}
+             */
+            role: "user" | "assistant" | "system" | "tool" | "developer" | null;
+            createdAt: components["schemas"]["Timestamp"];
+            title: components["schemas"]["Title"];
+            /**
+             * @description Plain text around the first match, at most 240 characters of the message (or the title), with
+             *     `…` where it was cut.
+             * @example …take tram 28 up to the castle, then walk down through Alfama…
+             */
+            snippet: string;
+            /**
+             * @description Where the matched words are in `snippet`, in order.
+             * @example [
+             *       {
+             *         "start": 6,
+             *         "end": 10
+             *       }
+             *     ]
+             */
+            highlights: components["schemas"]["Highlight"][];
+        };
+        /** @description A matched word: `snippet`'s characters (Unicode code points) from `start` up to, not including, `end`. */
+        Highlight: {
+            /** Format: int32 */
+            start: number;
+            /** Format: int32 */
+            end: number;
         };
         /**
          * @example {
@@ -1155,6 +1250,21 @@ export interface components {
          * @example MS43
          */
         MessageCursor: components["schemas"]["Cursor"];
+        /**
+         * @description What to find: words, `"quoted phrases"` and `prefix*` terms; a hit holds all of them.
+         * @example lisbon "tram 28" tra*
+         */
+        SearchQuery: string;
+        /**
+         * @description Page size.
+         * @example 20
+         */
+        SearchLimit: number;
+        /**
+         * @description Opaque position from a previous page's `Link` header of this search.
+         * @example MS4xNDAwMDAwLjE3OTU1NDM4OTcxMjMuMS43
+         */
+        SearchCursor: components["schemas"]["Cursor"];
         /** @description Makes the create safe to retry: the first request with a key is applied and its answer kept for at least 24 hours (IDEMPOTENCY_KEY_TTL_HOURS); a repeat with the same key and the same method, path and body gets that answer again, byte for byte, with `Idempotent-Replayed: true`, and changes nothing, even when it arrives while the first is still running or at another server instance. The same key with another request is a 422. 1 to 255 printable ASCII characters, e.g. a UUID; keys are per operation. */
         IdempotencyKey: string;
         /**
@@ -1401,6 +1511,68 @@ export interface operations {
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
             507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    search_messages: {
+        parameters: {
+            query: {
+                /**
+                 * @description What to find: words, `"quoted phrases"` and `prefix*` terms; a hit holds all of them.
+                 * @example lisbon "tram 28" tra*
+                 */
+                q: components["parameters"]["SearchQuery"];
+                /** @description Only hits in this conversation. */
+                conversationId?: components["schemas"]["Id"];
+                /** @description Only messages of this role (title hits have none, so none are returned). */
+                role?: components["schemas"]["Role"];
+                /** @description Only hits created at or after this time. */
+                since?: components["schemas"]["Timestamp"];
+                /** @description Only hits created before this time. */
+                until?: components["schemas"]["Timestamp"];
+                /**
+                 * @description Page size.
+                 * @example 20
+                 */
+                limit?: components["parameters"]["SearchLimit"];
+                /**
+                 * @description Opaque position from a previous page's `Link` header of this search.
+                 * @example MS4xNDAwMDAwLjE3OTU1NDM4OTcxMjMuMS43
+                 */
+                cursor?: components["parameters"]["SearchCursor"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description User ID
+                 * @example 1
+                 */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The hits, best first */
+            200: {
+                headers: {
+                    /**
+                     * @description RFC 8288 link to the next page, `<...>; rel="next"`, repeating the search's `q` and filters; absent
+                     *     on the last page.
+                     * @example </api/v2/users/1/search?q=tram&limit=20&cursor=MS4xNDAwMDAwLjE3OTU1NDM4OTcxMjMuMS43>; rel="next"
+                     */
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchHit"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     get_conversation_by_id: {

@@ -18,8 +18,15 @@ export function decodeCursor<K extends readonly number[]> (cursor: string, owner
   return cursorOwner === owner && key.every(Number.isSafeInteger) && isKey(key) ? key : null
 }
 
-/** RFC 8288 `Link` header for the next page of `owner`'s list, or undefined on the last one. */
-export function nextPageLink (path: string, limit: number, owner: number, next: readonly number[] | null): string | undefined {
+/**
+ * RFC 8288 `Link` header for the next page of `owner`'s list, or undefined on the last one; `query` holds the list's
+ * other query parameters (a search's words and filters), which the next page repeats.
+ */
+export function nextPageLink (path: string, limit: number, owner: number, next: readonly number[] | null, query: Record<string, string | number> = {}): string | undefined {
   if (next === null) return undefined
-  return `<${path}?limit=${limit}&cursor=${encodeCursor(owner, next)}>; rel="next"`
+  const parameters = new URLSearchParams()
+  for (const [name, value] of Object.entries(query)) parameters.set(name, String(value))
+  parameters.set('limit', String(limit))
+  parameters.set('cursor', encodeCursor(owner, next))
+  return `<${path}?${parameters}>; rel="next"`
 }

@@ -194,7 +194,8 @@ export async function createOpenApi (spec: Document): Promise<OpenAPIBackend> {
     // verbose: errors carry their schema, which request-validation.ts reads to name a `oneOf`'s properties.
     // Schemas are not checked against JSON Schema's meta-schema: openapi-backend makes one Ajv per validator,
     // and each would compile the meta-schema again, in memory and start-up time. The spec is linted in CI.
-    ajvOpts: { allErrors: true, validateSchema: false, discriminator: true, verbose: true },
+    // useDefaults: a parameter's default is the spec's, applied as the request is validated, so handlers read it there.
+    ajvOpts: { allErrors: true, validateSchema: false, discriminator: true, verbose: true, useDefaults: true },
     customizeAjv,
     // Skips, at start, checking the definition against OpenAPI's meta-schema and compiling response
     // validators, both slow to start. The definition is the committed file, linted in CI

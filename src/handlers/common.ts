@@ -14,7 +14,7 @@ import type { Page } from '../store/page.js'
 import type { ViewRepositories } from '../store/repositories.js'
 import { UnknownToolCall } from '../store/stored-messages.js'
 
-const badCursor = (instance: string) => ({
+export const badCursor = (instance: string) => ({
   status: 400,
   body: problem('validation', 'The cursor was not issued by this list.', instance, [
     { in: 'query', pointer: '/cursor', detail: 'is not a cursor this server issued' },

@@ -1,14 +1,16 @@
 // v2's handlers: v1's operations over v2's shapes, and appending several messages at once.
 import type { operations } from '../../generated/v2.js'
+import { decodeCursor, nextPageLink } from '../contract/cursor.js'
 import { keyed, type Handlers } from '../contract/handler-types.js'
 import { notFound } from '../contract/problems.js'
+import { isSearchKey } from '../store/search.js'
 import type { V2Repositories } from '../store/repositories.js'
 import { UnknownToolCall } from '../store/stored-messages.js'
 import type { V2Shapes } from '../store/models.js'
-import { commonHandlers, unknownToolCall } from './common.js'
+import { badCursor, commonHandlers, unknownToolCall } from './common.js'
 
 export function createV2Handlers (repositories: V2Repositories, basePath: string): Handlers<operations> {
-  const { messages } = repositories
+  const { messages, search } = repositories
   return {
     ...commonHandlers<V2Shapes>(repositories, basePath),
 
@@ -19,5 +21,18 @@ export function createV2Handlers (repositories: V2Repositories, basePath: string
         if (created instanceof UnknownToolCall) return unknownToolCall(created, '/messages', path)
         return { status: 201, body: { messages: created } }
       }),
+
+    async search_messages ({ params, query }, { path }) {
+      const { q, limit, cursor, ...filters } = query
+      // Validation applies the spec's default (useDefaults, src/contract/spec.ts): without one, this fails a test.
+      if (limit === undefined) throw new Error('search_messages: the spec gives `limit` no default')
+      const after = cursor === undefined ? undefined : decodeCursor(cursor, params.userId, isSearchKey)
+      if (after === null) return badCursor(path)
+      const page = await search.search(params.userId, q, filters, { limit, after })
+      if (page === null) return notFound(params, path)
+      // The next page's address repeats the search: its words and filters, with the next cursor.
+      const next = nextPageLink(path, limit, params.userId, page.next, { q, ...filters })
+      return { status: 200, body: page.items, headers: { Link: next } }
+    },
   }
 }

@@ -4,7 +4,7 @@
 // newest version's input (an older version's input is a narrower case of it), and what it reads is its
 // own version's shapes (Shapes).
 import type { components as V1 } from '../../generated/v1.js'
-import type { components as V2 } from '../../generated/v2.js'
+import type { components as V2, operations as V2Operations } from '../../generated/v2.js'
 
 type Schemas = V2['schemas']
 export type User = Schemas['User']
@@ -14,6 +14,9 @@ export type NewMessage = Schemas['NewMessage']
 export type Part = Schemas['Part']
 export type Usage = NonNullable<Schemas['Usage']>
 export type ConversationPatch = Schemas['ConversationPatch']
+export type SearchHit = Schemas['SearchHit']
+/** search_messages' filters: its query's parameters but the query itself and the page's. */
+export type SearchFilters = Omit<V2Operations['search_messages']['parameters']['query'], 'q' | 'limit' | 'cursor'>
 
 /** What one contract version reads back of conversations and messages. */
 export interface Shapes {

@@ -6,6 +6,7 @@ import { dialectOf, type Dialect } from './dialect.js'
 import { createMessageRepository } from './messages.js'
 import type { Shapes } from './models.js'
 import { readSnapshotsOn } from './read-snapshots.js'
+import { createSearchRepository } from './search.js'
 import { createUserRepository, type UserRepository } from './users.js'
 import { v1View, v2View, type View } from './views.js'
 
@@ -41,7 +42,7 @@ export function createRepositories (prisma: PrismaClient, provider: Provider, li
   const users = createUserRepository(prisma, dialect)
   return {
     v1: viewRepositories(prisma, dialect, users, limits, fullLists, v1View(dialect, limits.v1ContentLength)),
-    v2: viewRepositories(prisma, dialect, users, limits, fullLists, v2View(dialect)),
+    v2: { ...viewRepositories(prisma, dialect, users, limits, fullLists, v2View(dialect)), search: createSearchRepository(prisma, dialect, provider, users) },
   }
 }
 

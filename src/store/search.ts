@@ -1,0 +1,137 @@
+// search_messages over the full-text indexes the search migrations build and keep in step (docs/decisions.md,
+// "Search"): SQLite's FTS5 table SearchIndex, PostgreSQL's tsvector columns. Each store ranks by its own measure (FTS5's
+// bm25, PostgreSQL's ts_rank_cd), scaled to an integer score so a page's position is a cursor of integers; ties go
+// newest first, then messages before titles, then by id. The hits' texts are read for the page's rows only.
+import { columns, queryRows } from './columns.js'
+import { empty, join, raw, sql, type Dialect, type Sql } from './dialect.js'
+import type { Provider } from './migrate/index.js'
+import type { SearchFilters, SearchHit } from './models.js'
+import { isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
+import type { PrismaClient } from './database.js'
+import { parseQuery, snippetOf, type Term } from './search-text.js'
+import type { UserRepository } from './users.js'
+
+/** Sort key of a search: score, createdAt (ms), kind (1 a message, 0 a title), id. */
+export type SearchKey = [score: number, createdAtMs: number, kind: number, id: number]
+export const isSearchKey = (key: readonly number[]): key is SearchKey =>
+  key.length === 4 && key[0]! <= 2147483647 && isTimestampMs(key[1]!) && (key[2] === 0 || key[2] === 1) && isId(key[3]!)
+
+/** A hit as the query selects it: the API's fields but the snippet's, the text the snippet is cut from, the score. */
+type HitRow = Omit<SearchHit, 'snippet' | 'highlights'> & { text: string | null, score: number }
+
+/** Relevance as a non-negative integer: the stores' measures are floats, and a cursor holds integers. */
+const SCORE_SCALE = 1_000_000
+const MAX_SCORE = 2147483647
+
+const keyOf = (hit: HitRow): SearchKey =>
+  [hit.score, Date.parse(hit.createdAt), hit.messageId === null ? 0 : 1, hit.messageId ?? hit.conversationId]
+
+/** A ranked candidate as both stores' inner queries select it. */
+interface Ranked { rid: Sql, kind: Sql, score: Sql, at: Sql }
+
+/** The rows strictly after `key` in the hits' order (score, createdAt, kind, id, all descending). */
+const after = (key: SearchKey | undefined, { score, at, kind, rid }: Ranked) => key === undefined
+  ? empty
+  : sql`AND (${score}, ${at}, ${kind}, ${rid}) < (${key[0]}, ${new Date(key[1])}, ${key[2]}, ${key[3]})`
+
+const ORDER = raw('score DESC, at DESC, kind DESC, rid DESC')
+
+/**
+ * SQLite: one MATCH on the FTS5 table, scoped by the owner's tokens (the migration's `scope` column), each term a
+ * quoted string (a word) or quoted words (a phrase), `*` after it for a prefix. Quotes are the only syntax inside a
+ * string, and words hold none.
+ */
+function sqliteHits (userId: number, terms: readonly Term[], filters: SearchFilters, key: SearchKey | undefined, limit: number, list: Sql): Sql {
+  const phrases = terms.map(({ words, prefix }) => `"${words.join(' ')}"${prefix ? ' *' : ''}`).join(' ')
+  const scope = `scope : "u${userId}"${filters.conversationId === undefined ? '' : ` AND scope : "c${filters.conversationId}"`}`
+  const ranked: Ranked = { rid: sql`abs(hit.rid)`, kind: sql`(hit.rid > 0)`, score: sql`hit.score`, at: sql`coalesce(m."createdAt", c."createdAt")` }
+  return sql`
+    SELECT ${list} FROM (
+      SELECT ${ranked.rid} AS rid, ${ranked.kind} AS kind, hit.score AS score, ${ranked.at} AS at, m.role AS role, c.id AS cid
+      FROM (
+        SELECT rowid AS rid, CAST(min(round(-bm25("SearchIndex", 0.0, 1.0) * ${raw(String(SCORE_SCALE))}), ${raw(String(MAX_SCORE))}) AS INTEGER) AS score
+        FROM "SearchIndex" WHERE "SearchIndex" MATCH ${`${scope} AND body : (${phrases})`}
+      ) AS hit
+      LEFT JOIN "Message" AS m ON hit.rid > 0 AND m.id = hit.rid
+      JOIN "Conversation" AS c ON c.id = coalesce(m."conversationId", -hit.rid)
+      WHERE 1 = 1 ${filters.role === undefined ? empty : sql`AND m.role = ${filters.role}`} ${timeRange(ranked.at, filters)} ${after(key, ranked)}
+      ORDER BY ${ORDER}
+      LIMIT ${limit}
+    ) AS h
+    JOIN "Conversation" AS c ON c.id = h.cid
+    LEFT JOIN "MessageSearchText" AS t ON h.kind AND t.id = h.rid
+    ORDER BY ${ORDER}`
+}
+
+/**
+ * PostgreSQL: the terms' tsqueries (search_term, from the migration) AND-ed, over the messages and the titles of the
+ * user's conversations, both on their GIN indexes.
+ */
+function postgresHits (userId: number, terms: readonly Term[], filters: SearchFilters, key: SearchKey | undefined, limit: number, list: Sql): Sql {
+  const query = join(terms.map(({ words, prefix }) => sql`search_term(${words.join(' ')}, ${prefix})`), ' && ')
+  const score = (vector: Sql) => sql`CAST(LEAST(round(ts_rank_cd(${vector}, ${query}) * ${raw(String(SCORE_SCALE))}), ${raw(String(MAX_SCORE))}) AS integer)`
+  const conversation = filters.conversationId === undefined ? empty : sql`AND c.id = ${filters.conversationId}`
+  const ranked: Ranked = { rid: sql`rid`, kind: sql`kind`, score: sql`score`, at: sql`at` }
+  const messages = sql`
+    SELECT m.id AS rid, 1 AS kind, ${score(sql`m.search`)} AS score, m."createdAt" AS at, m.role AS role, c.id AS cid
+    FROM "Message" AS m JOIN "Conversation" AS c ON c.id = m."conversationId"
+    WHERE c."userId" = ${userId} AND m.search @@ (${query}) ${conversation} ${filters.role === undefined ? empty : sql`AND m.role = ${filters.role}`} ${timeRange(sql`m."createdAt"`, filters)}`
+  // A role filter asks for messages: titles have none.
+  const titles = filters.role !== undefined ? empty : sql`
+    UNION ALL
+    SELECT c.id, 0, ${score(sql`c.search`)}, c."createdAt", NULL, c.id
+    FROM "Conversation" AS c
+    WHERE c."userId" = ${userId} AND c.search @@ (${query}) ${conversation} ${timeRange(sql`c."createdAt"`, filters)}`
+  return sql`
+    SELECT ${list} FROM (
+      SELECT * FROM (${messages} ${titles}) AS hit
+      WHERE 1 = 1 ${after(key, ranked)}
+      ORDER BY ${ORDER}
+      LIMIT ${limit}
+    ) AS h
+    JOIN "Conversation" AS c ON c.id = h.cid
+    LEFT JOIN "Message" AS m ON h.kind = 1 AND m.id = h.rid
+    ORDER BY ${ORDER}`
+}
+
+function timeRange (at: Sql, { since, until }: SearchFilters): Sql {
+  return sql`${since === undefined ? empty : sql`AND ${at} >= ${new Date(since)}`} ${until === undefined ? empty : sql`AND ${at} < ${new Date(until)}`}`
+}
+
+/** The page's columns, over the ranked rows `h` and their conversation `c` (and on PostgreSQL their message `m`). */
+function hitColumns (dialect: Dialect, provider: Provider) {
+  return columns<HitRow>({
+    conversationId: sql`h.cid`,
+    messageId: sql`CASE WHEN h.kind = 1 THEN h.rid END`,
+    role: sql`h.role`,
+    createdAt: dialect.isoTime(sql`h.at`),
+    title: sql`c.title`,
+    text: provider === 'postgres' ? sql`CASE WHEN h.kind = 1 THEN message_search_text(m.parts) ELSE c.title END` : sql`CASE WHEN h.kind THEN t.text ELSE c.title END`,
+    score: sql`h.score`,
+  })
+}
+
+export function createSearchRepository (prisma: PrismaClient, dialect: Dialect, provider: Provider, users: UserRepository) {
+  const hitsOf = provider === 'postgres' ? postgresHits : sqliteHits
+  const list = hitColumns(dialect, provider)
+
+  return {
+    /**
+     * A page of the user's hits for `q`, best first, each with its snippet; null when the user does not exist. A query
+     * with no word in it finds nothing.
+     */
+    async search (userId: number, q: string, filters: SearchFilters, { limit, after: key }: ListOptions<SearchKey>): Promise<Page<SearchHit, SearchKey> | null> {
+      const terms = parseQuery(q)
+      const rows = terms.length === 0 ? [] : await queryRows(prisma, list, (selected) => hitsOf(userId, terms, filters, key, limit + 1, selected))
+      // Hits are the user's, so only a search that found none needs to ask whether the user exists.
+      if (rows.length === 0 && !await users.exists(userId)) return null
+      const page = toPage(rows, limit, keyOf)
+      return {
+        items: page.items.map(({ text, score: _score, ...hit }) => ({ ...hit, ...snippetOf(text ?? '', terms) })),
+        next: page.next,
+      }
+    },
+  }
+}
+
+export type SearchRepository = ReturnType<typeof createSearchRepository>
