@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { createTrackbotClient, nextCursor, type Problem } from '../src/client.js'
-import { createTrackbotV2Client, type Message, type NewMessage, type Part } from '../src/client-v2.js'
+import { createTrackbotV2Client, type Message, type NewMessage, type Part, type SearchHit } from '../src/client-v2.js'
 import { projectRoot } from '../src/project-root.js'
 import { contractErrors, contracts, type ContractView } from './contract.js'
 import { API, API_V2, startApp, store, tempDir, toolEnv, type HttpOptions } from './helper.js'
@@ -242,6 +242,17 @@ t.test('every v2 operation round-trips through the typed v2 client, an agent loo
   } while (cursor !== undefined && pages.length < 5)
   t.same(pages.map((page) => page.length), [2, 1], 'two pages of limit 2')
   t.same(pages.flat().sort(), ['Lisbon', 'second', 'third'])
+
+  // Search: the answer's words, in a typed hit with its snippet; pages by the same cursor helper.
+  const found = await client.GET('/users/{userId}/search', { params: { path: { userId: user.id }, query: { q: '"tram 28" alf*' } } })
+  t.equal(found.response.status, 200)
+  const hits: SearchHit[] = found.data!
+  t.strictSame(hits.map(({ messageId, role }) => ({ messageId, role })), [{ messageId: answered.data!.messages[1]!.id, role: 'assistant' }])
+  t.strictSame(hits[0]!.highlights.map(({ start, end }) => [...hits[0]!.snippet].slice(start, end).join('')), ['Alfama', 'tram', '28'])
+  const firstHit = await client.GET('/users/{userId}/search', { params: { path: { userId: user.id }, query: { q: 'lisbon', limit: 1 } } })
+  const nextHits = await client.GET('/users/{userId}/search', { params: { path: { userId: user.id }, query: { q: 'lisbon', limit: 1, cursor: nextCursor(firstHit.response) } } })
+  t.equal(nextHits.response.status, 200, 'the next page of a search, by its cursor')
+  t.notSame(nextHits.data, firstHit.data)
 
   const patched = await client.PATCH('/conversations/{conversationId}', {
     params: { path },

@@ -54,6 +54,20 @@ async function contractView (version: ContractVersion): Promise<ContractView> {
   }
 }
 
+/**
+ * What a request needs in its query to reach its operation's handler: each required query parameter, as its example
+ * in the spec (a required parameter with none fails here, loudly). Walks of every operation send it.
+ */
+export function requiredQuery ({ operationId, parameters }: { operationId?: string, parameters?: unknown[] }): Record<string, string> {
+  return Object.fromEntries((parameters as OpenAPIV3.ParameterObject[] | undefined ?? [])
+    .filter((parameter) => parameter.in === 'query' && parameter.required === true)
+    .map((parameter) => {
+      const example: unknown = parameter.example ?? (parameter.schema as OpenAPIV3.SchemaObject | undefined)?.example
+      if (example === undefined) throw new Error(`${operationId}: the required query parameter ${parameter.name} has no example to send`)
+      return [parameter.name, String(example)]
+    }))
+}
+
 /** Every contract version, by version. */
 export const contracts = Object.fromEntries(await Promise.all(CONTRACT_VERSIONS.map(async (version) => [version, await contractView(version)]))) as Record<ContractVersion, ContractView>
 

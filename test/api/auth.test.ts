@@ -3,7 +3,7 @@
 import t from 'tap'
 import type { OpenAPIV3 } from 'openapi-types'
 import { CONTRACT_VERSIONS, type ContractVersion } from '../../src/contract/spec.js'
-import { contracts } from '../contract.js'
+import { contracts, requiredQuery } from '../contract.js'
 import { API, API_V2, startApp, storeContents, v2Fixtures, type Fixtures } from '../helper.js'
 import { fillPath, specOperations, toUrl } from '../contract/spec-arbitraries.js'
 import { adminToken, AUDIENCE, bearer, ISSUER, mint, secretAuth, signingKey, startJwks, TEST_SECRET, unsecuredToken, userToken } from '../tokens.js'
@@ -95,7 +95,7 @@ function requestFor (version: ContractVersion, operation: ReturnType<typeof spec
   const content = (spec.requestBody as OpenAPIV3.RequestBodyObject | undefined)?.content ?? {}
   const [mediaType, media] = Object.entries(content)[0] ?? []
   const body = media?.example ?? (media?.schema as { example?: unknown } | undefined)?.example
-  return { url: toUrl(basePath, fillPath(operation, ids)), payload: body === undefined ? undefined : JSON.stringify(body), mediaType }
+  return { url: toUrl(basePath, fillPath(operation, ids), requiredQuery(spec)), payload: body === undefined ? undefined : JSON.stringify(body), mediaType }
 }
 
 /** Every operation of every contract version, each with its version. */

@@ -7,7 +7,7 @@ import type { OpenAPIV3 } from 'openapi-types'
 import t, { type Test } from 'tap'
 import { CONTRACT_VERSIONS, type ContractVersion } from '../../src/contract/spec.js'
 import { BODY_LIMIT_BYTES } from '../../src/http/limits.js'
-import { contracts } from '../contract.js'
+import { contracts, requiredQuery } from '../contract.js'
 import { API, API_V2, startApp, storeContents, v2Fixtures, type Reply, type RequestOptions } from '../helper.js'
 
 const badIds = ['0', '-1', 'abc', '1.5', '1e3', '0x1', '%20%31', '2147483648', '9'.repeat(20), '9'.repeat(5000)]
@@ -134,6 +134,8 @@ interface Derived {
   bodies: Body[]
   bodyRequired: boolean
   queries: string[]
+  /** Its required query parameters, each its example (requiredQuery). */
+  required: Record<string, string>
 }
 
 /** Every operation of every version's spec, and why the derivation cannot handle the ones it cannot. */
@@ -163,7 +165,7 @@ function derive (): { operations: Derived[], unhandled: string[] } {
     })
     if (requestBody !== undefined && operation.responses?.['413'] === undefined) unhandled.push(`${name}: takes a body but documents no 413`)
     const queries = parameters.filter((parameter) => parameter.in === 'query').map((parameter) => parameter.name)
-    return { version, name, operationId: operation.operationId!, method: operation.method.toUpperCase(), path: operation.path, ids, bodies, bodyRequired: requestBody?.required === true, queries }
+    return { version, name, operationId: operation.operationId!, method: operation.method.toUpperCase(), path: operation.path, ids, bodies, bodyRequired: requestBody?.required === true, queries, required: requiredQuery(operation) }
   }))
   return { operations, unhandled }
 }
@@ -213,8 +215,12 @@ t.test('bad input', async (t) => {
   const before = await storeContents(databaseUrl)
 
   /** The operation's URL, each id the stored row's unless `ids` says otherwise (raw, as sent). */
-  const urlOf = (operation: Derived, ids: Record<string, string> = {}) =>
-    contracts[operation.version].basePath + operation.path.replace(/\{(\w+)\}/g, (_, name: string) => ids[name] ?? String(rows[name]))
+  /** With `query`, after the operation's required query parameters (requiredQuery), as sent. */
+  const urlOf = (operation: Derived, ids: Record<string, string> = {}, query = '') => {
+    const path = contracts[operation.version].basePath + operation.path.replace(/\{(\w+)\}/g, (_, name: string) => ids[name] ?? String(rows[name]))
+    const search = [new URLSearchParams(operation.required).toString(), query].filter((part) => part !== '').join('&')
+    return search === '' ? path : `${path}?${search}`
+  }
 
   /** A body the operation takes, so that a request is wrong only where a check makes it so. */
   const validBody = (operation: Derived, body = operation.bodies[0]): RequestOptions =>
@@ -370,11 +376,11 @@ t.test('bad input', async (t) => {
   t.test('bad query parameters are 400, unknown ones included', async (t) => {
     t.ok(withLists.length > 0, 'some operation takes a limit')
     for (const query of ['limit=0', 'limit=1001', 'limit=abc', 'limit=1.5', 'limit=1e2', 'limit=', 'limit=1&limit=2', 'cursor=', 'cursor=***', `cursor=${long(201)}`, 'foo=bar', 'Limit=5']) {
-      for (const operation of withLists) await expectProblem(t, 400, operation.method, `${urlOf(operation)}?${query}`)
+      for (const operation of withLists) await expectProblem(t, 400, operation.method, urlOf(operation, {}, query))
     }
     for (const operation of operations) {
       reach(t, 'unknown query parameters', operation)
-      const unknown = await expectProblem(t, 400, operation.method, `${urlOf(operation)}?verbose=1`, validBody(operation))
+      const unknown = await expectProblem(t, 400, operation.method, urlOf(operation, {}, 'verbose=1'), validBody(operation))
       t.match(unknown.body.errors, [{ in: 'query', pointer: '/verbose' }], operation.name)
     }
   })

@@ -3,7 +3,7 @@
 import type { OpenAPIV3 } from 'openapi-types'
 import t from 'tap'
 import { CONTRACT_VERSIONS } from '../../src/contract/spec.js'
-import { contracts } from '../contract.js'
+import { contracts, requiredQuery } from '../contract.js'
 import { startApp, type Request } from '../helper.js'
 import { fillPath, specOperations, toUrl, type SpecOperation } from './spec-arbitraries.js'
 
@@ -118,9 +118,11 @@ for (const version of CONTRACT_VERSIONS) {
         const target = operation(link.operationId!)
         const values = Object.fromEntries(Object.entries(link.parameters ?? {}).map(([parameter, expression]) => [parameter, evaluate(expression, body)]))
         t.match(ids, values, `${from} → ${name} leads to the user, conversation or message just made`)
-        // Operations that take a body are sent their schema's example, as a tool following the link would.
+        // Operations that take a body are sent their schema's example, and required query parameters theirs, as a tool
+        // following the link would.
         const example = target.bodies.find((candidate) => candidate.mediaType === 'application/json')?.schema.example
-        const reply = await request(target.method, toUrl(basePath, fillPath(target, values)), example === undefined ? {} : { body: example })
+        const query = requiredQuery(contracts[version].specOperations.find((candidate) => candidate.operationId === target.operationId)!)
+        const reply = await request(target.method, toUrl(basePath, fillPath(target, values), query), example === undefined ? {} : { body: example })
         t.ok(reply.status >= 200 && reply.status < 300, `${from} → ${name}: ${target.method} ${fillPath(target, values)} is ${reply.status} ${reply.status < 300 ? '' : reply.text}`)
       }
     }

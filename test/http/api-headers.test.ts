@@ -1,7 +1,7 @@
 // Every API answer, success or problem, is not to be sniffed or cached; the spec files and /docs keep their own caching.
 import t from 'tap'
 import { CONTRACT_VERSIONS } from '../../src/contract/spec.js'
-import { contracts } from '../contract.js'
+import { contracts, requiredQuery } from '../contract.js'
 import { API, API_V2, startApp, type Reply, type RequestOptions } from '../helper.js'
 import { fillPath, specOperations, toUrl } from '../contract/spec-arbitraries.js'
 
@@ -35,15 +35,16 @@ t.test('API answers carry nosniff and no-store, for every operation of every ver
       const body = operation.bodies.find((candidate) => candidate.mediaType === 'application/json') ?? operation.bodies[0]
       const withBody = body === undefined ? {} : { body: body.schema.example, headers: { 'content-type': body.mediaType } }
       const path = fillPath(operation, ids)
+      const query = requiredQuery(contracts[version].specOperations.find((candidate) => candidate.operationId === operation.operationId)!)
 
-      const success = await send(name, operation.method, toUrl(basePath, path), withBody)
+      const success = await send(name, operation.method, toUrl(basePath, path, query), withBody)
       t.ok(success.status >= 200 && success.status < 300, `${name} succeeds (${success.status})`)
       if (success.status < 300) reached.add(operationIdOf(operation.method, toUrl(basePath, path))!)
-      const invalid = await send(name, operation.method, toUrl(basePath, path, { unknown: 1 }), withBody)
+      const invalid = await send(name, operation.method, toUrl(basePath, path, { ...query, unknown: 1 }), withBody)
       t.equal(invalid.status, 400, `${name} with an unknown query parameter`)
       if (operation.pathParams.length > 0) {
         const missing = fillPath(operation, Object.fromEntries(Object.keys(ids).map((id) => [id, MISSING_ID])))
-        t.equal((await send(name, operation.method, toUrl(basePath, missing), withBody)).status, 404, `${name} on a missing row`)
+        t.equal((await send(name, operation.method, toUrl(basePath, missing, query), withBody)).status, 404, `${name} on a missing row`)
       }
     }
     assertReachedEveryOperation(t, reached)

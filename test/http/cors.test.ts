@@ -7,7 +7,7 @@ import type { OpenAPIV3 } from 'openapi-types'
 import t from 'tap'
 import { CONTRACT_VERSIONS, readSpec, specMethods, type ContractVersion } from '../../src/contract/spec.js'
 import { registerCors } from '../../src/http/cors.js'
-import { contracts } from '../contract.js'
+import { contracts, requiredQuery } from '../contract.js'
 import { API, API_V2, startApp } from '../helper.js'
 import { fillPath, specOperations, toUrl } from '../contract/spec-arbitraries.js'
 import { adminToken, bearer, secretAuth } from '../tokens.js'
@@ -155,7 +155,7 @@ for (const version of CONTRACT_VERSIONS) {
       const user = await createUser()
       const conversation = await createConversation(user.id)
       const message = await postMessage(conversation.id)
-      const url = toUrl(basePath, fillPath(operation, { userId: user.id, conversationId: conversation.id, messageId: message.id }))
+      const url = toUrl(basePath, fillPath(operation, { userId: user.id, conversationId: conversation.id, messageId: message.id }), requiredQuery(contracts[version].specOperations.find((candidate) => candidate.operationId === operation.operationId)!))
       const sends = requestHeaders(version, operation)
 
       const preflight = await request('OPTIONS', url, {
