@@ -38,7 +38,16 @@ type Provider = (typeof PROVIDERS)[number]
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const LOCKFILE_NAME = 'migration_lock.toml'
-const NO_FILTERS = { externalTables: [], externalEnums: [] }
+/**
+ * Tables the migrations make that no model describes: the search index, which the database itself keeps in step by
+ * triggers (docs/decisions.md, "Search: two stores, one query language"), and the queue of batched work migrations
+ * leave (src/store/migrate/backfill.ts). Prisma's diff leaves them alone rather than drop them. SQLite's FTS5 table
+ * comes with shadow tables of its own.
+ */
+const EXTERNAL_TABLES: Record<Provider, string[]> = {
+  sqlite: ['SearchIndex', 'SearchIndex_config', 'SearchIndex_data', 'SearchIndex_docsize', 'SearchIndex_idx', 'Backfill'],
+  postgres: ['public.MessageSearch', 'public.ConversationSearch', 'public.Backfill'],
+}
 
 /** A mistake in how the script was called: reported without a stack trace. */
 class UsageError extends Error {}
@@ -181,6 +190,9 @@ function postgresAdapterFactory (): SqlMigrationAwareDriverAdapterFactory {
     await admin.executeScript(`CREATE DATABASE "${database}"`)
     const pool = poolReadingCharAsText({ ...server, database })
     const adapter = await new PrismaPg(pool).connect()
+    // adapter-pg splits a script at every `;`, inside strings and function bodies too; PostgreSQL runs a whole script
+    // sent as one simple query itself, as src/store/migrate/postgres.ts applies migrations.
+    adapter.executeScript = async (script) => { await pool.query(script) }
     adapter.dispose = async () => {
       await pool.end()
       await admin.executeScript(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
@@ -311,20 +323,22 @@ async function createNextMigration (
   run: RunEngine,
   migrationsList: MigrationList,
   schemaFiles: SchemaContainer[],
-  name: string
+  name: string,
+  provider: Provider
 ): Promise<NewMigration | null> {
+  const filters = { externalTables: EXTERNAL_TABLES[provider], externalEnums: [] }
   await run('applying the committed migrations to a scratch database', () =>
-    engine.applyMigrations({ migrationsList, filters: NO_FILTERS })
+    engine.applyMigrations({ migrationsList, filters })
   )
   const { action } = await run('replaying the committed migrations into a shadow database', () =>
-    engine.devDiagnostic({ migrationsList, filters: NO_FILTERS })
+    engine.devDiagnostic({ migrationsList, filters })
   )
   if (action.tag === 'reset') {
     throw new EngineError(`the committed migrations do not replay cleanly: ${action.reason}`)
   }
   // draft: false is what makes the engine report "no changes" (null) instead of an empty migration.
   const created = await run('diffing the models against the migrations', () =>
-    engine.createMigration({ draft: false, migrationName: name, migrationsList, schema: { files: schemaFiles }, filters: NO_FILTERS })
+    engine.createMigration({ draft: false, migrationName: name, migrationsList, schema: { files: schemaFiles }, filters })
   )
   if (created.migrationScript === null) return null
   return {
@@ -376,7 +390,7 @@ async function main (argv: string[]): Promise<void> {
   try {
     const datamodels = schemaFiles.map((file): [string, string] => [file.path, file.content])
     const engine = await run('starting the schema engine', () => glue.SchemaEngine.new({ datamodels }, log, factory))
-    const migration = await createNextMigration(engine, run, migrations, schemaFiles, name)
+    const migration = await createNextMigration(engine, run, migrations, schemaFiles, name, provider)
     if (migration === null) {
       console.log('No schema changes: no migration written.')
       return

@@ -1,5 +1,6 @@
-// search_messages over the full-text indexes the search migrations build and keep in step (docs/decisions.md,
-// "Search"): SQLite's FTS5 table SearchIndex, PostgreSQL's tsvector columns. Each store ranks by its own measure (FTS5's
+// search_messages over the full-text indexes the search migrations build and their triggers keep in step
+// (docs/decisions.md, "Search: two stores, one query language"): SQLite's FTS5 table SearchIndex, PostgreSQL's tables
+// MessageSearch and ConversationSearch. Each store ranks by its own measure (FTS5's
 // bm25, PostgreSQL's ts_rank_cd), scaled to an integer score so a page's position is a cursor of integers; ties go
 // newest first, then messages before titles, then by id. The hits' texts are read for the page's rows only.
 import { columns, queryRows } from './columns.js'
@@ -59,29 +60,31 @@ function sqliteHits (userId: number, terms: readonly Term[], filters: SearchFilt
       LIMIT ${limit}
     ) AS h
     JOIN "Conversation" AS c ON c.id = h.cid
-    LEFT JOIN "MessageSearchText" AS t ON h.kind AND t.id = h.rid
+    LEFT JOIN "MessageSearchRow" AS t ON h.kind AND t.rowid = h.rid
     ORDER BY ${ORDER}`
 }
 
 /**
- * PostgreSQL: the terms' tsqueries (search_term, from the migration) AND-ed, over the messages and the titles of the
- * user's conversations, both on their GIN indexes.
+ * PostgreSQL: the terms' tsqueries (search_term, from the migration) AND-ed, over the user's entries of messages and
+ * titles, each table's GIN index holding the owner beside the words.
  */
 function postgresHits (userId: number, terms: readonly Term[], filters: SearchFilters, key: SearchKey | undefined, limit: number, list: Sql): Sql {
   const query = join(terms.map(({ words, prefix }) => sql`search_term(${words.join(' ')}, ${prefix})`), ' && ')
-  const score = (vector: Sql) => sql`CAST(LEAST(round(ts_rank_cd(${vector}, ${query}) * ${raw(String(SCORE_SCALE))}), ${raw(String(MAX_SCORE))}) AS integer)`
-  const conversation = filters.conversationId === undefined ? empty : sql`AND c.id = ${filters.conversationId}`
+  const score = sql`CAST(LEAST(round(ts_rank_cd(s.search, ${query}) * ${raw(String(SCORE_SCALE))}), ${raw(String(MAX_SCORE))}) AS integer)`
   const ranked: Ranked = { rid: sql`rid`, kind: sql`kind`, score: sql`score`, at: sql`at` }
   const messages = sql`
-    SELECT m.id AS rid, 1 AS kind, ${score(sql`m.search`)} AS score, m."createdAt" AS at, m.role AS role, c.id AS cid
-    FROM "Message" AS m JOIN "Conversation" AS c ON c.id = m."conversationId"
-    WHERE c."userId" = ${userId} AND m.search @@ (${query}) ${conversation} ${filters.role === undefined ? empty : sql`AND m.role = ${filters.role}`} ${timeRange(sql`m."createdAt"`, filters)}`
+    SELECT m.id AS rid, 1 AS kind, ${score} AS score, m."createdAt" AS at, m.role AS role, m."conversationId" AS cid
+    FROM "MessageSearch" AS s JOIN "Message" AS m ON m.id = s."messageId"
+    WHERE s."userId" = ${userId} AND s.search @@ (${query})
+    ${filters.conversationId === undefined ? empty : sql`AND m."conversationId" = ${filters.conversationId}`}
+    ${filters.role === undefined ? empty : sql`AND m.role = ${filters.role}`} ${timeRange(sql`m."createdAt"`, filters)}`
   // A role filter asks for messages: titles have none.
   const titles = filters.role !== undefined ? empty : sql`
     UNION ALL
-    SELECT c.id, 0, ${score(sql`c.search`)}, c."createdAt", NULL, c.id
-    FROM "Conversation" AS c
-    WHERE c."userId" = ${userId} AND c.search @@ (${query}) ${conversation} ${timeRange(sql`c."createdAt"`, filters)}`
+    SELECT c.id, 0, ${score}, c."createdAt", NULL, c.id
+    FROM "ConversationSearch" AS s JOIN "Conversation" AS c ON c.id = s."conversationId"
+    WHERE s."userId" = ${userId} AND s.search @@ (${query})
+    ${filters.conversationId === undefined ? empty : sql`AND c.id = ${filters.conversationId}`} ${timeRange(sql`c."createdAt"`, filters)}`
   return sql`
     SELECT ${list} FROM (
       SELECT * FROM (${messages} ${titles}) AS hit
@@ -106,7 +109,7 @@ function hitColumns (dialect: Dialect, provider: Provider) {
     role: sql`h.role`,
     createdAt: dialect.isoTime(sql`h.at`),
     title: sql`c.title`,
-    text: provider === 'postgres' ? sql`CASE WHEN h.kind = 1 THEN message_search_text(m.parts) ELSE c.title END` : sql`CASE WHEN h.kind THEN t.text ELSE c.title END`,
+    text: provider === 'postgres' ? sql`CASE WHEN h.kind = 1 THEN message_search_text(m.parts) ELSE c.title END` : sql`CASE WHEN h.kind THEN t.body ELSE c.title END`,
     score: sql`h.score`,
   })
 }

@@ -171,3 +171,56 @@ t.test('rich_messages: rows written before it read through v2 as one text part e
   ])
   t.match((await app.request('GET', `${API_V2}/conversations/1`)).body, { messageCount: 4, usage: { inputTokens: 3, outputTokens: 4 }, lastMessageAt: answer!.createdAt })
 })
+
+t.test('search: rows stored before it are indexed after it, in batches, and found like rows written since', async (t) => {
+  const databaseUrl = await testDatabaseUrl(t, { migrated: false })
+  const search = migrations.findIndex((m) => m.name.endsWith('_search'))
+  t.ok(search > 0, 'a search migration, after others')
+  const before = migrations.slice(0, search)
+  await (store === 'postgres' ? migratePostgres(databaseUrl, before, quiet) : migrateSqlite(sqliteFile(databaseUrl), before, quiet))
+
+  const json = (value: unknown) => `'${JSON.stringify(value).replaceAll("'", "''")}'`
+  // Timestamps as the server writes them (SQLite: ISO text with +00:00), not the columns' SQL defaults.
+  const now = `'${store === 'sqlite' ? '2026-11-24T10:00:00.000+00:00' : '2026-11-24T10:00:00.000Z'}'`
+  await runSql(databaseUrl, `INSERT INTO "User" (name) VALUES ('Ada')`)
+  await runSql(databaseUrl, `INSERT INTO "User" (name) VALUES ('Grace')`)
+  for (const [userId, title] of [[1, 'Lisbon trip'], [1, null], [2, 'Porto trip']] as const) {
+    await runSql(databaseUrl, `INSERT INTO "Conversation" ("userId", title, metadata, "createdAt", "updatedAt") VALUES (${userId}, ${title === null ? 'NULL' : `'${title}'`}, '{}', ${now}, ${now})`)
+  }
+  const parts = [
+    [{ type: 'text', text: 'tram 28 to the castle' }],
+    [{ type: 'reasoning', text: 'the weather decides' }, { type: 'tool_call', id: 'c', name: 'weather', arguments: { city: 'zanzibar' } }],
+    [{ type: 'tool_result', toolCallId: 'c', output: 'sunny' }],
+    [{ type: 'image', url: 'https://example.com/tram.png' }],
+    [{ type: 'text', text: 'deleted tram' }],
+    [{ type: 'text', text: 'tram in Porto' }],
+  ]
+  for (const [i, message] of parts.entries()) {
+    await runSql(databaseUrl, `INSERT INTO "Message" ("conversationId", role, content, parts, "createdAt") VALUES (${i === 5 ? 3 : 1 + (i % 2)}, 'user', '', ${json(message)}, ${now})`)
+  }
+  // A gap in the ids, as deletes leave.
+  await runSql(databaseUrl, 'DELETE FROM "Message" WHERE id = 5')
+
+  const infos: string[] = []
+  const log = { info: (line: string) => infos.push(line), warn: () => {} }
+  const rest = migrations.slice(search)
+  // Batches of two ids: several for the six messages and three titles.
+  t.same(store === 'postgres' ? await migratePostgres(databaseUrl, rest, log, undefined, 2) : await migrateSqlite(sqliteFile(databaseUrl), rest, log, 2), rest.map((m) => m.name))
+  t.same(infos.filter((line) => line.startsWith('backfill')), ['backfill search index: conversation titles done', 'backfill search index: messages done'])
+  t.strictSame(await runSql(databaseUrl, 'SELECT * FROM "Backfill"'), [], 'no work left')
+  t.same(await migrateDatabase(databaseUrl, quiet), [], 'a second start has nothing to do')
+
+  const app = await startApp(t, { databaseUrl })
+  const hits = async (userId: number, q: string) => ((await app.request('GET', `${API_V2}/users/${userId}/search?q=${encodeURIComponent(q)}`)).body as Array<{ conversationId: number, messageId: number | null }>)
+    .map((hit) => `${hit.conversationId}/${hit.messageId}`).sort()
+  t.strictSame(await hits(1, 'tram'), ['1/1'], "a text part; not an image's URL, nor a deleted message, nor another user's")
+  t.strictSame(await hits(1, 'weather'), ['2/2'], 'reasoning')
+  t.strictSame(await hits(1, 'zanzibar'), [], "not a tool call's arguments")
+  t.strictSame(await hits(1, 'sunny'), ['1/3'], "a tool's output")
+  t.strictSame(await hits(1, 'trip'), ['1/null'], 'a title')
+  t.strictSame(await hits(2, 'trip'), ['3/null'], "the other user's title")
+  t.strictSame(await hits(2, 'porto'), ['3/6', '3/null'])
+  // Written since: found alike, by the triggers.
+  const posted = await v2Fixtures(app.request).postMessage(1, { role: 'user', content: 'another tram' })
+  t.strictSame(await hits(1, 'tram'), ['1/1', `1/${posted.id}`])
+})

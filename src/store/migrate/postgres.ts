@@ -2,6 +2,7 @@
 // apply each migration exactly once, and records them in Prisma's _prisma_migrations table.
 import { randomUUID } from 'node:crypto'
 import pg from 'pg'
+import { backfillPostgres, BACKFILL_BATCH_IDS } from './backfill.js'
 import { pending, type AppliedRow, type Migration, type MigrationLog } from './index.js'
 
 /** The advisory lock key Prisma Migrate itself takes, so our runner and Prisma's exclude each other. */
@@ -71,8 +72,11 @@ async function takeLock (client: pg.Client, log: MigrationLog, logEveryMs: numbe
 /** A server that takes a connection but never answers (a dead host behind a firewall) fails a start-up try instead of hanging it. */
 const CONNECT_TIMEOUT_MS = 10_000
 
-/** Applies what is not yet applied; returns the names applied now. Safe to run any number of times, from any number of processes. */
-export async function migratePostgres (connectionString: string, migrations: Migration[], log: MigrationLog, logEveryMs = WAITING_LOG_MS): Promise<string[]> {
+/**
+ * Applies what is not yet applied, then the batched work migrations leave (backfill.ts); returns the names applied
+ * now. Safe to run any number of times, from any number of processes.
+ */
+export async function migratePostgres (connectionString: string, migrations: Migration[], log: MigrationLog, logEveryMs = WAITING_LOG_MS, backfillBatchIds = BACKFILL_BATCH_IDS): Promise<string[]> {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
   await client.connect()
   try {
@@ -85,6 +89,7 @@ export async function migratePostgres (connectionString: string, migrations: Mig
       log.info(`applied migration ${migration.name}`)
       names.push(migration.name)
     }
+    await backfillPostgres(client, log, backfillBatchIds)
     return names
   } finally {
     // Ending the session releases the advisory lock too.

@@ -1,6 +1,7 @@
 // Applies pending migrations to an SQLite file and records them in Prisma's _prisma_migrations table.
 import { randomUUID } from 'node:crypto'
 import Sqlite from 'better-sqlite3'
+import { backfillSqlite, BACKFILL_BATCH_IDS } from './backfill.js'
 import { pending, type AppliedRow, type Migration, type MigrationLog } from './index.js'
 
 /** How long to wait for another process that is applying a migration to the same file. */
@@ -69,8 +70,11 @@ function apply (db: Sqlite.Database, migration: Migration, id: string): void {
     .run(new Date().toISOString(), id)
 }
 
-/** Applies what is not yet applied; returns the names applied now. Safe to run any number of times. */
-export async function migrateSqlite (file: string, migrations: Migration[], log: MigrationLog): Promise<string[]> {
+/**
+ * Applies what is not yet applied, then the batched work migrations leave (backfill.ts); returns the names applied
+ * now. Safe to run any number of times.
+ */
+export async function migrateSqlite (file: string, migrations: Migration[], log: MigrationLog, backfillBatchIds = BACKFILL_BATCH_IDS): Promise<string[]> {
   const db = new Sqlite(file, { timeout: 5000 })
   try {
     db.pragma('journal_mode = WAL')
@@ -86,6 +90,7 @@ export async function migrateSqlite (file: string, migrations: Migration[], log:
       log.info(`applied migration ${migration.name}`)
       applied.push(migration.name)
     }
+    backfillSqlite(db, log, backfillBatchIds)
     return applied
   } finally {
     db.close()

@@ -1,10 +1,11 @@
--- Full-text search (search_messages, docs/decisions.md "Search"): one FTS5 index of every message's searched text
--- and every conversation's title, kept in step by triggers, so every write (the API's, a cascade, db:copy) updates
--- it in the same transaction as the row.
+-- Full-text search (search_messages, docs/decisions.md "Search: two stores, one query language"): one FTS5 index of
+-- every message's searched text and every conversation's title, written by triggers, so every write (the API's, a
+-- cascade, db:copy, any other) keeps it in step in the same transaction as the row. Rows already stored are indexed
+-- after this migration, in batches (the Backfill table below; src/store/migrate/backfill.ts).
 --
 -- Contentless (content=''): the index holds tokens only, not a second copy of the text. A row's rowid is the
 -- message's id, or minus the conversation's id for its title. `scope` holds the owner's tokens (u<userId>,
--- c<conversationId>), so a search runs on one user's (or one conversation's) postings; its rank weight is zero.
+-- c<conversationId>), so a search reads one user's (or one conversation's) postings; its rank weight is zero.
 -- unicode61 with remove_diacritics 2 folds case and diacritics (cafe finds Café); prefix indexes of two and three
 -- characters serve short prefix* terms.
 CREATE VIRTUAL TABLE "SearchIndex" USING fts5(
@@ -14,21 +15,24 @@ CREATE VIRTUAL TABLE "SearchIndex" USING fts5(
   prefix = '2 3'
 );
 
--- What search reads of a message: the text of its text, reasoning and refusal parts and its tool results' output,
--- in order, joined by newlines, up to its first 100,000 characters (PostgreSQL's tsvector holds at most 1 MB, and the
--- stores search alike); null when it has none. The index and the hits' snippets both read it here.
-CREATE VIEW "MessageSearchText" AS
-SELECT "Message"."id" AS "id",
+-- A message's index entry: what search reads of it, the text of its text, reasoning and refusal parts and its tool
+-- results' output, in order, joined by newlines, up to its first 100,000 characters (PostgreSQL's tsvector holds at
+-- most 1 MB, and the stores search alike); null when it has none. The triggers, the backfill and the hits' snippets
+-- read it here.
+CREATE VIEW "MessageSearchRow" AS
+SELECT m."id" AS "rowid", 'u' || c."userId" || ' c' || c."id" AS "scope",
   (SELECT substr(group_concat(coalesce(json_extract(part.value, '$.text'), json_extract(part.value, '$.output')), char(10)), 1, 100000)
-   FROM json_each("Message"."parts") AS part
-   WHERE json_extract(part.value, '$.type') IN ('text', 'reasoning', 'refusal', 'tool_result')) AS "text"
-FROM "Message";
+   FROM json_each(m."parts") AS part
+   WHERE json_extract(part.value, '$.type') IN ('text', 'reasoning', 'refusal', 'tool_result')) AS "body"
+FROM "Message" AS m JOIN "Conversation" AS c ON c."id" = m."conversationId";
+
+-- A conversation's title's index entry, under minus its id.
+CREATE VIEW "TitleSearchRow" AS
+SELECT -"id" AS "rowid", 'u' || "userId" || ' c' || "id" AS "scope", "title" AS "body" FROM "Conversation" WHERE "title" IS NOT NULL;
 
 CREATE TRIGGER "Message_search_insert" AFTER INSERT ON "Message" BEGIN
   INSERT INTO "SearchIndex" (rowid, scope, body)
-  SELECT new."id", 'u' || c."userId" || ' c' || c."id", t."text"
-  FROM "Conversation" AS c, "MessageSearchText" AS t
-  WHERE c."id" = new."conversationId" AND t."id" = new."id" AND t."text" IS NOT NULL;
+  SELECT "rowid", "scope", "body" FROM "MessageSearchRow" WHERE "rowid" = new."id" AND "body" IS NOT NULL;
 END;
 
 CREATE TRIGGER "Message_search_delete" AFTER DELETE ON "Message" BEGIN
@@ -36,24 +40,34 @@ CREATE TRIGGER "Message_search_delete" AFTER DELETE ON "Message" BEGIN
 END;
 
 CREATE TRIGGER "Conversation_search_insert" AFTER INSERT ON "Conversation" WHEN new."title" IS NOT NULL BEGIN
-  INSERT INTO "SearchIndex" (rowid, scope, body) VALUES (-new."id", 'u' || new."userId" || ' c' || new."id", new."title");
+  INSERT INTO "SearchIndex" (rowid, scope, body) SELECT "rowid", "scope", "body" FROM "TitleSearchRow" WHERE "rowid" = -new."id";
 END;
 
-CREATE TRIGGER "Conversation_search_update" AFTER UPDATE OF "title" ON "Conversation" BEGIN
+CREATE TRIGGER "Conversation_search_update" AFTER UPDATE OF "title" ON "Conversation" WHEN new."title" IS NOT old."title" BEGIN
   DELETE FROM "SearchIndex" WHERE rowid = -old."id";
-  INSERT INTO "SearchIndex" (rowid, scope, body)
-  SELECT -new."id", 'u' || new."userId" || ' c' || new."id", new."title" WHERE new."title" IS NOT NULL;
+  INSERT INTO "SearchIndex" (rowid, scope, body) SELECT "rowid", "scope", "body" FROM "TitleSearchRow" WHERE "rowid" = -new."id";
 END;
 
 CREATE TRIGGER "Conversation_search_delete" AFTER DELETE ON "Conversation" BEGIN
   DELETE FROM "SearchIndex" WHERE rowid = -old."id";
 END;
 
--- The rows already stored.
-INSERT INTO "SearchIndex" (rowid, scope, body)
-SELECT -"id", 'u' || "userId" || ' c' || "id", "title" FROM "Conversation" WHERE "title" IS NOT NULL;
+-- Work a migration leaves to be done in batches after it (src/store/migrate/backfill.ts): `statement` fills the rows
+-- with ids from @from to @to; the runner goes from nextId to lastId, each batch and its progress one transaction, and
+-- deletes the row when done. A row another process wrote between the triggers and this is skipped, not indexed twice.
+CREATE TABLE "Backfill" (
+    "name" TEXT NOT NULL PRIMARY KEY,
+    "statement" TEXT NOT NULL,
+    "nextId" INTEGER NOT NULL,
+    "lastId" INTEGER NOT NULL
+);
 
-INSERT INTO "SearchIndex" (rowid, scope, body)
-SELECT m."id", 'u' || c."userId" || ' c' || c."id", t."text"
-FROM "Message" AS m JOIN "Conversation" AS c ON c."id" = m."conversationId" JOIN "MessageSearchText" AS t ON t."id" = m."id"
-WHERE t."text" IS NOT NULL;
+INSERT INTO "Backfill" ("name", "statement", "nextId", "lastId")
+SELECT 'search index: conversation titles',
+       'INSERT INTO "SearchIndex" (rowid, scope, body) SELECT "rowid", "scope", "body" FROM "TitleSearchRow" WHERE "rowid" BETWEEN -@to AND -@from AND "rowid" NOT IN (SELECT rowid FROM "SearchIndex" WHERE rowid BETWEEN -@to AND -@from)',
+       1, max("id") FROM "Conversation" HAVING max("id") IS NOT NULL;
+
+INSERT INTO "Backfill" ("name", "statement", "nextId", "lastId")
+SELECT 'search index: messages',
+       'INSERT INTO "SearchIndex" (rowid, scope, body) SELECT "rowid", "scope", "body" FROM "MessageSearchRow" WHERE "rowid" BETWEEN @from AND @to AND "body" IS NOT NULL AND "rowid" NOT IN (SELECT rowid FROM "SearchIndex" WHERE rowid BETWEEN @from AND @to)',
+       1, max("id") FROM "Message" HAVING max("id") IS NOT NULL;
