@@ -2,7 +2,7 @@
 // so a failing test shows the cause instead of a bare `-201 +500`; the tables its "changed nothing" checks
 // read are every table the migrations make.
 import t from 'tap'
-import { API, modelTables, runSql, startApp, store, testDatabaseUrl } from './helper.js'
+import { API, modelTables, runSql, searchIndexTables, startApp, store, testDatabaseUrl } from './helper.js'
 
 t.test('an unexpected 5xx fails the request with the logged error, message and stack', async (t) => {
   const { request, databaseUrl } = await startApp(t)
@@ -22,14 +22,17 @@ t.test('an unexpected 5xx fails the request with the logged error, message and s
   t.match(provoked.body, { type: 'urn:trackbot:problem:internal-error' }, 'the problem the client sees')
 })
 
-t.test('the helper\'s model tables are exactly the tables a migrated database has', async (t) => {
+t.test('the helper\'s model and search index tables are exactly the tables a migrated database has', async (t) => {
   const databaseUrl = await testDatabaseUrl(t)
-  // Besides the migrations' own bookkeeping, and SQLite's AUTOINCREMENT counters (storeContents reads those).
-  const bookkeeping = ['_prisma_migrations', 'sqlite_sequence']
+  const index = Object.keys(searchIndexTables[store])
+  // Besides the migrations' own bookkeeping (Backfill is empty once they are done), SQLite's AUTOINCREMENT counters
+  // (storeContents reads those) and the tables FTS5 keeps for an index table.
+  const bookkeeping = ['_prisma_migrations', 'sqlite_sequence', 'Backfill', ...index.flatMap((table) => ['config', 'data', 'docsize', 'idx'].map((part) => `${table}_${part}`))]
   const rows = await runSql(databaseUrl, store === 'sqlite'
     ? 'SELECT name FROM sqlite_master WHERE type = \'table\''
     : 'SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()') as Array<{ name: string }>
   const tables = rows.map((row) => row.name).filter((name) => !bookkeeping.includes(name)).sort()
   t.ok(tables.length > 0, 'the migrated database has tables')
-  t.same([...modelTables].sort(), tables, 'a table outside prisma/models.prisma would escape every "changed nothing" check')
+  t.same([...modelTables, ...index].sort(), tables, 'a table outside prisma/models.prisma and the search index would escape every "changed nothing" check')
+  t.strictSame(await runSql(databaseUrl, 'SELECT * FROM "Backfill"'), [], 'no work left by the migrations')
 })

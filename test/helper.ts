@@ -170,13 +170,23 @@ export async function tableRows (databaseUrl: string): Promise<string> {
   return JSON.stringify(await queries(databaseUrl, selects))
 }
 
-/** Every stored row and id counter, to show that a refused request changed nothing. */
+/**
+ * The search index's tables, which triggers write beside the models' tables (the `*_search` migrations), and how to
+ * read their entries: a write refused after reaching them would show in storeContents.
+ */
+export const searchIndexTables: Record<Provider, Record<string, string>> = {
+  sqlite: { SearchIndex: 'SELECT rowid FROM "SearchIndex" ORDER BY rowid' },
+  postgres: { MessageSearch: 'SELECT * FROM "MessageSearch" ORDER BY 1', ConversationSearch: 'SELECT * FROM "ConversationSearch" ORDER BY 1' },
+}
+
+/** Every stored row and id counter, and the search index's entries, to show that a refused request changed nothing. */
 export async function storeContents (databaseUrl: string): Promise<string> {
-  const counters = providerOf(databaseUrl) === 'sqlite'
+  const provider = providerOf(databaseUrl)
+  const counters = provider === 'sqlite'
     ? 'SELECT * FROM sqlite_sequence ORDER BY name'
     : 'SELECT sequencename, last_value FROM pg_sequences ORDER BY sequencename'
   const selects = modelTables.map((table) => `SELECT * FROM "${table}" ORDER BY id`)
-  const [counted, ...rows] = await queries(databaseUrl, [counters, ...selects])
+  const [counted, ...rows] = await queries(databaseUrl, [counters, ...selects, ...Object.values(searchIndexTables[provider])])
   return JSON.stringify({ rows, counters: counted })
 }
 

@@ -12,17 +12,21 @@ import type { PrismaClient } from './database.js'
 import { parseQuery, snippetOf, type Term } from './search-text.js'
 import type { UserRepository } from './users.js'
 
+/**
+ * Relevance as a non-negative integer: the stores' measures are floats, and a cursor holds integers. bm25 is about 1e-6
+ * for a word most rows hold (FTS5's floor for its weight) and tens at most, so nine decimals keep its order and the
+ * score stays a safe integer.
+ */
+const SCORE_SCALE = 1_000_000_000
+const MAX_SCORE = 1_000_000_000_000_000
+
 /** Sort key of a search: score, createdAt (ms), kind (1 a message, 0 a title), id. */
 export type SearchKey = [score: number, createdAtMs: number, kind: number, id: number]
 export const isSearchKey = (key: readonly number[]): key is SearchKey =>
-  key.length === 4 && key[0]! <= 2147483647 && isTimestampMs(key[1]!) && (key[2] === 0 || key[2] === 1) && isId(key[3]!)
+  key.length === 4 && key[0]! <= MAX_SCORE && isTimestampMs(key[1]!) && (key[2] === 0 || key[2] === 1) && isId(key[3]!)
 
 /** A hit as the query selects it: the API's fields but the snippet's, the text the snippet is cut from, the score. */
 type HitRow = Omit<SearchHit, 'snippet' | 'highlights'> & { text: string | null, score: number }
-
-/** Relevance as a non-negative integer: the stores' measures are floats, and a cursor holds integers. */
-const SCORE_SCALE = 1_000_000
-const MAX_SCORE = 2147483647
 
 const keyOf = (hit: HitRow): SearchKey =>
   [hit.score, Date.parse(hit.createdAt), hit.messageId === null ? 0 : 1, hit.messageId ?? hit.conversationId]
@@ -70,7 +74,8 @@ function sqliteHits (userId: number, terms: readonly Term[], filters: SearchFilt
  */
 function postgresHits (userId: number, terms: readonly Term[], filters: SearchFilters, key: SearchKey | undefined, limit: number, list: Sql): Sql {
   const query = join(terms.map(({ words, prefix }) => sql`search_term(${words.join(' ')}, ${prefix})`), ' && ')
-  const score = sql`CAST(LEAST(round(ts_rank_cd(s.search, ${query}) * ${raw(String(SCORE_SCALE))}), ${raw(String(MAX_SCORE))}) AS integer)`
+  // A double, not a bigint, which the driver would read as a BigInt: the value is a whole number below 2^53.
+  const score = sql`CAST(LEAST(round(CAST(ts_rank_cd(s.search, ${query}) AS double precision) * ${raw(String(SCORE_SCALE))}), ${raw(String(MAX_SCORE))}) AS double precision)`
   const ranked: Ranked = { rid: sql`rid`, kind: sql`kind`, score: sql`score`, at: sql`at` }
   const messages = sql`
     SELECT m.id AS rid, 1 AS kind, ${score} AS score, m."createdAt" AS at, m.role AS role, m."conversationId" AS cid
@@ -79,7 +84,9 @@ function postgresHits (userId: number, terms: readonly Term[], filters: SearchFi
     ${filters.conversationId === undefined ? empty : sql`AND m."conversationId" = ${filters.conversationId}`}
     ${filters.role === undefined ? empty : sql`AND m.role = ${filters.role}`} ${timeRange(sql`m."createdAt"`, filters)}`
   // A role filter asks for messages: titles have none.
-  const titles = filters.role !== undefined ? empty : sql`
+  const titles = filters.role !== undefined
+    ? empty
+    : sql`
     UNION ALL
     SELECT c.id, 0, ${score}, c."createdAt", NULL, c.id
     FROM "ConversationSearch" AS s JOIN "Conversation" AS c ON c.id = s."conversationId"

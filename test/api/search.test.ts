@@ -104,10 +104,10 @@ t.test('words, phrases and prefixes find what they should, in every searched par
     ['sunny', [[lisbon.id, weather]], "a tool's output is searched"],
     ['tickets', [[lisbon.id, answer]], 'a refusal is searched'],
     ['porto', [], "a tool call's arguments are not"],
-    ['umbrella', [], "nor any of them"],
+    ['umbrella', [], 'nor any of them'],
     ['zebra', [], "nor an image's URL"],
     ['okapi', [], "nor a file's name"],
-    ['giraffe', [], "nor its URL"],
+    ['giraffe', [], 'nor its URL'],
     ['nowhere', [], 'a word nobody wrote'],
   ]
   for (const [q, expected, why] of cases) {
@@ -252,7 +252,7 @@ t.test('filters: conversation, role, time; pages of any size join up to the whol
   t.strictSame(sorted(found(await search(request, user.id, 'tram', { until: late[0]!.createdAt }))), sorted([[a.id, null], ...early.map((m) => [a.id, m.id] as const)]), 'until: before')
   t.strictSame(await search(request, user.id, 'tram', { conversationId: 2147483647 }), [], 'a conversation nobody has')
 
-  const defaultLimit = (contracts.v2.dereferencedSpec.paths[`/users/{userId}/search`]!.get!.parameters as Array<{ name: string, schema: { default: number } }>).find((p) => p.name === 'limit')!.schema.default
+  const defaultLimit = (contracts.v2.dereferencedSpec.paths['/users/{userId}/search']!.get!.parameters as Array<{ name: string, schema: { default: number } }>).find((p) => p.name === 'limit')!.schema.default
   const first = await request<Hit[]>('GET', searchUrl(user.id, 'tram'))
   t.equal(first.body.length, defaultLimit, `no limit: the spec's default, ${defaultLimit}`)
   t.strictSame(first.body, everything.slice(0, defaultLimit), 'the same order')

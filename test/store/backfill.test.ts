@@ -43,7 +43,7 @@ t.test('a backfill covers its range in batches, stops at a failing batch with th
   await client.connect()
   t.teardown(() => client.end())
   for (const statement of SETUP) await client.query(statement)
-  await client.query(`INSERT INTO "Source" SELECT unnest($1::int[])`, [IDS])
+  await client.query('INSERT INTO "Source" SELECT unnest($1::int[])', [IDS])
   await client.query('INSERT INTO "Backfill" VALUES ($1, $2, 1, 20)', ['numbers', fill('$1', '$2')])
   await t.rejects(backfillPostgres(client, quiet, 3), /numbers failed at ids 13–15: .*check constraint/)
   t.strictSame((await client.query('SELECT "id" FROM "Target" ORDER BY "id"')).rows.map((row) => row.id), IDS.filter((id) => id <= 12), 'the batches before the failing one are done')

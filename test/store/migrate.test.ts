@@ -182,8 +182,8 @@ t.test('search: rows stored before it are indexed after it, in batches, and foun
   const json = (value: unknown) => `'${JSON.stringify(value).replaceAll("'", "''")}'`
   // Timestamps as the server writes them (SQLite: ISO text with +00:00), not the columns' SQL defaults.
   const now = `'${store === 'sqlite' ? '2026-11-24T10:00:00.000+00:00' : '2026-11-24T10:00:00.000Z'}'`
-  await runSql(databaseUrl, `INSERT INTO "User" (name) VALUES ('Ada')`)
-  await runSql(databaseUrl, `INSERT INTO "User" (name) VALUES ('Grace')`)
+  await runSql(databaseUrl, 'INSERT INTO "User" (name) VALUES (\'Ada\')')
+  await runSql(databaseUrl, 'INSERT INTO "User" (name) VALUES (\'Grace\')')
   for (const [userId, title] of [[1, 'Lisbon trip'], [1, null], [2, 'Porto trip']] as const) {
     await runSql(databaseUrl, `INSERT INTO "Conversation" ("userId", title, metadata, "createdAt", "updatedAt") VALUES (${userId}, ${title === null ? 'NULL' : `'${title}'`}, '{}', ${now}, ${now})`)
   }
