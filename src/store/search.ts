@@ -144,4 +144,3 @@ export function createSearchRepository (prisma: PrismaClient, dialect: Dialect, 
   }
 }
 
-export type SearchRepository = ReturnType<typeof createSearchRepository>
