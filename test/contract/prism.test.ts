@@ -102,7 +102,21 @@ async function v2Walk (t: Test, send: Send): Promise<void> {
   await send({ method: 'POST', path: `/conversations/${conversation.id}/messages`, body: { role: 'assistant', parts: [{ type: 'refusal', text: 'Not that.' }] }, status: 201 })
   await send({ method: 'POST', path: `/conversations/${conversation.id}/messages`, body: unanswered, status: 400 })
   await send({ method: 'POST', path: '/conversations/999999/messages', body: { role: 'user', content: 'lost' }, status: 404 })
+  await search(t, send, user.id)
   await messagesAndDeletes(send, user.id, conversation.id, conversation.messages[1].id)
+}
+
+/** Searches: hits with snippets, a page and the next by its link, hostile words, a bad cursor, a missing user. (Without `q`, Prism answers for the server.) */
+async function search (t: Test, send: Send, userId: number): Promise<void> {
+  const hits = await send({ method: 'GET', path: `/users/${userId}/search?q=${encodeURIComponent('"start in" alf* sunny OR')}`, status: 200 })
+  t.equal(hits.body.length, 0, 'every term, OR a word too')
+  const firstPage = await send({ method: 'GET', path: `/users/${userId}/search?q=sunny&limit=1`, status: 200 })
+  const next = /^<[^?]+\?([^>]+)>/.exec(String(firstPage.headers.link))?.[1]
+  t.ok(next, 'the first page links to the next')
+  await send({ method: 'GET', path: `/users/${userId}/search?${next}`, status: 200 })
+  await send({ method: 'GET', path: `/users/${userId}/search?q=${encodeURIComponent('NEAR(a b) "x -y:z ^(& | !<->')}`, status: 200 })
+  await send({ method: 'GET', path: `/users/${userId}/search?q=x&cursor=bm9wZQ`, status: 400 })
+  await send({ method: 'GET', path: '/users/999999/search?q=x', status: 404 })
 }
 
 async function listConversations (t: Test, send: Send, userId: number): Promise<void> {

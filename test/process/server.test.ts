@@ -31,9 +31,11 @@ t.test('serves the API on PORT, reports health, exits 0 on SIGTERM, and a restar
 
 t.test('an unexpected error is a masked 500 logged with the request id', async (t) => {
   const server = await startApp(t, { transport: 'process' })
-  // Break the store under the running server: the next read fails in a way no handler expects.
-  await runSql(server.databaseUrl, 'DROP TABLE "Message"')
-  await runSql(server.databaseUrl, 'DROP TABLE "Conversation"')
+  // Break the store under the running server: the next read fails in a way no handler expects. (PostgreSQL drops
+  // the search index's views with the tables; SQLite leaves them.)
+  const cascade = store === 'postgres' ? ' CASCADE' : ''
+  await runSql(server.databaseUrl, `DROP TABLE "Message"${cascade}`)
+  await runSql(server.databaseUrl, `DROP TABLE "Conversation"${cascade}`)
   const reply = await server.request('GET', `${API}/conversations/1`, { headers: { 'x-request-id': 'trace-500' }, expectServerError: true })
   t.equal(reply.status, 500)
   t.match(reply.body, { type: 'urn:trackbot:problem:internal-error', status: 500, detail: /trace-500/ })

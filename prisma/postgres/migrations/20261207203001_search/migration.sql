@@ -52,20 +52,24 @@ CREATE TABLE "ConversationSearch" (
 );
 CREATE INDEX "ConversationSearch_userId_search_idx" ON "ConversationSearch" USING GIN ("userId", "search");
 
--- The index entries of messages and titles, as the triggers and the backfill both write them. A message without
--- searched text, or a conversation without a title, has none.
-CREATE VIEW "MessageSearchRow" AS
-SELECT m."id" AS "messageId", c."userId", search_vector(t.text) AS "search"
-FROM "Message" AS m JOIN "Conversation" AS c ON c."id" = m."conversationId", message_search_text(m."parts") AS t(text)
-WHERE t.text IS NOT NULL;
+-- A message's index entry, from its columns, as the trigger (on a statement's new rows) and the backfill (on stored
+-- ones) both write it; none for a message without searched text.
+CREATE FUNCTION message_search_entry(message_id integer, conversation_id integer, message_parts jsonb)
+RETURNS TABLE ("messageId" integer, "userId" integer, "search" tsvector)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT message_id, c."userId", search_vector(t.text)
+  FROM "Conversation" AS c, message_search_text(message_parts) AS t(text)
+  WHERE c."id" = conversation_id AND t.text IS NOT NULL
+$$;
 
+-- A conversation's title's entry; none without a title.
 CREATE VIEW "ConversationSearchRow" AS
 SELECT "id" AS "conversationId", "userId", search_vector("title") AS "search" FROM "Conversation" WHERE "title" IS NOT NULL;
 
 -- Once per statement: a create_messages of 100 messages indexes them in one INSERT.
 CREATE FUNCTION index_messages() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO "MessageSearch" SELECT r.* FROM "MessageSearchRow" AS r JOIN inserted AS m ON m."id" = r."messageId";
+  INSERT INTO "MessageSearch" SELECT e.* FROM inserted AS m, message_search_entry(m."id", m."conversationId", m."parts") AS e;
   RETURN NULL;
 END $$;
 CREATE TRIGGER "Message_search" AFTER INSERT ON "Message"
@@ -99,5 +103,5 @@ SELECT 'search index: conversation titles',
 
 INSERT INTO "Backfill" ("name", "statement", "nextId", "lastId")
 SELECT 'search index: messages',
-       'INSERT INTO "MessageSearch" SELECT * FROM "MessageSearchRow" WHERE "messageId" BETWEEN $1 AND $2 ON CONFLICT DO NOTHING',
+       'INSERT INTO "MessageSearch" SELECT e.* FROM "Message" AS m, message_search_entry(m."id", m."conversationId", m."parts") AS e WHERE m."id" BETWEEN $1 AND $2 ON CONFLICT DO NOTHING',
        1, last_value FROM "Message_id_seq" WHERE is_called;
