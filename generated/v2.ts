@@ -106,7 +106,7 @@ export interface paths {
          *     results) and the titles of their conversations. `q` holds words, `"quoted phrases"` and
          *     `prefix*` terms (a prefix needs at least two letters); a hit holds every term. Nothing else is
          *     syntax: operators of search engines (`OR`, `NOT`, `-`, `:`, `(`, …) are searched as text.
-         *     Letters match regardless of case and diacritics (`cafe` finds `Café`).
+         *     Letters match regardless of case, and Latin letters regardless of diacritics (`cafe` finds `Café`).
          *
          *     Hits come best first (by relevance, then newest first) with a plain-text `snippet` around the
          *     match and the `highlights` of the matched words in it. At most `limit` hits are returned; the

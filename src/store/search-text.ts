@@ -3,11 +3,17 @@
 // word inside a quoted string, PostgreSQL builds its tsquery from the words with its own parser (search_term in the
 // migration). Words are split as the stores' tokenizers split them: runs of letters and digits.
 
-/** A word: letters (with their combining marks), digits, private-use characters; what SQLite's unicode61 keeps. */
-const WORD = /[\p{L}\p{N}\p{M}\p{Co}]+/gu
+/**
+ * A word: letters with their combining marks, and decimal digits. Both stores' tokenizers keep these; SQLite's also keeps
+ * other numbers (①, ²) and private-use characters, which PostgreSQL's parser drops, so a query treats those as it
+ * treats punctuation, and finds the same rows on both.
+ */
+const WORD_CHAR = '[\\p{L}\\p{M}\\p{Nd}]'
+const WORD = new RegExp(`${WORD_CHAR}+`, 'gu')
+const IS_WORD_CHAR = new RegExp(`^${WORD_CHAR}$`, 'u')
 
 /** A chunk of a query that ends in a word and then `*`: its last word is a prefix. */
-const ENDS_IN_PREFIX = /[\p{L}\p{N}\p{M}\p{Co}]\*+$/u
+const ENDS_IN_PREFIX = new RegExp(`${WORD_CHAR}\\*+$`, 'u')
 
 /** The shortest prefix searched as one: a prefix of one letter would read every posting of the index. */
 export const MIN_PREFIX_LENGTH = 2
@@ -113,10 +119,11 @@ const codePoints = (text: string, from: number, to: number) => [...text.slice(fr
 export function snippetOf (text: string, terms: readonly Term[]): Snippet {
   const first = matches(text, terms)[0]
   const chars = [...text]
-  // Code point index of the first match, then a window around it, widened to whole words at both ends.
-  let start = first === undefined ? 0 : Math.max(0, codePoints(text, 0, first.start) - SNIPPET_LEAD)
+  // Code point index of the first match, then a window around it (as much of the text as fits, so a short text is
+  // shown whole), narrowed to whole words at both ends.
+  let start = first === undefined ? 0 : Math.max(0, Math.min(codePoints(text, 0, first.start) - SNIPPET_LEAD, chars.length - SNIPPET_LENGTH))
   let end = Math.min(chars.length, start + SNIPPET_LENGTH)
-  const isWordChar = (i: number) => i >= 0 && i < chars.length && /[\p{L}\p{N}\p{M}\p{Co}]/u.test(chars[i]!)
+  const isWordChar = (i: number) => i >= 0 && i < chars.length && IS_WORD_CHAR.test(chars[i]!)
   while (start < end && isWordChar(start) && isWordChar(start - 1)) start += 1
   let cut = end
   while (cut > start && cut < chars.length && isWordChar(cut) && isWordChar(cut - 1)) cut -= 1

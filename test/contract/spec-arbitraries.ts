@@ -107,7 +107,39 @@ const FREE_TEXT = 'a ~"\\%?#/é字😀\u200b'
 /** Lengths as the validator counts them: in code points. */
 const lengthOf = (text: string) => [...text].length
 
-/** Strings mostly short (fast), sometimes at their exact maximum length, any Unicode the schema allows. */
+/**
+ * Text that some parser on the way reads as syntax, and that free text takes as text: the query operators of SQLite's
+ * FTS5 and PostgreSQL's tsquery (search_messages hands neither of them a query), quotes left open and wildcards; what a
+ * URL or a query string treats specially (percent signs, also before hex that is no UTF-8, `+`, `&`, `=`, `#`); emoji
+ * (astral, joined, flags, skin tones); combining marks alone and stacked; invisible, bidirectional, compatibility and
+ * private-use characters; letters whose case or diacritics fold in more than one way. No NUL and no lone surrogate:
+ * the spec refuses both in a body (and a query string cannot carry a surrogate but as bytes no UTF-8 has, which
+ * fuzz-operations.ts sends as such).
+ */
+const HOSTILE_FRAGMENTS = [
+  'NEAR(a b)', 'NEAR(a b, 2)', 'a OR b', 'a AND NOT b', 'a NOT b', '-a', 'col:a', '{body scope}: a', '^a', '(a', 'a)', 'a*', 'a *', '"a', 'a"b"',
+  '*', '**', '"', '""', '"" *', 'a + b', 'a & b', 'a | b', '!a', '!!a', 'a <-> b', 'a <2> b', 'a:*', 'a:AB', "'a'", "''", "a'b", '\\', '\\"',
+  '%', '%25', '%zz', '%ED%A0%80', '%00', '+', 'a=b&c=d', '#a', '?a', '/../',
+  '😀', '👩🏽‍💻', '🇵🇹', '🏽', '\u0301', 'e\u0301', 'Z\u0351\u0364\u0335\u0314\u0301', '\u0301\u0301*', 'Café', 'CAFÉ', 'ﬁ', 'İ', 'ß', 'Ⅻ', '①', '²',
+  '\ue000', '\u200b', '\u200d', '\u200f', '\u202e', '\u2060', '\ufeff', '\ufffd', '\u00a0', '\u00ad', '\t', '\r\n', '字', 'Ελλάδα', 'ΜΌΣΧΑ',
+]
+
+/**
+ * Strings of hostile fragments, mostly a few of them, sometimes one repeated to the maximum length (a 500-character
+ * query of quotes or emoji), cut at a code point.
+ */
+function hostileString (minLength: number, maxLength: number): fc.Arbitrary<string> {
+  const fragment = fc.constantFrom(...HOSTILE_FRAGMENTS)
+  const few = fc.tuple(fc.array(fragment, { minLength: 1, maxLength: 4 }), fc.constantFrom(' ', '')).map(([fragments, joint]) => fragments.join(joint))
+  const long = fragment.map((value) => [...value.repeat(Math.ceil(maxLength / lengthOf(value)))].slice(0, maxLength).join(''))
+  return fc.oneof({ arbitrary: few, weight: 3 }, { arbitrary: long, weight: 1 })
+    .filter((value) => lengthOf(value) >= minLength && lengthOf(value) <= maxLength)
+}
+
+/**
+ * Strings mostly short (fast), sometimes at their exact maximum length, sometimes hostile (HOSTILE_FRAGMENTS), any
+ * Unicode the schema allows.
+ */
 function stringArbitrary (schema: Schema): fc.Arbitrary<string> {
   if (schema.enum !== undefined) return fc.constantFrom(...(schema.enum as string[]))
   if (schema.format === 'email') return fc.emailAddress().filter((email) => email.length <= (schema.maxLength ?? 254))
@@ -119,7 +151,8 @@ function stringArbitrary (schema: Schema): fc.Arbitrary<string> {
   const short = fc.string({ unit: CHARACTER, minLength, maxLength: Math.min(maxLength, minLength + 12) })
   // At the maximum: a short string, then one character repeated (thousands of random ones would take long to make).
   const full = fc.tuple(short, CHARACTER).map(([start, filler]) => start + filler.repeat(maxLength - lengthOf(start)))
-  return maxLength > minLength + 12 ? fc.oneof({ arbitrary: short, weight: 8 }, { arbitrary: full, weight: 1 }) : short
+  const hostile = { arbitrary: hostileString(minLength, maxLength), weight: 2 }
+  return maxLength > minLength + 12 ? fc.oneof({ arbitrary: short, weight: 8 }, { arbitrary: full, weight: 1 }, hostile) : fc.oneof({ arbitrary: short, weight: 8 }, hostile)
 }
 
 /**
@@ -273,16 +306,33 @@ export function fillPath (operation: SpecOperation, ids: Record<string, unknown>
   return operation.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(String(ids[name])))
 }
 
+/** A URL with `query` percent-encoded; a parameter given an array is sent once for each of its values. */
 export function toUrl (basePath: string, path: string, query: Record<string, unknown> = {}): string {
-  const search = new URLSearchParams(Object.entries(query).filter(([, value]) => value !== undefined).map(([name, value]): [string, string] => [name, String(value)]))
+  const search = new URLSearchParams(Object.entries(query).filter(([, value]) => value !== undefined)
+    .flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).map((one): [string, string] => [name, String(one)])))
   const text = search.toString()
   return `${basePath}${path}${text === '' ? '' : `?${text}`}`
 }
 
+/**
+ * Bytes a query string can hold that no string the fuzzers make turns into: percent-encodings of no UTF-8 (a lone
+ * surrogate as WTF-8 would write it, a sequence cut short, an overlong form, a code point past U+10FFFF, a byte UTF-8
+ * never uses), a `%` with no hex after it, and `+` (a space) next to its encoded self. Each is sent as is, in place of
+ * a free-text query parameter's value.
+ */
+export const ODD_QUERY_ENCODINGS = [
+  '%ED%A0%80', '%ED%B0%80', '%ED%A0%80%ED%B0%80', 'a%ED%A0%80b', '%F0%9F%98', '%C0%AF', '%E0%80%80', '%F4%90%80%80', '%FF', '%FE%FF',
+  '%', 'a%', '%2', '%zz', '%%41', '+', 'a+b', '%2B', 'a+%2B+b', '%E2%80%AE', '%EF%BB%BF', '%F0%9F%98%80'.repeat(125),
+]
+
+/** Whether a schema takes free text (FREE_TEXT): a string with no enum, format or pattern of a shape of its own. */
+export function isFreeText (schema: Schema): boolean {
+  return schema.type === 'string' && schema.enum === undefined && schema.format === undefined &&
+    (schema.pattern === undefined || new RegExp(schema.pattern, 'u').test(FREE_TEXT))
+}
+
 // (A malformed percent-encoding, `%zz`, never reaches validation: test/api/bad-input.test.ts covers it.)
 const BAD_IDS = ['0', '-1', 'abc', '1.5', '1e3', '0x10', '2147483648', '99999999999999999999', ' 7']
-const BAD_LIMITS = ['0', '1001', '-5', 'ten', '2.5', '']
-const BAD_CURSORS = ['!!!', 'a b', 'x'.repeat(201), '']
 const BAD_ENTITY_TAGS = ['unquoted', '"open', '"1.1" "1.2"', '**', `"${'x'.repeat(1000)}"`]
 // (Leading and trailing spaces are no way to break a key: HTTP strips them before the server sees the value.)
 const BAD_IDEMPOTENCY_KEYS = ['', 'x'.repeat(256), 'tab\there', 'caf\u00e9']
@@ -292,6 +342,23 @@ const BAD_HEADERS: Record<string, string[]> = {
   'If-Match': BAD_ENTITY_TAGS,
   'If-None-Match': BAD_ENTITY_TAGS,
   'Idempotency-Key': BAD_IDEMPOTENCY_KEYS,
+}
+
+/**
+ * Values breaking a query parameter, from its schema: an integer's below its minimum, above its maximum and not
+ * integers; a string's (enum, pattern, format, lengths) those of a few shapes the schema refuses. A parameter no
+ * candidate breaks fails loudly rather than go unbroken.
+ */
+function badQueryValues (parameter: OpenAPIV3.ParameterObject): string[] {
+  const schema = parameter.schema as Schema
+  if (schema.type === 'integer') {
+    return ['ten', '2.5', '', ...schema.minimum === undefined ? [] : [String(schema.minimum - 1)], ...schema.maximum === undefined ? [] : [String(schema.maximum + 1)]]
+  }
+  const candidates = ['', '!!!', 'a b', 'nobody', 'nul \u0000 inside', '2026-02-30T00:00:00.000Z', '2026-01-01T00:00:00Z',
+    ...schema.maxLength === undefined ? [] : ['x'.repeat(schema.maxLength + 1)]]
+  const bad = candidates.filter((value) => !obeys(schema, value))
+  if (bad.length === 0) throw new Error(`query ${parameter.name}: no way to break it (badQueryValues)`)
+  return bad
 }
 
 export interface BreakingOptions {
@@ -317,8 +384,16 @@ export function breakings (operation: SpecOperation, basePath: string, ids: Reco
   }
   const path = fillPath(operation, ids)
   for (const parameter of operation.queryParams) {
-    for (const bad of parameter.name === 'limit' ? BAD_LIMITS : BAD_CURSORS) {
-      broken.push({ request: request(path, { ...query, [parameter.name]: bad }, body), in: 'query', pointer: `/${parameter.name}`, how: `query ${parameter.name}=${JSON.stringify(bad)}` })
+    const at = { in: 'query' as const, pointer: `/${parameter.name}` }
+    for (const bad of badQueryValues(parameter)) {
+      broken.push({ request: request(path, { ...query, [parameter.name]: bad }, body), ...at, how: `query ${parameter.name}=${JSON.stringify(bad)}` })
+    }
+    // Twice, each time valid: a parameter is one value.
+    const value = query[parameter.name] ?? smallSample(parameter.schema as Schema)
+    broken.push({ request: request(path, { ...query, [parameter.name]: [value, value] }, body), ...at, how: `query ${parameter.name} given twice` })
+    if (parameter.required === true) {
+      const { [parameter.name]: _, ...rest } = query
+      broken.push({ request: request(path, rest, body), ...at, how: `query ${parameter.name} missing` })
     }
   }
   broken.push({ request: request(path, { ...query, unknown: '1' }, body), in: 'query', pointer: '/unknown', how: 'unknown query parameter' })

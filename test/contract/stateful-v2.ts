@@ -5,8 +5,8 @@
 import fc from 'fast-check'
 import type { OpenAPIV3 } from 'openapi-types'
 import { contracts } from '../contract.js'
-import type { Request } from '../helper.js'
-import { bodyValueFor, withAnsweredToolResults } from './spec-arbitraries.js'
+import type { Reply, Request } from '../helper.js'
+import { bodyValueFor, valueFor, withAnsweredToolResults } from './spec-arbitraries.js'
 import {
   canonical, CheckAll, CreateUser, DeleteConversation, DeleteMessage, DeleteUser, expectConversation, expectEqual, expectStatus, GetMessage, pick,
   statefulSuite, UpdateConversation, type Command, type Model as SharedModel, type ModelConversation as SharedConversation, type Version,
@@ -175,6 +175,67 @@ class PostMessages implements Command<Model> {
   toString = () => `PostMessages(${this.conversation}, ${JSON.stringify(this.messages).slice(0, 300)}, answered: ${this.answered})`
 }
 
+/** What search reads of a message, by the spec: its text, reasoning and refusal parts and its tool results' output. */
+const searchedText = ({ parts }: Stored): string =>
+  parts.flatMap((part) => ['text', 'reasoning', 'refusal'].includes(part.type) ? [String(part.text)] : part.type === 'tool_result' ? [String(part.output)] : []).join('\n')
+
+/**
+ * Words of a message a search must find it by, with the model's message: whole ASCII words, not too long to be indexed,
+ * early in its text (only the first 100,000 characters are indexed). Whole as the store that joins the most characters
+ * into words splits them: SQLite's unicode61 also counts other numbers (①), private-use characters and every character
+ * past the Basic Multilingual Plane (emoji) as parts of a word, so `80🏽` is not the word `80` there (docs/api.md).
+ */
+const searchableWords = (conversation: number, message: ModelMessage): Array<[number, ModelMessage, string]> =>
+  ([...searchedText(message.stored)].slice(0, 1000).join('').match(/[\p{L}\p{N}\p{M}\p{Co}\u{10000}-\u{10FFFF}]+/gu) ?? [])
+    .filter((word) => /^[A-Za-z0-9]{1,100}$/.test(word))
+    .map((word) => [conversation, message, word])
+
+/**
+ * A search as a user: by a word of one of their messages when they have one (the message must be among the hits),
+ * else with a `q` from the spec's schema (hostile text, often); or as a deleted user (a 404). Every hit, on every page
+ * of 3 its Link headers lead to, must be a message or a title of the user's conversations, as the model has it.
+ */
+class SearchMessages implements Command<Model> {
+  constructor (readonly user: number, readonly deleted: boolean, readonly word: number, readonly q: string) {}
+  check = (model: Readonly<Model>) => (this.deleted ? model.gone.users.length > 0 : model.users.size > 0)
+  async run (model: Model, request: Request) {
+    const url = (userId: number, q: string) => `${v2.api}/users/${userId}/search?${new URLSearchParams({ q, limit: '3' })}`
+    if (this.deleted) {
+      expectStatus(await request('GET', url(pick(model.gone.users, this.user)!, this.q)), 404, 'search_messages as a deleted user')
+      return
+    }
+    const userId = pick(model.users.keys(), this.user)!
+    const owned = [...model.users.get(userId)!.conversations]
+    const chosen = pick(owned.flatMap((id) => model.conversations.get(id)!.messages.flatMap((message) => searchableWords(id, message))), this.word)
+    const q = chosen?.[2] ?? this.q
+    const hits: any[] = []
+    for (let next: string | undefined = url(userId, q); next !== undefined;) {
+      const reply: Reply = await request('GET', next)
+      expectStatus(reply, 200, `search_messages for ${JSON.stringify(q)}`)
+      hits.push(...reply.body)
+      next = /^<([^>]+)>; rel="next"$/.exec(String(reply.headers.link ?? ''))?.[1]
+      if (hits.length > 1000) throw new Error(`search_messages for ${JSON.stringify(q)}: more hits than the model has rows`)
+    }
+    for (const hit of hits) {
+      const what = `search_messages for ${JSON.stringify(q)}: hit ${hit.conversationId}/${hit.messageId}`
+      if (!owned.includes(hit.conversationId)) throw new Error(`${what}: not a conversation of user ${userId}`)
+      const conversation = model.conversations.get(hit.conversationId)!
+      const message = conversation.messages.find(({ id }) => id === hit.messageId)
+      if (hit.messageId !== null && message === undefined) throw new Error(`${what}: no such message in the conversation`)
+      if (hit.messageId === null && conversation.title === null) throw new Error(`${what}: a title hit, but the conversation has no title`)
+      expectEqual([hit.title, hit.role, ...message === undefined ? [] : [hit.createdAt]], [conversation.title, message?.stored.role ?? null, ...message === undefined ? [] : [message.createdAt]], what)
+    }
+    if (chosen !== undefined && !hits.some((hit) => hit.conversationId === chosen[0] && hit.messageId === chosen[1].id)) {
+      throw new Error(`search_messages for ${JSON.stringify(q)}: message ${chosen[1].id} holds the word, but is not among the hits ${JSON.stringify(hits.map((hit) => [hit.conversationId, hit.messageId]))}`)
+    }
+  }
+
+  toString = () => `SearchMessages(${this.user}, deleted: ${this.deleted}, ${this.word}, ${JSON.stringify(this.q).slice(0, 300)})`
+}
+
+/** search_messages' `q`, as the spec makes it. */
+const searchQuery = valueFor((contracts.v2.dereferencedSpec.components!.parameters!.SearchQuery as OpenAPIV3.ParameterObject).schema as OpenAPIV3.SchemaObject) as fc.Arbitrary<string>
+
 /**
  * Bodies from the spec's own schemas, well within the body limit; a part's tool_result answers a call before it
  * (a tool_result made as it came, mostly answering none, is refused: the model expects the 400).
@@ -205,10 +266,16 @@ const writes = [
   fc.tuple(fc.nat(), newMessages, answered).map(([conversation, messages, answer]) => new PostMessages(conversation, messages, answer)),
 ]
 
+const search = fc.tuple(fc.nat(), fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 }), fc.nat(), searchQuery)
+  .map(([user, deleted, word, q]) => new SearchMessages(user, deleted, word, q))
+
 export const v2Suite = statefulSuite(v2, [
-  // Writes of messages twice as likely as each other command, so that conversations fill up before they are read or deleted.
+  // Writes of messages twice as likely as each other command, so that conversations fill up before they are read or
+  // deleted; searches too, as each looks at a random user's messages (a word of theirs) or at nothing (a hostile `q`).
   ...writes,
   ...writes,
+  search,
+  search,
 ], () => [
   new CreateUser(v2, 'Ada'),
   new CreateConversation(0, { title: 'Lisbon', messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Two days in Lisbon?' }] }, true),
@@ -216,6 +283,7 @@ export const v2Suite = statefulSuite(v2, [
   new PostMessage(0, { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_1', output: 'again', isError: true }] }, false),
   new PostMessage(0, { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_never_made', output: 'lost' }] }, false),
   new GetMessage(v2, 2),
+  new SearchMessages(0, false, 0, 'Lisbon'),
   new UpdateConversation(v2, 0, { title: 'Lisbon, two days', metadata: { model: 'x', lang: null } }),
   new CheckAll(v2),
   // The assistant's tool call (its usage goes with it), then the newest message (lastMessageAt goes back).
@@ -225,5 +293,6 @@ export const v2Suite = statefulSuite(v2, [
   new DeleteConversation(v2, 0),
   new CreateConversation(0, {}, false),
   new DeleteUser(v2, 0),
+  new SearchMessages(0, true, 0, 'Lisbon'),
   new CheckAll(v2),
 ])

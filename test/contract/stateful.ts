@@ -232,18 +232,18 @@ export class CheckAll<Message extends { id: number }> implements Command<Model<M
 }
 
 /**
- * A version's suite: its own writes of conversations and messages (as often as given) among the commands every
- * version shares, and its walk through every command.
+ * A version's suite: its own commands (its writes of conversations and messages, as often as given, and reads only it
+ * has) among the commands every version shares, and its walk through every command.
  */
 export function statefulSuite<Message extends { id: number }> (
   version: Version<Message>,
-  writes: Array<fc.Arbitrary<Command<Model<Message>>>>,
+  own: Array<fc.Arbitrary<Command<Model<Message>>>>,
   everyCommand: () => Array<Command<Model<Message>>>
 ): StatefulSuite<Model<Message>> {
   return {
     commands: [
       text.map((name) => new CreateUser(version, name)),
-      ...writes,
+      ...own,
       fc.tuple(fc.nat(), patch).map(([conversation, changes]) => new UpdateConversation(version, conversation, changes)),
       fc.nat().map((message) => new GetMessage(version, message)),
       fc.nat().map((message) => new DeleteMessage(version, message)),
