@@ -17,8 +17,8 @@ CREATE VIRTUAL TABLE "SearchIndex" USING fts5(
 
 -- A message's index entry: what search reads of it, the text of its text, reasoning and refusal parts and its tool
 -- results' output, in order, joined by newlines, up to its first 100,000 characters (PostgreSQL's tsvector holds at
--- most 1 MB, and the stores search alike); null when it has none. The triggers, the backfill and the hits' snippets
--- read it here.
+-- most 1 MB, and the stores search alike); null when it has none. The backfill and the hits' snippets read it here,
+-- and the insert trigger below writes the same out.
 CREATE VIEW "MessageSearchRow" AS
 SELECT m."id" AS "rowid", 'u' || c."userId" || ' c' || c."id" AS "scope",
   (SELECT substr(group_concat(coalesce(json_extract(part.value, '$.text'), json_extract(part.value, '$.output')), char(10)), 1, 100000)
@@ -26,13 +26,21 @@ SELECT m."id" AS "rowid", 'u' || c."userId" || ' c' || c."id" AS "scope",
    WHERE json_extract(part.value, '$.type') IN ('text', 'reasoning', 'refusal', 'tool_result')) AS "body"
 FROM "Message" AS m JOIN "Conversation" AS c ON c."id" = m."conversationId";
 
--- A conversation's title's index entry, under minus its id.
+-- A conversation's title's index entry, under minus its id (the triggers and the backfill find it by `id`: SQLite
+-- looks a negated column up by scanning the table).
 CREATE VIEW "TitleSearchRow" AS
-SELECT -"id" AS "rowid", 'u' || "userId" || ' c' || "id" AS "scope", "title" AS "body" FROM "Conversation" WHERE "title" IS NOT NULL;
+SELECT "id", -"id" AS "rowid", 'u' || "userId" || ' c' || "id" AS "scope", "title" AS "body" FROM "Conversation" WHERE "title" IS NOT NULL;
 
+-- The view's entry, written out on new."parts": SQLite does not flatten that view inside a trigger, and reading the
+-- message back through it cost about 250 µs an insert where this costs about 35 (docs/performance.md, "Search").
 CREATE TRIGGER "Message_search_insert" AFTER INSERT ON "Message" BEGIN
   INSERT INTO "SearchIndex" (rowid, scope, body)
-  SELECT "rowid", "scope", "body" FROM "MessageSearchRow" WHERE "rowid" = new."id" AND "body" IS NOT NULL;
+  SELECT new."id", 'u' || c."userId" || ' c' || c."id", t."body"
+  FROM "Conversation" AS c,
+    (SELECT substr(group_concat(coalesce(json_extract(part.value, '$.text'), json_extract(part.value, '$.output')), char(10)), 1, 100000) AS "body"
+     FROM json_each(new."parts") AS part
+     WHERE json_extract(part.value, '$.type') IN ('text', 'reasoning', 'refusal', 'tool_result')) AS t
+  WHERE c."id" = new."conversationId" AND t."body" IS NOT NULL;
 END;
 
 CREATE TRIGGER "Message_search_delete" AFTER DELETE ON "Message" BEGIN
@@ -40,12 +48,12 @@ CREATE TRIGGER "Message_search_delete" AFTER DELETE ON "Message" BEGIN
 END;
 
 CREATE TRIGGER "Conversation_search_insert" AFTER INSERT ON "Conversation" WHEN new."title" IS NOT NULL BEGIN
-  INSERT INTO "SearchIndex" (rowid, scope, body) SELECT "rowid", "scope", "body" FROM "TitleSearchRow" WHERE "rowid" = -new."id";
+  INSERT INTO "SearchIndex" (rowid, scope, body) SELECT "rowid", "scope", "body" FROM "TitleSearchRow" WHERE "id" = new."id";
 END;
 
 CREATE TRIGGER "Conversation_search_update" AFTER UPDATE OF "title" ON "Conversation" WHEN new."title" IS NOT old."title" BEGIN
   DELETE FROM "SearchIndex" WHERE rowid = -old."id";
-  INSERT INTO "SearchIndex" (rowid, scope, body) SELECT "rowid", "scope", "body" FROM "TitleSearchRow" WHERE "rowid" = -new."id";
+  INSERT INTO "SearchIndex" (rowid, scope, body) SELECT "rowid", "scope", "body" FROM "TitleSearchRow" WHERE "id" = new."id";
 END;
 
 CREATE TRIGGER "Conversation_search_delete" AFTER DELETE ON "Conversation" BEGIN
@@ -64,7 +72,7 @@ CREATE TABLE "Backfill" (
 
 INSERT INTO "Backfill" ("name", "statement", "nextId", "lastId")
 SELECT 'search index: conversation titles',
-       'INSERT INTO "SearchIndex" (rowid, scope, body) SELECT "rowid", "scope", "body" FROM "TitleSearchRow" WHERE "rowid" BETWEEN -@to AND -@from AND "rowid" NOT IN (SELECT rowid FROM "SearchIndex" WHERE rowid BETWEEN -@to AND -@from)',
+       'INSERT INTO "SearchIndex" (rowid, scope, body) SELECT "rowid", "scope", "body" FROM "TitleSearchRow" WHERE "id" BETWEEN @from AND @to AND "rowid" NOT IN (SELECT rowid FROM "SearchIndex" WHERE rowid BETWEEN -@to AND -@from)',
        1, max("id") FROM "Conversation" HAVING max("id") IS NOT NULL;
 
 INSERT INTO "Backfill" ("name", "statement", "nextId", "lastId")
