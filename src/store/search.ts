@@ -64,7 +64,6 @@ function sqliteHits (userId: number, terms: readonly Term[], filters: SearchFilt
       LIMIT ${limit}
     ) AS h
     JOIN "Conversation" AS c ON c.id = h.cid
-    LEFT JOIN "MessageSearchRow" AS t ON h.kind AND t.rowid = h.rid
     ORDER BY ${ORDER}`
 }
 
@@ -108,7 +107,10 @@ function timeRange (at: Sql, { since, until }: SearchFilters): Sql {
   return sql`${since === undefined ? empty : sql`AND ${at} >= ${new Date(since)}`} ${until === undefined ? empty : sql`AND ${at} < ${new Date(until)}`}`
 }
 
-/** The page's columns, over the ranked rows `h` and their conversation `c` (and on PostgreSQL their message `m`). */
+/**
+ * The page's columns, over the ranked rows `h` and their conversation `c` (and on PostgreSQL their message `m`). On
+ * SQLite a message's text is a subquery of the view by id: joined, the view would be built whole, every message's text.
+ */
 function hitColumns (dialect: Dialect, provider: Provider) {
   return columns<HitRow>({
     conversationId: sql`h.cid`,
@@ -116,7 +118,7 @@ function hitColumns (dialect: Dialect, provider: Provider) {
     role: sql`h.role`,
     createdAt: dialect.isoTime(sql`h.at`),
     title: sql`c.title`,
-    text: provider === 'postgres' ? sql`CASE WHEN h.kind = 1 THEN message_search_text(m.parts) ELSE c.title END` : sql`CASE WHEN h.kind THEN t.body ELSE c.title END`,
+    text: provider === 'postgres' ? sql`CASE WHEN h.kind = 1 THEN message_search_text(m.parts) ELSE c.title END` : sql`CASE WHEN h.kind THEN (SELECT t.body FROM "MessageSearchRow" AS t WHERE t.rowid = h.rid) ELSE c.title END`,
     score: sql`h.score`,
   })
 }
