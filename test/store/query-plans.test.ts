@@ -64,6 +64,28 @@ t.test('list pages are index seeks', { skip: store === 'sqlite' ? false : 'SQLit
   t.notMatch(messagePlan, /SCAN|TEMP B-TREE/)
 })
 
+t.test('a search reads the index and looks each hit up by id: no message or conversation is scanned', { skip: store === 'sqlite' ? false : 'SQLite EXPLAIN' }, async (t) => {
+  const file = sqliteFile(await testDatabaseUrl(t))
+  const prisma = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file }), log: [{ emit: 'event', level: 'query' }] })
+  t.teardown(() => prisma.$disconnect())
+  const sent: Sent[] = []
+  prisma.$on('query', (event) => sent.push(event))
+  const { users, conversations, search } = repositoriesOn(prisma, 'sqlite')
+  const user = (await users.create({ name: 'Ada' }))!
+  created(await conversations.create(user.id, { title: 'tram', messages: [{ role: 'user', content: 'tram 28' }, { role: 'user', content: 'tram 15' }] }))
+  const db = new Sqlite(file, { readonly: true })
+  t.teardown(() => db.close())
+
+  for (const filters of [{}, { role: 'user' as const, since: '2026-01-01T00:00:00.000Z' }]) {
+    const page = await search.search(user.id, 'tram', filters, { limit: 1 })
+    await search.search(user.id, 'tram', filters, { limit: 1, after: page!.next! })
+    const select = lastSelect(sent, 'SearchIndex')
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${select.query}`).all(...select.params).map((row: any) => row.detail).join('; ')
+    t.match(plan, /SCAN (main\.)?SearchIndex VIRTUAL TABLE INDEX 0:M/, `the FTS5 index answers the match (${plan})`)
+    t.notMatch(plan, /SCAN (main\.)?(Message|Conversation|m|c|t)\b|MATERIALIZE/, `nothing else is read whole (${plan})`)
+  }
+})
+
 /** Every node of a PostgreSQL JSON plan, depth first. */
 function nodesOf (plan: any): any[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodesOf)]
