@@ -42,24 +42,24 @@ const after = (key: SearchKey | undefined, { score, at, kind, rid }: Ranked) => 
 const ORDER = raw('score DESC, at DESC, kind DESC, rid DESC')
 
 /**
- * SQLite: one MATCH on the FTS5 table, scoped by the owner's tokens (the migration's `scope` column), each term a
- * quoted string (a word) or quoted words (a phrase), `*` after it for a prefix. Quotes are the only syntax inside a
- * string, and words hold none.
+ * SQLite: one MATCH on the FTS5 table, each term a quoted string (a word) or quoted words (a phrase), `*` after it for a
+ * prefix; quotes are the only syntax inside a string, and words hold none. A conversation filter is its token in the
+ * `scope` column; the owner is each hit's conversation's.
  */
 function sqliteHits (userId: number, terms: readonly Term[], filters: SearchFilters, key: SearchKey | undefined, limit: number, list: Sql): Sql {
   const phrases = terms.map(({ words, prefix }) => `"${words.join(' ')}"${prefix ? ' *' : ''}`).join(' ')
-  const scope = `scope : "u${userId}"${filters.conversationId === undefined ? '' : ` AND scope : "c${filters.conversationId}"`}`
+  const scope = filters.conversationId === undefined ? '' : `scope : "c${filters.conversationId}" AND `
   const ranked: Ranked = { rid: sql`abs(hit.rid)`, kind: sql`(hit.rid > 0)`, score: sql`hit.score`, at: sql`coalesce(m."createdAt", c."createdAt")` }
   return sql`
     SELECT ${list} FROM (
       SELECT ${ranked.rid} AS rid, ${ranked.kind} AS kind, hit.score AS score, ${ranked.at} AS at, m.role AS role, c.id AS cid
       FROM (
         SELECT rowid AS rid, CAST(min(round(-bm25("SearchIndex", 0.0, 1.0) * ${raw(String(SCORE_SCALE))}), ${raw(String(MAX_SCORE))}) AS INTEGER) AS score
-        FROM "SearchIndex" WHERE "SearchIndex" MATCH ${`${scope} AND body : (${phrases})`}
+        FROM "SearchIndex" WHERE "SearchIndex" MATCH ${`${scope}body : (${phrases})`}
       ) AS hit
       LEFT JOIN "Message" AS m ON hit.rid > 0 AND m.id = hit.rid
       JOIN "Conversation" AS c ON c.id = coalesce(m."conversationId", -hit.rid)
-      WHERE 1 = 1 ${filters.role === undefined ? empty : sql`AND m.role = ${filters.role}`} ${timeRange(ranked.at, filters)} ${after(key, ranked)}
+      WHERE c."userId" = ${userId} ${filters.role === undefined ? empty : sql`AND m.role = ${filters.role}`} ${timeRange(ranked.at, filters)} ${after(key, ranked)}
       ORDER BY ${ORDER}
       LIMIT ${limit}
     ) AS h

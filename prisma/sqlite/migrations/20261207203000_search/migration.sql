@@ -4,10 +4,11 @@
 -- after this migration, in batches (the Backfill table below; src/store/migrate/backfill.ts).
 --
 -- Contentless (content=''): the index holds tokens only, not a second copy of the text. A row's rowid is the
--- message's id, or minus the conversation's id for its title. `scope` holds the owner's tokens (u<userId>,
--- c<conversationId>), so a search reads one user's (or one conversation's) postings; its rank weight is zero.
--- unicode61 with remove_diacritics 2 folds case and diacritics (cafe finds Café); prefix indexes of two and three
--- characters serve short prefix* terms.
+-- message's id, or minus the conversation's id for its title. `scope` holds the conversation's token (c<id>), so a
+-- search in one conversation reads its postings only; its rank weight is zero. The owner is not in the index: bm25
+-- counts the rows holding each term of a query, and a user's token held by a million rows would be read whole by every
+-- search of that user (docs/performance.md, "Search"). unicode61 with remove_diacritics 2 folds case and Latin
+-- diacritics (cafe finds Café); prefix indexes of two and three characters serve short prefix* terms.
 CREATE VIRTUAL TABLE "SearchIndex" USING fts5(
   scope, body,
   content = '', contentless_delete = 1,
@@ -20,27 +21,26 @@ CREATE VIRTUAL TABLE "SearchIndex" USING fts5(
 -- most 1 MB, and the stores search alike); null when it has none. The backfill and the hits' snippets read it here,
 -- and the insert trigger below writes the same out.
 CREATE VIEW "MessageSearchRow" AS
-SELECT m."id" AS "rowid", 'u' || c."userId" || ' c' || c."id" AS "scope",
+SELECT m."id" AS "rowid", 'c' || m."conversationId" AS "scope",
   (SELECT substr(group_concat(coalesce(json_extract(part.value, '$.text'), json_extract(part.value, '$.output')), char(10)), 1, 100000)
    FROM json_each(m."parts") AS part
    WHERE json_extract(part.value, '$.type') IN ('text', 'reasoning', 'refusal', 'tool_result')) AS "body"
-FROM "Message" AS m JOIN "Conversation" AS c ON c."id" = m."conversationId";
+FROM "Message" AS m;
 
 -- A conversation's title's index entry, under minus its id (the triggers and the backfill find it by `id`: SQLite
 -- looks a negated column up by scanning the table).
 CREATE VIEW "TitleSearchRow" AS
-SELECT "id", -"id" AS "rowid", 'u' || "userId" || ' c' || "id" AS "scope", "title" AS "body" FROM "Conversation" WHERE "title" IS NOT NULL;
+SELECT "id", -"id" AS "rowid", 'c' || "id" AS "scope", "title" AS "body" FROM "Conversation" WHERE "title" IS NOT NULL;
 
 -- The view's entry, written out on new."parts": SQLite does not flatten that view inside a trigger, and reading the
 -- message back through it cost about 250 µs an insert where this costs about 35 (docs/performance.md, "Search").
 CREATE TRIGGER "Message_search_insert" AFTER INSERT ON "Message" BEGIN
   INSERT INTO "SearchIndex" (rowid, scope, body)
-  SELECT new."id", 'u' || c."userId" || ' c' || c."id", t."body"
-  FROM "Conversation" AS c,
-    (SELECT substr(group_concat(coalesce(json_extract(part.value, '$.text'), json_extract(part.value, '$.output')), char(10)), 1, 100000) AS "body"
-     FROM json_each(new."parts") AS part
-     WHERE json_extract(part.value, '$.type') IN ('text', 'reasoning', 'refusal', 'tool_result')) AS t
-  WHERE c."id" = new."conversationId" AND t."body" IS NOT NULL;
+  SELECT new."id", 'c' || new."conversationId", t."body"
+  FROM (SELECT substr(group_concat(coalesce(json_extract(part.value, '$.text'), json_extract(part.value, '$.output')), char(10)), 1, 100000) AS "body"
+        FROM json_each(new."parts") AS part
+        WHERE json_extract(part.value, '$.type') IN ('text', 'reasoning', 'refusal', 'tool_result')) AS t
+  WHERE t."body" IS NOT NULL;
 END;
 
 CREATE TRIGGER "Message_search_delete" AFTER DELETE ON "Message" BEGIN
