@@ -14,6 +14,7 @@ const SCRIPT = join(projectRoot, 'scripts', 'bench', 'wrk.lua')
 /** One request shape: a `{id}` in `path` is filled per request from `ids`, at random or each in turn. */
 export interface LoadRequest {
   method: 'GET' | 'POST' | 'DELETE'
+  /** Without ids, it may be several paths, one a line, sent each in turn. */
   path: string
   ids?: { first: number, last: number, order: 'random' | 'sequence' }
   /** Sent as application/json. */

@@ -35,7 +35,21 @@ function client (url: string): PrismaClient {
   return new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: sqliteFile(url) }) })
 }
 
-function routes (fastify: FastifyInstance, prisma: PrismaClient, addUsage: typeof ADD_USAGE['sqlite']): void {
+/**
+ * The search scenario's baseline: what Open WebUI does, a LIKE '%term%' scan of the user's messages. A quoted phrase is
+ * one term, other words each one, a prefix's `*` dropped; every term must be in the text.
+ */
+const likeTerms = (q: string): string[] => [...q.matchAll(/"([^"]*)"|(\S+)/g)]
+  .map(([, phrase, word]) => (phrase ?? word!.replace(/\*+$/, '')).trim())
+  .filter((term) => term !== '')
+
+/** Prisma's `contains` is LIKE, which on SQLite ignores case (ASCII); PostgreSQL's needs `mode` for ILIKE. */
+const CONTAINS = {
+  sqlite: (term: string) => ({ contains: term }),
+  postgres: (term: string) => ({ contains: term, mode: 'insensitive' }) as { contains: string },
+}
+
+function routes (fastify: FastifyInstance, prisma: PrismaClient, addUsage: typeof ADD_USAGE['sqlite'], contains: typeof CONTAINS['sqlite']): void {
   const api = '/api/v1'
   fastify.get('/readyz', async () => { await prisma.$queryRaw`SELECT 1`; return { status: 'ready' } })
   fastify.get<{ Params: Params }>(`${api}/conversations/:id`, async (request, reply) => {
@@ -79,6 +93,15 @@ function routes (fastify: FastifyInstance, prisma: PrismaClient, addUsage: typeo
     ])
     return reply.code(201).send(message)
   })
+  // The newest `limit` messages of the user's that hold every term, with their conversation's title.
+  fastify.get<{ Params: Params, Querystring: { q?: string, limit?: string } }>('/api/v2/users/:userId/search', async (request) => {
+    return await prisma.message.findMany({
+      where: { conversation: { userId: Number(request.params.userId) }, AND: likeTerms(request.query.q ?? '').map((term) => ({ content: contains(term) })) },
+      include: { conversation: { select: { title: true } } },
+      orderBy: { createdAt: 'desc' },
+      take: Number(request.query.limit ?? 20),
+    })
+  })
   fastify.delete<{ Params: Params }>(`${api}/conversations/:id`, async (request, reply) => {
     try {
       await prisma.conversation.delete({ where: { id: Number(request.params.id) } })
@@ -93,7 +116,7 @@ async function main (): Promise<void> {
   const url = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL
   const prisma = client(url)
   const fastify = Fastify()
-  routes(fastify, prisma, ADD_USAGE[providerOf(url)])
+  routes(fastify, prisma, ADD_USAGE[providerOf(url)], CONTAINS[providerOf(url)])
   fastify.addHook('onClose', () => prisma.$disconnect())
   process.on('SIGTERM', () => { fastify.close().then(() => process.exit(0), () => process.exit(1)) })
   await fastify.listen({ port: Number(process.env.PORT ?? 8080), host: process.env.HOST ?? '127.0.0.1' })

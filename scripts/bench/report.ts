@@ -1,11 +1,18 @@
-// The benchmark's results: their JSON shape, and the one table printed from it.
+// The benchmark's results: their JSON shape, and the tables printed from it.
+import type { IndexSize, SearchQuery } from './search-seed.js'
 
-/** `ours-jwt` is ours with AUTH_MODE=jwt, every request carrying a token: beside `ours`, the cost of verifying one. */
-export const SERVERS = ['floor', 'peer', 'ours', 'ours-jwt'] as const
+/**
+ * `ours-jwt` is ours with AUTH_MODE=jwt, every request carrying a token: beside `ours`, the cost of verifying one.
+ * `ours-before` is ours as built in another checkout (--baseline): beside `ours`, what a change cost.
+ */
+export const SERVERS = ['floor', 'peer', 'ours', 'ours-jwt', 'ours-before'] as const
 export type ServerName = typeof SERVERS[number]
 
-/** What is measured, in this order (scripts/bench/run.ts builds each request; docs/performance.md says what each is). */
-export const SCENARIOS = ['get', 'list', 'page50', 'create', 'create-key', 'post', 'post-parts', 'delete'] as const
+/**
+ * What is measured, in this order (scripts/bench/run.ts builds each request; docs/performance.md says what each is).
+ * `search` runs on a store of its own (scripts/bench/search-seed.ts), on ours and the peer only.
+ */
+export const SCENARIOS = ['get', 'list', 'page50', 'create', 'create-key', 'post', 'post-parts', 'delete', 'search'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 /**
@@ -37,6 +44,11 @@ export interface Measure {
    */
   cpuUsPerRequest: number
   /**
+   * PostgreSQL: the CPU time per request of the backends connected to the server's database, where its queries run
+   * (scripts/bench/database-cpu.ts). Not in cpuUsPerRequest.
+   */
+  databaseCpuUsPerRequest?: number
+  /**
    * The load generator's CPU time per request, the same way: it shares the cores with the server, so it
    * must stay well below the floor's figure for the floor's throughput to be the floor's.
    */
@@ -56,6 +68,22 @@ export interface ServerResult {
   growth: Record<string, Measure>
 }
 
+/** The search scenario: ours' search_messages beside the peer's LIKE scan of the same rows, on the search store. */
+export interface SearchResult {
+  /** The searched user, their messages and the store's. */
+  userId: number
+  messages: number
+  storeMessages: number
+  /** Inserting the rows; the search migration indexing them. */
+  rowsSeconds: number
+  indexSeconds: number
+  index: IndexSize
+  connections: number
+  queries: SearchQuery[]
+  /** By query kind, and `mix` (every kind in turn): ours (search_messages) and the peer (LIKE). */
+  loads: Record<string, { ours?: Measure, peer?: Measure }>
+}
+
 export interface Report {
   store: string
   startedAt: string
@@ -72,7 +100,13 @@ export interface Report {
   /** 1, 5 and 15 minute load averages. */
   loadAverage: { start: number[], end: number[] }
   servers: Partial<Record<ServerName, ServerResult>>
+  /** --baseline: the checkout ours-before ran from, and its commit. */
+  baseline?: { dir: string, commit: string }
+  search?: SearchResult
 }
+
+/** CPU per request of the server, and on PostgreSQL of its database's backends too: the whole cost of a request. */
+const totalCpu = (measure: Measure) => measure.cpuUsPerRequest + (measure.databaseCpuUsPerRequest ?? 0)
 
 const ratio = (value: number, reference: number | undefined) => reference ? (value / reference).toFixed(2) + 'x' : '-'
 
@@ -82,6 +116,9 @@ function table (header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n')
 }
 
+/** PostgreSQL's runs show the database backends' CPU per request beside the server's. */
+const hasDatabaseCpu = (report: Report) => report.store === 'postgres'
+
 function scenarioRows (report: Report): string[][] {
   const names = Object.keys(Object.values(report.servers)[0]?.scenarios ?? {})
   return names.flatMap((scenario) => SERVERS.flatMap((server) => {
@@ -90,6 +127,7 @@ function scenarioRows (report: Report): string[][] {
     const of = (reference: ServerName) => report.servers[reference]?.scenarios[scenario]?.requestsPerSecond
     const cpuOf = (reference: ServerName) => report.servers[reference]?.scenarios[scenario]?.cpuUsPerRequest
     return [[scenario, server, measure.cpuUsPerRequest.toFixed(0), ratio(measure.cpuUsPerRequest, cpuOf('floor')),
+      ...hasDatabaseCpu(report) ? [(measure.databaseCpuUsPerRequest ?? 0).toFixed(0)] : [],
       measure.requestsPerSecond.toFixed(0), measure.p50Ms.toFixed(1), measure.p99Ms.toFixed(1),
       ratio(measure.requestsPerSecond, of('floor')), ratio(measure.requestsPerSecond, of('peer')), ratio(measure.requestsPerSecond, of('ours')),
       measure.generatorCpuUsPerRequest.toFixed(0), String(measure.failures)]]
@@ -118,18 +156,67 @@ function variantRows (report: Report): string[][] {
   }))
 }
 
+/** Each scenario on ours-before and ours: what the change between the two checkouts cost (issue 28: post at most 1.25x). */
+function beforeRows (report: Report): string[][] {
+  const [before, after] = [report.servers['ours-before']?.scenarios, report.servers.ours?.scenarios]
+  if (before === undefined || after === undefined) return []
+  return Object.keys(after).flatMap((scenario) => {
+    const [was, is] = [before[scenario], after[scenario]]
+    return was === undefined || is === undefined ? [] : [[scenario, totalCpu(was).toFixed(0), totalCpu(is).toFixed(0), ratio(totalCpu(is), totalCpu(was))]]
+  })
+}
+
+const grouped = (n: number) => Math.round(n).toLocaleString('en-US')
+const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`
+
+function searchSection (report: Report, search: SearchResult): string[] {
+  const kinds = Object.keys(search.loads)
+  const database = hasDatabaseCpu(report)
+  const cells = (measure: Measure | undefined) => measure === undefined
+    ? ['-', ...database ? ['-'] : [], '-', '-', '-']
+    : [totalCpu(measure).toFixed(0), ...database ? [(measure.databaseCpuUsPerRequest ?? 0).toFixed(0)] : [],
+        // No query answered within the load: wrk's percentiles are of nothing.
+        ...measure.requests === 0 ? ['-', '-'] : [measure.p50Ms.toFixed(1), measure.p99Ms.toFixed(1)], measure.requestsPerSecond.toFixed(1)]
+  const columns = (server: string) => [`${server} us/q`, ...database ? ['of it DB'] : [], 'p50 ms', 'p99 ms', 'q/s']
+  const rows = kinds.map((kind) => {
+    const { ours, peer } = search.loads[kind]!
+    const query = search.queries.find((q) => q.kind === kind)
+    return [kind, query?.q ?? 'each in turn', query === undefined ? '' : grouped(query.hits), ...cells(ours), ...cells(peer),
+      ours === undefined || peer === undefined ? '-' : ratio(totalCpu(peer), totalCpu(ours)), String((ours?.failures ?? 0) + (peer?.failures ?? 0))]
+  })
+  const index = search.index
+  const pgParts = index.indexesBytes === undefined ? '' : ` (rows ${megabytes(index.rowsBytes ?? 0)}, their indexes ${megabytes(index.indexesBytes)})`
+  return [
+    `search: user ${search.userId}'s ${grouped(search.messages)} messages of ${grouped(search.storeMessages)}, seeded in ${(search.rowsSeconds + search.indexSeconds).toFixed(0)} s ` +
+      `(rows ${search.rowsSeconds.toFixed(0)} s, the search migration's index ${search.indexSeconds.toFixed(0)} s); ` +
+      `index ${megabytes(index.indexBytes)}${pgParts} of a ${megabytes(index.databaseBytes)} database; ${search.connections} connection${search.connections === 1 ? '' : 's'}`,
+    `ours: search_messages (limit=20); LIKE: the peer's Prisma findMany, content contains each term${report.store === 'postgres' ? ' (ILIKE)' : ''}, 20 newest; ` +
+      `CPU us/query: the server's${database ? ' and its database backends\' (of it DB)' : ''}`,
+    table(['kind', 'query', 'hits', ...columns('ours'), ...columns('LIKE'), 'LIKE/ours CPU', 'failed'], rows),
+  ]
+}
+
 const variantsTitle = 'what one thing more costs: CPU us/req of a request without it and with it, same server, same run'
 
 export function formatReport (report: Report): string {
   const growth = growthRows(report)
   const variants = variantRows(report)
+  const before = beforeRows(report)
+  const main = scenarioRows(report)
+  const dbColumn = hasDatabaseCpu(report) ? ['DB us/req'] : []
   return [
     `${report.store}, ${report.connections} connections, median of ${report.rounds} rounds of ${report.durationSeconds} s per scenario${report.smoke ? ' (smoke)' : ''}; node ${report.node}, ${report.cores} x ${report.cpu}; ${report.commit}; load ${report.loadAverage.start.map((n) => n.toFixed(1)).join(' ')}`,
-    table(['scenario', 'server', 'CPU us/req', 'CPU vs floor', 'req/s', 'p50 ms', 'p99 ms', 'vs floor', 'vs peer', 'vs ours', 'load gen us/req', 'failed'], scenarioRows(report)),
-    '',
+    ...main.length === 0
+      ? []
+      : [table(['scenario', 'server', 'CPU us/req', 'CPU vs floor', ...dbColumn, 'req/s', 'p50 ms', 'p99 ms', 'vs floor', 'vs peer', 'vs ours', 'load gen us/req', 'failed'], main), ''],
     ...variants.length === 0 ? [] : [variantsTitle, table(['scenarios', 'server', 'without', 'with', 'ratio'], variants), ''],
-    table(['server', '', 'spawn-to-ready ms', 'RSS idle MB', 'RSS after MB', 'RSS peak MB'], processRows(report)),
+    ...before.length === 0
+      ? []
+      : [`ours against ours-before (--baseline ${report.baseline?.dir}, ${report.baseline?.commit}): CPU us/req${hasDatabaseCpu(report) ? ' with the database backends\'' : ''}, same run`,
+          table(['scenario', 'before', 'ours', 'ratio'], before), ''],
+    ...report.search === undefined ? [] : [...searchSection(report, report.search), ''],
+    ...processRows(report).length === 0 ? [] : [table(['server', '', 'spawn-to-ready ms', 'RSS idle MB', 'RSS after MB', 'RSS peak MB'], processRows(report))],
     // Measured with page50 only.
     ...growth.length === 0 ? [] : ['', 'growth: page50 (limit=50) of a user with N conversations', table(['server', 'N', 'req/s', 'p50 ms', 'p99 ms', 'failed'], growth)],
-  ].join('\n')
+  ].join('\n').trimEnd()
 }

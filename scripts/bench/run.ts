@@ -1,233 +1,53 @@
 // `npm run bench [-- --store postgres --duration 5 --rounds 3 --connections 50 --smoke --only floor,peer,ours
-// --scenarios post,post-parts]`:
+// --scenarios post,post-parts,search --baseline /tmp/baseline --search-size 1000000 --search-connections 1]`:
 // the floor, the peer and our production build, one after the other (2 cores: never together), each on
 // its own fresh copy of the same seeded database, loaded by wrk over loopback (scripts/bench/load.ts). Ours
-// runs as `npm start` runs it, request log included, written to a file as in production. Prints one table
-// and writes it as JSON to bench/results/latest-<store>.json and a timestamped copy to the git-ignored
+// runs as `npm start` runs it, request log included, written to a file as in production. With --baseline, ours as
+// built in another checkout runs beside it as ours-before, on a copy of the same rows migrated by that checkout's
+// migrations. The search scenario runs on a store of its own (scripts/bench/search-run.ts). Prints the tables
+// and writes them as JSON to bench/results/latest-<store>.json and a timestamped copy to the git-ignored
 // bench/results/history/ (smoke runs: a temp dir). Exit 1 only when a server failed to start or
 // answered a request with a non-2xx or an error; never on speed.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
-import { SignJWT } from 'jose'
 import { projectRoot } from '../../src/project-root.js'
-import { freePort } from '../free-port.js'
-import { load, type LoadRequest } from './load.js'
-import { cpuSeconds, rssMb } from './proc.js'
-import { formatReport, SCENARIOS, SERVERS, type Measure, type Report, type ScenarioName, type ServerName } from './report.js'
-import { adminQuery, copySqlite, FULL_SIZE, postgresUrl, seed, SMOKE_SIZE, type Fixture, type SeedSize, type Store } from './seed.js'
+import { providerOf } from '../../src/store/database-url.js'
+import { readMigrations } from '../../src/store/migrate/index.js'
+import { createRun, parseOptions, progress, type Options, type Run } from './bench.js'
+import { databaseCpu, type DatabaseCpu } from './database-cpu.js'
+import { seededDatabases, type Databases } from './databases.js'
+import type { LoadRequest } from './load.js'
+import { median, measure, startServer, WARM_UP_SECONDS, type Scenario, type Started } from './measure.js'
+import { rssMb } from './proc.js'
+import { formatReport, type Measure, type Report, type ServerName } from './report.js'
+import { measureSearch, searchSize } from './search-run.js'
+import { FULL_SIZE, seed, SMOKE_SIZE, type Fixture, type SeedSize } from './seed.js'
+import { stop, stopAll } from './servers.js'
 
-interface Options { store: Store, duration: number, rounds: number, connections: number, smoke: boolean, only: ServerName[], scenarios: ScenarioName[] }
-
-/** How a server process is started: node's arguments, and variables its environment gets beside the run's. */
-interface Launch { args: string[], env: Record<string, string> }
-
-/**
- * Our server is started exactly as `npm start` starts it: the environment its script sets (the allocator's
- * settings), its node flags and entry point.
- */
-function npmStart (): Launch {
-  const { scripts } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }
-  const words = scripts.start.split(/\s+/)
-  const env: Record<string, string> = {}
-  while (/^[A-Z_][A-Z0-9_]*=/.test(words[0] ?? '')) {
-    const [name, ...value] = words.shift()!.split('=')
-    env[name!] = value.join('=')
-  }
-  const [command, ...args] = words
-  if (command !== 'node') throw new Error(`package.json's start script must run node, after any VAR=value, got: ${scripts.start}`)
-  return { args, env }
-}
-
-const LAUNCH: Record<ServerName, () => Launch> = {
-  floor: () => ({ args: ['dist/scripts/bench/floor-server.js'], env: {} }),
-  peer: () => ({ args: ['dist/scripts/bench/peer-server.js'], env: {} }),
-  ours: npmStart,
-  'ours-jwt': npmStart,
-}
-
-// ours-jwt: tokens required, HS256. Its requests carry an admin token, which reaches every row, so each
-// scenario does the same work as on ours plus verifying the token (a user's token on a conversation path
-// would add the owner look-up, src/contract/access.ts).
-const BENCH_SECRET = 'benchmark-secret-of-thirty-two-characters-or-more'
-const SERVER_ENV: Partial<Record<ServerName, Record<string, string>>> = {
-  'ours-jwt': { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: BENCH_SECRET },
-}
-
-async function benchToken (): Promise<string> {
-  return await new SignJWT({ scope: 'trackbot:admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench')
-    .setExpirationTime('1d').sign(new TextEncoder().encode(BENCH_SECRET))
-}
-const WARM_UP_SECONDS = 1
 const GROWTH_SECONDS = 3
 /** More deletes per second than any server here reaches, so the pool outlasts the run (a repeated id is a 404). */
 const DELETE_RATE_BOUND = 40_000
 /** Servers whose growth figure is measured: ours is the one that must stay flat, the floor shows what flat is. */
 const GROWTH_SERVERS: ServerName[] = ['floor', 'ours']
 
-const live = new Set<ChildProcess>()
-const cleanups: Array<() => Promise<void>> = []
-
-function options (): Options {
-  const { values } = parseArgs({
-    options: {
-      store: { type: 'string', default: 'sqlite' },
-      duration: { type: 'string', default: '5' },
-      rounds: { type: 'string', default: '3' },
-      connections: { type: 'string', default: '50' },
-      smoke: { type: 'boolean', default: false },
-      only: { type: 'string', default: SERVERS.join(',') },
-      scenarios: { type: 'string', default: SCENARIOS.join(',') },
-    },
-  })
-  if (values.store !== 'sqlite' && values.store !== 'postgres') throw new Error(`--store must be sqlite or postgres, got "${values.store}"`)
-  const only = values.only.split(',').map((name) => name.trim())
-  const unknown = only.filter((name) => !(SERVERS as readonly string[]).includes(name))
-  if (unknown.length > 0) throw new Error(`--only takes ${SERVERS.join(',')}; unknown: ${unknown.join(',')}`)
-  const picked = values.scenarios.split(',').map((name) => name.trim())
-  const unknownScenarios = picked.filter((name) => !(SCENARIOS as readonly string[]).includes(name))
-  if (unknownScenarios.length > 0) throw new Error(`--scenarios takes ${SCENARIOS.join(',')}; unknown: ${unknownScenarios.join(',')}`)
-  const duration = values.smoke ? 1 : Number(values.duration)
-  const rounds = values.smoke ? 1 : Number(values.rounds)
-  const connections = Number(values.connections)
-  // Whole seconds: wrk's resolution.
-  if (![duration, rounds, connections].every((n) => Number.isInteger(n) && n >= 1)) {
-    throw new Error('--duration (seconds), --rounds and --connections must be whole numbers of at least 1')
-  }
-  return {
-    store: values.store,
-    duration,
-    rounds,
-    connections,
-    smoke: values.smoke,
-    only: SERVERS.filter((name) => only.includes(name)),
-    scenarios: SCENARIOS.filter((name) => picked.includes(name)),
-  }
-}
-
-const progress = (smoke: boolean, message: string) => { if (!smoke) console.error(`bench: ${message}`) }
-
-/** One seeded database, and a fresh copy of it per server. */
-interface Databases { fixture: Fixture, copyFor (server: ServerName): Promise<string> }
-
 function seedSize ({ smoke, duration, rounds }: Options): SeedSize {
   const size = smoke ? SMOKE_SIZE : FULL_SIZE
   return { ...size, deletePool: Math.ceil(DELETE_RATE_BOUND * rounds * (duration + (smoke ? 0 : WARM_UP_SECONDS))) }
 }
 
-async function sqliteDatabases (size: SeedSize): Promise<Databases> {
-  const dir = mkdtempSync(join(tmpdir(), 'trackbot-bench-'))
-  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
-  const seeded = `file:${join(dir, 'seeded.db')}`
-  const fixture = await seed(seeded, size)
-  return {
-    fixture,
-    async copyFor (server) {
-      const url = `file:${join(dir, `${server}.db`)}`
-      copySqlite(seeded, url)
-      return url
-    },
-  }
-}
-
-async function postgresDatabases (size: SeedSize): Promise<Databases> {
-  const admin = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
-  const prefix = `trackbot_bench_${process.pid}`
-  const created: string[] = []
-  const create = async (name: string, template?: string) => {
-    created.push(name)
-    await adminQuery(admin, [`CREATE DATABASE ${name}${template === undefined ? '' : ` TEMPLATE ${template}`}`])
-    return postgresUrl(admin, name)
-  }
-  cleanups.push(() => adminQuery(admin, created.map((name) => `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
-  const fixture = await seed(await create(`${prefix}_seed`), size)
-  // A database name is an unquoted identifier here: ours-jwt becomes ours_jwt.
-  return { fixture, copyFor: (server) => create(`${prefix}_${server.replace(/-/g, '_')}`, `${prefix}_seed`) }
-}
-
-interface Spawned { child: ChildProcess, origin: string, output: () => string }
-
-/** Where the servers' output goes: one file each, removed with the run. */
-let logDir: string | undefined
-function logFile (server: ServerName): string {
-  if (logDir === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'trackbot-bench-logs-'))
-    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
-    logDir = dir
-  }
-  return join(logDir, `${server}.log`)
-}
-
-/** The last bytes of a file: a failed server's last words. */
-function tail (file: string, bytes = 8000): string {
-  const fd = openSync(file, 'r')
-  try {
-    const size = statSync(file).size
-    const buffer = Buffer.alloc(Math.min(bytes, size))
-    readSync(fd, buffer, 0, buffer.length, size - buffer.length)
-    return buffer.toString()
-  } finally {
-    closeSync(fd)
-  }
-}
-
 /**
- * With the environment it was given (ours logs each request at its default level), its stdout and stderr
- * to a file: as a log shipper would take them, and nothing of the benchmark's own CPU spent reading them.
+ * One seeded database for this checkout's servers and, with --baseline, one for ours-before with the same rows in
+ * the schema of the baseline's own migrations (its server refuses none and applies none: its history is complete).
  */
-function spawnServer (server: ServerName, databaseUrl: string, port: number): Spawned {
-  const file = logFile(server)
-  const fd = openSync(file, 'a')
-  const { args, env } = LAUNCH[server]()
-  const child = spawn(process.execPath, args, {
-    cwd: projectRoot,
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, ...SERVER_ENV[server] },
-    stdio: ['ignore', fd, fd],
-  })
-  closeSync(fd)
-  live.add(child)
-  child.on('exit', () => live.delete(child))
-  return { child, origin: `http://127.0.0.1:${port}`, output: () => tail(file) }
-}
-
-async function waitReady ({ child, origin, output }: Spawned): Promise<void> {
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before ready:\n${output()}`)
-    try {
-      if ((await fetch(`${origin}/readyz`)).status === 200) return
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-  throw new Error(`server not ready in 30 s:\n${output()}`)
-}
-
-/** A server that died under load would otherwise show up as a scenario of connection errors. */
-function assertAlive (child: ChildProcess, scenario: string): void {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    throw new Error(`exited (code ${child.exitCode}, signal ${child.signalCode}) during ${scenario}`)
-  }
-}
-
-async function stop (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = once(child, 'exit')
-  child.kill('SIGTERM')
-  // A server that hangs on close must not hang the benchmark.
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-  await exited
-  clearTimeout(timer)
-}
-
-interface Scenario {
-  name: ScenarioName
-  /** The request of the next run: the delete scenario's moves on with every run. */
-  request (): LoadRequest
-  /** Told how many requests a run built, answered or not. */
-  ran? (issued: number): void
+async function mainDatabases (run: Run, options: Options, size: SeedSize): Promise<Databases<Fixture>> {
+  const now = await seededDatabases(run, options.store, 'seed', (url) => seed(url, size))
+  const baseline = options.baseline
+  if (baseline === undefined || !options.only.includes('ours-before')) return now
+  const migrations = (url: string) => readMigrations(join(baseline, 'prisma', providerOf(url), 'migrations'))
+  const before = await seededDatabases(run, options.store, 'before', (url) => seed(url, size, migrations(url)))
+  return { fixture: now.fixture, copyFor: (server) => (server === 'ours-before' ? before : now).copyFor(server) }
 }
 
 /** A range split in two: the first half, and the rest. */
@@ -298,82 +118,13 @@ function scenarios (fixture: Fixture, headers: Record<string, string> = {}): Sce
   ]
 }
 
-async function loadScenario (origin: string, scenario: Scenario, seconds: number, connections: number): Promise<Measure> {
-  const result = await load(origin, scenario.request(), seconds, connections)
-  scenario.ran?.(result.issued)
-  return {
-    requestsPerSecond: result.requests / result.seconds,
-    p50Ms: result.p50Ms,
-    p99Ms: result.p99Ms,
-    requests: result.requests,
-    seconds: result.seconds,
-    failures: result.statusErrors + result.socketErrors,
-    // wrk counts answers of 400 and above, not each code.
-    statusCodes: { 'below 400': result.requests - result.statusErrors, '400 and above': result.statusErrors },
-    generatorCpuUsPerRequest: result.generatorCpuUsPerRequest,
-    // Set by measure(), which watches the server process.
-    cpuUsPerRequest: 0,
-  }
-}
-
-const middleOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!
-
-/** The round with the median throughput, all its figures, and every round's throughput beside it. */
-function median (rounds: Measure[]): Measure {
-  const sorted = [...rounds].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)
-  const middle = sorted[Math.floor((sorted.length - 1) / 2)]!
-  return {
-    ...middle,
-    // A failure in any round fails the run.
-    failures: rounds.reduce((sum, round) => sum + round.failures, 0),
-    statusCodes: rounds.reduce<Record<string, number>>((all, round) => {
-      for (const [code, count] of Object.entries(round.statusCodes)) all[code] = (all[code] ?? 0) + count
-      return all
-    }, {}),
-    cpuUsPerRequest: middleOf(rounds.map((round) => round.cpuUsPerRequest)),
-    generatorCpuUsPerRequest: middleOf(rounds.map((round) => round.generatorCpuUsPerRequest)),
-    roundsRequestsPerSecond: rounds.map((round) => Math.round(round.requestsPerSecond)),
-  }
-}
-
-interface Started { name: ServerName, spawned: Spawned, spawnToReadyMs: number, rssIdleMb: number, scenarios: Scenario[] }
-
-async function startServer (name: ServerName, databaseUrl: string, fixture: Fixture, options: Options): Promise<Started> {
-  const started = performance.now()
-  const spawned = spawnServer(name, databaseUrl, await freePort())
-  try {
-    await waitReady(spawned)
-  } catch (error) {
-    throw new Error(`${name}: ${error instanceof Error ? error.message : String(error)}`)
-  }
-  const spawnToReadyMs = performance.now() - started
-  const headers: Record<string, string> = SERVER_ENV[name]?.AUTH_MODE === 'jwt' ? { authorization: `Bearer ${await benchToken()}` } : {}
-  const picked = scenarios(fixture, headers).filter((scenario) => options.scenarios.includes(scenario.name))
-  return { name, spawned, spawnToReadyMs, rssIdleMb: rssMb(spawned.child.pid!), scenarios: picked }
-}
-
-async function measure (server: Started, scenario: Scenario, options: Options): Promise<Measure> {
-  try {
-    if (!options.smoke) await loadScenario(server.spawned.origin, scenario, WARM_UP_SECONDS, options.connections)
-    const pid = server.spawned.child.pid!
-    const cpuBefore = cpuSeconds(pid)
-    const measured = await loadScenario(server.spawned.origin, scenario, options.duration, options.connections)
-    assertAlive(server.spawned.child, scenario.name)
-    measured.cpuUsPerRequest = (cpuSeconds(pid) - cpuBefore) * 1e6 / Math.max(1, measured.requests)
-    progress(options.smoke, `${server.name} ${scenario.name}: ${measured.requestsPerSecond.toFixed(0)} req/s`)
-    return measured
-  } catch (error) {
-    throw new Error(`${server.name}: ${error instanceof Error ? error.message : String(error)}\n${server.spawned.output()}`)
-  }
-}
-
 async function measureGrowth (server: Started, fixture: Fixture, options: Options): Promise<Record<string, Measure>> {
   const growth: Record<string, Measure> = {}
   // The growth figure is page50's at other sizes: measured when page50 is.
   if (!GROWTH_SERVERS.includes(server.name) || (options.smoke && server.name !== 'ours') || !options.scenarios.includes('page50')) return growth
   for (const { userId, conversations } of fixture.growthUsers) {
     const page: Scenario = { name: 'page50', request: () => ({ method: 'GET', path: `/api/v1/users/${userId}/conversations?limit=50` }) }
-    growth[conversations] = await measure(server, page, { ...options, duration: options.smoke ? 1 : GROWTH_SECONDS })
+    growth[conversations] = await measure(server, page, { seconds: options.smoke ? 1 : GROWTH_SECONDS, connections: options.connections, warmUp: !options.smoke }, options.smoke)
   }
   return growth
 }
@@ -384,21 +135,28 @@ async function measureGrowth (server: Started, fixture: Fixture, options: Option
  * machine part-way through (other load, CPU throttling) hits all servers in a scenario alike instead of
  * whichever server happened to run last.
  */
-async function measureAll (databases: Databases, options: Options): Promise<Report['servers']> {
-  const started: Started[] = []
-  for (const name of options.only) started.push(await startServer(name, await databases.copyFor(name), databases.fixture, options))
+async function measureAll (run: Run, options: Options, cpu: DatabaseCpu | undefined): Promise<Report['servers']> {
+  const picked = scenarioNames(options)
+  if (picked.length === 0) return {}
+  progress(options.smoke, `seeding ${options.store}`)
+  const databases = await mainDatabases(run, options, seedSize(options))
+  const started: Array<Started & { scenarios: Scenario[] }> = []
+  for (const name of options.only) {
+    const server = await startServer(run, options, name, await databases.copyFor(name), cpu)
+    started.push({ ...server, scenarios: scenarios(databases.fixture, server.headers).filter((scenario) => picked.includes(scenario.name)) })
+  }
   const runs = new Map<string, Measure[]>()
-  const count = started[0]?.scenarios.length ?? 0
+  const plan = { seconds: options.duration, connections: options.connections, warmUp: !options.smoke }
   for (let round = 0; round < options.rounds; round++) {
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < picked.length; i++) {
       for (const server of started) {
         const scenario = server.scenarios[i]!
         const key = `${server.name} ${scenario.name}`
-        runs.set(key, [...runs.get(key) ?? [], await measure(server, scenario, options)])
+        runs.set(key, [...runs.get(key) ?? [], await measure(server, scenario, plan, options.smoke)])
       }
     }
   }
-  const measuredOf = (server: Started) => Object.fromEntries(server.scenarios.map((scenario) => [scenario.name, median(runs.get(`${server.name} ${scenario.name}`)!)]))
+  const measuredOf = (server: typeof started[number]) => Object.fromEntries(server.scenarios.map((scenario) => [scenario.name, median(runs.get(`${server.name} ${scenario.name}`)!)]))
   const results: Report['servers'] = {}
   for (const server of started) {
     const growth = await measureGrowth(server, databases.fixture, options)
@@ -415,10 +173,13 @@ async function measureAll (databases: Databases, options: Options): Promise<Repo
   return results
 }
 
-function commit (): string {
+/** The picked scenarios but search, which runs on a store of its own. */
+const scenarioNames = (options: Options): string[] => options.scenarios.filter((name) => name !== 'search')
+
+function commitOf (dir: string): string {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: projectRoot, encoding: 'utf8' }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: projectRoot, encoding: 'utf8' }).trim() !== ''
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: dir, encoding: 'utf8' }).trim() !== ''
     return dirty ? `${head}+dirty` : head
   } catch {
     return 'unknown'
@@ -442,44 +203,56 @@ function writeResults (report: Report): { latest: string, file: string } {
 }
 
 function failures (report: Report): string[] {
-  return Object.entries(report.servers).flatMap(([server, result]) =>
-    Object.entries({ ...result.scenarios, ...Object.fromEntries(Object.entries(result.growth).map(([n, m]) => [`growth ${n}`, m])) })
-      .filter(([, measure]) => measure.failures > 0)
-      .map(([scenario, measure]) => `${server} ${scenario}: ${measure.failures} failed (status codes ${JSON.stringify(measure.statusCodes)})`))
+  const failed = (server: string, measures: Record<string, Measure>) => Object.entries(measures)
+    .filter(([, measure]) => measure.failures > 0)
+    .map(([scenario, measure]) => `${server} ${scenario}: ${measure.failures} failed (status codes ${JSON.stringify(measure.statusCodes)})`)
+  return [
+    ...Object.entries(report.servers).flatMap(([server, result]) =>
+      failed(server, { ...result.scenarios, ...Object.fromEntries(Object.entries(result.growth).map(([n, m]) => [`growth ${n}`, m])) })),
+    ...Object.entries(report.search?.loads ?? {}).flatMap(([kind, servers]) =>
+      Object.entries(servers).flatMap(([server, measure]) => failed(server, { [`search ${kind}`]: measure }))),
+  ]
 }
 
+const run = createRun()
+
 async function cleanUp (): Promise<void> {
-  for (const child of live) await stop(child)
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((error: unknown) => console.error('bench: cleanup:', error))
+  await stopAll()
+  await run.cleanUp()
 }
 
 async function main (): Promise<void> {
-  const opts = options()
+  const options = parseOptions()
   const startedAt = new Date().toISOString()
-  progress(opts.smoke, `seeding ${opts.store}`)
-  const size = seedSize(opts)
-  const databases = opts.store === 'postgres' ? await postgresDatabases(size) : await sqliteDatabases(size)
+  // PostgreSQL's backends do the queries' work: their CPU is read beside each server's.
+  const cpu = options.store === 'postgres' ? databaseCpu(run.adminUrl) : undefined
+  if (cpu !== undefined) run.onCleanUp(() => cpu.close())
   const report: Report = {
-    store: opts.store,
+    store: options.store,
     startedAt,
     node: process.version,
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
-    connections: opts.connections,
-    durationSeconds: opts.duration,
-    rounds: opts.rounds,
-    smoke: opts.smoke,
-    commit: commit(),
-    seed: size,
+    connections: options.connections,
+    durationSeconds: options.duration,
+    rounds: options.rounds,
+    smoke: options.smoke,
+    commit: commitOf(projectRoot),
+    seed: {
+      ...scenarioNames(options).length === 0 ? {} : seedSize(options),
+      ...options.scenarios.includes('search') ? { search: searchSize(options) } : {},
+    },
     servers: {},
+    ...options.baseline === undefined ? {} : { baseline: { dir: options.baseline, commit: commitOf(options.baseline) } },
     // Other work on this machine skews every figure; the load average at start and end shows whether there was any.
     loadAverage: { start: loadavg(), end: [] },
   }
-  report.servers = await measureAll(databases, opts)
+  report.servers = await measureAll(run, options, cpu)
+  if (options.scenarios.includes('search')) report.search = await measureSearch(run, options, cpu)
   report.loadAverage.end = loadavg()
   console.log(formatReport(report))
   const { latest, file } = writeResults(report)
-  progress(opts.smoke, `wrote ${latest} and ${file}`)
+  progress(options.smoke, `wrote ${latest} and ${file}`)
   const failed = failures(report)
   if (failed.length > 0) {
     console.error(`bench: FAILED: requests that did not get a 2xx:\n${failed.join('\n')}`)
@@ -491,8 +264,6 @@ async function main (): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => { cleanUp().finally(() => process.exit(130)) })
 }
-// Last resort on any other way out: no server outlives the benchmark.
-process.on('exit', () => { for (const child of live) child.kill('SIGKILL') })
 
 main()
   .catch((error: unknown) => {

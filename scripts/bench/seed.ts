@@ -4,8 +4,10 @@
 import { copyFileSync } from 'node:fs'
 import Sqlite from 'better-sqlite3'
 import pg from 'pg'
-import { migrateDatabase } from '../../src/store/database.js'
-import { providerOf, sqliteFile } from '../../src/store/database-url.js'
+import { providerOf, postgresTarget, sqliteFile } from '../../src/store/database-url.js'
+import { migrationsDir, readMigrations, type Migration } from '../../src/store/migrate/index.js'
+import { migratePostgres } from '../../src/store/migrate/postgres.js'
+import { migrateSqlite } from '../../src/store/migrate/sqlite.js'
 import { mulberry32 } from '../mulberry32.js'
 
 export type Store = 'sqlite' | 'postgres'
@@ -36,14 +38,14 @@ export interface Fixture {
 }
 
 type UserRow = [id: number, name: string, createdAt: number]
-type ConversationRow = [id: number, userId: number, title: string, metadata: string, messageCount: number, createdAt: number, updatedAt: number, lastMessageAt: number | null]
+export type ConversationRow = [id: number, userId: number, title: string, metadata: string, messageCount: number, createdAt: number, updatedAt: number, lastMessageAt: number | null]
 /** `parts`: the message's one text part as JSON, as the rich-messages migration fills it in for rows written before it. */
-type MessageRow = [id: number, conversationId: number, role: string, content: string, parts: string, createdAt: number]
-type Batch = { table: 'User', rows: UserRow[] } | { table: 'Conversation', rows: ConversationRow[] } | { table: 'Message', rows: MessageRow[] }
+export type MessageRow = [id: number, conversationId: number, role: string, content: string, parts: string, createdAt: number]
+export type Batch = { table: 'User', rows: UserRow[] } | { table: 'Conversation', rows: ConversationRow[] } | { table: 'Message', rows: MessageRow[] }
 
-const BATCH = 10_000
-const BASE_MS = Date.UTC(2026, 0, 1)
-const DAY_MS = 86_400_000
+export const BATCH = 10_000
+export const BASE_MS = Date.UTC(2026, 0, 1)
+export const DAY_MS = 86_400_000
 const MODELS = ['{"model":"gpt-4o"}', '{"model":"claude"}', '{"model":"gpt-4o","locale":"en-GB"}', '{}']
 
 function * chunks<T> (rows: T[]): Generator<T[]> {
@@ -191,12 +193,33 @@ async function seedPostgres (url: string, batches: Iterable<Batch>): Promise<voi
 
 const quiet = { info: () => {}, warn: (message: string) => console.warn(message) }
 
-/** Migrates and fills the database at `url` (a file: URL or a postgresql:// URL of an empty database). */
-export async function seed (url: string, size: SeedSize): Promise<Fixture> {
-  await migrateDatabase(url, quiet)
+/** This checkout's migrations for the store at `url`. */
+export const migrationsFor = (url: string): Migration[] => readMigrations(migrationsDir(providerOf(url)))
+
+/**
+ * Applies `migrations` with the project's own runner, as a server would on start: this checkout's, or fewer (the
+ * search seed stops before the search migration), or another checkout's (--baseline's, whose server then finds its
+ * history complete).
+ */
+export async function migrate (url: string, migrations: Migration[]): Promise<void> {
+  if (providerOf(url) === 'postgres') await migratePostgres(postgresTarget(url).connectionString, migrations, quiet)
+  else await migrateSqlite(sqliteFile(url), migrations, quiet)
+}
+
+/** Inserts the batches' rows into the migrated database at `url`, in one transaction. */
+export async function insertRows (url: string, batches: Iterable<Batch>): Promise<void> {
+  if (providerOf(url) === 'sqlite') seedSqlite(sqliteFile(url), batches)
+  else await seedPostgres(url, batches)
+}
+
+/**
+ * Migrates (this checkout's migrations unless `migrations` says otherwise) and fills the database at `url` (a file:
+ * URL or a postgresql:// URL of an empty database).
+ */
+export async function seed (url: string, size: SeedSize, migrations = migrationsFor(url)): Promise<Fixture> {
+  await migrate(url, migrations)
   const fixture = planFixture(size)
-  if (providerOf(url) === 'sqlite') seedSqlite(sqliteFile(url), allRows(size, fixture))
-  else await seedPostgres(url, allRows(size, fixture))
+  await insertRows(url, allRows(size, fixture))
   return fixture
 }
 

@@ -3,9 +3,11 @@
 -- Arguments (after wrk's `--`): METHOD PATH [FIRST LAST ORDER [BODY [UNIQUE]]]. A `{id}` in PATH is replaced
 -- per request by an id from FIRST to LAST, at random (ORDER `random`) or each once in turn (`sequence`, for
 -- deletes); BODY, when not empty, is sent as JSON; the header named UNIQUE, when given, gets a value no other
--- request of any run has (an Idempotency-Key). The summary is one JSON line on stdout.
+-- request of any run has (an Idempotency-Key). Without ids, PATH may be several paths, one a line, sent each in turn
+-- (the search scenario's mix of queries). The summary is one JSON line on stdout.
 
 local method, path, last, order, body, unique, prefix
+local paths = {}
 local sent = 0
 local headers = {}
 -- Globals, not locals: done() reads them from each thread with thread:get.
@@ -28,7 +30,8 @@ function init (args)
   -- math.random is seeded alike in every run otherwise; a run's ids need not repeat the last run's.
   math.randomseed(os.time())
   prefix = string.format('bench-%d-%d-', os.time(), math.random(1, 1000000000))
-  if firstId == nil then
+  for line in string.gmatch(path, '[^\n]+') do table.insert(paths, line) end
+  if firstId == nil and #paths == 1 then
     -- A fixed request: wrk builds it once and sends the same bytes every time, no Lua per request.
     wrk.method, wrk.path, wrk.body = method, path, body
     -- Added to, not replaced: wrk.headers already holds the Host header.
@@ -38,6 +41,10 @@ function init (args)
 end
 
 function request ()
+  if firstId == nil then
+    sent = sent + 1
+    return wrk.format(method, paths[(sent - 1) % #paths + 1], headers, body)
+  end
   local id
   if order == 'sequence' then
     id = nextId
