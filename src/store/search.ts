@@ -145,4 +145,3 @@ export function createSearchRepository (prisma: PrismaClient, dialect: Dialect, 
     },
   }
 }
-

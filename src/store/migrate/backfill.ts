@@ -34,7 +34,7 @@ const hasBackfillTable = (tables: unknown[]) => tables.length > 0
 
 /** SQLite: `statement` binds @from and @to. Returns the names of the backfills finished. */
 export function backfillSqlite (db: Sqlite.Database, log: MigrationLog, batchIds = BACKFILL_BATCH_IDS): string[] {
-  if (!hasBackfillTable(db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'Backfill'`).all())) return []
+  if (!hasBackfillTable(db.prepare('SELECT 1 FROM sqlite_master WHERE type = \'table\' AND name = \'Backfill\'').all())) return []
   const finished: string[] = []
   const report = progress(log)
   const next = db.prepare('SELECT "name", "statement", "nextId", "lastId" FROM "Backfill" ORDER BY "name" LIMIT 1')
@@ -62,7 +62,7 @@ export function backfillSqlite (db: Sqlite.Database, log: MigrationLog, batchIds
  * $2. Returns the names of the backfills finished.
  */
 export async function backfillPostgres (client: pg.Client, log: MigrationLog, batchIds = BACKFILL_BATCH_IDS): Promise<string[]> {
-  const { rows: tables } = await client.query(`SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'Backfill'`)
+  const { rows: tables } = await client.query('SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = \'Backfill\'')
   if (!hasBackfillTable(tables)) return []
   const finished: string[] = []
   const report = progress(log)
