@@ -165,6 +165,38 @@ export interface paths {
         patch: operations["update_conversation"];
         trace?: never;
     };
+    "/conversations/{conversationId}/fork": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Conversation ID
+                 * @example 1
+                 */
+                conversationId: components["parameters"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fork a conversation at one of its messages
+         * @description Start a new conversation of the same user holding copies of this conversation's messages up to and
+         *     including `atMessageId` (by default its last message), in order, with everything they carry: parts,
+         *     model, usage, metadata and `createdAt`. The new conversation has this one's title (or `title`) and
+         *     metadata, its own `messageCount`, `usage` and `lastMessageAt`, and `forkedFrom` naming where it came
+         *     from. This conversation is not changed. The copy is one atomic write, whatever the number of messages.
+         *     Edit and regenerate: fork at the message before the one to change, then append the new one.
+         *     `atMessageId` must be a message of this conversation, else a 400 naming it and nothing is stored.
+         */
+        post: operations["fork_conversation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/conversations/{conversationId}/messages": {
         parameters: {
             query?: never;
@@ -779,6 +811,34 @@ export interface components {
             messages?: components["schemas"]["NewMessage"][];
         };
         /**
+         * @description Every field is optional; `{}` (or no body) forks at the last message with the same title.
+         * @example {
+         *       "atMessageId": 7,
+         *       "title": "Lisbon, take two"
+         *     }
+         */
+        ForkConversationRequest: {
+            atMessageId?: components["schemas"]["Id"];
+            title?: components["schemas"]["Title"];
+        };
+        /**
+         * @description Where a forked conversation came from: the conversation and the last message copied (null when that
+         *     conversation had no messages). Null on a conversation that was not forked. The source may since have
+         *     been deleted.
+         * @example {
+         *       "conversationId": 1,
+         *       "messageId": 7
+         *     }
+         */
+        ForkedFrom: {
+            conversationId: components["schemas"]["Id"];
+            /**
+             * Format: int32
+             * @example 7
+             */
+            messageId: number | null;
+        } | null;
+        /**
          * @example {
          *       "id": 1,
          *       "userId": 1,
@@ -792,6 +852,7 @@ export interface components {
          *         "outputTokens": 0
          *       },
          *       "lastMessageAt": "2026-11-24T18:11:37.123Z",
+         *       "forkedFrom": null,
          *       "createdAt": "2026-11-24T18:11:37.123Z",
          *       "updatedAt": "2026-11-24T18:11:37.123Z"
          *     }
@@ -808,6 +869,7 @@ export interface components {
             messageCount: number;
             usage: components["schemas"]["ConversationUsage"];
             lastMessageAt: components["schemas"]["LastMessageAt"];
+            forkedFrom: components["schemas"]["ForkedFrom"];
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
         };
@@ -825,6 +887,7 @@ export interface components {
          *         "outputTokens": 0
          *       },
          *       "lastMessageAt": "2026-11-24T18:11:37.123Z",
+         *       "forkedFrom": null,
          *       "createdAt": "2026-11-24T18:11:37.123Z",
          *       "updatedAt": "2026-11-24T18:11:37.123Z",
          *       "messages": [
@@ -859,6 +922,7 @@ export interface components {
             messageCount: number;
             usage: components["schemas"]["ConversationUsage"];
             lastMessageAt: components["schemas"]["LastMessageAt"];
+            forkedFrom: components["schemas"]["ForkedFrom"];
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
             /** @description The messages stored with the conversation, in order. */
@@ -1713,6 +1777,57 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    fork_conversation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the create safe to retry: the first request with a key is applied and its answer kept for at least 24 hours (IDEMPOTENCY_KEY_TTL_HOURS); a repeat with the same key and the same method, path and body gets that answer again, byte for byte, with `Idempotent-Replayed: true`, and changes nothing, even when it arrives while the first is still running or at another server instance. The same key with another request is a 422. 1 to 255 printable ASCII characters, e.g. a UUID; keys are per operation. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description Conversation ID
+                 * @example 1
+                 */
+                conversationId: components["parameters"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "atMessageId": 7,
+                 *       "title": "Lisbon, take two"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ForkConversationRequest"];
+            };
+        };
+        responses: {
+            /** @description Conversation forked; the new conversation */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Conversation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];

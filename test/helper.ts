@@ -380,6 +380,8 @@ export interface V2Fixtures {
   postMessage (conversationId: number, body?: V2NewMessage, headers?: Record<string, string>): Promise<V2Message>
   /** Messages appended through v2's create_messages (201). */
   postMessages (conversationId: number, messages: V2NewMessage[], headers?: Record<string, string>): Promise<V2Message[]>
+  /** A fork of `conversationId` (201), at its last message by default. */
+  fork (conversationId: number, body?: V2Schemas['ForkConversationRequest'], headers?: Record<string, string>): Promise<V2Conversation>
 }
 
 /** The v2 fixture builders over any transport: each fails unless the write answers 201. */
@@ -394,6 +396,7 @@ export function v2Fixtures (request: Request): V2Fixtures {
     postMessage: (conversationId, body = { role: 'user', content: 'hello' }, headers) => created(`/conversations/${conversationId}/messages`, body, headers),
     postMessages: async (conversationId, messages, headers) =>
       (await created<{ messages: V2Message[] }>(`/conversations/${conversationId}/messages/batch`, { messages }, headers)).messages,
+    fork: (conversationId, body = {}, headers) => created(`/conversations/${conversationId}/fork`, body, headers),
   }
 }
 

@@ -1,16 +1,24 @@
-// v2's handlers: v1's operations over v2's shapes, and appending several messages at once.
+// v2's handlers: v1's operations over v2's shapes, appending several messages at once, forks and search.
 import type { operations } from '../../generated/v2.js'
 import { decodeCursor, nextPageLink } from '../contract/cursor.js'
 import { keyed, type Handlers } from '../contract/handler-types.js'
-import { notFound } from '../contract/problems.js'
+import { INVALID_REQUEST, notFound, problem } from '../contract/problems.js'
+import { NOT_A_MESSAGE_OF_IT } from '../store/conversations.js'
 import { isSearchKey } from '../store/search.js'
 import type { V2Repositories } from '../store/repositories.js'
 import { UnknownToolCall } from '../store/stored-messages.js'
 import type { V2Shapes } from '../store/models.js'
 import { badCursor, commonHandlers, unknownToolCall } from './common.js'
 
+const notAMessageOf = (conversationId: number, instance: string) => ({
+  status: 400,
+  body: problem('validation', INVALID_REQUEST, instance, [
+    { in: 'body', pointer: '/atMessageId', detail: `is not a message of conversation ${conversationId}` },
+  ]),
+}) as const
+
 export function createV2Handlers (repositories: V2Repositories, basePath: string): Handlers<operations> {
-  const { messages, search } = repositories
+  const { conversations, messages, search } = repositories
   return {
     ...commonHandlers<V2Shapes>(repositories, basePath),
 
@@ -20,6 +28,14 @@ export function createV2Handlers (repositories: V2Repositories, basePath: string
         if (created === null) return notFound(params, path)
         if (created instanceof UnknownToolCall) return unknownToolCall(created, '/messages', path)
         return { status: 201, body: { messages: created } }
+      }),
+
+    fork_conversation: keyed(
+      ({ params, body }, key) => conversations.fork(params.conversationId, body ?? {}, key),
+      (forked: V2Shapes['Conversation'] | typeof NOT_A_MESSAGE_OF_IT | null, { params }, { path }) => {
+        if (forked === null) return notFound(params, path)
+        if (forked === NOT_A_MESSAGE_OF_IT) return notAMessageOf(params.conversationId, path)
+        return { status: 201, body: forked, headers: { Location: `${basePath}/conversations/${forked.id}` } }
       }),
 
     async search_messages ({ params, query }, { path }) {

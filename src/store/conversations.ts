@@ -1,6 +1,6 @@
 import { empty, join, raw, sql, type Dialect, type Sql } from './dialect.js'
 import { columns, presenceColumns, queryRows, type Columns } from './columns.js'
-import type { ConversationPatch, NewConversation, Shapes } from './models.js'
+import type { ConversationPatch, ForkRequest, NewConversation, Shapes } from './models.js'
 import { byId, isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
 import { databaseErrorKind } from './prisma-errors.js'
 import type { Queryable } from './read-snapshots.js'
@@ -34,6 +34,9 @@ const keyOf = (conversation: Shapes['Conversation']): ConversationKey => [Date.p
 
 /** update's answer when the merged metadata would hold more keys than the spec's Metadata allows. */
 export const TOO_MANY_METADATA_KEYS = 'tooManyMetadataKeys'
+
+/** fork's answer when `atMessageId` names no message of the conversation. */
+export const NOT_A_MESSAGE_OF_IT = 'notAMessageOfIt'
 
 /** A write's answer when If-Match named none of the conversation's current version. */
 export const PRECONDITION_FAILED = 'preconditionFailed'
@@ -141,7 +144,76 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
     return await writeBatch(prisma, key, [queryRows(prisma, conversationColumns, (list) => sql`${insertConversation} RETURNING ${list}`)], keyRows, value)
   }
 
+  const forked = rowsValue(conversationColumns, (rows) => rows[0]!)
+
+  /** On `client` when given: a snapshot's, say. */
+  async function exists (id: number, client: Queryable = prisma): Promise<boolean> {
+    const rows = await queryRows(client, presenceColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
+    return rows.length > 0
+  }
+
+  /**
+   * The INSERT of a fork of conversation `id` at message `cut` (an SQL expression; NULL when it has none): the
+   * source's owner, title (unless `title` is given) and metadata; the counters of the messages copied; and where it
+   * came from. Every value is read by the statement itself, so what it counts is what the copy copies. The owner is
+   * NULL, and the NOT NULL column refuses the row and with it the whole write, when the source does not exist or
+   * `guard` does not hold: the write then stores nothing, its key included.
+   */
+  function insertFork (id: number, cut: Sql, guard: Sql, title: Sql, now: Date): Sql {
+    const source = (column: Sql) => sql`(SELECT ${column} FROM "Conversation" WHERE id = ${id})`
+    const copied = sql`FROM "Message" WHERE "conversationId" = ${id} AND id <= ${cut}`
+    const sum = (field: 'inputTokens' | 'outputTokens') => sql`COALESCE(sum(${dialect.tokens(sql`usage`, field)}), 0)`
+    return sql`
+      INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", usage, "lastMessageAt", "forkedFrom", "createdAt", "updatedAt")
+      VALUES ((SELECT "userId" FROM "Conversation" WHERE id = ${id} AND ${guard}), ${title}, ${source(sql`metadata`)},
+        (SELECT count(*) ${copied}),
+        (SELECT ${dialect.jsonObject({ inputTokens: sum('inputTokens'), outputTokens: sum('outputTokens') })} ${copied}),
+        (SELECT max("createdAt") ${copied}),
+        ${dialect.jsonObject({ conversationId: sql`CAST(${id} AS integer)`, messageId: sql`CAST(${cut} AS integer)` })},
+        ${now}, ${now})`
+  }
+
+  /** The INSERT of the copies of conversation `id`'s messages up to `cut` into the conversation `into` names, in order. */
+  function copyMessages (id: number, cut: Sql, into: Sql, from: Sql = empty): Sql {
+    const fields = raw(MESSAGE_FIELDS.join(', '))
+    const copies = raw(MESSAGE_FIELDS.map((field) => `m.${field}`).join(', '))
+    return sql`
+      INSERT INTO "Message" ("conversationId", ${fields}, "createdAt")
+      SELECT ${into}, ${copies}, m."createdAt" FROM "Message" AS m ${from}
+      WHERE m."conversationId" = ${id} AND m.id <= ${cut}
+      ORDER BY m.id`
+  }
+
   return {
+    /**
+     * A new conversation of the same user holding copies of conversation `id`'s messages up to and including
+     * `atMessageId` (its last message when undefined), atomically: one statement on PostgreSQL, a batch transaction on
+     * SQLite, with no round trip per message. Null when the conversation does not exist; NOT_A_MESSAGE_OF_IT when
+     * `atMessageId` is not one of its messages. With an Idempotency-Key, the key's outcome.
+     */
+    fork: keyable(async (id: number, input: ForkRequest, key: IdempotencyKey | undefined) => {
+      const now = new Date()
+      const at = input.atMessageId
+      const cut = at === undefined ? sql`(SELECT max(id) FROM "Message" WHERE "conversationId" = ${id})` : sql`${at}`
+      const guard = at === undefined ? sql`1 = 1` : sql`EXISTS (SELECT 1 FROM "Message" WHERE id = ${at} AND "conversationId" = ${id})`
+      const title = input.title === undefined ? sql`(SELECT title FROM "Conversation" WHERE id = ${id})` : sql`${input.title}`
+      const insert = insertFork(id, cut, guard, title, now)
+      try {
+        if (dialect.writesInWith) {
+          return await writeWith(prisma, key, conversationColumns, sql`
+            conversation AS (${insert} RETURNING *),
+            message AS (${copyMessages(id, cut, sql`conversation.id`, sql`, conversation`)})`, sql`conversation`, forked)
+        }
+        return await writeBatch(prisma, key, [
+          queryRows(prisma, conversationColumns, (list) => sql`${insert} RETURNING ${list}`),
+          prisma.$executeRaw(copyMessages(id, cut, dialect.lastId('Conversation'))),
+        ], created.sqlite.alone.keyRows, firstStatementValue(forked))
+      } catch (error) {
+        if (databaseErrorKind(error) !== 'notNull') throw error
+        return nothingWritten<Conversation | typeof NOT_A_MESSAGE_OF_IT | null>(key, await exists(id) ? NOT_A_MESSAGE_OF_IT : null, forked.held)
+      }
+    }),
+
     /**
      * The new conversation with its initial messages (atomically), or null when the user does not exist, or
      * UnknownToolCall when a tool_result answers no tool_call before it in the messages. With an Idempotency-Key, the
@@ -225,11 +297,7 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
       return row === undefined ? null : row.userId
     },
 
-    /** On `client` when given: a snapshot's, say. */
-    async exists (id: number, client: Queryable = prisma): Promise<boolean> {
-      const rows = await queryRows(client, presenceColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
-      return rows.length > 0
-    },
+    exists,
 
     /**
      * False when there was no such conversation; PRECONDITION_FAILED when its version is not in `versions`
@@ -237,7 +305,7 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
      */
     async delete (id: number, versions?: readonly number[]): Promise<boolean | typeof PRECONDITION_FAILED> {
       if (await prisma.$executeRaw`DELETE FROM "Conversation" WHERE id = ${id} ${versionIn(versions)}` > 0) return true
-      return versions !== undefined && await this.exists(id) ? PRECONDITION_FAILED : false
+      return versions !== undefined && await exists(id) ? PRECONDITION_FAILED : false
     },
   }
 }

@@ -30,6 +30,8 @@ export interface Dialect {
   jsonElements (array: Sql, alias: string): Sql
   /** A usage column ({inputTokens, outputTokens}) with `input` and `output` tokens added. */
   addUsage (usage: Sql, input: Sql, output: Sql): Sql
+  /** A JSON object of SQL values, keys in this order (constants of the code). */
+  jsonObject (fields: Record<string, Sql>): Sql
   /** One token count of a usage column, 0 when it is null. */
   tokens (usage: Sql, field: 'inputTokens' | 'outputTokens'): Sql
   /** The id of the row of `table` inserted last in the same transaction. */
@@ -49,6 +51,9 @@ function jsonKey (key: string): string {
 
 /** A constant of the code as an SQL string literal, so a column list binds no parameter. */
 const textLiteral = (text: string) => raw(`'${text.replaceAll("'", "''")}'`)
+
+/** `'key', value, …`: json_object's and jsonb_build_object's arguments. */
+const objectFields = (fields: Record<string, Sql>) => join(Object.entries(fields).map(([key, value]) => sql`${textLiteral(jsonKey(key))}, ${value}`))
 
 const identifier = (name: string) => {
   if (!/^[A-Za-z_]\w*$/.test(name)) throw new Error(`${JSON.stringify(name)} is not a plain identifier`)
@@ -74,6 +79,7 @@ const sqlite: Dialect = {
   // Bound numbers may arrive as REAL; the sums stay integers.
   addUsage: (usage, input, output) => sql`json_object('inputTokens', json_extract(${usage}, '$.inputTokens') + CAST(${input} AS INTEGER), 'outputTokens', json_extract(${usage}, '$.outputTokens') + CAST(${output} AS INTEGER))`,
   tokens: (usage, field) => sql`COALESCE(${sqlite.jsonText(usage, field)}, 0)`,
+  jsonObject: (fields) => sql`json_object(${objectFields(fields)})`,
   // SQLite has one writer at a time and AUTOINCREMENT ids only grow, so inside the write transaction the
   // highest id is the row just inserted. (last_insert_rowid() moves with every row inserted, of any table.)
   lastId: (table) => sql`(SELECT max(id) FROM ${raw(`"${table}"`)})`,
@@ -98,6 +104,7 @@ const postgres: Dialect = {
   joinedTexts: (array, key, separator) => sql`(SELECT string_agg(${postgres.jsonText(sql`e.value`, key)}, ${textLiteral(separator)} ORDER BY e.position) FROM jsonb_array_elements(${array}) WITH ORDINALITY AS e(value, position))`,
   addUsage: (usage, input, output) => sql`jsonb_build_object('inputTokens', (${usage} ->> 'inputTokens')::bigint + ${input}, 'outputTokens', (${usage} ->> 'outputTokens')::bigint + ${output})`,
   tokens: (usage, field) => sql`COALESCE(CAST(${postgres.jsonText(usage, field)} AS bigint), 0)`,
+  jsonObject: (fields) => sql`jsonb_build_object(${objectFields(fields)})`,
   // Per session, so concurrent inserts on other connections cannot interfere.
   lastId: (table) => sql`currval(pg_get_serial_sequence(${`"${table}"`}, 'id'))`,
   writesInWith: true,

@@ -3,11 +3,12 @@
 import { PrismaClientKnownRequestError } from '@prisma/client/runtime/client'
 import { ReadSnapshotsBusy } from './read-snapshots.js'
 
-export type DatabaseErrorKind = 'unique' | 'foreignKey' | 'notFound' | 'unavailable' | 'storageFull'
+export type DatabaseErrorKind = 'unique' | 'foreignKey' | 'notNull' | 'notFound' | 'unavailable' | 'storageFull'
 
 const BY_PRISMA_CODE: Record<string, DatabaseErrorKind> = {
   P2002: 'unique',
   P2003: 'foreignKey',
+  P2011: 'notNull',
   P2025: 'notFound',
   // Unreachable, timed out, connection closed, pool timeout, write conflict or deadlock.
   P1001: 'unavailable',
@@ -25,6 +26,7 @@ const BY_PRISMA_CODE: Record<string, DatabaseErrorKind> = {
 const BY_ADAPTER_KIND: Record<string, DatabaseErrorKind> = {
   UniqueConstraintViolation: 'unique',
   ForeignKeyConstraintViolation: 'foreignKey',
+  NullConstraintViolation: 'notNull',
   // SQLite's SQLITE_BUSY arrives as SocketTimeout.
   SocketTimeout: 'unavailable',
   DatabaseNotReachable: 'unavailable',
