@@ -87,6 +87,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/{userId}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description User ID
+                 * @example 1
+                 */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Export a user's conversations and messages
+         * @description The user's whole history as newline-delimited JSON (`application/x-ndjson`): one line per
+         *     conversation, most recent activity first, each the conversation as `get_conversation_by_id` gives
+         *     it with `messages`, as `list_messages` gives them. Everything is read from one snapshot of the
+         *     store, so writes made while it streams are in it entirely or not at all, and it is streamed as it
+         *     is read: the server holds a few hundred rows at a time, whatever the size of the history. A user
+         *     with no conversations exports an empty body. An answer cut short (the connection closed before the
+         *     chunked body's end) is incomplete: retry it whole.
+         */
+        get: operations["export_user_data"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/{userId}/search": {
         parameters: {
             query?: never;
@@ -929,6 +961,62 @@ export interface components {
             messages: components["schemas"]["Message"][];
         };
         /**
+         * @description One line of an export, a conversation with all its messages, oldest first.
+         * @example {
+         *       "id": 1,
+         *       "userId": 1,
+         *       "title": "Trip to Lisbon",
+         *       "metadata": {
+         *         "model": "gpt-4o"
+         *       },
+         *       "messageCount": 1,
+         *       "usage": {
+         *         "inputTokens": 0,
+         *         "outputTokens": 0
+         *       },
+         *       "lastMessageAt": "2026-11-24T18:11:37.123Z",
+         *       "forkedFrom": null,
+         *       "createdAt": "2026-11-24T18:11:37.123Z",
+         *       "updatedAt": "2026-11-24T18:11:37.123Z",
+         *       "messages": [
+         *         {
+         *           "id": 7,
+         *           "conversationId": 1,
+         *           "role": "user",
+         *           "content": "What should I see in Lisbon in two days?",
+         *           "parts": [
+         *             {
+         *               "type": "text",
+         *               "text": "What should I see in Lisbon in two days?"
+         *             }
+         *           ],
+         *           "model": null,
+         *           "usage": null,
+         *           "metadata": {},
+         *           "createdAt": "2026-11-24T18:11:37.123Z"
+         *         }
+         *       ]
+         *     }
+         */
+        ExportedConversation: {
+            id: components["schemas"]["Id"];
+            userId: components["schemas"]["Id"];
+            title: components["schemas"]["Title"];
+            metadata: components["schemas"]["Metadata"];
+            /**
+             * Format: int32
+             * @example 1
+             */
+            messageCount: number;
+            usage: components["schemas"]["ConversationUsage"];
+            lastMessageAt: components["schemas"]["LastMessageAt"];
+            forkedFrom: components["schemas"]["ForkedFrom"];
+            createdAt: components["schemas"]["Timestamp"];
+            updatedAt: components["schemas"]["Timestamp"];
+            /** @description The conversation's messages, oldest first. */
+            messages: components["schemas"]["Message"][];
+        };
+        /**
          * @description RFC 9457 problem details.
          * @example {
          *       "type": "urn:trackbot:problem:not-found",
@@ -1575,6 +1663,38 @@ export interface operations {
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
             507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    export_user_data: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description User ID
+                 * @example 1
+                 */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export, one line per conversation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": components["schemas"]["ExportedConversation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     search_messages: {

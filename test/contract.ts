@@ -102,6 +102,13 @@ function bodyErrors (response: SeenResponse, content: Record<string, OpenAPIV3.M
   const type = mediaType(response.headers)
   const media = content[type]
   if (media?.schema === undefined) return [`content-type ${type || '(none)'} is not one of ${Object.keys(content).join(', ')}`]
+  if (type === NDJSON) {
+    // Each line a JSON value of the schema, each ended by a newline.
+    if (response.text !== '' && !response.text.endsWith('\n')) return ['body: NDJSON not ended by a newline']
+    const lines = parsedLines(response.text)
+    if (lines === undefined) return ['body: a line is not JSON']
+    return lines.flatMap((line, i) => schemaErrors(media.schema!, line, `body line ${i + 1}`))
+  }
   let body: unknown
   try {
     body = JSON.parse(response.text)
@@ -109,6 +116,25 @@ function bodyErrors (response: SeenResponse, content: Record<string, OpenAPIV3.M
     return ['body: not JSON']
   }
   return schemaErrors(media.schema, body, 'body')
+}
+
+const NDJSON = 'application/x-ndjson'
+
+/** The values of an NDJSON body's lines; undefined when one is not JSON. */
+function parsedLines (text: string): unknown[] | undefined {
+  try {
+    return text.split('\n').slice(0, -1).map((line) => JSON.parse(line))
+  } catch {
+    return undefined
+  }
+}
+
+/** A response body as a test reads it: JSON parsed, NDJSON as the array of its lines' values, anything else undefined. */
+export function parsedBody (headers: SeenResponse['headers'], text: string): unknown {
+  const type = mediaType(headers)
+  if (text === '') return undefined
+  if (type === NDJSON) return parsedLines(text)
+  return /json$/.test(type) ? JSON.parse(text) : undefined
 }
 
 function headerErrors (response: SeenResponse, headers: Record<string, OpenAPIV3.HeaderObject> | undefined): string[] {

@@ -20,7 +20,7 @@ import { readSpec, type ContractVersion, type SpecSource } from '../src/contract
 import { projectRoot } from '../src/project-root.js'
 import { providerOf, sqliteFile } from '../src/store/database-url.js'
 import type { Provider } from '../src/store/migrate/index.js'
-import { contractErrors, type SeenResponse } from './contract.js'
+import { contractErrors, parsedBody, type SeenResponse } from './contract.js'
 import { declaredStores, TEMPLATE_ENV } from './stores.js'
 
 export { freePort }
@@ -309,8 +309,7 @@ function checked<T> (seen: SeenResponse, options: RequestOptions = {}, log?: Log
     ]
     throw new Error(`${seen.method} ${seen.url} → ${seen.status} ${why.join('\nand ')}\n  body: ${seen.text.slice(0, 500)}`)
   }
-  const isJson = /json/.test(String(seen.headers['content-type'] ?? ''))
-  return { ...seen, body: isJson && seen.text !== '' ? JSON.parse(seen.text) : undefined }
+  return { ...seen, body: parsedBody(seen.headers, seen.text) as T }
 }
 
 function injector (app: FastifyInstance, log?: LogCapture): Request {

@@ -3,6 +3,7 @@
 // compile.
 import type { IdempotencyKey, Keyed, KeyedIf } from '../store/idempotency-keys.js'
 import type { ChunkedArray } from './chunked-body.js'
+import type { NdjsonLines } from './ndjson-body.js'
 import type { IDEMPOTENCY_KEY, REPLAYED_HEADER } from './idempotency-headers.js'
 
 interface Operation {
@@ -49,7 +50,10 @@ type HeadersPart<R> = R extends { headers: infer H }
 /** An array body may also come in chunks (a full list read from one snapshot: chunked-body.ts). */
 type BodyOf<B> = B extends Array<infer Item> ? B | ChunkedArray<Item> : B
 
-type BodyPart<R> = R extends { content: infer C } ? { body: BodyOf<JsonOf<C>> } : { body?: undefined }
+/** An application/x-ndjson body: its lines, each the schema's object, streamed (ndjson-body.ts); `never` when there is none. */
+type NdjsonOf<Content> = 'application/x-ndjson' extends keyof Content ? NdjsonLines<Content['application/x-ndjson' & keyof Content]> : never
+
+type BodyPart<R> = R extends { content: infer C } ? { body: BodyOf<JsonOf<C>> | NdjsonOf<C> } : { body?: undefined }
 
 /**
  * Statuses the platform answers with, never a handler: 401, 403 and 429 (authentication, access, rate limits), 413

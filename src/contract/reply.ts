@@ -2,10 +2,12 @@
 import type { FastifyReply } from 'fastify'
 import type { AnyResult } from './handler-types.js'
 import { ChunkedArray, chunkedArrayStream } from './chunked-body.js'
+import { NdjsonLines, ndjsonStream } from './ndjson-body.js'
 import { PROBLEM_CONTENT_TYPE, type Problem, type ProblemAnswer } from './problems.js'
 import type { StoredAnswer } from '../store/idempotency-keys.js'
 
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'
+const NDJSON_CONTENT_TYPE = 'application/x-ndjson; charset=utf-8'
 
 /** The headers each reply's result set, so an error that replaces the result can take them back. */
 const resultHeaders = new WeakMap<FastifyReply, string[]>()
@@ -36,6 +38,12 @@ export function sendResult (reply: FastifyReply, result: AnyResult): FastifyRepl
     const compiled = reply.getSerializationFunction(String(result.status)) as ((items: unknown[]) => string) | undefined
     const serialize = compiled ?? ((items: unknown[]) => JSON.stringify(items))
     return reply.send(chunkedArrayStream(result.body, serialize))
+  }
+  if (result.body instanceof NdjsonLines) {
+    reply.type(NDJSON_CONTENT_TYPE)
+    // The route's serializer for this status is the line's (routes.ts, successBodySchemas).
+    const compiled = reply.getSerializationFunction(String(result.status)) as ((line: unknown) => string) | undefined
+    return reply.send(ndjsonStream(result.body, compiled ?? JSON.stringify))
   }
   return result.body === undefined ? reply.send() : reply.send(result.body)
 }

@@ -26,14 +26,16 @@ function toRoutePath (basePath: string, specPath: string): string {
 }
 
 /**
- * The spec's JSON schemas of an operation's success bodies, by status: fastify compiles each into a
+ * The spec's JSON schemas of an operation's success bodies (an NDJSON body's line), by status: fastify compiles each into a
  * serializer (fast-json-stringify) once at start, which writes exactly the documented fields and is
  * faster than JSON.stringify. Problems (4xx/5xx) keep the default serializer.
  */
 function successBodySchemas (operation: Operation): Record<string, object> {
   const schemas: Record<string, object> = {}
   for (const [status, response] of Object.entries(operation.responses ?? {})) {
-    const schema = 'content' in response ? response.content?.['application/json']?.schema : undefined
+    // An NDJSON body's schema is its line's: each line is serialized alone (ndjson-body.ts).
+    const content = 'content' in response ? response.content : undefined
+    const schema = (content?.['application/json'] ?? content?.['application/x-ndjson'])?.schema
     if (/^2\d\d$/.test(status) && schema !== undefined) schemas[status] = schema
   }
   return schemas

@@ -1,7 +1,8 @@
-// v2's handlers: v1's operations over v2's shapes, appending several messages at once, forks and search.
+// v2's handlers: v1's operations over v2's shapes, appending several messages at once, forks, exports and search.
 import type { operations } from '../../generated/v2.js'
 import { decodeCursor, nextPageLink } from '../contract/cursor.js'
 import { keyed, type Handlers } from '../contract/handler-types.js'
+import { NdjsonLines } from '../contract/ndjson-body.js'
 import { INVALID_REQUEST, notFound, problem } from '../contract/problems.js'
 import { NOT_A_MESSAGE_OF_IT } from '../store/conversations.js'
 import { isSearchKey } from '../store/search.js'
@@ -18,7 +19,7 @@ const notAMessageOf = (conversationId: number, instance: string) => ({
 }) as const
 
 export function createV2Handlers (repositories: V2Repositories, basePath: string): Handlers<operations> {
-  const { conversations, messages, search } = repositories
+  const { conversations, messages, search, exports } = repositories
   return {
     ...commonHandlers<V2Shapes>(repositories, basePath),
 
@@ -37,6 +38,11 @@ export function createV2Handlers (repositories: V2Repositories, basePath: string
         if (forked === NOT_A_MESSAGE_OF_IT) return notAMessageOf(params.conversationId, path)
         return { status: 201, body: forked, headers: { Location: `${basePath}/conversations/${forked.id}` } }
       }),
+
+    async export_user_data ({ params }, { path }) {
+      const lines = await exports.exportUser(params.userId)
+      return lines === null ? notFound(params, path) : { status: 200, body: new NdjsonLines(lines, 'messages') }
+    },
 
     async search_messages ({ params, query }, { path }) {
       const { q, limit, cursor, ...filters } = query

@@ -26,6 +26,15 @@ export interface FullLists extends ChunkOptions {
  */
 export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = { size: 500, snapshotMs: 30_000, snapshotWaitMs: 10_000 }
 
+/** The property of Line that is an array. */
+export type StreamedKey<Line> = { [K in keyof Line]-?: Line[K] extends unknown[] ? K : never }[keyof Line] & string
+
+/** An object whose array arrives in chunks (an export's conversation and its messages): the rest of it, then the items. */
+export interface StreamedLine<Line> {
+  head: Omit<Line, StreamedKey<Line>>
+  items: AsyncIterator<Line[StreamedKey<Line>], unknown>
+}
+
 /** How one list reads a chunk on the snapshot: at most `limit` rows strictly after the sort key `after`. */
 export interface ChunkedQuery<T, K> {
   read (client: Queryable, after: K | undefined, limit: number): Promise<T[]>

@@ -30,7 +30,7 @@ function after (key: ConversationKey | undefined) {
 
 // ORDER BY names the table's columns: the bare names would mean the formatted output columns, which no
 // index covers (test/store/query-plans.test.ts).
-const keyOf = (conversation: Shapes['Conversation']): ConversationKey => [Date.parse(conversation.updatedAt), conversation.id]
+export const conversationKeyOf = (conversation: Shapes['Conversation']): ConversationKey => [Date.parse(conversation.updatedAt), conversation.id]
 
 /** update's answer when the merged metadata would hold more keys than the spec's Metadata allows. */
 export const TOO_MANY_METADATA_KEYS = 'tooManyMetadataKeys'
@@ -252,14 +252,14 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
       const conversations = await conversationsAfter(prisma, userId, options.after, options.limit + 1)
       // An empty page is the one case where the user may not exist at all.
       if (conversations.length === 0 && !await users.exists(userId)) return null
-      return toPage(conversations, options.limit, keyOf)
+      return toPage(conversations, options.limit, conversationKeyOf)
     },
 
     /** All of a user's conversations after `key` (from the top when undefined), whole or in chunks of one snapshot; null when the user does not exist. */
     async listAllByUser (userId: number, key: ConversationKey | undefined): Promise<Conversation[] | Chunks<Conversation, ConversationKey> | null> {
       return await readInChunks(prisma, fullLists.snapshots, fullLists, {
         read: (client, key, limit) => conversationsAfter(client, userId, key, limit),
-        keyOf,
+        keyOf: conversationKeyOf,
         ownerExists: (client) => users.exists(userId, client),
       }, key)
     },
@@ -298,6 +298,9 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
     },
 
     exists,
+
+    /** At most `limit` of a user's conversations after `key`, in list order, on `client`: a chunk of an export's snapshot. */
+    chunkAfter: conversationsAfter,
 
     /**
      * False when there was no such conversation; PRECONDITION_FAILED when its version is not in `versions`

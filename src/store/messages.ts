@@ -16,7 +16,7 @@ import type { View } from './views.js'
 export type MessageKey = [id: number]
 export const isMessageKey = (key: readonly number[]): key is MessageKey => key.length === 1 && isId(key[0]!)
 
-const keyOf = (message: Shapes['Message']): MessageKey => [message.id]
+export const messageKeyOf = (message: Shapes['Message']): MessageKey => [message.id]
 
 export function createMessageRepository<S extends Shapes> (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository<S>, fullLists: FullLists, view: View<S>) {
   type Message = S['Message']
@@ -128,20 +128,25 @@ export function createMessageRepository<S extends Shapes> (prisma: PrismaClient,
       return deleted > 0
     },
 
+    /** At most `limit` of a conversation's messages after `key`, oldest first, on `client`: a chunk of an export's snapshot. */
+    chunkAfter: messagesAfter,
+
     /** One page of a conversation's messages, oldest first; null when the conversation does not exist. */
     async listByConversation (conversationId: number, options: ListOptions<MessageKey>): Promise<Page<Message, MessageKey> | null> {
       const messages = await messagesAfter(prisma, conversationId, options.after, options.limit + 1)
       if (messages.length === 0 && !await conversations.exists(conversationId)) return null
-      return toPage(messages, options.limit, keyOf)
+      return toPage(messages, options.limit, messageKeyOf)
     },
 
     /** All of a conversation's messages after `key` (from the first when undefined), whole or in chunks of one snapshot; null when it does not exist. */
     async listAllByConversation (conversationId: number, key: MessageKey | undefined): Promise<Message[] | Chunks<Message, MessageKey> | null> {
       return await readInChunks(prisma, fullLists.snapshots, fullLists, {
         read: (client, key, limit) => messagesAfter(client, conversationId, key, limit),
-        keyOf,
+        keyOf: messageKeyOf,
         ownerExists: (client) => conversations.exists(conversationId, client),
       }, key)
     },
   }
 }
+
+export type MessageRepository<S extends Shapes = Shapes> = ReturnType<typeof createMessageRepository<S>>

@@ -32,8 +32,13 @@ export interface V1Shapes {
   ConversationWithMessages: V1['schemas']['CreateConversationResponse']
 }
 
+/** A when A and B are assignable both ways (the same properties, of the same types); never otherwise. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? A : never) : never
+
 export interface V2Shapes {
   Conversation: Schemas['Conversation']
   Message: Schemas['Message']
   ConversationWithMessages: Schemas['CreateConversationResponse']
+  /** An export's line: exactly a conversation and its messages, so the rows the store reads fill it whole. */
+  ExportedConversation: Same<Schemas['ExportedConversation'], Schemas['Conversation'] & { messages: Array<Schemas['Message']> }>
 }

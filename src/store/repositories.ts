@@ -3,6 +3,7 @@ import type { Provider } from './migrate/index.js'
 import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions, type FullLists } from './chunks.js'
 import { createConversationRepository, type StoreLimits } from './conversations.js'
 import { dialectOf, type Dialect } from './dialect.js'
+import { createExportRepository } from './exports.js'
 import { createMessageRepository } from './messages.js'
 import type { Shapes } from './models.js'
 import { readSnapshotsOn } from './read-snapshots.js'
@@ -40,9 +41,14 @@ function viewRepositories<S extends Shapes> (prisma: PrismaClient, dialect: Dial
 export function createRepositories (prisma: PrismaClient, provider: Provider, limits: StoreLimits, { fullLists }: RepositoryOptions) {
   const dialect = dialectOf(provider)
   const users = createUserRepository(prisma, dialect)
+  const v2 = viewRepositories(prisma, dialect, users, limits, fullLists, v2View(dialect))
   return {
     v1: viewRepositories(prisma, dialect, users, limits, fullLists, v1View(dialect, limits.v1ContentLength)),
-    v2: { ...viewRepositories(prisma, dialect, users, limits, fullLists, v2View(dialect)), search: createSearchRepository(prisma, dialect, provider, users) },
+    v2: {
+      ...v2,
+      search: createSearchRepository(prisma, dialect, provider, users),
+      exports: createExportRepository(users, v2.conversations, v2.messages, fullLists),
+    },
   }
 }
 

@@ -185,12 +185,14 @@ t.test('edit and regenerate, as docs/api.md shows it: fork at the message before
   const { request } = app
   const v2 = v2Fixtures(request)
   const user = await app.createUser()
-  const source = await v2.createConversation(user.id, { messages: [
-    { role: 'user', content: 'Two days in Lisbon?' },
-    { role: 'assistant', content: 'Alfama, then Belém.' },
-    { role: 'user', content: 'And with kids?' },
-    { role: 'assistant', content: 'The aquarium.' },
-  ] })
+  const source = await v2.createConversation(user.id, {
+    messages: [
+      { role: 'user', content: 'Two days in Lisbon?' },
+      { role: 'assistant', content: 'Alfama, then Belém.' },
+      { role: 'user', content: 'And with kids?' },
+      { role: 'assistant', content: 'The aquarium.' },
+    ]
+  })
   const [, answer] = source.messages
   const edited = await v2.fork(source.id, { atMessageId: answer!.id })
   await v2.postMessages(edited.id, [{ role: 'user', content: 'And on a budget?' }, { role: 'assistant', content: 'Tram 28 and the miradouros.' }])
