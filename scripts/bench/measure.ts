@@ -110,7 +110,7 @@ const SETTLE_LIMIT_MS = 60_000
 const totalSeconds = ({ server, backends }: CpuReading) => server + [...backends?.values() ?? []].reduce((sum, seconds) => sum + seconds, 0)
 
 /** Waits until the server (and its backends) used less than a tick of CPU in one poll: the work sent to it is done. */
-async function settle (server: Started): Promise<void> {
+export async function settle (server: Started): Promise<void> {
   const deadline = Date.now() + SETTLE_LIMIT_MS
   let last = totalSeconds(await server.readCpu())
   while (Date.now() < deadline) {

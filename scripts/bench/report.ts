@@ -10,9 +10,10 @@ export type ServerName = typeof SERVERS[number]
 
 /**
  * What is measured, in this order (scripts/bench/run.ts builds each request; docs/performance.md says what each is).
- * `search` runs on a store of its own (scripts/bench/search-seed.ts), on ours and the peer only.
+ * `search` runs on a store of its own (scripts/bench/search-seed.ts), on ours and the peer only; `history` too
+ * (scripts/bench/history-run.ts), on ours only.
  */
-export const SCENARIOS = ['get', 'list', 'page50', 'create', 'create-key', 'post', 'post-parts', 'delete', 'search'] as const
+export const SCENARIOS = ['get', 'list', 'page50', 'create', 'create-key', 'post', 'post-parts', 'delete', 'search', 'history'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 /**
@@ -84,6 +85,45 @@ export interface SearchResult {
   loads: Record<string, { ours?: Measure, peer?: Measure }>
 }
 
+/** One run of a way of doing something with a history (or, in a HistoryMeasure, the runs'), as history-run.ts measures it. */
+export interface HistoryCost {
+  /** Requests the client made, and the bytes of their answers. */
+  requests: number
+  bytes: number
+  /** The server process's CPU time. */
+  cpuMs: number
+  /** PostgreSQL: its database backends' CPU time, not in cpuMs. */
+  databaseCpuMs?: number
+  /** From the first request sent to the last answer's last byte read. */
+  wallMs: number
+  /** The most the server held resident during it (VmHWM) over what it held before (VmRSS). */
+  rssGrowthMb: number
+}
+
+/** The CPU of the run with the median CPU (server and database together), the median wall time, the most RSS growth. */
+export interface HistoryMeasure extends HistoryCost {
+  runs: HistoryCost[]
+}
+
+/** The history scenario: fork_conversation and export_user_data, each beside what a client does without it. */
+export interface HistoryResult {
+  /** The forked conversation's messages; the exported user, their conversations and messages. */
+  forkMessages: number
+  exportUserId: number
+  exportConversations: number
+  exportMessages: number
+  /** Writing all of it through the API. */
+  seedSeconds: number
+  repetitions: { fork: number, export: number }
+  /** The paging way's limit. */
+  pageSize: number
+  /** A way is missing when none of its runs succeeded. */
+  fork: { fork?: HistoryMeasure, handCopy?: HistoryMeasure }
+  export: { export?: HistoryMeasure, paging?: HistoryMeasure }
+  /** Requests that got another answer than theirs, results that were wrong: any fails the run. */
+  failures: string[]
+}
+
 export interface Report {
   store: string
   startedAt: string
@@ -103,6 +143,7 @@ export interface Report {
   /** --baseline: the checkout ours-before ran from, and its commit. */
   baseline?: { dir: string, commit: string }
   search?: SearchResult
+  history?: HistoryResult
 }
 
 /** CPU per request of the server, and on PostgreSQL of its database's backends too: the whole cost of a request. */
@@ -196,6 +237,36 @@ function searchSection (report: Report, search: SearchResult): string[] {
   ]
 }
 
+function historySection (report: Report, history: HistoryResult): string[] {
+  const database = hasDatabaseCpu(report)
+  const cpuMs = (cost: HistoryCost) => cost.cpuMs + (cost.databaseCpuMs ?? 0)
+  const cells = (cost: HistoryCost | undefined, reference: HistoryCost | undefined, memory: boolean) => cost === undefined
+    ? ['-', '-', ...database ? ['-'] : [], '-', ...memory ? ['-', '-'] : [], '-', '-']
+    : [grouped(cost.requests), cpuMs(cost).toFixed(0), ...database ? [(cost.databaseCpuMs ?? 0).toFixed(0)] : [], cost.wallMs.toFixed(0),
+        ...memory ? [cost.rssGrowthMb.toFixed(1), megabytes(cost.bytes)] : [],
+        reference === undefined ? '-' : ratio(cpuMs(cost), cpuMs(reference)), reference === undefined ? '-' : ratio(cost.wallMs, reference.wallMs)]
+  const columns = (memory: boolean, of: string) => ['requests', 'CPU ms', ...database ? ['of it DB'] : [], 'wall ms', ...memory ? ['RSS growth MB', 'read'] : [],
+    `CPU vs ${of}`, `wall vs ${of}`]
+  const { fork, handCopy } = history.fork
+  const { export: exported, paging } = history.export
+  const perConversation = grouped(history.exportMessages / history.exportConversations)
+  return [
+    `history: a fork of a conversation of ${grouped(history.forkMessages)} messages, an export of user ${history.exportUserId}'s ` +
+      `${grouped(history.exportConversations)} conversations of ${perConversation} messages, seeded through the API in ${history.seedSeconds.toFixed(0)} s; ` +
+      `ours alone, one operation at a time; CPU ms: the server's${database ? ' and its database backends\' (of it DB)' : ''}, ` +
+      `median of ${history.repetitions.fork} (fork) and ${history.repetitions.export} (export) runs`,
+    table(['way', 'what', ...columns(false, 'fork')], [
+      ['fork', 'fork_conversation', ...cells(fork, fork, false)],
+      ['by hand', `list_messages whole, create_conversation, create_messages of ${history.pageSize}`, ...cells(handCopy, fork, false)],
+    ]),
+    'RSS growth: the most of the runs, each on a server started for it (the export\'s bound: under 50 MB); read: the bytes of the answers',
+    table(['way', 'what', ...columns(true, 'export')], [
+      ['export', 'export_user_data, read as a stream', ...cells(exported, exported, true)],
+      ['by hand', `list_conversations and list_messages, limit=${history.pageSize}`, ...cells(paging, exported, true)],
+    ]),
+  ]
+}
+
 const variantsTitle = 'what one thing more costs: CPU us/req of a request without it and with it, same server, same run'
 
 export function formatReport (report: Report): string {
@@ -215,6 +286,7 @@ export function formatReport (report: Report): string {
       : [`ours against ours-before (--baseline ${report.baseline?.dir}, ${report.baseline?.commit}): CPU us/req${hasDatabaseCpu(report) ? ' with the database backends\'' : ''}, same run`,
           table(['scenario', 'before', 'ours', 'ratio'], before), ''],
     ...report.search === undefined ? [] : [...searchSection(report, report.search), ''],
+    ...report.history === undefined ? [] : [...historySection(report, report.history), ''],
     ...processRows(report).length === 0 ? [] : [table(['server', '', 'spawn-to-ready ms', 'RSS idle MB', 'RSS after MB', 'RSS peak MB'], processRows(report))],
     // Measured with page50 only.
     ...growth.length === 0 ? [] : ['', 'growth: page50 (limit=50) of a user with N conversations', table(['server', 'N', 'req/s', 'p50 ms', 'p99 ms', 'failed'], growth)],

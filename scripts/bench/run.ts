@@ -1,13 +1,14 @@
 // `npm run bench [-- --store postgres --duration 5 --rounds 3 --connections 50 --smoke --only floor,peer,ours
-// --scenarios post,post-parts,search --baseline /tmp/baseline --search-size 1000000 --search-connections 1]`:
+// --scenarios post,post-parts,search,history --baseline /tmp/baseline --search-size 1000000 --search-connections 1]`:
 // the floor, the peer and our production build, one after the other (2 cores: never together), each on
 // its own fresh copy of the same seeded database, loaded by wrk over loopback (scripts/bench/load.ts). Ours
 // runs as `npm start` runs it, request log included, written to a file as in production. With --baseline, ours as
 // built in another checkout runs beside it as ours-before, on a copy of the same rows migrated by that checkout's
-// migrations. The search scenario runs on a store of its own (scripts/bench/search-run.ts). Prints the tables
-// and writes them as JSON to bench/results/latest-<store>.json and a timestamped copy to the git-ignored
-// bench/results/history/ (smoke runs: a temp dir). Exit 1 only when a server failed to start or
-// answered a request with a non-2xx or an error; never on speed.
+// migrations. The search and history scenarios run on stores of their own (scripts/bench/search-run.ts,
+// scripts/bench/history-run.ts). Prints the tables and writes them as JSON to bench/results/latest-<store>.json and a
+// timestamped copy to the git-ignored bench/results/history/ (smoke runs: a temp dir). Exit 1 only when a server
+// failed to start or answered a request with a non-2xx or an error (history: another answer than the request's own,
+// or a wrong result); never on speed.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -18,6 +19,7 @@ import { readMigrations } from '../../src/store/migrate/index.js'
 import { createRun, parseOptions, progress, type Options, type Run } from './bench.js'
 import { databaseCpu, type DatabaseCpu } from './database-cpu.js'
 import { seededDatabases, type Databases } from './databases.js'
+import { historySize, measureHistory } from './history-run.js'
 import type { LoadRequest } from './load.js'
 import { median, measure, startServer, WARM_UP_SECONDS, type Scenario, type Started } from './measure.js'
 import { rssMb } from './proc.js'
@@ -173,8 +175,8 @@ async function measureAll (run: Run, options: Options, cpu: DatabaseCpu | undefi
   return results
 }
 
-/** The picked scenarios but search, which runs on a store of its own. */
-const scenarioNames = (options: Options): string[] => options.scenarios.filter((name) => name !== 'search')
+/** The picked scenarios but search and history, which run on stores of their own. */
+const scenarioNames = (options: Options): string[] => options.scenarios.filter((name) => name !== 'search' && name !== 'history')
 
 function commitOf (dir: string): string {
   try {
@@ -211,6 +213,7 @@ function failures (report: Report): string[] {
       failed(server, { ...result.scenarios, ...Object.fromEntries(Object.entries(result.growth).map(([n, m]) => [`growth ${n}`, m])) })),
     ...Object.entries(report.search?.loads ?? {}).flatMap(([kind, servers]) =>
       Object.entries(servers).flatMap(([server, measure]) => failed(server, { [`search ${kind}`]: measure }))),
+    ...(report.history?.failures ?? []).map((failure) => `ours history ${failure}`),
   ]
 }
 
@@ -241,6 +244,7 @@ async function main (): Promise<void> {
     seed: {
       ...scenarioNames(options).length === 0 ? {} : seedSize(options),
       ...options.scenarios.includes('search') ? { search: searchSize(options) } : {},
+      ...options.scenarios.includes('history') ? { history: historySize(options) } : {},
     },
     servers: {},
     ...options.baseline === undefined ? {} : { baseline: { dir: options.baseline, commit: commitOf(options.baseline) } },
@@ -249,13 +253,14 @@ async function main (): Promise<void> {
   }
   report.servers = await measureAll(run, options, cpu)
   if (options.scenarios.includes('search')) report.search = await measureSearch(run, options, cpu)
+  if (options.scenarios.includes('history')) report.history = await measureHistory(run, options, cpu)
   report.loadAverage.end = loadavg()
   console.log(formatReport(report))
   const { latest, file } = writeResults(report)
   progress(options.smoke, `wrote ${latest} and ${file}`)
   const failed = failures(report)
   if (failed.length > 0) {
-    console.error(`bench: FAILED: requests that did not get a 2xx:\n${failed.join('\n')}`)
+    console.error(`bench: FAILED: requests that did not get a 2xx (history: their own answer and a right result):\n${failed.join('\n')}`)
     process.exitCode = 1
   }
 }

@@ -57,6 +57,8 @@ const ELSEWHERE = 'call_in_another_conversation'
 
 const v2BadValues: BadValues = {
   ...v1BadValues,
+  // fork_conversation's fork point: an id, not a message of another conversation (test/api/fork.test.ts).
+  atMessageId: [[0, ''], ['1', ''], [1.5, ''], [2 ** 31, ''], [null, '']],
   messages: [
     ...v1BadValues.messages!,
     [[{ role: 'user', content: 'a', parts: textParts(1) }], '/0/parts'],
