@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { createTrackbotClient, nextCursor, type Problem } from '../src/client.js'
-import { createTrackbotV2Client, type Message, type NewMessage, type Part, type SearchHit } from '../src/client-v2.js'
+import { createTrackbotV2Client, type Conversation, type Message, type NewMessage, type Part, type SearchHit } from '../src/client-v2.js'
 import { projectRoot } from '../src/project-root.js'
 import { contractErrors, contracts, type ContractView } from './contract.js'
 import { API, API_V2, startApp, store, tempDir, toolEnv, type HttpOptions } from './helper.js'
@@ -253,6 +253,18 @@ t.test('every v2 operation round-trips through the typed v2 client, an agent loo
   const nextHits = await client.GET('/users/{userId}/search', { params: { path: { userId: user.id }, query: { q: 'lisbon', limit: 1, cursor: nextCursor(firstHit.response) } } })
   t.equal(nextHits.response.status, 200, 'the next page of a search, by its cursor')
   t.notSame(nextHits.data, firstHit.data)
+
+  // Edit and regenerate: a fork at the question, typed as a Conversation with where it came from; then the user's export.
+  const forked = await client.POST('/conversations/{conversationId}/fork', { params: { path }, body: { atMessageId: loop[0]!.id, title: 'Lisbon, again' } })
+  t.equal(forked.response.status, 201)
+  const fork: Conversation = forked.data!
+  t.match(fork, { title: 'Lisbon, again', messageCount: 2, forkedFrom: { conversationId: conversation.id, messageId: loop[0]!.id } })
+  t.equal(forked.response.headers.get('location'), `${API_V2}/conversations/${fork.id}`)
+  const exported = await client.GET('/users/{userId}/export', { params: { path: { userId: user.id } }, parseAs: 'text' })
+  t.equal(exported.response.status, 200)
+  const lines = (exported.data as unknown as string).trimEnd().split('\n').map((line) => JSON.parse(line) as Conversation & { messages: Message[] })
+  t.equal(lines[0]!.id, fork.id, 'the fork, the most recent activity, first')
+  t.strictSame(lines[0]!.messages.map((message) => message.parts), [instructions!.parts, loop[0]!.parts])
 
   const patched = await client.PATCH('/conversations/{conversationId}', {
     params: { path },

@@ -55,8 +55,17 @@ function bodyArbitrary (operation: SpecOperation): fc.Arbitrary<SentBody | undef
 }
 
 /** The body as a valid request sends it: its tool_results answer calls the request or the conversation holds. */
-function answered (body: SentBody | undefined, storedCalls: string[]): SentBody | undefined {
-  return body === undefined ? undefined : { ...body, value: withAnsweredToolResults(body.value, storedCalls) }
+function answered (body: SentBody | undefined, { storedCalls, storedMessages }: Pick<Resolved, 'storedCalls' | 'storedMessages'>): SentBody | undefined {
+  return body === undefined ? undefined : { ...body, value: atStoredMessage(withAnsweredToolResults(body.value, storedCalls), storedMessages) }
+}
+
+/**
+ * What fork_conversation's description says in words: its `atMessageId` names a message of the conversation. A valid
+ * request's names the first the request's conversation holds, when it is one made for the case.
+ */
+function atStoredMessage (value: unknown, storedMessages: number[]): unknown {
+  if (typeof value !== 'object' || value === null || !('atMessageId' in value) || storedMessages.length === 0) return value
+  return { ...value, atMessageId: storedMessages[0] }
 }
 
 const sending = (body: SentBody | undefined, headers: Record<string, string> = {}): RequestOptions =>
@@ -66,6 +75,8 @@ interface Resolved {
   ids: Record<string, number>
   /** The ids of the tool calls the request's conversation holds: none where it is new, or no conversation has the id. */
   storedCalls: string[]
+  /** The ids of the messages the request's conversation holds, where it was made for the case; else none. */
+  storedMessages: number[]
   /** Whether every path parameter names a row made for this case. */
   rowsExist: boolean
 }
@@ -91,10 +102,16 @@ async function resolveIds (request: Request, version: ContractVersion, ids: Reco
   const { createUser } = fixtures(request)
   const newConversation = async () => await created(`/users/${(await createUser({ name: 'Fuzz' })).id}/conversations`, { messages })
   const resolved: Record<string, number> = {}
+  let storedMessages: number[] = []
   for (const [name, id] of Object.entries(ids)) {
     if (id !== FRESH) { resolved[name] = id; continue }
     if (name === 'userId') { resolved[name] = (await createUser({ name: 'Fuzz' })).id; continue }
-    if (name === 'conversationId') { resolved[name] = (await newConversation()).id; continue }
+    if (name === 'conversationId') {
+      const conversation = await newConversation()
+      resolved[name] = conversation.id
+      storedMessages = conversation.messages.map((message: { id: number }) => message.id)
+      continue
+    }
     // A path parameter naming another kind of row needs a way to make one here, or its cases would all be 404s.
     if (name !== 'messageId') throw new Error(`no way to make a row for path parameter ${name}`)
     // Posted inline: the conversation chosen may be any id, and a 404 there means a message of a new one.
@@ -104,7 +121,7 @@ async function resolveIds (request: Request, version: ContractVersion, ids: Reco
     resolved[name] = posted?.status === 201 ? posted.body.id : (await newConversation()).messages[0]!.id
   }
   const rowsExist = Object.values(ids).every((id) => id === FRESH)
-  return { ids: resolved, storedCalls: withParts && ids.conversationId === FRESH ? [STORED_CALL] : [], rowsExist }
+  return { ids: resolved, storedCalls: withParts && ids.conversationId === FRESH ? [STORED_CALL] : [], storedMessages, rowsExist }
 }
 
 /** Store contents (storeContents) less the Idempotency-Key records and their id counter. */
@@ -140,12 +157,13 @@ export function fuzzOperations (version: ContractVersion): void {
     for (const [operation, parameter] of freeText) {
       // A valid request to rows made for it, but for the parameter's value, sent as is after the others.
       const [query, body] = fc.sample(fc.tuple(queryArbitrary(operation), bodyArbitrary(operation)), { numRuns: 1, seed })[0]!
-      const { ids, storedCalls } = await resolveIds(request, version, Object.fromEntries(operation.pathParams.map(({ name }) => [name, FRESH])))
+      const stored = await resolveIds(request, version, Object.fromEntries(operation.pathParams.map(({ name }) => [name, FRESH])))
+      const { ids } = stored
       const url = toUrl(basePath, fillPath(operation, ids), { ...query, [parameter.name]: undefined })
       for (const raw of ODD_QUERY_ENCODINGS) {
         const sent = `${url}${url.includes('?') ? '&' : '?'}${encodeURIComponent(parameter.name)}=${raw}`
         // `request` fails the case if the answer breaks the spec or is a 5xx; a 400 is for that value alone.
-        const reply = await request(operation.method, sent, sending(answered(body, storedCalls)))
+        const reply = await request(operation.method, sent, sending(answered(body, stored)))
         const named = (reply.body?.errors ?? []).some((error: any) => error.in === 'query' && error.pointer === `/${parameter.name}`)
         if (reply.status === 400 && !named) throw new Error(`${operation.operationId} ${sent} → 400 not naming query /${parameter.name}: ${reply.text.slice(0, 2000)}`)
       }
@@ -159,10 +177,11 @@ export function fuzzOperations (version: ContractVersion): void {
       const request = withToken(app.request, await mode.token())
       for (const operation of operations) {
         await fc.assert(fc.asyncProperty(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), headersArbitrary(operation), async (ids, query, body, headers) => {
-          const { ids: resolved, storedCalls } = await resolveIds(request, version, ids)
+          const stored = await resolveIds(request, version, ids)
+          const resolved = stored.ids
           const url = toUrl(basePath, fillPath(operation, resolved), query)
           // `request` fails the case if the answer breaks the spec (status, headers, body) or is a 5xx.
-          const reply = await request(operation.method, url, sending(answered(body, storedCalls), headers))
+          const reply = await request(operation.method, url, sending(answered(body, stored), headers))
           if (reply.status === 400) throw new Error(`${operation.operationId} ${url} → ${reply.status} ${reply.text}`)
         }), { seed, numRuns: runs(30) })
         t.pass(`${operation.operationId}: valid requests answered as documented`)
@@ -177,8 +196,9 @@ export function fuzzOperations (version: ContractVersion): void {
       for (const operation of operations) {
         const cases = fc.tuple(idsArbitrary(operation), queryArbitrary(operation), bodyArbitrary(operation), headersArbitrary(operation), fc.nat())
         await fc.assert(fc.asyncProperty(cases, async ([ids, query, body, headers, pick]) => {
-          const { ids: resolved, storedCalls, rowsExist } = await resolveIds(request, version, ids)
-          const options = breakings(operation, basePath, resolved, query, answered(body, storedCalls), headers, { rowsExist })
+          const stored = await resolveIds(request, version, ids)
+          const { ids: resolved, rowsExist } = stored
+          const options = breakings(operation, basePath, resolved, query, answered(body, stored), headers, { rowsExist })
           const broken = options[pick % options.length]!
           const before = await contents(broken.answered === true)
           const reply = await request(broken.request.method, broken.request.url, sending(broken.request.body, withFreshKey(broken)))

@@ -32,8 +32,8 @@ function alwaysHas (schema: OpenAPIV3.SchemaObject, tokens: string[]): boolean {
 /** The rows a test makes to follow links from, by the create that makes them: ids made so far in, the create's body out. */
 type Maker = (request: Request, basePath: string, ids: Record<string, number>) => Promise<unknown>
 
-async function created (request: Request, url: string, body: unknown): Promise<unknown> {
-  const reply = await request('POST', url, { body })
+async function created (request: Request, url: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+  const reply = await request('POST', url, { body, headers })
   if (reply.status !== 201) throw new Error(`POST ${url} → ${reply.status}, not 201: ${reply.text}`)
   return reply.body
 }
@@ -44,6 +44,7 @@ const makers: Record<string, Maker> = {
   create_message: (request, basePath, { conversationId }) => created(request, `${basePath}/conversations/${conversationId}/messages`, { role: 'user', content: 'hello' }),
   create_messages: (request, basePath, { conversationId }) =>
     created(request, `${basePath}/conversations/${conversationId}/messages/batch`, { messages: [{ role: 'user', content: 'hello' }, { role: 'assistant', content: 'hi!' }] }),
+  fork_conversation: (request, basePath, { conversationId }) => created(request, `${basePath}/conversations/${conversationId}/fork`, {}),
 }
 
 for (const version of CONTRACT_VERSIONS) {
@@ -120,9 +121,10 @@ for (const version of CONTRACT_VERSIONS) {
         t.match(ids, values, `${from} → ${name} leads to the user, conversation or message just made`)
         // Operations that take a body are sent their schema's example, and required query parameters theirs, as a tool
         // following the link would.
-        const example = target.bodies.find((candidate) => candidate.mediaType === 'application/json')?.schema.example
+        const sent = target.bodies.find((candidate) => candidate.mediaType === 'application/json') ?? target.bodies[0]
         const query = requiredQuery(contracts[version].specOperations.find((candidate) => candidate.operationId === target.operationId)!)
-        const reply = await request(target.method, toUrl(basePath, fillPath(target, values), query), example === undefined ? {} : { body: example })
+        const reply = await request(target.method, toUrl(basePath, fillPath(target, values), query),
+          sent?.schema.example === undefined ? {} : { body: sent.schema.example, headers: { 'content-type': sent.mediaType } })
         t.ok(reply.status >= 200 && reply.status < 300, `${from} → ${name}: ${target.method} ${fillPath(target, values)} is ${reply.status} ${reply.status < 300 ? '' : reply.text}`)
       }
     }

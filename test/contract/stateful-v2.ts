@@ -233,6 +233,74 @@ class SearchMessages implements Command<Model> {
   toString = () => `SearchMessages(${this.user}, deleted: ${this.deleted}, ${this.word}, ${JSON.stringify(this.q).slice(0, 300)})`
 }
 
+/**
+ * A fork of a conversation: at one of its messages (`at` picks it; past its last, no atMessageId: the last), with a
+ * title or the source's; or of a deleted conversation (a 404). The fork holds copies of the messages up to there, each
+ * as the source has it and at its time, with new ids; the source stays as it was.
+ */
+class ForkConversation implements Command<Model> {
+  constructor (readonly conversation: number, readonly deleted: boolean, readonly at: number, readonly title: string | null | undefined) {}
+  check = (model: Readonly<Model>) => (this.deleted ? model.gone.conversations.length > 0 : model.conversations.size > 0)
+  async run (model: Model, request: Request) {
+    const url = (id: number) => `${v2.api}/conversations/${id}/fork`
+    if (this.deleted) {
+      expectStatus(await request('POST', url(pick(model.gone.conversations, this.conversation)!), { body: {} }), 404, 'fork_conversation of a deleted conversation')
+      return
+    }
+    const id = pick(model.conversations.keys(), this.conversation)!
+    const source = model.conversations.get(id)!
+    const at = this.at % (source.messages.length + 1)
+    const atMessage = source.messages[at]
+    const body = { ...atMessage === undefined ? {} : { atMessageId: atMessage.id }, ...this.title === undefined ? {} : { title: this.title } }
+    const reply = await request('POST', url(id), { body })
+    expectStatus(reply, 201, 'fork_conversation')
+    const copied = atMessage === undefined ? source.messages : source.messages.slice(0, at + 1)
+    expectEqual(reply.body.forkedFrom, { conversationId: id, messageId: copied.at(-1)?.id ?? null }, 'the fork\'s forkedFrom')
+    const read = await request('GET', `${v2.api}/conversations/${reply.body.id}/messages`)
+    expectStatus(read, 200, 'list_messages of the fork')
+    expectEqual(read.body.map((message: any) => [message.createdAt, readBack(message)]), copied.map(({ createdAt, stored }) => [createdAt, stored]), 'the fork\'s copies')
+    const fork: ModelConversation = {
+      userId: source.userId,
+      title: this.title === undefined ? source.title : this.title,
+      metadata: source.metadata,
+      messages: read.body.map((message: any) => ({ id: message.id, createdAt: message.createdAt, stored: readBack(message) })),
+    }
+    expectConversation(v2, reply.body, fork, 'the fork')
+    model.users.get(source.userId)!.conversations.add(reply.body.id)
+    model.conversations.set(reply.body.id, fork)
+  }
+
+  toString = () => `ForkConversation(${this.conversation}, deleted: ${this.deleted}, at ${this.at}, title ${JSON.stringify(this.title)})`
+}
+
+/**
+ * A user's export, or a deleted user's (a 404): one line per conversation the model has for the user, each with its
+ * counters and its messages as the model has them.
+ */
+class ExportUserData implements Command<Model> {
+  constructor (readonly user: number, readonly deleted: boolean) {}
+  check = (model: Readonly<Model>) => (this.deleted ? model.gone.users.length > 0 : model.users.size > 0)
+  async run (model: Model, request: Request) {
+    const url = (userId: number) => `${v2.api}/users/${userId}/export`
+    if (this.deleted) {
+      expectStatus(await request('GET', url(pick(model.gone.users, this.user)!)), 404, 'export_user_data of a deleted user')
+      return
+    }
+    const userId = pick(model.users.keys(), this.user)!
+    const reply = await request('GET', url(userId))
+    expectStatus(reply, 200, 'export_user_data')
+    const lines: any[] = reply.body ?? []
+    expectEqual(lines.map((line) => line.id).sort((a, b) => a - b), [...model.users.get(userId)!.conversations].sort((a, b) => a - b), `user ${userId}'s exported conversations`)
+    for (const line of lines) {
+      const conversation = model.conversations.get(line.id)!
+      expectConversation(v2, line, conversation, `exported conversation ${line.id}`)
+      expectEqual(line.messages.map(v2.readMessage), conversation.messages.map(v2.modelMessage), `exported conversation ${line.id}'s messages`)
+    }
+  }
+
+  toString = () => `ExportUserData(${this.user}, deleted: ${this.deleted})`
+}
+
 /** search_messages' `q`, as the spec makes it. */
 const searchQuery = valueFor((contracts.v2.dereferencedSpec.components!.parameters!.SearchQuery as OpenAPIV3.ParameterObject).schema as OpenAPIV3.SchemaObject) as fc.Arbitrary<string>
 
@@ -269,6 +337,11 @@ const writes = [
 const search = fc.tuple(fc.nat(), fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 }), fc.nat(), searchQuery)
   .map(([user, deleted, word, q]) => new SearchMessages(user, deleted, word, q))
 
+const seldom = fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 })
+const forkTitle = fc.oneof(fc.constant(undefined), fc.constant(null), valueFor(schemas.Title!).filter((title) => title !== null)) as fc.Arbitrary<string | null | undefined>
+const fork = fc.tuple(fc.nat(), seldom, fc.nat(), forkTitle).map(([conversation, deleted, at, title]) => new ForkConversation(conversation, deleted, at, title))
+const exportData = fc.tuple(fc.nat(), seldom).map(([user, deleted]) => new ExportUserData(user, deleted))
+
 export const v2Suite = statefulSuite(v2, [
   // Writes of messages twice as likely as each other command, so that conversations fill up before they are read or
   // deleted; searches too, as each looks at a random user's messages (a word of theirs) or at nothing (a hostile `q`).
@@ -276,6 +349,8 @@ export const v2Suite = statefulSuite(v2, [
   ...writes,
   search,
   search,
+  fork,
+  exportData,
 ], () => [
   new CreateUser(v2, 'Ada'),
   new CreateConversation(0, { title: 'Lisbon', messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Two days in Lisbon?' }] }, true),
@@ -285,6 +360,8 @@ export const v2Suite = statefulSuite(v2, [
   new GetMessage(v2, 2),
   new SearchMessages(0, false, 0, 'Lisbon'),
   new UpdateConversation(v2, 0, { title: 'Lisbon, two days', metadata: { model: 'x', lang: null } }),
+  new ForkConversation(0, false, 1, 'Lisbon, again'),
+  new ExportUserData(0, false),
   new CheckAll(v2),
   // The assistant's tool call (its usage goes with it), then the newest message (lastMessageAt goes back).
   new DeleteMessage(v2, 2),
@@ -292,7 +369,9 @@ export const v2Suite = statefulSuite(v2, [
   new CheckAll(v2),
   new DeleteConversation(v2, 0),
   new CreateConversation(0, {}, false),
+  new ForkConversation(0, true, 0, undefined),
   new DeleteUser(v2, 0),
   new SearchMessages(0, true, 0, 'Lisbon'),
+  new ExportUserData(0, true),
   new CheckAll(v2),
 ])

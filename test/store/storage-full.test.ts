@@ -74,6 +74,7 @@ const WRITES: Record<string, (ids: Ids, base: string) => Write> = {
     body: { messages: [{ role: 'assistant', parts: [{ type: 'tool_call', id: 'c1', name: 'lookup', arguments: { q: 'x' } }], usage: { inputTokens: 3, outputTokens: 1 } }, { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'c1', output: 'y' }] }] },
     status: 201,
   }),
+  fork_conversation: (ids, base) => ({ method: 'POST', url: `${base}/conversations/${ids.conversation}/fork`, body: { title: 'forked' }, status: 201 }),
   update_conversation: (ids, base) => ({ method: 'PATCH', url: `${base}/conversations/${ids.conversation}`, body: { title: 'renamed', metadata: { model: 'm2' } }, status: 200 }),
   delete_message: (ids, base) => ({ method: 'DELETE', url: `${base}/conversations/${ids.conversation}/messages/${ids.message}`, status: 204 }),
   delete_conversation: (ids, base) => ({ method: 'DELETE', url: `${base}/conversations/${ids.conversation}`, status: 204 }),
