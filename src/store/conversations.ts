@@ -1,4 +1,4 @@
-import { empty, join, raw, sql, type Dialect, type Sql } from './dialect.js'
+import { empty, join, sql, type Dialect, type Sql } from './dialect.js'
 import { columns, presenceColumns, queryRows, type Columns } from './columns.js'
 import type { ConversationPatch, ForkRequest, NewConversation, Shapes } from './models.js'
 import { byId, isId, isTimestampMs, toPage, type ListOptions, type Page } from './page.js'
@@ -9,7 +9,7 @@ import type { UserRepository } from './users.js'
 import type { PrismaClient } from './database.js'
 import { keyable, nothingWritten, type IdempotencyKey } from './idempotency-keys.js'
 import { firstStatementValue, rowsValue, sqliteJsonRows, writeBatch, writeWith, type WriteValue } from './keyed-writes.js'
-import { insertMessages, MESSAGE_FIELDS, messageFields, storedMessage, toolResultsToResolve, UnknownToolCall, usageOf, type StoredMessage } from './stored-messages.js'
+import { insertMessages, MESSAGE_COLUMNS, MESSAGE_COLUMNS_OF_M, messageFields, storedMessage, toolResultsToResolve, UnknownToolCall, usageOf, type StoredMessage } from './stored-messages.js'
 import type { View } from './views.js'
 
 /** Sort key of list_conversations: most recent activity first. */
@@ -126,14 +126,12 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
   // (createdColumns).
   async function createInOneStatement (insertConversation: Sql, messages: StoredMessage[], key: IdempotencyKey | undefined) {
     const values = messages.map((message, position) => sql`(CAST(${position} AS integer), ${messageFields(dialect, message)})`)
-    const fields = raw(MESSAGE_FIELDS.join(', '))
-    const fromValues = raw(MESSAGE_FIELDS.map((field) => `m.${field}`).join(', '))
     return await writeWith(prisma, key, createdColumns, sql`
       conversation AS (${insertConversation} RETURNING *),
       message AS (
-        INSERT INTO "Message" ("conversationId", ${fields}, "createdAt")
-        SELECT conversation.id, ${fromValues}, conversation."createdAt"
-        FROM conversation, (VALUES ${join(values)}) AS m (position, ${fields}) ORDER BY m.position
+        INSERT INTO "Message" ("conversationId", ${MESSAGE_COLUMNS}, "createdAt")
+        SELECT conversation.id, ${MESSAGE_COLUMNS_OF_M}, conversation."createdAt"
+        FROM conversation, (VALUES ${join(values)}) AS m (position, ${MESSAGE_COLUMNS}) ORDER BY m.position
         RETURNING *)`, sql`conversation`, created.withMessages)
   }
 
@@ -154,18 +152,19 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
 
   /**
    * The INSERT of a fork of conversation `id` at message `cut` (an SQL expression; NULL when it has none): the
-   * source's owner, title (unless `title` is given) and metadata; the counters of the messages copied; and where it
+   * source's owner, title (unless `title` is given: null or a title) and metadata; the counters of the messages copied; and where it
    * came from. Every value is read by the statement itself, so what it counts is what the copy copies. The owner is
    * NULL, and the NOT NULL column refuses the row and with it the whole write, when the source does not exist or
    * `guard` does not hold: the write then stores nothing, its key included.
    */
-  function insertFork (id: number, cut: Sql, guard: Sql, title: Sql, now: Date): Sql {
+  function insertFork (id: number, cut: Sql, guard: Sql, title: string | null | undefined, now: Date): Sql {
     const source = (column: Sql) => sql`(SELECT ${column} FROM "Conversation" WHERE id = ${id})`
     const copied = sql`FROM "Message" WHERE "conversationId" = ${id} AND id <= ${cut}`
     const sum = (field: 'inputTokens' | 'outputTokens') => sql`COALESCE(sum(${dialect.tokens(sql`usage`, field)}), 0)`
     return sql`
       INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", usage, "lastMessageAt", "forkedFrom", "createdAt", "updatedAt")
-      VALUES ((SELECT "userId" FROM "Conversation" WHERE id = ${id} AND ${guard}), ${title}, ${source(sql`metadata`)},
+      VALUES ((SELECT "userId" FROM "Conversation" WHERE id = ${id} AND ${guard}), ${title === undefined ? source(sql`title`) : title},
+        ${source(sql`metadata`)},
         (SELECT count(*) ${copied}),
         (SELECT ${dialect.jsonObject({ inputTokens: sum('inputTokens'), outputTokens: sum('outputTokens') })} ${copied}),
         (SELECT max("createdAt") ${copied}),
@@ -175,11 +174,9 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
 
   /** The INSERT of the copies of conversation `id`'s messages up to `cut` into the conversation `into` names, in order. */
   function copyMessages (id: number, cut: Sql, into: Sql, from: Sql = empty): Sql {
-    const fields = raw(MESSAGE_FIELDS.join(', '))
-    const copies = raw(MESSAGE_FIELDS.map((field) => `m.${field}`).join(', '))
     return sql`
-      INSERT INTO "Message" ("conversationId", ${fields}, "createdAt")
-      SELECT ${into}, ${copies}, m."createdAt" FROM "Message" AS m ${from}
+      INSERT INTO "Message" ("conversationId", ${MESSAGE_COLUMNS}, "createdAt")
+      SELECT ${into}, ${MESSAGE_COLUMNS_OF_M}, m."createdAt" FROM "Message" AS m ${from}
       WHERE m."conversationId" = ${id} AND m.id <= ${cut}
       ORDER BY m.id`
   }
@@ -196,8 +193,7 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
       const at = input.atMessageId
       const cut = at === undefined ? sql`(SELECT max(id) FROM "Message" WHERE "conversationId" = ${id})` : sql`${at}`
       const guard = at === undefined ? sql`1 = 1` : sql`EXISTS (SELECT 1 FROM "Message" WHERE id = ${at} AND "conversationId" = ${id})`
-      const title = input.title === undefined ? sql`(SELECT title FROM "Conversation" WHERE id = ${id})` : sql`${input.title}`
-      const insert = insertFork(id, cut, guard, title, now)
+      const insert = insertFork(id, cut, guard, input.title, now)
       try {
         if (dialect.writesInWith) {
           return await writeWith(prisma, key, conversationColumns, sql`

@@ -5,43 +5,40 @@ import type { FullLists, StreamedLine } from './chunks.js'
 import { conversationKeyOf, type ConversationKey, type ConversationRepository } from './conversations.js'
 import { messageKeyOf, type MessageKey, type MessageRepository } from './messages.js'
 import type { V2Shapes } from './models.js'
-import type { Queryable, ReadSnapshot } from './read-snapshots.js'
+import type { ReadSnapshot } from './read-snapshots.js'
 import type { UserRepository } from './users.js'
 
 /** One line of an export: a conversation, and its messages a chunk at a time (read while the line is written). */
 export type ExportedLine = StreamedLine<V2Shapes['ExportedConversation']>
 
-type Message = V2Shapes['Message']
-
 export function createExportRepository (users: UserRepository, conversations: ConversationRepository<V2Shapes>, messages: MessageRepository<V2Shapes>, fullLists: FullLists) {
   const { size } = fullLists
 
-  async function * messagesOf (client: Queryable, conversationId: number): AsyncGenerator<Message[]> {
-    let key: MessageKey | undefined
-    for (;;) {
-      const chunk = await messages.chunkAfter(client, conversationId, key, size)
+  /** The rows `read` gives after each key in turn, a chunk at a time, until one comes short. */
+  async function * chunksOf<T, K> (read: (after: K | undefined) => Promise<T[]>, keyOf: (row: T) => K): AsyncGenerator<T[]> {
+    for (let key: K | undefined; ;) {
+      const chunk = await read(key)
       if (chunk.length > 0) yield chunk
       if (chunk.length < size) return
-      key = messageKeyOf(chunk.at(-1)!)
+      key = keyOf(chunk.at(-1)!)
     }
   }
 
   /** The lines, then the snapshot's end: after the last, on a failed read, or on return() (the client went away). */
   async function * linesOf (snapshot: ReadSnapshot, userId: number): AsyncGenerator<ExportedLine> {
     const { client } = snapshot
+    const conversationChunks = chunksOf(async (key: ConversationKey | undefined) => {
+      await fullLists.betweenChunks?.()
+      return await conversations.chunkAfter(client, userId, key, size)
+    }, conversationKeyOf)
     try {
-      let key: ConversationKey | undefined
-      for (;;) {
-        await fullLists.betweenChunks?.()
-        const chunk = await conversations.chunkAfter(client, userId, key, size)
+      for await (const chunk of conversationChunks) {
         for (const conversation of chunk) {
-          const items = messagesOf(client, conversation.id)
+          const items = chunksOf((key: MessageKey | undefined) => messages.chunkAfter(client, conversation.id, key, size), messageKeyOf)
           yield { head: conversation, items }
           // The writer reads every message before asking for the next line; this ends an abandoned one.
           await items.return(undefined)
         }
-        if (chunk.length < size) return
-        key = conversationKeyOf(chunk.at(-1)!)
       }
     } finally {
       await snapshot.end()

@@ -46,7 +46,11 @@ export function usageOf (messages: readonly StoredMessage[]): Usage {
 const NULL_TEXT = sql`CAST(NULL AS text)`
 
 /** The columns of a message `messageFields` gives values of, in its order (its conversation and time aside). */
-export const MESSAGE_FIELDS = ['role', 'content', 'parts', 'model', 'usage', 'metadata'] as const
+const MESSAGE_FIELDS = ['role', 'content', 'parts', 'model', 'usage', 'metadata'] as const
+
+/** MESSAGE_FIELDS as a column list, and as the columns of a row source `m` holding them: built once. */
+export const MESSAGE_COLUMNS = raw(MESSAGE_FIELDS.join(', '))
+export const MESSAGE_COLUMNS_OF_M = raw(MESSAGE_FIELDS.map((field) => `m.${field}`).join(', '))
 
 /** MESSAGE_FIELDS' values of one message, for a row of VALUES. */
 export function messageFields (dialect: Dialect, { role, content, parts, model, usage, metadata }: StoredMessage): Sql {
@@ -58,7 +62,7 @@ export function messageFields (dialect: Dialect, { role, content, parts, model, 
 /** `INSERT INTO "Message" …` of `messages`, in their order, written at `createdAt` into the conversation `conversationId` names. */
 export function insertMessages (dialect: Dialect, conversationId: Sql, messages: readonly StoredMessage[], createdAt: Date): Sql {
   const rows = messages.map((message) => sql`(${conversationId}, ${messageFields(dialect, message)}, ${createdAt})`)
-  return sql`INSERT INTO "Message" ("conversationId", ${raw(MESSAGE_FIELDS.join(', '))}, "createdAt") VALUES ${join(rows)}`
+  return sql`INSERT INTO "Message" ("conversationId", ${MESSAGE_COLUMNS}, "createdAt") VALUES ${join(rows)}`
 }
 
 /**
