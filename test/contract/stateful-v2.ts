@@ -262,7 +262,8 @@ class ForkConversation implements Command<Model> {
     const fork: ModelConversation = {
       userId: source.userId,
       title: this.title === undefined ? source.title : this.title,
-      metadata: source.metadata,
+      // A copy: an update of the source's metadata (the model's object, changed in place) is not the fork's.
+      metadata: { ...source.metadata },
       messages: read.body.map((message: any) => ({ id: message.id, createdAt: message.createdAt, stored: readBack(message) })),
     }
     expectConversation(v2, reply.body, fork, 'the fork')
