@@ -119,6 +119,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/{userId}/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description User ID
+                 * @example 1
+                 */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import conversations and messages into a user
+         * @description Store the conversations of an export (`export_user_data`'s format, `application/x-ndjson`, one
+         *     conversation with its messages per line) as new conversations of this user, all or none. Titles,
+         *     metadata, parts, model, usage and timestamps (`createdAt`, `updatedAt`) are kept; ids are new, and the
+         *     answer maps each line's `id` to the new one. `messageCount`, `usage` and `lastMessageAt` are counted
+         *     again from the messages. `forkedFrom` is mapped to the new ids when its source is in the same import,
+         *     else null. The body holds at least one line. A line that is not valid is a 400 whose errors point
+         *     into it (`/<line index from 0>/…`, and the detail names its line number), and nothing is stored. The
+         *     body may be up to 64 MiB (413 past it).
+         */
+        post: operations["import_user_data"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/{userId}/search": {
         parameters: {
             query?: never;
@@ -1016,6 +1049,98 @@ export interface components {
             messages: components["schemas"]["Message"][];
         };
         /**
+         * @description One line of an import: an exported line, or as much of one as a client has. `id` names the
+         *     conversation in the answer and in other lines' `forkedFrom`; `userId`, `messageCount`, `usage` and
+         *     `lastMessageAt` are read and not kept (the user is the path's, the counters are counted again).
+         *     `createdAt` and `updatedAt` default to the time of the import.
+         * @example {
+         *       "id": 1,
+         *       "title": "Trip to Lisbon",
+         *       "metadata": {
+         *         "model": "gpt-4o"
+         *       },
+         *       "createdAt": "2026-11-24T18:11:37.123Z",
+         *       "updatedAt": "2026-11-24T18:11:37.123Z",
+         *       "messages": [
+         *         {
+         *           "role": "user",
+         *           "parts": [
+         *             {
+         *               "type": "text",
+         *               "text": "What should I see in Lisbon in two days?"
+         *             }
+         *           ],
+         *           "createdAt": "2026-11-24T18:11:37.123Z"
+         *         }
+         *       ]
+         *     }
+         */
+        ImportedConversation: {
+            id?: components["schemas"]["Id"];
+            userId?: components["schemas"]["Id"];
+            title?: components["schemas"]["Title"];
+            metadata?: components["schemas"]["Metadata"];
+            /** Format: int32 */
+            messageCount?: number;
+            usage?: components["schemas"]["ConversationUsage"];
+            lastMessageAt?: components["schemas"]["LastMessageAt"];
+            forkedFrom?: components["schemas"]["ForkedFrom"];
+            createdAt?: components["schemas"]["Timestamp"];
+            updatedAt?: components["schemas"]["Timestamp"];
+            /** @description The conversation's messages, oldest first; as many as the body's bound allows. */
+            messages: components["schemas"]["ImportedMessage"][];
+        };
+        /**
+         * @description A message of an import: an exported message, or as much of one as a client has. `id` names the
+         *     message in other lines' `forkedFrom`; `conversationId` and `content` are read and not kept (`content`
+         *     is always the text of the message's text parts). `createdAt` defaults to the conversation's
+         *     `createdAt`. A `tool_result` must answer a `tool_call` of an earlier message of the same conversation.
+         * @example {
+         *       "role": "user",
+         *       "parts": [
+         *         {
+         *           "type": "text",
+         *           "text": "What should I see in Lisbon in two days?"
+         *         }
+         *       ],
+         *       "createdAt": "2026-11-24T18:11:37.123Z"
+         *     }
+         */
+        ImportedMessage: {
+            id?: components["schemas"]["Id"];
+            conversationId?: components["schemas"]["Id"];
+            role: components["schemas"]["Role"];
+            /** @description The text of the message's text parts, as exported; not kept (so bounded only by the body's size). */
+            content?: string;
+            parts: components["schemas"]["Parts"];
+            model?: components["schemas"]["ModelName"];
+            usage?: components["schemas"]["Usage"];
+            metadata?: components["schemas"]["Metadata"];
+            createdAt?: components["schemas"]["Timestamp"];
+        };
+        /**
+         * @example {
+         *       "conversations": [
+         *         {
+         *           "from": 1,
+         *           "id": 12
+         *         }
+         *       ]
+         *     }
+         */
+        ImportResult: {
+            /** @description One per line, in order. */
+            conversations: {
+                /**
+                 * Format: int32
+                 * @description The line's `id`; null when it had none.
+                 * @example 1
+                 */
+                from: number | null;
+                id: components["schemas"]["Id"];
+            }[];
+        };
+        /**
          * @description RFC 9457 problem details.
          * @example {
          *       "type": "urn:trackbot:problem:not-found",
@@ -1694,6 +1819,73 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    import_user_data: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the create safe to retry: the first request with a key is applied and its answer kept for at least 24 hours (IDEMPOTENCY_KEY_TTL_HOURS); a repeat with the same key and the same method, path and body gets that answer again, byte for byte, with `Idempotent-Replayed: true`, and changes nothing, even when it arrives while the first is still running or at another server instance. The same key with another request is a 422. 1 to 255 printable ASCII characters, e.g. a UUID; keys are per operation. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description User ID
+                 * @example 1
+                 */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "id": 1,
+                 *       "title": "Trip to Lisbon",
+                 *       "metadata": {
+                 *         "model": "gpt-4o"
+                 *       },
+                 *       "createdAt": "2026-11-24T18:11:37.123Z",
+                 *       "updatedAt": "2026-11-24T18:11:37.123Z",
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "parts": [
+                 *             {
+                 *               "type": "text",
+                 *               "text": "What should I see in Lisbon in two days?"
+                 *             }
+                 *           ],
+                 *           "createdAt": "2026-11-24T18:11:37.123Z"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/x-ndjson": components["schemas"]["ImportedConversation"];
+            };
+        };
+        responses: {
+            /** @description Imported; each line's conversation id and the new one, in the lines' order */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     search_messages: {

@@ -17,7 +17,7 @@ import { createV1Handlers } from './handlers/v1.js'
 import { createV2Handlers } from './handlers/v2.js'
 import { registerHealthRoutes, registerOpeningGate } from './http/health.js'
 import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, registerLoadShedding } from './http/load-shedding.js'
-import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/limits.js'
+import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, NDJSON_BODY_LIMIT_BYTES } from './http/limits.js'
 import { RequestLog } from './http/request-log.js'
 import type { ChunkOptions } from './store/chunks.js'
 import { createRepositories, fullListsOn } from './store/repositories.js'
@@ -150,6 +150,7 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   const contracts: Contract[] = apis.map(({ spec, basePath, api }) => ({ api, basePath, handlers: handlersOf[spec.version](basePath) }))
   registerApiRoutes(fastify, contracts, {
     keys,
+    bodyLimits: { json: BODY_LIMIT_BYTES, ndjson: NDJSON_BODY_LIMIT_BYTES },
     conversationOwner: auth.mode === 'jwt' ? (id) => repositories.v1.conversations.ownerOf(id) : undefined,
   })
   await registerDocs(fastify, apis.map(({ spec, basePath }) => ({ spec, basePath })))

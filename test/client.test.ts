@@ -265,6 +265,16 @@ t.test('every v2 operation round-trips through the typed v2 client, an agent loo
   const lines = (exported.data as unknown as string).trimEnd().split('\n').map((line) => JSON.parse(line) as Conversation & { messages: Message[] })
   t.equal(lines[0]!.id, fork.id, 'the fork, the most recent activity, first')
   t.strictSame(lines[0]!.messages.map((message) => message.parts), [instructions!.parts, loop[0]!.parts])
+  // And back into a new user: a line at a time, NDJSON by the request's own serializer.
+  const other = (await client.POST('/users', { body: { name: 'Grace' } })).data!
+  const imported = await client.POST('/users/{userId}/import', {
+    params: { path: { userId: other.id } },
+    body: lines[0]!,
+    bodySerializer: (line) => `${JSON.stringify(line)}\n`,
+    headers: { 'Content-Type': 'application/x-ndjson' },
+  })
+  t.equal(imported.response.status, 201)
+  t.equal(imported.data!.conversations[0]!.from, fork.id, 'the answer maps the line to its new conversation')
 
   const patched = await client.PATCH('/conversations/{conversationId}', {
     params: { path },

@@ -295,6 +295,11 @@ function encode (options: RequestOptions): { headers: Record<string, string>, pa
   const headers: Record<string, string> = { ...options.headers }
   if (options.payload !== undefined || options.body === undefined) return { headers, payload: options.payload }
   headers['content-type'] ??= 'application/json'
+  // NDJSON: a line per item of an array body, one line for any other value.
+  if (headers['content-type'].startsWith('application/x-ndjson')) {
+    const lines = Array.isArray(options.body) ? options.body : [options.body]
+    return { headers, payload: lines.map((line) => `${JSON.stringify(line)}\n`).join('') }
+  }
   return { headers, payload: JSON.stringify(options.body) }
 }
 

@@ -21,11 +21,17 @@ type JsonMediaType = 'application/json' | `application/${string}+json`
 /** The body of any JSON media type a content map declares; `never` when it declares none. */
 type JsonOf<Content> = Content[Extract<keyof Content, JsonMediaType>]
 
+/** An application/x-ndjson request body, parsed into its lines' values (src/http/content-types.ts); `never` when there is none. */
+type NdjsonLinesOf<Content> = 'application/x-ndjson' extends keyof Content ? Array<Content['application/x-ndjson' & keyof Content]> : never
+
+/** The body of any media type a content map declares, as parsed. */
+type ParsedOf<Content> = JsonOf<Content> | NdjsonLinesOf<Content>
+
 type RequestBody<Op extends Operation> = [NonNullable<Op['requestBody']>] extends [never]
   ? undefined
   : Op extends { requestBody: { content: infer C } }
-    ? JsonOf<C>
-    : JsonOf<NonNullable<Op['requestBody']> extends { content: infer C } ? C : never> | undefined
+    ? ParsedOf<C>
+    : ParsedOf<NonNullable<Op['requestBody']> extends { content: infer C } ? C : never> | undefined
 
 export interface RequestOf<Op extends Operation> {
   params: Part<Op['parameters']['path']>

@@ -31,6 +31,17 @@ const parts: Record<string, ProblemError['in']> = { path: 'path', query: 'query'
 // the spec means plain decimal digits.
 const DECIMAL_INTEGER = /^-?\d+$/
 
+/** Newline-delimited JSON, parsed into the array of its lines' values (src/http/content-types.ts). */
+export const NDJSON_MEDIA_TYPE = 'application/x-ndjson'
+
+/**
+ * The schema of an NDJSON body as parsed (src/http/content-types.ts): the array of its lines, at least one, each the
+ * spec's schema, which is a line's; its example, one line of the spec's example.
+ */
+export function ndjsonBodySchema (line: { example?: unknown }): object {
+  return { type: 'array', minItems: 1, items: line, ...line.example === undefined ? {} : { example: [line.example] } }
+}
+
 /** `Application/JSON; charset=utf-8` → `application/json`. */
 function mediaTypeOf (contentType: string): string {
   return contentType.split(';')[0]!.trim().toLowerCase()
@@ -69,7 +80,8 @@ function compileBodyValidators (api: OpenAPIBackend, operation: Operation, fromB
   const validators = new Map<string, ValidateFunction>()
   for (const [declared, media] of Object.entries(bodyContent(operation))) {
     const type = mediaTypeOf(declared)
-    const schema = { type: 'object', properties: { requestBody: media.schema ?? {} }, required: required ? ['requestBody'] : [] }
+    const body = type === NDJSON_MEDIA_TYPE ? ndjsonBodySchema(media.schema ?? {}) : media.schema ?? {}
+    const schema = { type: 'object', properties: { requestBody: body }, required: required ? ['requestBody'] : [] }
     validators.set(type, type === 'application/json' && fromBackend !== undefined
       ? fromBackend
       : api.validator.getAjv(ValidationContext.RequestBody).compile(schema))
@@ -171,6 +183,15 @@ export function toProblemErrors (errors: ErrorObject[]): ProblemError[] {
   })
 }
 
+
+const ndjsonBody = (raw: RawRequest) => raw.body !== undefined && mediaTypeOf(raw.headers['content-type'] ?? '') === NDJSON_MEDIA_TYPE
+
+/** An NDJSON body's errors: each pointer starts with its line's index; each detail names the line by its number. */
+const ofLines = (errors: ProblemError[]): ProblemError[] => errors.map((error) => {
+  const index = /^\/(\d+)(?:\/|$)/.exec(error.pointer)?.[1]
+  return error.in !== 'body' || index === undefined ? error : { ...error, detail: `line ${Number(index) + 1}: ${error.detail}` }
+})
+
 export function compileRequestValidator (api: OpenAPIBackend, operation: Operation) {
   const fromBackend = api.validator.getRequestValidatorsForOperation(operation.operationId as string)
   const parameterValidators = fromBackend.filter((validate) => !isBodyValidator(validate))
@@ -210,7 +231,7 @@ export function compileRequestValidator (api: OpenAPIBackend, operation: Operati
     for (const validate of validateBody === undefined ? parameterValidators : [validateBody, ...parameterValidators]) {
       if (!validate(input)) errors.push(...(validate.errors ?? []))
     }
-    if (errors.length > 0) return { valid: false, errors: toProblemErrors(errors) }
+    if (errors.length > 0) return { valid: false, errors: validateBody !== undefined && ndjsonBody(raw) ? ofLines(toProblemErrors(errors)) : toProblemErrors(errors) }
     // ajv coerced path and query values in place. Node lowercases header names; handlers get the spec's.
     const headers = Object.fromEntries(headerNames.map((name) => [name, raw.headers[name.toLowerCase()]]))
     return { valid: true, request: { params: path, query, headers, body: input.requestBody } }

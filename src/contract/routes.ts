@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Context, OpenAPIBackend, Operation } from 'openapi-backend'
 import { compileAccessCheck, type ConversationOwner } from './access.js'
 import type { AnyHandler, AnyKeyedHandler } from './handler-types.js'
-import { compileRequestValidator, toProblemErrors } from './request-validation.js'
+import { compileRequestValidator, NDJSON_MEDIA_TYPE, toProblemErrors } from './request-validation.js'
 import { idempotencyFor } from './idempotency.js'
 import type { IdempotencyKeyStore } from '../store/idempotency-keys.js'
 import { INVALID_REQUEST, problem, type ProblemAnswer, type ResourceIds } from './problems.js'
@@ -41,6 +41,13 @@ function successBodySchemas (operation: Operation): Record<string, object> {
   return schemas
 }
 
+/** The largest body an operation takes: an NDJSON body (an import) may be larger than a JSON one. */
+function bodyLimitOf (operation: Operation, limits: BodyLimits): number {
+  const body = operation.requestBody
+  const takesNdjson = body !== undefined && 'content' in body && Object.keys(body.content).some((type) => type.split(';')[0]!.trim() === NDJSON_MEDIA_TYPE)
+  return takesNdjson ? limits.ndjson : limits.json
+}
+
 function checkHandlersMatchSpec (api: OpenAPIBackend, handlers: object): void {
   const inSpec = new Set(api.getOperations().map((operation) => operation.operationId))
   const missing = [...inSpec].filter((id) => id === undefined || !(id in handlers))
@@ -56,7 +63,11 @@ function unkeyed (handler: AnyHandler | AnyKeyedHandler): AnyHandler {
   return async (request, context) => handler.answer(await handler.write(request, undefined), request, context)
 }
 
+/** The largest request body, in bytes, by what the operation takes: JSON, or NDJSON (src/http/limits.ts). */
+export interface BodyLimits { json: number, ndjson: number }
+
 export interface RouteOptions {
+  bodyLimits: BodyLimits
   /** Where Idempotency-Key answers are kept (src/contract/idempotency.ts). */
   keys: IdempotencyKeyStore
   /**
@@ -79,7 +90,7 @@ export function registerApiRoutes (fastify: FastifyInstance, contracts: readonly
   registerFallback(fastify, contracts)
 }
 
-function registerContractRoutes (fastify: FastifyInstance, { api, handlers, basePath }: Contract, { keys, conversationOwner }: RouteOptions): void {
+function registerContractRoutes (fastify: FastifyInstance, { api, handlers, basePath }: Contract, { keys, conversationOwner, bodyLimits }: RouteOptions): void {
   checkHandlersMatchSpec(api, handlers)
   for (const operation of api.getOperations()) {
     const operationId = String(operation.operationId)
@@ -92,6 +103,7 @@ function registerContractRoutes (fastify: FastifyInstance, { api, handlers, base
       method: operation.method.toUpperCase(),
       url: toRoutePath(basePath, operation.path),
       config: { operationId },
+      bodyLimit: bodyLimitOf(operation, bodyLimits),
       schema: { response: successBodySchemas(operation) },
       async handler (request, reply) {
         const path = requestPath(request)

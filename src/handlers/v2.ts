@@ -5,6 +5,7 @@ import { keyed, type Handlers } from '../contract/handler-types.js'
 import { NdjsonLines } from '../contract/ndjson-body.js'
 import { INVALID_REQUEST, notFound, problem } from '../contract/problems.js'
 import { NOT_A_MESSAGE_OF_IT } from '../store/conversations.js'
+import { DuplicateLineId, UnknownToolCallInLine, type Imported } from '../store/imports.js'
 import { isSearchKey } from '../store/search.js'
 import type { V2Repositories } from '../store/repositories.js'
 import { UnknownToolCall } from '../store/stored-messages.js'
@@ -18,8 +19,16 @@ const notAMessageOf = (conversationId: number, instance: string) => ({
   ]),
 }) as const
 
+/** An import's line refused after validation: a 400 pointing into it (`/<line index>/…`), naming it by its number. */
+function refusedLine (refused: UnknownToolCallInLine | DuplicateLineId, instance: string) {
+  const error = refused instanceof UnknownToolCallInLine
+    ? { pointer: `/${refused.line}/messages/${refused.at.message}/parts/${refused.at.part}/toolCallId`, detail: 'must name a tool_call of an earlier message of the same conversation' }
+    : { pointer: `/${refused.line}/id`, detail: `is the id of line ${refused.first + 1} too` }
+  return { status: 400, body: problem('validation', INVALID_REQUEST, instance, [{ in: 'body', pointer: error.pointer, detail: `line ${refused.line + 1}: ${error.detail}` }]) } as const
+}
+
 export function createV2Handlers (repositories: V2Repositories, basePath: string): Handlers<operations> {
-  const { conversations, messages, search, exports } = repositories
+  const { conversations, messages, search, exports, imports } = repositories
   return {
     ...commonHandlers<V2Shapes>(repositories, basePath),
 
@@ -43,6 +52,14 @@ export function createV2Handlers (repositories: V2Repositories, basePath: string
       const lines = await exports.exportUser(params.userId)
       return lines === null ? notFound(params, path) : { status: 200, body: new NdjsonLines(lines, 'messages') }
     },
+
+    import_user_data: keyed(
+      ({ params, body }, key) => imports.importUser(params.userId, body, key),
+      (imported: Imported[] | UnknownToolCallInLine | DuplicateLineId | null, { params }, { path }) => {
+        if (imported === null) return notFound(params, path)
+        if (imported instanceof UnknownToolCallInLine || imported instanceof DuplicateLineId) return refusedLine(imported, path)
+        return { status: 201, body: { conversations: imported } }
+      }),
 
     async search_messages ({ params, query }, { path }) {
       const { q, limit, cursor, ...filters } = query

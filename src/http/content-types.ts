@@ -1,10 +1,11 @@
-// Request bodies are parsed in the media types the spec declares, all of them JSON; any other is a 415 from
-// fastify, and a spec declaring one the server cannot parse does not start.
+// Request bodies are parsed in the media types the spec declares: JSON, and newline-delimited JSON (an import), parsed
+// as the array of its lines' values; any other is a 415 from fastify, and a spec declaring one the server cannot parse
+// does not start.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { errorCodes } from 'fastify'
 import type { OpenAPIBackend } from 'openapi-backend'
 import type { ProblemError } from '../contract/problems.js'
-import { escapePointerToken, requestMediaTypes } from '../contract/request-validation.js'
+import { escapePointerToken, NDJSON_MEDIA_TYPE, requestMediaTypes } from '../contract/request-validation.js'
 
 /** application/json, and any type with the +json structured suffix (RFC 6839), e.g. application/merge-patch+json (RFC 7396). */
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json$/
@@ -134,14 +135,57 @@ function allRequestMediaTypes (apis: readonly OpenAPIBackend[]): Map<string, str
   return types
 }
 
+type ParsedBody = (error: Error | null, value?: unknown) => void
+type JsonParser = (request: FastifyRequest, body: string, done: ParsedBody) => void
+
+/** One JSON text: fastify's parser, then the checks no schema can make (prototype keys, unpaired surrogates). */
+function parseJsonText (parseJson: JsonParser, request: FastifyRequest, body: string, done: ParsedBody): void {
+  parseJson(request, body, (error, value) => {
+    if (error !== null) {
+      const forbidden = forbiddenKeys(body)
+      done(forbidden.length > 0 ? new InvalidBodyError(forbidden) : error, undefined)
+      return
+    }
+    const notText = unpairedSurrogates(body, value)
+    done(notText.length > 0 ? new InvalidBodyError(notText) : null, value)
+  })
+}
+
+/**
+ * NDJSON: each line parsed as a JSON body is, into the array of their values. A line that is not JSON is a 400 naming
+ * it by its index (the pointer, as validation names a line's errors) and its number; so is an empty line but the last.
+ */
+function parseNdjson (parseJson: JsonParser, request: FastifyRequest, body: string, done: ParsedBody): void {
+  const lines = body.split('\n')
+  if (lines.at(-1) === '') lines.pop()
+  const values: unknown[] = []
+  for (const [index, raw] of lines.entries()) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    let failed = null as Error | null
+    parseJsonText(parseJson, request, line, (error, value) => {
+      failed = error
+      values.push(value)
+    })
+    if (failed !== null) {
+      const errors: ProblemError[] = failed instanceof InvalidBodyError
+        ? failed.errors.map((error) => ({ ...error, pointer: `/${index}${error.pointer}`, detail: `line ${index + 1}: ${error.detail}` }))
+        : [{ in: 'body', pointer: `/${index}`, detail: `line ${index + 1}: ${line.trim() === '' ? 'is empty' : 'is not JSON'}` }]
+      done(new InvalidBodyError(errors), undefined)
+      return
+    }
+  }
+  done(null, values)
+}
+
 export function registerContentTypes (fastify: FastifyInstance, apis: readonly OpenAPIBackend[]): void {
   // fastify's own parser, refusing __proto__ and constructor.prototype keys.
-  const parseJson = fastify.getDefaultJsonParser('error', 'error')
+  const parseJson = fastify.getDefaultJsonParser('error', 'error') as JsonParser
   fastify.removeAllContentTypeParsers()
   for (const [mediaType, operationIds] of allRequestMediaTypes(apis)) {
-    if (!JSON_MEDIA_TYPE.test(mediaType)) {
-      throw new Error(`the spec declares request bodies in ${mediaType} (${operationIds.join(', ')}), which the server cannot parse: it parses application/json and +json media types only`)
+    if (!JSON_MEDIA_TYPE.test(mediaType) && mediaType !== NDJSON_MEDIA_TYPE) {
+      throw new Error(`the spec declares request bodies in ${mediaType} (${operationIds.join(', ')}), which the server cannot parse: it parses application/json, +json media types and ${NDJSON_MEDIA_TYPE} only`)
     }
+    const parse = mediaType === NDJSON_MEDIA_TYPE ? parseNdjson : parseJsonText
     // An empty body means "no body": create_conversation accepts none, and a required body is then a 400
     // from validation rather than fastify's own empty-body error.
     // Read as bytes, so they are checked as UTF-8 before anything decodes them.
@@ -162,15 +206,7 @@ export function registerContentTypes (fastify: FastifyInstance, apis: readonly O
         done(new NotUtf8Error(), undefined)
         return
       }
-      parseJson(request, body, (error, value) => {
-        if (error !== null) {
-          const forbidden = forbiddenKeys(body)
-          done(forbidden.length > 0 ? new InvalidBodyError(forbidden) : error, undefined)
-          return
-        }
-        const notText = unpairedSurrogates(body, value)
-        done(notText.length > 0 ? new InvalidBodyError(notText) : null, value)
-      })
+      parse(parseJson, request, body, done)
     })
   }
   // Every other media type: no body at all is no body, as fastify treats a request without Content-Type.

@@ -9,10 +9,10 @@ import { BODY_LIMIT_BYTES } from './limits.js'
 import { TooManyRequests } from './rate-limit.js'
 
 /** Fastify's own errors about the request: body parsing, limits, URLs. */
-function fastifyProblem (error: FastifyError, instance: string): ProblemAnswer | undefined {
+function fastifyProblem (error: FastifyError, instance: string, bodyLimit: number): ProblemAnswer | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { problem: problem('payloadTooLarge', `Request body is larger than ${BODY_LIMIT_BYTES} bytes.`, instance) }
+      return { problem: problem('payloadTooLarge', `Request body is larger than ${bodyLimit} bytes.`, instance) }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { problem: problem('unsupportedMediaType', 'Send the request body as JSON: application/json, or another JSON media type the operation declares in the spec.', instance) }
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -59,7 +59,8 @@ export function handleError (error: FastifyError, request: FastifyRequest, reply
   dropResultHeaders(reply)
   // Router errors skip the onRequest hooks, so echo the request id here too.
   reply.header('X-Request-Id', request.id)
-  const mapped = fastifyProblem(error, instance) ?? databaseProblem(error, instance)
+  // The route's own limit (an import takes more); the app's for a request no route took.
+  const mapped = fastifyProblem(error, instance, request.routeOptions?.bodyLimit ?? BODY_LIMIT_BYTES) ?? databaseProblem(error, instance)
   if (mapped !== undefined) {
     if (mapped.problem.status === 503) request.log.warn({ err: error }, 'database unavailable')
     if (mapped.problem.status === 507) request.log.error({ err: error }, 'database storage full')

@@ -104,3 +104,29 @@ export async function writeBatch<const Statements extends ReadonlyArray<Prisma.P
     return await heldInstead(prisma, key, error, value.held)
   }
 }
+
+/** What an interactive transaction's statements run on. */
+export type TransactionClient = Prisma.TransactionClient
+
+/**
+ * Both stores: `write` in one interactive transaction, for a write of many statements whose later ones read what the
+ * earlier ones returned (an import: each conversation's new id before its messages). With a key, the key's row is the
+ * transaction's last statement, holding the rows `write` returned, as JSON; a taken key breaks its unique index and the
+ * whole transaction rolls back, as in writeBatch. `timeoutMs` bounds the transaction (Prisma's default is 5 s).
+ */
+export async function writeInTransaction<Row, T> (
+  prisma: PrismaClient, key: IdempotencyKey | undefined, write: (client: TransactionClient) => Promise<Row[]>, value: WriteValue<Row[], T>, timeoutMs: number
+): Promise<T | Keyed<T>> {
+  const options = { timeout: timeoutMs, maxWait: timeoutMs }
+  if (key === undefined) return value.written(await prisma.$transaction(write, options))
+  try {
+    const rows = await prisma.$transaction(async (client) => {
+      const rows = await write(client)
+      await client.$executeRaw(keyRow(key, sql`${JSON.stringify(rows)}`))
+      return rows
+    }, options)
+    return { kind: 'written', value: value.written(rows) }
+  } catch (error) {
+    return await heldInstead(prisma, key, error, value.held)
+  }
+}

@@ -15,6 +15,7 @@ export type Part = Schemas['Part']
 export type Usage = NonNullable<Schemas['Usage']>
 export type ConversationPatch = Schemas['ConversationPatch']
 export type ForkRequest = Schemas['ForkConversationRequest']
+export type ImportedConversation = Schemas['ImportedConversation']
 export type SearchHit = Schemas['SearchHit']
 /** search_messages' filters: its query's parameters but the query itself and the page's. */
 export type SearchFilters = Omit<V2Operations['search_messages']['parameters']['query'], 'q' | 'limit' | 'cursor'>

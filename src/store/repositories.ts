@@ -4,6 +4,7 @@ import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions, type FullLists } from './chun
 import { createConversationRepository, type StoreLimits } from './conversations.js'
 import { dialectOf, type Dialect } from './dialect.js'
 import { createExportRepository } from './exports.js'
+import { createImportRepository } from './imports.js'
 import { createMessageRepository } from './messages.js'
 import type { Shapes } from './models.js'
 import { readSnapshotsOn } from './read-snapshots.js'
@@ -48,6 +49,7 @@ export function createRepositories (prisma: PrismaClient, provider: Provider, li
       ...v2,
       search: createSearchRepository(prisma, dialect, provider, users),
       exports: createExportRepository(users, v2.conversations, v2.messages, fullLists),
+      imports: createImportRepository(prisma, dialect),
     },
   }
 }

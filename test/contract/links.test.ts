@@ -45,6 +45,7 @@ const makers: Record<string, Maker> = {
   create_messages: (request, basePath, { conversationId }) =>
     created(request, `${basePath}/conversations/${conversationId}/messages/batch`, { messages: [{ role: 'user', content: 'hello' }, { role: 'assistant', content: 'hi!' }] }),
   fork_conversation: (request, basePath, { conversationId }) => created(request, `${basePath}/conversations/${conversationId}/fork`, {}),
+  import_user_data: (request, basePath, { userId }) => created(request, `${basePath}/users/${userId}/import`, [{ title: 'imported', messages: [{ role: 'user', parts: [{ type: 'text', text: 'hi' }] }] }], { 'content-type': 'application/x-ndjson' }),
 }
 
 for (const version of CONTRACT_VERSIONS) {

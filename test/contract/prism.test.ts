@@ -15,9 +15,13 @@ import { exitedWhy, freePort, startApp, toolEnv, until } from '../helper.js'
 /** A body is sent as JSON, in `contentType` (application/json unless given). */
 /**
  * `direct`: sent to the server itself, not through Prism, which cannot read an NDJSON body (it validates the whole text
- * against the schema of one line, and answers its own 500); the answer is still checked against the spec here.
+ * against the schema of one line, and answers its own 500, or 422 for a request); the answer is still checked against
+ * the spec here.
  */
 interface Step { method: string, path: string, body?: unknown, contentType?: string, status: number, direct?: true }
+
+/** A step's body as sent: JSON, or NDJSON, a line per item. */
+const bodyText = ({ body, contentType }: Step) => contentType === 'application/x-ndjson' ? (body as unknown[]).map((line) => `${JSON.stringify(line)}\n`).join('') : JSON.stringify(body)
 
 type Send = (step: Step) => Promise<{ body: any, text: string, headers: Record<string, string> }>
 
@@ -121,6 +125,9 @@ async function history (t: Test, send: Send, userId: number, conversationId: num
   const exported = await send({ method: 'GET', path: `/users/${userId}/export`, status: 200, direct: true })
   t.ok(exported.body.some((line: { id: number }) => line.id === fork.body.id) && exported.body.every((line: { userId: number }) => line.userId === userId), "the export holds the user's conversations, the fork among them")
   await send({ method: 'GET', path: '/users/999999/export', status: 404 })
+  const line = { title: 'imported', messages: [{ role: 'user', parts: [{ type: 'text', text: 'hi' }] }] }
+  await send({ method: 'POST', path: `/users/${userId}/import`, body: [line], contentType: 'application/x-ndjson', status: 201, direct: true })
+  await send({ method: 'POST', path: `/users/${userId}/import`, body: [{ messages: 'none' }], contentType: 'application/x-ndjson', status: 400, direct: true })
 }
 
 /** Searches: hits with snippets, a page and the next by its link, hostile words, a bad cursor, a missing user. (Without `q`, Prism answers for the server.) */
@@ -188,7 +195,7 @@ t.test('every operation of each version through a Prism proxy with --errors: no 
         if (operationId !== undefined) reached.add(operationId)
         const response = await fetch(step.direct === true ? `${server.origin}${basePath}${step.path}` : `http://127.0.0.1:${prismPort}${step.path}`, {
           method: step.method,
-          ...(step.body === undefined ? {} : { body: JSON.stringify(step.body), headers: { 'content-type': step.contentType ?? 'application/json' } }),
+          ...(step.body === undefined ? {} : { body: bodyText(step), headers: { 'content-type': step.contentType ?? 'application/json' } }),
         })
         const text = await response.text()
         const headers = Object.fromEntries(response.headers)

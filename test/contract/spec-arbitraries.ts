@@ -4,13 +4,17 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import fc from 'fast-check'
 import type { OpenAPIV3 } from 'openapi-types'
 import { customizeAjv, type ContractVersion } from '../../src/contract/spec.js'
+import { ndjsonBodySchema, NDJSON_MEDIA_TYPE } from '../../src/contract/request-validation.js'
 import { BODY_LIMIT_BYTES } from '../../src/http/limits.js'
 import { contracts } from '../contract.js'
 
 /** The `x-jsonBounds` extension: bounds on a free-form JSON value that no JSON Schema keyword states. */
 interface JsonBounds { maxBytes: number, maxDepth: number }
 
-type Schema = OpenAPIV3.SchemaObject & { 'x-propertyNames'?: OpenAPIV3.SchemaObject, 'x-jsonBounds'?: JsonBounds }
+/** The most items a valid array of the fuzzers holds, where fewer than five (their default) are wanted. */
+const VALID_ITEMS = 'x-fuzzValidItems'
+
+type Schema = OpenAPIV3.SchemaObject & { 'x-propertyNames'?: OpenAPIV3.SchemaObject, 'x-jsonBounds'?: JsonBounds, [VALID_ITEMS]?: number }
 
 /** A body the operation accepts: one of its declared media types and that type's schema. */
 export interface SpecBody { mediaType: string, schema: Schema }
@@ -51,7 +55,7 @@ export const runs = (fallback: number): number => Number(process.env.FUZZ_RUNS ?
 /** FUZZ_SEED replays a failure; otherwise a fresh seed each run, printed by the tests. */
 export const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
 
-/** Media types whose bodies the fuzzer can write: JSON and its `+json` structured-syntax suffix. */
+/** Media types whose bodies the fuzzer can write: JSON and its `+json` structured-syntax suffix, and NDJSON. */
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json$/
 
 /** A version's operations, every method it uses, read from its spec: a new operation is fuzzed by adding it there. */
@@ -62,6 +66,10 @@ export function specOperations (version: ContractVersion): SpecOperation[] {
       all.findIndex((other) => other.in === parameter.in && other.name === parameter.name) === i)
     const requestBody = operation.requestBody as OpenAPIV3.RequestBodyObject | undefined
     const bodies = Object.entries(requestBody?.content ?? {}).map(([mediaType, media]) => {
+      // An NDJSON body is the array of its lines, as the server parses and validates it (its pointers start with a line's index).
+      // Valid ones hold one or two lines: each line nests messages and parts, and more lines would mostly make bodies past
+      // VALID_BODY_BYTES, to be made again.
+      if (mediaType === NDJSON_MEDIA_TYPE) return { mediaType, schema: { ...ndjsonBodySchema(media.schema as Schema), [VALID_ITEMS]: 2 } as Schema }
       // Fail loudly rather than fuzz an operation with bodies it cannot write.
       if (!JSON_MEDIA_TYPE.test(mediaType)) throw new Error(`${operation.operationId}: no way to fuzz a ${mediaType} body`)
       return { mediaType, schema: media.schema as Schema }
@@ -225,10 +233,12 @@ function rawValueFor (schema: Schema): fc.Arbitrary<unknown> {
       case 'string': return stringArbitrary(schema)
       case 'integer': return integerArbitrary(schema)
       case 'boolean': return fc.boolean()
-      case 'array': return fc.array(rawValueFor(schema.items as Schema), {
+      // Each item valid on its own: an array of many nested items (an import's lines, their messages, their parts) is
+      // then valid as a whole, instead of one invalid part in a hundred sending the whole body back to be made again.
+      case 'array': return fc.array(valueFor(schema.items as Schema), {
         minLength: schema.minItems ?? 0,
         // The spec's maximums (100 messages, 100 parts) are reached by the broken-request tests; valid ones stay small.
-        maxLength: Math.min(schema.maxItems ?? 5, 5),
+        maxLength: Math.min(schema.maxItems ?? 5, schema[VALID_ITEMS] ?? 5),
       })
       case 'object': return objectFor(schema)
       default: throw new Error(`no arbitrary for schema type ${String(schema.type)}`)
@@ -246,7 +256,8 @@ function objectFor (schema: Schema): fc.Arbitrary<unknown> {
     const keys = stringArbitrary({ type: 'string', ...schema['x-propertyNames'] }).filter((key) => key !== '__proto__')
     return fc.dictionary(keys, rawValueFor(schema.additionalProperties as Schema), { maxKeys: Math.min(schema.maxProperties ?? 5, 5) })
   }
-  const properties = Object.fromEntries(Object.entries(schema.properties).map(([name, property]) => [name, rawValueFor(property as Schema)]))
+  // Each property valid on its own (a timestamp's pattern allows month 13, its format does not), as an array's items are.
+  const properties = Object.fromEntries(Object.entries(schema.properties).map(([name, property]) => [name, valueFor(property as Schema)]))
   const required = schema.required ?? []
   const exclusive = exclusiveProperties(schema)
   if (exclusive === undefined) return fc.record(properties, { requiredKeys: required })

@@ -302,6 +302,44 @@ class ExportUserData implements Command<Model> {
   toString = () => `ExportUserData(${this.user}, deleted: ${this.deleted})`
 }
 
+/**
+ * One user's export imported into another (`into`; a deleted user's import is a 404): the importer gets a copy of each
+ * conversation, its messages as the model has them at their times, with new ids.
+ */
+class ImportUserData implements Command<Model> {
+  constructor (readonly from: number, readonly into: number, readonly deleted: boolean) {}
+  check = (model: Readonly<Model>) => model.users.size > 0 && (!this.deleted || model.gone.users.length > 0)
+  async run (model: Model, request: Request) {
+    const fromId = pick(model.users.keys(), this.from)!
+    const exported = await request('GET', `${v2.api}/users/${fromId}/export`)
+    expectStatus(exported, 200, 'export_user_data to import')
+    const headers = { 'content-type': 'application/x-ndjson' }
+    if (this.deleted) {
+      const gone = pick(model.gone.users, this.into)!
+      expectStatus(await request('POST', `${v2.api}/users/${gone}/import`, { payload: exported.text || '{"messages":[]}\n', headers }), 404, 'import_user_data into a deleted user')
+      return
+    }
+    const intoId = pick(model.users.keys(), this.into)!
+    if (exported.text === '') {
+      expectStatus(await request('POST', `${v2.api}/users/${intoId}/import`, { payload: exported.text, headers }), 400, 'import_user_data of no line')
+      return
+    }
+    const reply = await request('POST', `${v2.api}/users/${intoId}/import`, { payload: exported.text, headers })
+    expectStatus(reply, 201, 'import_user_data')
+    for (const { from, id } of reply.body.conversations) {
+      const source = model.conversations.get(from)!
+      const read = await request('GET', `${v2.api}/conversations/${id}/messages`)
+      expectEqual(read.body.map((message: any) => [message.createdAt, readBack(message)]), source.messages.map(({ createdAt, stored }) => [createdAt, stored]), `conversation ${from} imported as ${id}`)
+      const copy: ModelConversation = { userId: intoId, title: source.title, metadata: source.metadata, messages: read.body.map((message: any) => ({ id: message.id, createdAt: message.createdAt, stored: readBack(message) })) }
+      expectConversation(v2, (await request('GET', `${v2.api}/conversations/${id}`)).body, copy, `imported conversation ${id}`)
+      model.users.get(intoId)!.conversations.add(id)
+      model.conversations.set(id, copy)
+    }
+  }
+
+  toString = () => `ImportUserData(${this.from}, into ${this.into}, deleted: ${this.deleted})`
+}
+
 /** search_messages' `q`, as the spec makes it. */
 const searchQuery = valueFor((contracts.v2.dereferencedSpec.components!.parameters!.SearchQuery as OpenAPIV3.ParameterObject).schema as OpenAPIV3.SchemaObject) as fc.Arbitrary<string>
 
@@ -342,6 +380,7 @@ const seldom = fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrar
 const forkTitle = fc.oneof(fc.constant(undefined), fc.constant(null), valueFor(schemas.Title!).filter((title) => title !== null)) as fc.Arbitrary<string | null | undefined>
 const fork = fc.tuple(fc.nat(), seldom, fc.nat(), forkTitle).map(([conversation, deleted, at, title]) => new ForkConversation(conversation, deleted, at, title))
 const exportData = fc.tuple(fc.nat(), seldom).map(([user, deleted]) => new ExportUserData(user, deleted))
+const importData = fc.tuple(fc.nat(), fc.nat(), seldom).map(([from, into, deleted]) => new ImportUserData(from, into, deleted))
 
 export const v2Suite = statefulSuite(v2, [
   // Writes of messages twice as likely as each other command, so that conversations fill up before they are read or
@@ -352,6 +391,7 @@ export const v2Suite = statefulSuite(v2, [
   search,
   fork,
   exportData,
+  importData,
 ], () => [
   new CreateUser(v2, 'Ada'),
   new CreateConversation(0, { title: 'Lisbon', messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Two days in Lisbon?' }] }, true),
@@ -363,6 +403,8 @@ export const v2Suite = statefulSuite(v2, [
   new UpdateConversation(v2, 0, { title: 'Lisbon, two days', metadata: { model: 'x', lang: null } }),
   new ForkConversation(0, false, 1, 'Lisbon, again'),
   new ExportUserData(0, false),
+  new CreateUser(v2, 'Bob'),
+  new ImportUserData(0, 1, false),
   new CheckAll(v2),
   // The assistant's tool call (its usage goes with it), then the newest message (lastMessageAt goes back).
   new DeleteMessage(v2, 2),
@@ -374,5 +416,6 @@ export const v2Suite = statefulSuite(v2, [
   new DeleteUser(v2, 0),
   new SearchMessages(0, true, 0, 'Lisbon'),
   new ExportUserData(0, true),
+  new ImportUserData(0, 0, true),
   new CheckAll(v2),
 ])

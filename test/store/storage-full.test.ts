@@ -58,7 +58,7 @@ function fillDisk (file: string): void {
 
 interface Ids { user: number, conversation: number, message: number }
 
-interface Write { method: string, url: string, body?: unknown, status: number }
+interface Write { method: string, url: string, body?: unknown, headers?: Record<string, string>, status: number }
 
 /**
  * Every write a version's spec may answer 507, as a request on `ids` under that version's base path, with the
@@ -72,6 +72,13 @@ const WRITES: Record<string, (ids: Ids, base: string) => Write> = {
     method: 'POST',
     url: `${base}/conversations/${ids.conversation}/messages/batch`,
     body: { messages: [{ role: 'assistant', parts: [{ type: 'tool_call', id: 'c1', name: 'lookup', arguments: { q: 'x' } }], usage: { inputTokens: 3, outputTokens: 1 } }, { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'c1', output: 'y' }] }] },
+    status: 201,
+  }),
+  import_user_data: (ids, base) => ({
+    method: 'POST',
+    url: `${base}/users/${ids.user}/import`,
+    body: [{ title: 'imported', messages: [{ role: 'user', parts: [{ type: 'text', text: 'from elsewhere' }] }] }],
+    headers: { 'content-type': 'application/x-ndjson' },
     status: 201,
   }),
   fork_conversation: (ids, base) => ({ method: 'POST', url: `${base}/conversations/${ids.conversation}/fork`, body: { title: 'forked' }, status: 201 }),
@@ -117,8 +124,8 @@ async function checkWritesRefused (t: Test, app: InProcessApp, ids: Ids): Promis
   const before = await contents(app.databaseUrl)
   for (const version of CONTRACT_VERSIONS) {
     for (const operationId of writesOf(version)) {
-      const { method, url, body } = WRITES[operationId]!(ids, contracts[version].basePath)
-      const reply = await app.request(method, url, { body, expectServerError })
+      const { method, url, body, headers } = WRITES[operationId]!(ids, contracts[version].basePath)
+      const reply = await app.request(method, url, { body, headers, expectServerError })
       checkStorageFull(t, reply, `${version} ${operationId}: `)
     }
   }
@@ -131,8 +138,8 @@ async function checkWritesResume (t: Test, app: InProcessApp, ids: Ids): Promise
   for (const version of CONTRACT_VERSIONS) {
     const rows = version === CONTRACT_VERSIONS[0] ? ids : await targets(app)
     for (const operationId of writesOf(version)) {
-      const { method, url, body, status } = WRITES[operationId]!(rows, contracts[version].basePath)
-      const reply = await app.request(method, url, { body })
+      const { method, url, body, headers, status } = WRITES[operationId]!(rows, contracts[version].basePath)
+      const reply = await app.request(method, url, { body, headers })
       t.equal(reply.status, status, `${version} ${operationId} succeeds again`)
     }
   }
