@@ -380,7 +380,7 @@ export interface components {
         Cursor: string;
         /**
          * Format: date-time
-         * @description RFC 3339 timestamp in UTC with milliseconds.
+         * @description RFC 3339 timestamp in UTC with milliseconds, in the years 0001 to 9999 (both stores hold those).
          * @example 2026-11-24T18:11:37.123Z
          */
         Timestamp: string;

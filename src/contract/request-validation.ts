@@ -183,7 +183,6 @@ export function toProblemErrors (errors: ErrorObject[]): ProblemError[] {
   })
 }
 
-
 const ndjsonBody = (raw: RawRequest) => raw.body !== undefined && mediaTypeOf(raw.headers['content-type'] ?? '') === NDJSON_MEDIA_TYPE
 
 /** An NDJSON body's errors: each pointer starts with its line's index; each detail names the line by its number. */

@@ -3,12 +3,12 @@
 // each line's id to its conversation's new one. Counters are counted again from the messages, as every write keeps them.
 import { columns, queryRows } from './columns.js'
 import type { PrismaClient } from './database.js'
-import { join, raw, sql, type Dialect } from './dialect.js'
+import { join, sql, type Dialect } from './dialect.js'
 import { keyable, nothingWritten, type IdempotencyKey } from './idempotency-keys.js'
 import { writeInTransaction, type TransactionClient, type WriteValue } from './keyed-writes.js'
 import type { ImportedConversation } from './models.js'
 import { databaseErrorKind } from './prisma-errors.js'
-import { MESSAGE_FIELDS, messageFields, storedMessage, toolResultsToResolve, usageOf, type StoredMessage, type ToolResultAt } from './stored-messages.js'
+import { MESSAGE_COLUMNS, messageFields, storedMessage, toolResultsToResolve, usageOf, type StoredMessage, type ToolResultAt } from './stored-messages.js'
 
 /** One line's conversation: the id the line gave it (null when none) and the new one. */
 export interface Imported { from: number | null, id: number }
@@ -57,8 +57,6 @@ const latest = (times: readonly Date[]): Date | null => times.length === 0 ? nul
 
 export function createImportRepository (prisma: PrismaClient, dialect: Dialect) {
   const value: WriteValue<Imported[], Imported[]> = { written: (rows) => rows, held: (rows) => rows as Imported[] }
-  const fields = raw(MESSAGE_FIELDS.join(', '))
-
   /** Writes one line's conversation and messages; the new ids of its messages, in the line's order. */
   async function writeLine (client: TransactionClient, userId: number, line: ImportedConversation, messages: StoredMessage[], now: Date) {
     const createdAt = line.createdAt === undefined ? now : new Date(line.createdAt)
@@ -73,7 +71,7 @@ export function createImportRepository (prisma: PrismaClient, dialect: Dialect) 
     const ids: number[] = []
     for (let start = 0; start < messages.length; start += MESSAGES_PER_INSERT) {
       const rows = messages.slice(start, start + MESSAGES_PER_INSERT).map((message, i) => sql`(${id}, ${messageFields(dialect, message)}, ${times[start + i]!})`)
-      const inserted = await queryRows(client, idColumns, (list) => sql`INSERT INTO "Message" ("conversationId", ${fields}, "createdAt") VALUES ${join(rows)} RETURNING ${list}`)
+      const inserted = await queryRows(client, idColumns, (list) => sql`INSERT INTO "Message" ("conversationId", ${MESSAGE_COLUMNS}, "createdAt") VALUES ${join(rows)} RETURNING ${list}`)
       // Ids grow in the VALUES' order on both stores; RETURNING promises no order.
       ids.push(...inserted.map((row) => row.id).sort((a, b) => a - b))
     }

@@ -29,11 +29,15 @@ t.test('an export imported into another user exports the same lines, but for ids
   const v2 = v2Fixtures(request)
   const ada = await app.createUser({ name: 'Ada' })
   const bob = await app.createUser({ name: 'Bob' })
-  const lisbon = await v2.createConversation(ada.id, { title: 'Lisbon', metadata: { app: 'guide' }, messages: [
-    { role: 'developer', content: 'Be brief.' },
-    { role: 'assistant', parts: [{ type: 'reasoning', text: 'hmm' }, { type: 'tool_call', id: 'c1', name: 'weather', arguments: { city: 'Lisbon' } }], model: 'gpt-4o', usage: { inputTokens: 5, outputTokens: 2 } },
-    { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'c1', output: 'sunny' }], metadata: { k: 'v' } },
-  ] })
+  const lisbon = await v2.createConversation(ada.id, {
+    title: 'Lisbon',
+    metadata: { app: 'guide' },
+    messages: [
+      { role: 'developer', content: 'Be brief.' },
+      { role: 'assistant', parts: [{ type: 'reasoning', text: 'hmm' }, { type: 'tool_call', id: 'c1', name: 'weather', arguments: { city: 'Lisbon' } }], model: 'gpt-4o', usage: { inputTokens: 5, outputTokens: 2 } },
+      { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'c1', output: 'sunny' }], metadata: { k: 'v' } },
+    ]
+  })
   await v2.fork(lisbon.id, { atMessageId: lisbon.messages[1]!.id, title: 'Lisbon, again' })
   await v2.createConversation(ada.id)
   const exported: Reply = await request('GET', exportUrl(ada.id))
@@ -113,6 +117,20 @@ t.test('times are kept, counters counted again, forkedFrom outside the import dr
   })
   const messages = (await request('GET', `${API_V2}/conversations/${id}/messages`)).body
   t.same(messages.map((m: any) => [m.content, m.createdAt]), [['a', '2020-01-01T00:00:01.000Z'], ['b', '2020-01-01T00:00:00.000Z']], "content is its parts' text; a message's time defaults to its conversation's")
+})
+
+t.test('every time the contract allows is kept as it was sent, from year 0001 to 9999; year 0000 is a 400', async (t) => {
+  const app = await startApp(t)
+  const user = await app.createUser()
+  // PostgreSQL has no year 0 (1 BC); ISO 8601 has.
+  const zero = await app.request('POST', importUrl(user.id), { body: [{ createdAt: '0000-12-31T23:59:59.999Z', messages: [] }], headers: NDJSON })
+  t.same([zero.status, zero.body.errors?.[0]?.pointer], [400, '/0/createdAt'])
+  const times = ['0001-01-01T00:00:00.000Z', '0001-12-31T23:59:59.999Z', '0999-06-15T12:00:00.000Z', '1969-12-31T23:59:59.999Z', '9999-12-31T23:59:59.999Z']
+  const lines = times.map((time) => ({ createdAt: time, updatedAt: time, messages: [{ role: 'user', parts: [{ type: 'text', text: time }], createdAt: time }] }))
+  const imported = await app.request('POST', importUrl(user.id), { body: lines, headers: NDJSON })
+  t.equal(imported.status, 201, imported.text.slice(0, 300))
+  const exported = (await app.request('GET', exportUrl(user.id))).text.trim().split('\n').map((line) => JSON.parse(line))
+  t.same(exported.map((line) => [line.createdAt, line.updatedAt, line.lastMessageAt, line.messages[0].createdAt]).sort(), times.map((time) => [time, time, time, time]).sort())
 })
 
 t.test('a user imports only into their own history; another user is a 404', async (t) => {

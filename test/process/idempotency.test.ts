@@ -1,8 +1,8 @@
 // Idempotency-Key across processes: keys held by the database, not by a process. Two instances on one
 // PostgreSQL database share them; a server killed with -9 mid-load comes back with every key it answered,
-// and retries of every request sent, answered or not, leave each create stored exactly once.
+// and retries of every request sent, answered or not, leave each create (and each import) stored exactly once.
 import t from 'tap'
-import { API, runSql, store, testDatabaseUrl, type Reply } from '../helper.js'
+import { API, API_V2, runSql, store, testDatabaseUrl, type Reply } from '../helper.js'
 import { startInstance } from '../multi-instance.js'
 import { loadUntilKilled } from './processes.js'
 
@@ -76,4 +76,48 @@ t.test('kill -9 mid-load: every retry replays or applies, nothing is stored twic
   t.equal(await count(databaseUrl, 'Conversation'), sent.length, 'every create sent is stored, once')
   t.equal(await count(databaseUrl, 'Message'), sent.length, 'with its message, once')
   t.equal(await count(databaseUrl, 'IdempotencyKey'), sent.length, 'and its key')
+})
+
+t.test('kill -9 mid-import: every import retried with its key is stored once, all of it', async (t) => {
+  const databaseUrl = await testDatabaseUrl(t)
+  const first = await startInstance(t, databaseUrl)
+  const userId = (await first.createUser({ name: 'Importer' })).id
+  const url = `${API_V2}/users/${userId}/import`
+  const LINES = 10
+  const MESSAGES = 40
+  const bodyOf = (key: string) => Array.from({ length: LINES }, (_, line) => ({
+    title: `${key}/${line}`,
+    messages: Array.from({ length: MESSAGES }, (_, n) => ({ role: 'user', parts: [{ type: 'text', text: `${key}/${line}/${n}` }] })),
+  }))
+  const sendOf = (key: string) => ({ body: bodyOf(key), headers: { 'content-type': 'application/x-ndjson', 'idempotency-key': key } })
+
+  const sent: string[] = []
+  const answered = new Map<string, Reply>()
+  await loadUntilKilled(first, {
+    workers: 4,
+    what: '8 keyed imports answered before the kill',
+    killWhen: () => answered.size >= 8,
+    write: async (n, i) => {
+      const key = `import-${n}-${i}`
+      sent.push(key)
+      const reply = await first.request('POST', url, sendOf(key))
+      if (reply.status !== 201) throw new Error(`import answered ${reply.status}: ${reply.text.slice(0, 200)}`)
+      answered.set(key, reply)
+    },
+  })
+  t.ok(sent.length > answered.size, `${answered.size} of ${sent.length} imports answered before the kill; the rest were in flight`)
+
+  const second = await startInstance(t, databaseUrl)
+  for (const key of sent) {
+    const retry = await second.request('POST', url, sendOf(key))
+    const before = answered.get(key)
+    if (before !== undefined) t.same(answerOf(retry), answerOf(before), `${key}: an answered import is replayed byte for byte`)
+    else t.equal(retry.status, 201, `${key}: an unanswered import is applied or replayed`)
+  }
+  const titles = await runSql(databaseUrl, 'SELECT title, COUNT(*) AS n FROM "Conversation" GROUP BY title HAVING COUNT(*) > 1')
+  t.same(titles, [], 'no line stored twice')
+  t.equal(await count(databaseUrl, 'Conversation'), sent.length * LINES, 'every line of every import sent is stored, once')
+  t.equal(await count(databaseUrl, 'Message'), sent.length * LINES * MESSAGES, 'with all its messages, once')
+  const counted = await runSql(databaseUrl, 'SELECT COUNT(*) AS n FROM "Conversation" c WHERE c."messageCount" <> (SELECT COUNT(*) FROM "Message" m WHERE m."conversationId" = c.id)') as Array<{ n: unknown }>
+  t.equal(Number(counted[0]!.n), 0, 'and each conversation counts its messages')
 })
