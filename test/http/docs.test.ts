@@ -50,7 +50,7 @@ t.test('each version\'s served spec is its source document, as YAML bytes and as
     }
   }
   t.equal(tags.size, 2 * versions.length, 'each representation of each version has its own tag')
-  t.same(Object.keys(versions[1]!.document.paths).filter((path) => !(path in versions[0]!.document.paths)), ['/users/{userId}/export', '/users/{userId}/search', '/conversations/{conversationId}/fork', '/conversations/{conversationId}/messages/batch'],
+  t.same(Object.keys(versions[1]!.document.paths).filter((path) => !(path in versions[0]!.document.paths)), ['/users/{userId}/export', '/users/{userId}/import', '/users/{userId}/search', '/conversations/{conversationId}/fork', '/conversations/{conversationId}/messages/batch'],
     'v2 serves the paths v1 does not have')
 })
 
