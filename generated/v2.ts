@@ -78,7 +78,8 @@ export interface paths {
         /**
          * Create a new conversation
          * @description Start a new conversation with the AI assistant. Every field is optional; initial
-         *     messages are stored with the conversation, in order, in one transaction.
+         *     messages are stored with the conversation, in order, in one transaction. `expiresAt`, when
+         *     given, must be in the future (a 400 naming `/expiresAt` otherwise).
          */
         post: operations["create_conversation"];
         delete?: never;
@@ -217,11 +218,12 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Update a conversation's title or metadata
+         * Update a conversation's title, metadata or expiry
          * @description Change a conversation with a JSON merge patch (RFC 7396), sent as `application/merge-patch+json`
          *     or, meaning the same, `application/json`. `title` replaces the title (null clears it);
          *     `metadata` is merged key by key: a string sets that key, null removes it, keys not named are kept.
-         *     Fields left out are untouched; `updatedAt` moves. The merged metadata must still meet every bound of
+         *     `expiresAt` replaces the expiry (null: the conversation no longer expires of itself); it must be in the
+         *     future, else a 400 naming `/expiresAt`. Fields left out are untouched; `updatedAt` moves. The merged metadata must still meet every bound of
          *     `Metadata` (at most its `maxProperties` keys), else the answer is a 400 naming `/metadata` and nothing
          *     changes. Concurrent patches of different keys all take effect: each merge is one atomic write.
          *     With `If-Match`, the patch applies only while the conversation is still as that `ETag` saw it, else
@@ -249,8 +251,8 @@ export interface paths {
          * Fork a conversation at one of its messages
          * @description Start a new conversation of the same user holding copies of this conversation's messages up to and
          *     including `atMessageId` (by default its last message), in order, with everything they carry: parts,
-         *     model, usage, metadata and `createdAt`. The new conversation has this one's title (or `title`) and
-         *     metadata, its own `messageCount`, `usage` and `lastMessageAt`, and `forkedFrom` naming where it came
+         *     model, usage, metadata and `createdAt`. The new conversation has this one's title (or `title`),
+         *     metadata and `expiresAt`, its own `messageCount`, `usage` and `lastMessageAt`, and `forkedFrom` naming where it came
          *     from. This conversation is not changed. The copy is one atomic write, whatever the number of messages.
          *     Edit and regenerate: fork at the message before the one to change, then append the new one.
          *     `atMessageId` must be a message of this conversation, else a 400 naming it and nothing is stored.
@@ -391,6 +393,15 @@ export interface components {
          */
         LastMessageAt: string | null;
         /**
+         * Format: date-time
+         * @description When the conversation expires: from then on it is gone (a 404, in no list, search or export) and its
+         *     messages are deleted for good soon after. Null: it does not expire of itself (the server's
+         *     `RETENTION_DAYS`, when set, still expires a conversation with no activity for that many days). Set when
+         *     creating or updating a conversation, it must be in the future.
+         * @example 2027-01-01T00:00:00.000Z
+         */
+        ExpiresAt: string | null;
+        /**
          * @example {
          *       "id": 1,
          *       "name": "Ada Lovelace",
@@ -454,8 +465,8 @@ export interface components {
             [key: string]: string | null;
         };
         /**
-         * @description A JSON merge patch (RFC 7396) of a conversation: `title` replaces (null clears), `metadata` merges key
-         *     by key; a field left out is untouched.
+         * @description A JSON merge patch (RFC 7396) of a conversation: `title` and `expiresAt` replace (null clears),
+         *     `metadata` merges key by key; a field left out is untouched.
          * @example {
          *       "title": "Lisbon in two days",
          *       "metadata": {
@@ -467,6 +478,7 @@ export interface components {
         ConversationPatch: {
             title?: components["schemas"]["Title"];
             metadata?: components["schemas"]["MetadataPatch"];
+            expiresAt?: components["schemas"]["ExpiresAt"];
         };
         /**
          * @description Who wrote the message: the user, the assistant, the application's instructions (`system`, or
@@ -872,6 +884,7 @@ export interface components {
         CreateConversationRequest: {
             title?: components["schemas"]["Title"];
             metadata?: components["schemas"]["Metadata"];
+            expiresAt?: components["schemas"]["ExpiresAt"];
             /** @description Initial messages, stored in this order. */
             messages?: components["schemas"]["NewMessage"][];
         };
@@ -917,6 +930,7 @@ export interface components {
          *       },
          *       "lastMessageAt": "2026-11-24T18:11:37.123Z",
          *       "forkedFrom": null,
+         *       "expiresAt": null,
          *       "createdAt": "2026-11-24T18:11:37.123Z",
          *       "updatedAt": "2026-11-24T18:11:37.123Z"
          *     }
@@ -934,6 +948,7 @@ export interface components {
             usage: components["schemas"]["ConversationUsage"];
             lastMessageAt: components["schemas"]["LastMessageAt"];
             forkedFrom: components["schemas"]["ForkedFrom"];
+            expiresAt: components["schemas"]["ExpiresAt"];
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
         };
@@ -952,6 +967,7 @@ export interface components {
          *       },
          *       "lastMessageAt": "2026-11-24T18:11:37.123Z",
          *       "forkedFrom": null,
+         *       "expiresAt": null,
          *       "createdAt": "2026-11-24T18:11:37.123Z",
          *       "updatedAt": "2026-11-24T18:11:37.123Z",
          *       "messages": [
@@ -987,6 +1003,7 @@ export interface components {
             usage: components["schemas"]["ConversationUsage"];
             lastMessageAt: components["schemas"]["LastMessageAt"];
             forkedFrom: components["schemas"]["ForkedFrom"];
+            expiresAt: components["schemas"]["ExpiresAt"];
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
             /** @description The messages stored with the conversation, in order. */
@@ -1008,6 +1025,7 @@ export interface components {
          *       },
          *       "lastMessageAt": "2026-11-24T18:11:37.123Z",
          *       "forkedFrom": null,
+         *       "expiresAt": null,
          *       "createdAt": "2026-11-24T18:11:37.123Z",
          *       "updatedAt": "2026-11-24T18:11:37.123Z",
          *       "messages": [
@@ -1043,6 +1061,7 @@ export interface components {
             usage: components["schemas"]["ConversationUsage"];
             lastMessageAt: components["schemas"]["LastMessageAt"];
             forkedFrom: components["schemas"]["ForkedFrom"];
+            expiresAt: components["schemas"]["ExpiresAt"];
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
             /** @description The conversation's messages, oldest first. */
@@ -1052,7 +1071,8 @@ export interface components {
          * @description One line of an import: an exported line, or as much of one as a client has. `id` names the
          *     conversation in the answer and in other lines' `forkedFrom`; `userId`, `messageCount`, `usage` and
          *     `lastMessageAt` are read and not kept (the user is the path's, the counters are counted again).
-         *     `createdAt` and `updatedAt` default to the time of the import.
+         *     `createdAt` and `updatedAt` default to the time of the import. `expiresAt` is kept as it is, even when
+         *     it has passed (that conversation is then gone at once, as any expired one).
          * @example {
          *       "id": 1,
          *       "title": "Trip to Lisbon",
@@ -1085,6 +1105,7 @@ export interface components {
             usage?: components["schemas"]["ConversationUsage"];
             lastMessageAt?: components["schemas"]["LastMessageAt"];
             forkedFrom?: components["schemas"]["ForkedFrom"];
+            expiresAt?: components["schemas"]["ExpiresAt"];
             createdAt?: components["schemas"]["Timestamp"];
             updatedAt?: components["schemas"]["Timestamp"];
             /** @description The conversation's messages, oldest first; as many as the body's bound allows. */

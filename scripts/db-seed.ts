@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../src/config.js'
 import { storeLimits } from '../src/contract/spec.js'
+import { EXPIRY_PASSED } from '../src/store/conversations.js'
 import { UnknownToolCall } from '../src/store/stored-messages.js'
 import { openDatabase } from '../src/store/database.js'
 import { createRepositories, fullListsOn } from '../src/store/repositories.js'
@@ -109,7 +110,7 @@ async function main (): Promise<void> {
       for (let c = 0; c < count; c++) {
         const topic = pick(TOPICS)
         const created = await repositories.conversations.create(user.id, conversationFrom(topic, 1 + Math.floor(next() * topic.turns.length), next() < 0.5))
-        if (created === null || created instanceof UnknownToolCall) throw new Error(`user ${user.id} vanished while seeding`)
+        if (created === null || created === EXPIRY_PASSED || created instanceof UnknownToolCall) throw new Error(`user ${user.id} vanished while seeding`)
         conversations++
         messages += created.messages.length
       }

@@ -18,9 +18,11 @@ import { createV2Handlers } from './handlers/v2.js'
 import { registerHealthRoutes, registerOpeningGate } from './http/health.js'
 import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, registerLoadShedding } from './http/load-shedding.js'
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, NDJSON_BODY_LIMIT_BYTES } from './http/limits.js'
+import { registerMetrics, type MetricsListener } from './http/metrics.js'
 import { RequestLog } from './http/request-log.js'
 import type { ChunkOptions } from './store/chunks.js'
 import { createRepositories, fullListsOn } from './store/repositories.js'
+import { DEFAULT_RETENTION_SWEEP_INTERVAL_MS, sweepExpiredConversations } from './store/retention.js'
 import { createIdempotencyKeyStore, DEFAULT_IDEMPOTENCY_KEY_TTL_HOURS, DEFAULT_SWEEP_INTERVAL_MS, sweepExpiredKeys } from './store/idempotency-keys.js'
 import { apiBasePath, committedSpec, CONTRACT_VERSIONS, createOpenApi, storeLimits, type ContractVersion, type SpecSource } from './contract/spec.js'
 
@@ -45,10 +47,18 @@ export interface AppOptions {
   auth?: AuthOptions
   /** Per-caller request budgets; none by default. */
   rateLimit?: RateLimitOptions
+  /** OpenTelemetry traces (src/http/tracing.ts), set up from the OTEL_* variables; off by default, and then not loaded. */
+  tracing?: boolean
+  /** Serve /metrics on a listener of its own, opened when the app is ready, instead of on the API's port. */
+  metricsListener?: MetricsListener
   /** How long an Idempotency-Key's answer is kept at least (default DEFAULT_IDEMPOTENCY_KEY_TTL_HOURS). */
   idempotencyKeyTtlMs?: number
   /** How often keys past their TTL are swept (default DEFAULT_SWEEP_INTERVAL_MS). */
   idempotencySweepIntervalMs?: number
+  /** Days without activity after which a conversation expires (RETENTION_DAYS); never by default. */
+  retentionDays?: number
+  /** How often expired conversations are deleted (default DEFAULT_RETENTION_SWEEP_INTERVAL_MS). */
+  retentionSweepIntervalMs?: number
   /** A contract version's document to serve instead of its committed one, openapi/<version>.yaml (tests pass variants). */
   spec?: SpecSource
   /** @internal How full lists are chunked (src/store/chunks.ts); tests make chunks small and step between them. */
@@ -111,12 +121,19 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   // openapi-backend works on its own copy: the docs serve the document as written.
   const apis = await Promise.all(specs.map(async (spec) => ({ spec, basePath: apiBasePath(spec.document), api: await createOpenApi(structuredClone(spec.document)) })))
 
+  // First: the request's span and its context wrap every hook added after it.
+  if (options.tracing === true) {
+    const { registerTracing } = await import('./http/tracing.js')
+    await registerTracing(fastify, apis.map(({ spec, basePath }) => ({ version: spec.version, basePath })))
+  }
   // The request hooks here and in src/http/ take `done` rather than being async: an async hook costs a promise
   // and a turn of the microtask queue on every request, whether or not it has anything to wait for.
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('X-Request-Id', request.id)
     done()
   })
+  // Before the hooks that answer requests early, so those requests are counted too.
+  registerMetrics(fastify, apis.map(({ spec, basePath }) => ({ version: spec.version, basePath })), options.metricsListener)
   registerBareAnswers(fastify)
   registerDraining(fastify)
   await registerCors(fastify, options.corsOrigins ?? [], specs.map(({ document }) => document))
@@ -128,8 +145,9 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   })
   const keys = createIdempotencyKeyStore(database.prisma)
   let stopSweeping = async () => {}
+  let stopRetention = async () => {}
   fastify.addHook('onClose', async () => {
-    await stopSweeping()
+    await Promise.all([stopSweeping(), stopRetention()])
     await database.close()
   })
   registerHealthRoutes(fastify, database)
@@ -142,7 +160,7 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   // Before the database is opened: a spec the handlers do not match fails here, before any migration runs.
   const limits = storeLimits(Object.fromEntries(specs.map(({ version, document }) => [version, document])) as Record<ContractVersion, SpecSource['document']>)
   const fullLists = fullListsOn(database, options.listChunks)
-  const repositories = createRepositories(database.prisma, database.provider, limits, { fullLists })
+  const repositories = createRepositories(database.prisma, database.provider, limits, { fullLists, retentionDays: options.retentionDays })
   const handlersOf = {
     v1: (basePath: string) => createV1Handlers(repositories.v1, basePath),
     v2: (basePath: string) => createV2Handlers(repositories.v2, basePath),
@@ -162,6 +180,7 @@ export async function assembleApp (options: AppOptions): Promise<App> {
   const openDatabase = async () => {
     await database.open(log)
     stopSweeping = sweepExpiredKeys(keys, options.idempotencyKeyTtlMs ?? DEFAULT_IDEMPOTENCY_KEY_TTL_HOURS * 3600_000, options.idempotencySweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, log)
+    stopRetention = sweepExpiredConversations(repositories.retention, options.retentionSweepIntervalMs ?? DEFAULT_RETENTION_SWEEP_INTERVAL_MS, log)
   }
   return { fastify, openDatabase }
 }

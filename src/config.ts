@@ -40,6 +40,12 @@ export interface Config {
   rateLimit: RateLimitOptions | undefined
   /** How long an Idempotency-Key's answer is kept, at least, before it is swept. */
   idempotencyKeyTtlHours: number
+  /** Days without activity after which a conversation expires and is deleted; undefined: never. */
+  retentionDays: number | undefined
+  /** OpenTelemetry traces on (OTEL_TRACES_EXPORTER=otlp); its SDK reads the other OTEL_* variables itself. */
+  tracing: boolean
+  /** A port of its own for /metrics, on HOST, so it need not be exposed with the API; undefined: on PORT. */
+  metricsPort: number | undefined
 }
 
 export class ConfigError extends Error {}
@@ -221,6 +227,36 @@ function rateLimit (env: NodeJS.ProcessEnv): RateLimitOptions | undefined {
   return { perMinute, redisUrl: set(redisUrl) ? redisUrl : undefined }
 }
 
+const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc']
+const TRACE_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio']
+
+/**
+ * Traces are on with OTEL_TRACES_EXPORTER=otlp, unless OTEL_SDK_DISABLED=true. OpenTelemetry's SDK reads the OTEL_*
+ * variables itself (src/http/tracing.ts) and falls back to its defaults on a value it does not know; the ones that
+ * decide where spans go and which are kept are checked here, so a typo fails the start instead of losing traces.
+ * Only when tracing is on: a platform may set them for every service it runs.
+ */
+function tracing (env: NodeJS.ProcessEnv): boolean {
+  const disabled = (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase()
+  if (disabled !== '' && disabled !== 'true' && disabled !== 'false') throw new ConfigError(`OTEL_SDK_DISABLED must be true or false, got "${env.OTEL_SDK_DISABLED}"`)
+  const exporter = (env.OTEL_TRACES_EXPORTER ?? '').trim()
+  if (exporter !== '' && exporter !== 'none' && exporter !== 'otlp') throw new ConfigError(`OTEL_TRACES_EXPORTER must be otlp (traces on) or none (off, the default), got "${exporter}"`)
+  if (exporter !== 'otlp' || disabled === 'true') return false
+  const protocols = { OTEL_EXPORTER_OTLP_PROTOCOL: env.OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL }
+  for (const [variable, value] of Object.entries(protocols)) {
+    if (set(value) && !OTLP_PROTOCOLS.includes(value.trim())) throw new ConfigError(`${variable} must be ${OTLP_PROTOCOLS.join(', ')} or empty, got "${value}"`)
+  }
+  if (set(env.OTEL_EXPORTER_OTLP_ENDPOINT)) httpUrl('OTEL_EXPORTER_OTLP_ENDPOINT', env.OTEL_EXPORTER_OTLP_ENDPOINT.trim())
+  if (set(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)) httpUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.trim())
+  const sampler = (env.OTEL_TRACES_SAMPLER ?? '').trim()
+  if (sampler !== '' && !TRACE_SAMPLERS.includes(sampler)) throw new ConfigError(`OTEL_TRACES_SAMPLER must be one of ${TRACE_SAMPLERS.join(', ')}, got "${sampler}"`)
+  const ratio = (env.OTEL_TRACES_SAMPLER_ARG ?? '').trim()
+  if (sampler.endsWith('traceidratio') && ratio !== '' && !(Number(ratio) >= 0 && Number(ratio) <= 1)) {
+    throw new ConfigError(`OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1 (the share of traces kept), got "${ratio}"`)
+  }
+  return true
+}
+
 function idempotencyKeyTtlHours (value: string | undefined): number {
   if (value === undefined || value === '') return DEFAULT_IDEMPOTENCY_KEY_TTL_HOURS
   const number = Number(value)
@@ -228,10 +264,27 @@ function idempotencyKeyTtlHours (value: string | undefined): number {
   return number
 }
 
+function retentionDays (value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined
+  const number = Number(value)
+  if (!/^\d+$/.test(value) || number < 1 || number > 36500) throw new ConfigError(`RETENTION_DAYS must be an integer from 1 to 36500 (a hundred years), or empty to keep conversations until deleted, got "${value}"`)
+  return number
+}
+
+function metricsPort (value: string | undefined, apiPort: number): number | undefined {
+  if (value === undefined || value === '') return undefined
+  const number = Number(value)
+  // 0 would pick a port no scraper could be told of.
+  if (!/^\d+$/.test(value) || number < 1 || number > 65535) throw new ConfigError(`METRICS_PORT must be an integer from 1 to 65535, or empty to serve /metrics on PORT, got "${value}"`)
+  if (number === apiPort) throw new ConfigError(`METRICS_PORT must differ from PORT (${apiPort}); leave it empty to serve /metrics on PORT`)
+  return number
+}
+
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const url = databaseUrl(env.DATABASE_URL)
+  const apiPort = port(env.PORT)
   return {
-    port: port(env.PORT),
+    port: apiPort,
     host: env.HOST || '0.0.0.0',
     databaseUrl: url,
     databaseDirectUrl: databaseDirectUrl(env.DATABASE_DIRECT_URL, url),
@@ -246,5 +299,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     auth: auth(env),
     rateLimit: rateLimit(env),
     idempotencyKeyTtlHours: idempotencyKeyTtlHours(env.IDEMPOTENCY_KEY_TTL_HOURS),
+    retentionDays: retentionDays(env.RETENTION_DAYS),
+    tracing: tracing(env),
+    metricsPort: metricsPort(env.METRICS_PORT, apiPort),
   }
 }

@@ -20,7 +20,10 @@ async function main (): Promise<void> {
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     auth: config.auth,
     rateLimit: config.rateLimit,
+    tracing: config.tracing,
+    metricsListener: config.metricsPort === undefined ? undefined : { port: config.metricsPort, host: config.host },
     idempotencyKeyTtlMs: config.idempotencyKeyTtlHours * 3600_000,
+    retentionDays: config.retentionDays,
   })
 
   let closing = false

@@ -77,9 +77,45 @@ t.test('RATE_LIMIT_PER_MINUTE is off when unset; REDIS_URL shares it', async (t)
   t.throws(() => loadConfig({ RATE_LIMIT_PER_MINUTE: '10', REDIS_URL: 'http://user:pw@redis:6379' }), /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/user:\*\*\*@redis:6379"/)
 })
 
+t.test('METRICS_PORT moves /metrics to a port of its own; empty keeps it on PORT', async (t) => {
+  t.equal(loadConfig({}).metricsPort, undefined)
+  t.equal(loadConfig({ METRICS_PORT: '9464' }).metricsPort, 9464)
+  for (const bad of ['0', '65536', '-1', '94.64', 'metrics']) t.throws(() => loadConfig({ METRICS_PORT: bad }), /METRICS_PORT must be an integer from 1 to 65535, or empty to serve \/metrics on PORT/, bad)
+  t.throws(() => loadConfig({ METRICS_PORT: '8080' }), /METRICS_PORT must differ from PORT \(8080\)/, 'the default PORT')
+  t.throws(() => loadConfig({ PORT: '9000', METRICS_PORT: '9000' }), /METRICS_PORT must differ from PORT \(9000\)/)
+})
+
 t.test('IDEMPOTENCY_KEY_TTL_HOURS is whole hours, 24 by default, up to a year', async (t) => {
   t.equal(loadConfig({}).idempotencyKeyTtlHours, 24)
   t.equal(loadConfig({ IDEMPOTENCY_KEY_TTL_HOURS: '1' }).idempotencyKeyTtlHours, 1)
   t.equal(loadConfig({ IDEMPOTENCY_KEY_TTL_HOURS: '8760' }).idempotencyKeyTtlHours, 8760)
   for (const bad of ['0', '-1', '1.5', '8761', 'a day']) t.throws(() => loadConfig({ IDEMPOTENCY_KEY_TTL_HOURS: bad }), /IDEMPOTENCY_KEY_TTL_HOURS must be an integer from 1 to 8760/)
+})
+
+t.test('RETENTION_DAYS is whole days, off by default, up to a hundred years', async (t) => {
+  t.equal(loadConfig({}).retentionDays, undefined)
+  t.equal(loadConfig({ RETENTION_DAYS: '' }).retentionDays, undefined)
+  t.equal(loadConfig({ RETENTION_DAYS: '1' }).retentionDays, 1)
+  t.equal(loadConfig({ RETENTION_DAYS: '36500' }).retentionDays, 36500)
+  for (const bad of ['0', '-1', '1.5', '36501', 'a week']) t.throws(() => loadConfig({ RETENTION_DAYS: bad }), /RETENTION_DAYS must be an integer from 1 to 36500/)
+})
+
+t.test('traces are on with OTEL_TRACES_EXPORTER=otlp only, unless OTEL_SDK_DISABLED=true; their settings are checked when on', async (t) => {
+  t.equal(loadConfig({}).tracing, false, 'off by default')
+  t.equal(loadConfig({ OTEL_TRACES_EXPORTER: 'none' }).tracing, false)
+  t.equal(loadConfig({ OTEL_TRACES_EXPORTER: 'otlp' }).tracing, true)
+  t.equal(loadConfig({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_SDK_DISABLED: 'TRUE' }).tracing, false, 'OTEL_SDK_DISABLED wins')
+  t.equal(loadConfig({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_SDK_DISABLED: 'false' }).tracing, true)
+  t.throws(() => loadConfig({ OTEL_SDK_DISABLED: 'yes' }), /OTEL_SDK_DISABLED must be true or false, got "yes"/)
+  for (const bad of ['zipkin', 'console', 'otlp,console', 'jaeger']) t.throws(() => loadConfig({ OTEL_TRACES_EXPORTER: bad }), /OTEL_TRACES_EXPORTER must be otlp \(traces on\) or none/, bad)
+
+  const on = { OTEL_TRACES_EXPORTER: 'otlp' }
+  t.equal(loadConfig({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector.example.com/v1/traces', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }).tracing, true)
+  t.throws(() => loadConfig({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'http' }), /OTEL_EXPORTER_OTLP_PROTOCOL must be http\/protobuf, http\/json, grpc or empty, got "http"/)
+  t.throws(() => loadConfig({ ...on, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'json' }), /OTEL_EXPORTER_OTLP_TRACES_PROTOCOL must be/)
+  t.throws(() => loadConfig({ ...on, OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }), /OTEL_EXPORTER_OTLP_ENDPOINT must be an http:\/\/ or https:\/\/ URL/)
+  t.throws(() => loadConfig({ ...on, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://collector:4317' }), /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http:\/\/ or https:\/\/ URL/)
+  t.throws(() => loadConfig({ ...on, OTEL_TRACES_SAMPLER: 'ratio' }), /OTEL_TRACES_SAMPLER must be one of always_on, always_off, traceidratio, parentbased_always_on/)
+  for (const bad of ['1.5', '-0.1', 'half']) t.throws(() => loadConfig({ ...on, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: bad }), /OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1/, bad)
+  t.equal(loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http', OTEL_TRACES_SAMPLER: 'ratio' }).tracing, false, 'with traces off, settings another service shares are not this one\'s to refuse')
 })

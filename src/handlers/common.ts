@@ -7,7 +7,7 @@ import { keyed, type HandlerContext } from '../contract/handler-types.js'
 import { decodeCursor, nextPageLink } from '../contract/cursor.js'
 import { entityTag, noneMatchHolds, versionsMatching } from '../contract/etag.js'
 import { INVALID_REQUEST, notFound, problem } from '../contract/problems.js'
-import { isConversationKey, PRECONDITION_FAILED, TOO_MANY_METADATA_KEYS, type Versioned } from '../store/conversations.js'
+import { EXPIRY_PASSED, isConversationKey, PRECONDITION_FAILED, TOO_MANY_METADATA_KEYS, type Versioned } from '../store/conversations.js'
 import { isMessageKey } from '../store/messages.js'
 import type { ConversationPatch, NewConversation, NewMessage, Shapes, User } from '../store/models.js'
 import type { Page } from '../store/page.js'
@@ -27,6 +27,12 @@ const tooManyMetadataKeys = (limit: number, instance: string) => ({
   body: problem('validation', INVALID_REQUEST, instance, [
     { in: 'body', pointer: '/metadata', detail: `must NOT have more than ${limit} properties once merged with the stored metadata` },
   ]),
+}) as const
+
+// The schema says what a time is; only the clock says whether it has passed.
+const expiryPassed = (instance: string) => ({
+  status: 400,
+  body: problem('validation', INVALID_REQUEST, instance, [{ in: 'body', pointer: '/expiresAt', detail: 'must be in the future' }]),
 }) as const
 
 /**
@@ -76,8 +82,9 @@ export function commonHandlers<S extends Shapes> ({ users, conversations, messag
 
     create_conversation: keyed(
       ({ params, body }: { params: { userId: number }, body?: NewConversation }, key) => conversations.create(params.userId, body ?? {}, key),
-      (conversation: S['ConversationWithMessages'] | UnknownToolCall | null, { params }, { path }: HandlerContext) => {
+      (conversation: S['ConversationWithMessages'] | UnknownToolCall | typeof EXPIRY_PASSED | null, { params }, { path }: HandlerContext) => {
         if (conversation === null) return notFound(params, path)
+        if (conversation === EXPIRY_PASSED) return expiryPassed(path)
         if (conversation instanceof UnknownToolCall) return unknownToolCall(conversation, '/messages', path)
         return { status: 201, body: conversation, headers: { Location: `${basePath}/conversations/${conversation.id}` } } as const
       }),
@@ -105,6 +112,7 @@ export function commonHandlers<S extends Shapes> ({ users, conversations, messag
       if (updated === null) return notFound(params, path)
       if (updated === PRECONDITION_FAILED) return preconditionFailed(params.conversationId, path)
       if (updated === TOO_MANY_METADATA_KEYS) return tooManyMetadataKeys(conversations.limits.metadataKeys, path)
+      if (updated === EXPIRY_PASSED) return expiryPassed(path)
       return { status: 200, body: updated.conversation, headers: tagOf(updated) } as const
     },
 

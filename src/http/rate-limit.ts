@@ -1,9 +1,10 @@
 // Per-caller request budgets (RATE_LIMIT_PER_MINUTE), counted by token subject, or by client address for
 // requests without a valid token; in Redis when REDIS_URL is set, so every instance draws on one budget,
-// else in this process. The health endpoints are never limited: a probe must see the server as it is.
+// else in this process. The health endpoints and /metrics are never limited: a probe must see the server as it is.
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { HEALTH_PATHS } from './health.js'
+import { METRICS_PATH } from './metrics.js'
 
 export interface RateLimitOptions {
   /** Requests per caller per minute. */
@@ -78,7 +79,7 @@ export async function registerRateLimit (fastify: FastifyInstance, options: Rate
     fastify.addHook('onClose', () => { redis.disconnect() })
     await firstConnection(redis)
   }
-  const exempt = new Set<string>(HEALTH_PATHS)
+  const exempt = new Set<string>([...HEALTH_PATHS, METRICS_PATH])
   await fastify.register(rateLimit, {
     max: options.perMinute,
     timeWindow: WINDOW_MS,

@@ -10,6 +10,7 @@ import type { PrismaClient } from './database.js'
 import { keyable, nothingWritten, type IdempotencyKey } from './idempotency-keys.js'
 import { firstStatementValue, rowsValue, sqliteJsonRows, writeBatch, writeWith, type WriteValue } from './keyed-writes.js'
 import { insertMessages, MESSAGE_COLUMNS, MESSAGE_COLUMNS_OF_M, messageFields, storedMessage, toolResultsToResolve, UnknownToolCall, usageOf, type StoredMessage } from './stored-messages.js'
+import type { Expiry } from './expiry.js'
 import type { View } from './views.js'
 
 /** Sort key of list_conversations: most recent activity first. */
@@ -37,6 +38,12 @@ export const TOO_MANY_METADATA_KEYS = 'tooManyMetadataKeys'
 
 /** fork's answer when `atMessageId` names no message of the conversation. */
 export const NOT_A_MESSAGE_OF_IT = 'notAMessageOfIt'
+
+/** create's and update's answer when `expiresAt` is not in the future: the conversation would be gone at once. */
+export const EXPIRY_PASSED = 'expiryPassed'
+
+/** True when `expiresAt` is given and not after `now`. */
+const passed = (expiresAt: string | null | undefined, now: Date) => expiresAt != null && Date.parse(expiresAt) <= now.getTime()
 
 /** A write's answer when If-Match named none of the conversation's current version. */
 export const PRECONDITION_FAILED = 'preconditionFailed'
@@ -69,6 +76,9 @@ export interface StoreLimits {
 
 const ownerColumns = columns<{ userId: number }>({ userId: sql`"userId"` })
 
+/** A time the API sent (its Timestamp format), as the store binds it; null stays null. */
+const timeOrNull = (time: string | null | undefined): Date | null => time == null ? null : new Date(time)
+
 /**
  * What a create makes of its rows, written now or held by its key: the conversation, with the messages it was created
  * with or none; and on SQLite, its batches' values and what their key's INSERT reads back, the rows PostgreSQL's
@@ -99,7 +109,7 @@ function createdValues<S extends Shapes> (dialect: Dialect, view: View<S>) {
   }
 }
 
-export function createConversationRepository<S extends Shapes> (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists, view: View<S>) {
+export function createConversationRepository<S extends Shapes> (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists, view: View<S>, expiry: Expiry) {
   type Conversation = S['Conversation']
   const { conversation: conversationColumns, versioned: versionedColumns, created: createdColumns } = view
   const created = createdValues(dialect, view)
@@ -108,7 +118,7 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
   /** At most `limit` of a user's conversations after `key`, newest activity first: a page, or a chunk of the full list. */
   const conversationsAfter = (client: Queryable, userId: number, key: ConversationKey | undefined, limit: number) => queryRows(client, conversationColumns, (list) => sql`
     SELECT ${list} FROM "Conversation"
-    WHERE "userId" = ${userId} ${after(key)}
+    WHERE "userId" = ${userId} AND ${expiry.live()} ${after(key)}
     ORDER BY "Conversation"."updatedAt" DESC, "Conversation".id DESC
     LIMIT ${limit}`)
 
@@ -146,30 +156,30 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
 
   /** On `client` when given: a snapshot's, say. */
   async function exists (id: number, client: Queryable = prisma): Promise<boolean> {
-    const rows = await queryRows(client, presenceColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
+    const rows = await queryRows(client, presenceColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id} AND ${expiry.live()}`)
     return rows.length > 0
   }
 
   /**
    * The INSERT of a fork of conversation `id` at message `cut` (an SQL expression; NULL when it has none): the
-   * source's owner, title (unless `title` is given: null or a title) and metadata; the counters of the messages copied; and where it
-   * came from. Every value is read by the statement itself, so what it counts is what the copy copies. The owner is
-   * NULL, and the NOT NULL column refuses the row and with it the whole write, when the source does not exist or
-   * `guard` does not hold: the write then stores nothing, its key included.
+   * source's owner, title (unless `title` is given: null or a title), metadata and expiry; the counters of the messages
+   * copied; and where it came from. Every value is read by the statement itself, so what it counts is what the copy
+   * copies. The owner is NULL, and the NOT NULL column refuses the row and with it the whole write, when the source
+   * does not exist (or has expired) or `guard` does not hold: the write then stores nothing, its key included.
    */
   function insertFork (id: number, cut: Sql, guard: Sql, title: string | null | undefined, now: Date): Sql {
     const source = (column: Sql) => sql`(SELECT ${column} FROM "Conversation" WHERE id = ${id})`
     const copied = sql`FROM "Message" WHERE "conversationId" = ${id} AND id <= ${cut}`
     const sum = (field: 'inputTokens' | 'outputTokens') => sql`COALESCE(sum(${dialect.tokens(sql`usage`, field)}), 0)`
     return sql`
-      INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", usage, "lastMessageAt", "forkedFrom", "createdAt", "updatedAt")
-      VALUES ((SELECT "userId" FROM "Conversation" WHERE id = ${id} AND ${guard}), ${title === undefined ? source(sql`title`) : title},
+      INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", usage, "lastMessageAt", "forkedFrom", "expiresAt", "createdAt", "updatedAt")
+      VALUES ((SELECT "userId" FROM "Conversation" WHERE id = ${id} AND ${expiry.live()} AND ${guard}), ${title === undefined ? source(sql`title`) : title},
         ${source(sql`metadata`)},
         (SELECT count(*) ${copied}),
         (SELECT ${dialect.jsonObject({ inputTokens: sum('inputTokens'), outputTokens: sum('outputTokens') })} ${copied}),
         (SELECT max("createdAt") ${copied}),
         ${dialect.jsonObject({ conversationId: sql`CAST(${id} AS integer)`, messageId: sql`CAST(${cut} AS integer)` })},
-        ${now}, ${now})`
+        ${source(sql`"expiresAt"`)}, ${now}, ${now})`
   }
 
   /** The INSERT of the copies of conversation `id`'s messages up to `cut` into the conversation `into` names, in order. */
@@ -212,21 +222,23 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
 
     /**
      * The new conversation with its initial messages (atomically), or null when the user does not exist, or
-     * UnknownToolCall when a tool_result answers no tool_call before it in the messages. With an Idempotency-Key, the
-     * key's outcome (src/store/keyed-writes.ts).
+     * UnknownToolCall when a tool_result answers no tool_call before it in the messages, or EXPIRY_PASSED. With an
+     * Idempotency-Key, the key's outcome (src/store/keyed-writes.ts).
      */
     create: keyable(async (userId: number, input: NewConversation, key: IdempotencyKey | undefined) => {
       const now = new Date()
       const messages = (input.messages ?? []).map(storedMessage)
       const held = (messages.length === 0 ? created.alone : created.withMessages).held
+      type Created = S['ConversationWithMessages'] | UnknownToolCall | typeof EXPIRY_PASSED | null
+      if (passed(input.expiresAt, now)) return nothingWritten<Created>(key, EXPIRY_PASSED, held)
       const [unknownCall] = toolResultsToResolve(messages)
       // A new conversation has no messages stored to answer it.
-      if (unknownCall !== undefined) return nothingWritten<S['ConversationWithMessages'] | UnknownToolCall | null>(key, new UnknownToolCall(unknownCall), held)
+      if (unknownCall !== undefined) return nothingWritten<Created>(key, new UnknownToolCall(unknownCall), held)
       const usage = usageOf(messages)
       const insertConversation = sql`
-        INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", usage, "lastMessageAt", "createdAt", "updatedAt")
+        INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", usage, "lastMessageAt", "expiresAt", "createdAt", "updatedAt")
         VALUES (${userId}, ${input.title ?? null}, ${dialect.json(input.metadata ?? {})}, ${messages.length}, ${dialect.json(usage)},
-          ${messages.length === 0 ? null : now}, ${now}, ${now})`
+          ${messages.length === 0 ? null : now}, ${timeOrNull(input.expiresAt)}, ${now}, ${now})`
       try {
         if (messages.length === 0) return await createAlone(insertConversation, key)
         return dialect.writesInWith
@@ -239,7 +251,7 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
     }),
 
     async findById (id: number): Promise<Versioned<Conversation> | null> {
-      const [row] = await queryRows(prisma, versionedColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
+      const [row] = await queryRows(prisma, versionedColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id} AND ${expiry.live()}`)
       return row === undefined ? null : versioned(row)
     },
 
@@ -263,19 +275,22 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
     limits,
 
     /**
-     * Applies a merge patch in one UPDATE: title replaced when given, metadata merged key by key, updatedAt
-     * moved forward. The merge is computed from the row as the UPDATE finds it, under its write lock, so
+     * Applies a merge patch in one UPDATE: title and expiresAt replaced when given, metadata merged key by key,
+     * updatedAt moved forward. The merge is computed from the row as the UPDATE finds it, under its write lock, so
      * concurrent patches of different keys all land. The key bound is in the WHERE clause: a merge past it
      * updates nothing, and so does a version not in `versions` (If-Match), checked in the same WHERE clause.
-     * Null when there is no such conversation.
+     * Null when there is no such conversation; EXPIRY_PASSED, checked first, when `expiresAt` is not in the future.
      */
-    async update (id: number, patch: ConversationPatch, versions?: readonly number[]): Promise<Versioned<Conversation> | typeof TOO_MANY_METADATA_KEYS | typeof PRECONDITION_FAILED | null> {
+    async update (id: number, patch: ConversationPatch, versions?: readonly number[]): Promise<Versioned<Conversation> | typeof TOO_MANY_METADATA_KEYS | typeof PRECONDITION_FAILED | typeof EXPIRY_PASSED | null> {
+      const now = new Date()
+      if (passed(patch.expiresAt, now)) return EXPIRY_PASSED
       const merged = dialect.mergePatch(sql`metadata`, patch.metadata ?? {})
       const title = patch.title === undefined ? sql`title` : sql`${patch.title}`
+      const expiresAt = patch.expiresAt === undefined ? sql`"expiresAt"` : sql`${timeOrNull(patch.expiresAt)}`
       const [row] = await queryRows(prisma, versionedColumns, (list) => sql`
         UPDATE "Conversation"
-        SET title = ${title}, metadata = ${merged}, "updatedAt" = ${dialect.later(sql`"updatedAt"`, new Date())}, version = version + 1
-        WHERE id = ${id} AND ${dialect.keyCount(merged)} <= ${limits.metadataKeys} ${versionIn(versions)}
+        SET title = ${title}, metadata = ${merged}, "expiresAt" = ${expiresAt}, "updatedAt" = ${dialect.later(sql`"updatedAt"`, now)}, version = version + 1
+        WHERE id = ${id} AND ${expiry.live()} AND ${dialect.keyCount(merged)} <= ${limits.metadataKeys} ${versionIn(versions)}
         RETURNING ${list}`)
       if (row !== undefined) return versioned(row)
       // No row updated: there is none, or its version is not one If-Match named, or the merge broke the bound.
@@ -285,11 +300,11 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
     },
 
     /**
-     * The user a conversation belongs to, or null when there is none. A conversation never changes owner, so
+     * The user a conversation belongs to, or null when there is none (or it has expired). A conversation never changes owner, so
      * the answer holds for as long as the conversation exists (src/contract/access.ts relies on it).
      */
     async ownerOf (id: number): Promise<number | null> {
-      const [row] = await queryRows(prisma, ownerColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id}`)
+      const [row] = await queryRows(prisma, ownerColumns, (list) => sql`SELECT ${list} FROM "Conversation" WHERE id = ${id} AND ${expiry.live()}`)
       return row === undefined ? null : row.userId
     },
 
@@ -303,7 +318,7 @@ export function createConversationRepository<S extends Shapes> (prisma: PrismaCl
      * (If-Match), checked in the DELETE's own WHERE clause. Its messages go by ON DELETE CASCADE, in the same statement.
      */
     async delete (id: number, versions?: readonly number[]): Promise<boolean | typeof PRECONDITION_FAILED> {
-      if (await prisma.$executeRaw`DELETE FROM "Conversation" WHERE id = ${id} ${versionIn(versions)}` > 0) return true
+      if (await prisma.$executeRaw`DELETE FROM "Conversation" WHERE id = ${id} AND ${expiry.live()} ${versionIn(versions)}` > 0) return true
       return versions !== undefined && await exists(id) ? PRECONDITION_FAILED : false
     },
   }

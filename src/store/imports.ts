@@ -63,9 +63,9 @@ export function createImportRepository (prisma: PrismaClient, dialect: Dialect) 
     const updatedAt = line.updatedAt === undefined ? now : new Date(line.updatedAt)
     const times = line.messages.map((message) => message.createdAt === undefined ? createdAt : new Date(message.createdAt))
     const [conversation] = await queryRows(client, idColumns, (list) => sql`
-      INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", usage, "lastMessageAt", "createdAt", "updatedAt")
+      INSERT INTO "Conversation" ("userId", title, metadata, "messageCount", usage, "lastMessageAt", "expiresAt", "createdAt", "updatedAt")
       VALUES (${userId}, ${line.title ?? null}, ${dialect.json(line.metadata ?? {})}, ${messages.length}, ${dialect.json(usageOf(messages))},
-        ${latest(times)}, ${createdAt}, ${updatedAt})
+        ${latest(times)}, ${line.expiresAt == null ? null : new Date(line.expiresAt)}, ${createdAt}, ${updatedAt})
       RETURNING ${list}`)
     const id = conversation!.id
     const ids: number[] = []

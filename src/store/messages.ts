@@ -10,6 +10,7 @@ import type { PrismaClient } from './database.js'
 import { keyable, nothingWritten, type IdempotencyKey } from './idempotency-keys.js'
 import { firstStatementValue, rowsValue, sqliteJsonRows, writeBatch, writeWith, type WriteValue } from './keyed-writes.js'
 import { insertMessages, messagesAdded, storedMessage, storedToolCalls, toolCallColumns, toolResultsToResolve, UnknownToolCall, type StoredMessage } from './stored-messages.js'
+import type { Expiry } from './expiry.js'
 import type { View } from './views.js'
 
 /** Sort key of list_messages: oldest first, and ids grow with insertion. */
@@ -18,7 +19,7 @@ export const isMessageKey = (key: readonly number[]): key is MessageKey => key.l
 
 export const messageKeyOf = (message: Shapes['Message']): MessageKey => [message.id]
 
-export function createMessageRepository<S extends Shapes> (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository<S>, fullLists: FullLists, view: View<S>) {
+export function createMessageRepository<S extends Shapes> (prisma: PrismaClient, dialect: Dialect, conversations: ConversationRepository<S>, fullLists: FullLists, view: View<S>, expiry: Expiry) {
   type Message = S['Message']
   const columns: Columns<Message> = view.message
   // What an append makes of its rows, written now or held by its key: one message (create) or all of them, in order.
@@ -29,7 +30,7 @@ export function createMessageRepository<S extends Shapes> (prisma: PrismaClient,
   /** At most `limit` of a conversation's messages after `key`, oldest first: a page, or a chunk of the full list. */
   const messagesAfter = (client: Queryable, conversationId: number, key: MessageKey | undefined, limit: number) => queryRows(client, columns, (list) => sql`
     SELECT ${list} FROM "Message"
-    WHERE "conversationId" = ${conversationId} ${key === undefined ? empty : sql`AND id > ${key[0]}`}
+    WHERE "conversationId" = ${conversationId} AND ${expiry.liveConversation(conversationId)} ${key === undefined ? empty : sql`AND id > ${key[0]}`}
     ORDER BY id
     LIMIT ${limit}`)
 
@@ -50,7 +51,8 @@ export function createMessageRepository<S extends Shapes> (prisma: PrismaClient,
   /**
    * Appends messages and moves their conversation's counters with them (stored-messages.ts, messagesAdded),
    * atomically: one statement on PostgreSQL, a batch transaction on SQLite. Null when the conversation does not
-   * exist (or is deleted meanwhile): the insert's foreign key refuses it. With an Idempotency-Key, the key's outcome
+   * exist (or is deleted meanwhile: the insert's foreign key refuses it) or has expired (each row names it by a
+   * subquery that finds only a live one: the NOT NULL column refuses NULL). With an Idempotency-Key, the key's outcome
    * (src/store/keyed-writes.ts).
    */
   async function append<T> (conversationId: number, inputs: readonly NewMessage[], key: IdempotencyKey | undefined, value: WriteValue<Message[], T>) {
@@ -60,7 +62,7 @@ export function createMessageRepository<S extends Shapes> (prisma: PrismaClient,
     if (unknown !== undefined) {
       return nothingWritten<T | UnknownToolCall | null>(key, await conversations.exists(conversationId) ? unknown : null, value.held)
     }
-    const insert = insertMessages(dialect, sql`${conversationId}`, messages, now)
+    const insert = insertMessages(dialect, sql`(SELECT id FROM "Conversation" WHERE id = ${conversationId} AND ${expiry.live()})`, messages, now)
     const touch = sql`UPDATE "Conversation" SET ${messagesAdded(dialect, messages, now)} WHERE id = ${conversationId}`
     try {
       if (dialect.writesInWith) return await writeWith<Message, T | UnknownToolCall | null>(prisma, key, columns, sql`message AS (${insert} RETURNING *), touched AS (${touch})`, sql`message ORDER BY id`, value)
@@ -69,7 +71,8 @@ export function createMessageRepository<S extends Shapes> (prisma: PrismaClient,
       return await writeBatch<readonly [ReturnType<typeof queryRows<Message>>, ReturnType<typeof prisma.$executeRaw>], T | UnknownToolCall | null>(
         prisma, key, [queryRows(prisma, columns, (list) => sql`${insert} RETURNING ${list}`), prisma.$executeRaw`${touch}`], keyRows, firstStatementValue(value))
     } catch (error) {
-      if (databaseErrorKind(error) === 'foreignKey') return nothingWritten<T | UnknownToolCall | null>(key, null, value.held)
+      const kind = databaseErrorKind(error)
+      if (kind === 'foreignKey' || kind === 'notNull') return nothingWritten<T | UnknownToolCall | null>(key, null, value.held)
       throw error
     }
   }
@@ -84,7 +87,7 @@ export function createMessageRepository<S extends Shapes> (prisma: PrismaClient,
     /** The message, when it belongs to that conversation; null otherwise, even when another conversation has it. */
     async findById (conversationId: number, id: number): Promise<Message | null> {
       const [message] = await queryRows(prisma, columns, (list) => sql`
-        SELECT ${list} FROM "Message" WHERE id = ${id} AND "conversationId" = ${conversationId}`)
+        SELECT ${list} FROM "Message" WHERE id = ${id} AND "conversationId" = ${conversationId} AND ${expiry.liveConversation(conversationId)}`)
       return message ?? null
     },
 
@@ -95,7 +98,7 @@ export function createMessageRepository<S extends Shapes> (prisma: PrismaClient,
      */
     async delete (conversationId: number, id: number): Promise<boolean> {
       const now = new Date()
-      const matching = sql`id = ${id} AND "conversationId" = ${conversationId}`
+      const matching = sql`id = ${id} AND "conversationId" = ${conversationId} AND ${expiry.liveConversation(conversationId)}`
       // The message's usage as `deleted` (a row source holding it) has it.
       const touch = (deleted: Sql, condition: Sql) => {
         const less = (field: 'inputTokens' | 'outputTokens') => sql`-(SELECT ${dialect.tokens(sql`d.usage`, field)} FROM ${deleted} AS d)`

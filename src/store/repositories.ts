@@ -4,10 +4,12 @@ import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions, type FullLists } from './chun
 import { createConversationRepository, type StoreLimits } from './conversations.js'
 import { dialectOf, type Dialect } from './dialect.js'
 import { createExportRepository } from './exports.js'
+import { expiryOf, type Expiry } from './expiry.js'
 import { createImportRepository } from './imports.js'
 import { createMessageRepository } from './messages.js'
 import type { Shapes } from './models.js'
 import { readSnapshotsOn } from './read-snapshots.js'
+import { createRetentionSweeper } from './retention.js'
 import { createSearchRepository } from './search.js'
 import { createUserRepository, type UserRepository } from './users.js'
 import { v1View, v2View, type View } from './views.js'
@@ -15,6 +17,8 @@ import { v1View, v2View, type View } from './views.js'
 export interface RepositoryOptions {
   /** How full lists are read (fullListsOn): one for the process, so its snapshots are counted together. */
   fullLists: FullLists
+  /** Days without activity after which a conversation expires (RETENTION_DAYS); undefined: never, of itself. */
+  retentionDays?: number
 }
 
 /**
@@ -30,27 +34,29 @@ export function fullListsOn (database: Pick<Database, 'reader' | 'provider' | 's
 }
 
 /** One contract version's repositories of conversations and messages: the same store, read in its view. */
-function viewRepositories<S extends Shapes> (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists, view: View<S>) {
-  const conversations = createConversationRepository(prisma, dialect, users, limits, fullLists, view)
-  return { users, conversations, messages: createMessageRepository(prisma, dialect, conversations, fullLists, view) }
+function viewRepositories<S extends Shapes> (prisma: PrismaClient, dialect: Dialect, users: UserRepository, limits: StoreLimits, fullLists: FullLists, view: View<S>, expiry: Expiry) {
+  const conversations = createConversationRepository(prisma, dialect, users, limits, fullLists, view, expiry)
+  return { users, conversations, messages: createMessageRepository(prisma, dialect, conversations, fullLists, view, expiry) }
 }
 
 /**
  * Once per process: users, and each contract version's repositories. `limits` are facts of the spec
  * (src/contract/spec.ts, storeLimits): the store enforces them without restating them.
  */
-export function createRepositories (prisma: PrismaClient, provider: Provider, limits: StoreLimits, { fullLists }: RepositoryOptions) {
+export function createRepositories (prisma: PrismaClient, provider: Provider, limits: StoreLimits, { fullLists, retentionDays }: RepositoryOptions) {
   const dialect = dialectOf(provider)
+  const expiry = expiryOf(retentionDays)
   const users = createUserRepository(prisma, dialect)
-  const v2 = viewRepositories(prisma, dialect, users, limits, fullLists, v2View(dialect))
+  const v2 = viewRepositories(prisma, dialect, users, limits, fullLists, v2View(dialect), expiry)
   return {
-    v1: viewRepositories(prisma, dialect, users, limits, fullLists, v1View(dialect, limits.v1ContentLength)),
+    v1: viewRepositories(prisma, dialect, users, limits, fullLists, v1View(dialect, limits.v1ContentLength), expiry),
     v2: {
       ...v2,
-      search: createSearchRepository(prisma, dialect, provider, users),
+      search: createSearchRepository(prisma, dialect, provider, users, expiry),
       exports: createExportRepository(users, v2.conversations, v2.messages, fullLists),
       imports: createImportRepository(prisma, dialect),
     },
+    retention: createRetentionSweeper(prisma, provider, expiry),
   }
 }
 

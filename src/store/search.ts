@@ -11,6 +11,7 @@ import { isId, isTimestampMs, toPage, type ListOptions, type Page } from './page
 import type { PrismaClient } from './database.js'
 import { parseQuery, snippetOf, type Term } from './search-text.js'
 import type { UserRepository } from './users.js'
+import type { Expiry } from './expiry.js'
 
 /**
  * Relevance as a non-negative integer: the stores' measures are floats, and a cursor holds integers. bm25 is about 1e-6
@@ -46,7 +47,7 @@ const ORDER = raw('score DESC, at DESC, kind DESC, rid DESC')
  * prefix; quotes are the only syntax inside a string, and words hold none. A conversation filter is its token in the
  * `scope` column; the owner is each hit's conversation's.
  */
-function sqliteHits (userId: number, terms: readonly Term[], filters: SearchFilters, key: SearchKey | undefined, limit: number, list: Sql): Sql {
+function sqliteHits (userId: number, terms: readonly Term[], filters: SearchFilters, key: SearchKey | undefined, limit: number, list: Sql, expiry: Expiry): Sql {
   const phrases = terms.map(({ words, prefix }) => `"${words.join(' ')}"${prefix ? ' *' : ''}`).join(' ')
   const scope = filters.conversationId === undefined ? '' : `scope : "c${filters.conversationId}" AND `
   const ranked: Ranked = { rid: sql`abs(hit.rid)`, kind: sql`(hit.rid > 0)`, score: sql`hit.score`, at: sql`coalesce(m."createdAt", c."createdAt")` }
@@ -59,7 +60,7 @@ function sqliteHits (userId: number, terms: readonly Term[], filters: SearchFilt
       ) AS hit
       LEFT JOIN "Message" AS m ON hit.rid > 0 AND m.id = hit.rid
       JOIN "Conversation" AS c ON c.id = coalesce(m."conversationId", -hit.rid)
-      WHERE c."userId" = ${userId} ${filters.role === undefined ? empty : sql`AND m.role = ${filters.role}`} ${timeRange(ranked.at, filters)} ${after(key, ranked)}
+      WHERE c."userId" = ${userId} AND ${expiry.live('c')} ${filters.role === undefined ? empty : sql`AND m.role = ${filters.role}`} ${timeRange(ranked.at, filters)} ${after(key, ranked)}
       ORDER BY ${ORDER}
       LIMIT ${limit}
     ) AS h
@@ -71,7 +72,7 @@ function sqliteHits (userId: number, terms: readonly Term[], filters: SearchFilt
  * PostgreSQL: the terms' tsqueries (search_term, from the migration) AND-ed, over the user's entries of messages and
  * titles, each table's GIN index holding the owner beside the words.
  */
-function postgresHits (userId: number, terms: readonly Term[], filters: SearchFilters, key: SearchKey | undefined, limit: number, list: Sql): Sql {
+function postgresHits (userId: number, terms: readonly Term[], filters: SearchFilters, key: SearchKey | undefined, limit: number, list: Sql, expiry: Expiry): Sql {
   const query = join(terms.map(({ words, prefix }) => sql`search_term(${words.join(' ')}, ${prefix})`), ' && ')
   // A double, not a bigint, which the driver would read as a BigInt: the value is a whole number below 2^53.
   const score = sql`CAST(LEAST(round(CAST(ts_rank_cd(s.search, ${query}) AS double precision) * ${raw(String(SCORE_SCALE))}), ${raw(String(MAX_SCORE))}) AS double precision)`
@@ -94,7 +95,7 @@ function postgresHits (userId: number, terms: readonly Term[], filters: SearchFi
   return sql`
     SELECT ${list} FROM (
       SELECT * FROM (${messages} ${titles}) AS hit
-      WHERE 1 = 1 ${after(key, ranked)}
+      WHERE ${expiry.liveConversation(sql`hit.cid`)} ${after(key, ranked)}
       ORDER BY ${ORDER}
       LIMIT ${limit}
     ) AS h
@@ -123,7 +124,7 @@ function hitColumns (dialect: Dialect, provider: Provider) {
   })
 }
 
-export function createSearchRepository (prisma: PrismaClient, dialect: Dialect, provider: Provider, users: UserRepository) {
+export function createSearchRepository (prisma: PrismaClient, dialect: Dialect, provider: Provider, users: UserRepository, expiry: Expiry) {
   const hitsOf = provider === 'postgres' ? postgresHits : sqliteHits
   const list = hitColumns(dialect, provider)
 
@@ -134,7 +135,7 @@ export function createSearchRepository (prisma: PrismaClient, dialect: Dialect, 
      */
     async search (userId: number, q: string, filters: SearchFilters, { limit, after: key }: ListOptions<SearchKey>): Promise<Page<SearchHit, SearchKey> | null> {
       const terms = parseQuery(q)
-      const rows = terms.length === 0 ? [] : await queryRows(prisma, list, (selected) => hitsOf(userId, terms, filters, key, limit + 1, selected))
+      const rows = terms.length === 0 ? [] : await queryRows(prisma, list, (selected) => hitsOf(userId, terms, filters, key, limit + 1, selected, expiry))
       // Hits are the user's, so only a search that found none needs to ask whether the user exists.
       if (rows.length === 0 && !await users.exists(userId)) return null
       const page = toPage(rows, limit, keyOf)

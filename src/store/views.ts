@@ -63,7 +63,7 @@ const common = (dialect: Dialect) => ({
 export function v2View (dialect: Dialect): View<V2Shapes> {
   const { conversation, message } = common(dialect)
   return viewOf<V2Shapes>(
-    { ...conversation, usage: sql`usage`, lastMessageAt: dialect.isoTime(sql`"lastMessageAt"`), forkedFrom: sql`"forkedFrom"` }, ['metadata', 'usage', 'forkedFrom'],
+    { ...conversation, usage: sql`usage`, lastMessageAt: dialect.isoTime(sql`"lastMessageAt"`), forkedFrom: sql`"forkedFrom"`, expiresAt: dialect.isoTime(sql`"expiresAt"`) }, ['metadata', 'usage', 'forkedFrom'],
     { ...message, role: sql`role`, content: sql`content`, parts: sql`parts`, model: sql`model`, usage: sql`usage`, metadata: sql`metadata` },
     ['parts', 'usage', 'metadata']
   )

@@ -58,6 +58,8 @@ const ELSEWHERE = 'call_in_another_conversation'
 
 const v2BadValues: BadValues = {
   ...v1BadValues,
+  // Set by a create or an update, an expiry is ahead (test/api/retention.test.ts).
+  expiresAt: [['yesterday', ''], [5, ''], ['0000-01-01T00:00:00.000Z', ''], ['2026-11-24T18:11:37Z', ''], ['2020-01-01T00:00:00.000Z', ''], [new Date(Date.now() - 1000).toISOString(), '']],
   // fork_conversation's fork point: an id, not a message of another conversation (test/api/fork.test.ts).
   atMessageId: [[0, ''], ['1', ''], [1.5, ''], [2 ** 31, ''], [null, '']],
   messages: [
@@ -123,6 +125,8 @@ const v2LineBadValues: BadValues = {
   forkedFrom: [['x', ''], [{}, '/conversationId'], [{ conversationId: 0, messageId: null }, '/conversationId'], [{ conversationId: 1, messageId: 1.5 }, '/messageId'], [{ conversationId: 1, messageId: null, at: 1 }, '/at']],
   createdAt: [['yesterday', ''], [null, ''], [0, ''], ['0000-01-01T00:00:00.000Z', ''], ['2026-02-30T00:00:00.000Z', ''], ['2026-11-24 18:11:37.123Z', ''], ['2026-11-24T18:11:37.123+01:00', '']],
   updatedAt: [['yesterday', ''], [null, ''], ['2026-11-24T25:00:00.000Z', '']],
+  // An import keeps an expiry that has passed (the conversation is gone at once), as any other time.
+  expiresAt: [['yesterday', ''], [5, ''], ['0000-01-01T00:00:00.000Z', '']],
   // Its messages are exported ones: parts, not content, and what an export adds.
   messages: [
     [{}, ''],

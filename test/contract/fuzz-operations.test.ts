@@ -8,9 +8,11 @@ import { fuzzOperations } from './fuzz-operations.js'
 
 fuzzOperations('v1')
 
-t.test('every contract version has its operations fuzzed', async (t) => {
+t.test('every contract version has its operations fuzzed, in every auth mode, once', async (t) => {
   const dir = join(projectRoot, 'test', 'contract')
-  const fuzzed = readdirSync(dir).filter((file) => file.endsWith('.test.ts'))
-    .flatMap((file) => [...readFileSync(join(dir, file), 'utf8').matchAll(/^fuzzOperations\('(\w+)'\)$/gm)].map((match) => match[1]))
-  t.same(fuzzed.sort(), [...CONTRACT_VERSIONS].sort(), 'one fuzzOperations(version) call per version, in a test file of its own')
+  const calls = readdirSync(dir).filter((file) => file.endsWith('.test.ts'))
+    .flatMap((file) => [...readFileSync(join(dir, file), 'utf8').matchAll(/^fuzzOperations\('(\w+)'(?:, \[([^\]]*)\])?\)$/gm)])
+  // A call without modes fuzzes every one (fuzz-operations.ts).
+  const fuzzed = calls.flatMap(([, version, modes]) => (modes === undefined ? ['none', 'jwt'] : modes.split(',').map((mode) => mode.trim().replace(/'/g, ''))).map((mode) => `${version} ${mode}`))
+  t.same(fuzzed.sort(), CONTRACT_VERSIONS.flatMap((version) => [`${version} jwt`, `${version} none`]).sort(), 'each version in each auth mode, in test files of their own')
 })

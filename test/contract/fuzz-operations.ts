@@ -8,11 +8,12 @@
 import fc from 'fast-check'
 import t from 'tap'
 import type { ContractVersion } from '../../src/contract/spec.js'
+import { NDJSON_MEDIA_TYPE } from '../../src/contract/request-validation.js'
 import { contracts } from '../contract.js'
 import { fixtures, modelTables, startApp, storeContents, type Request, type RequestOptions } from '../helper.js'
 import { AUTH_MODES, withToken } from '../tokens.js'
 import {
-  bodyValueFor, breakings, fillPath, headerValueFor, isFreeText, ODD_QUERY_ENCODINGS, runs, seed, specOperations, toUrl, valueFor, withAnsweredToolResults,
+  bodyValueFor, breakings, fillPath, headerValueFor, inTheFuture, isFreeText, ODD_QUERY_ENCODINGS, runs, seed, specOperations, toUrl, valueFor, withAnsweredToolResults,
   type Broken, type SentBody, type SpecOperation,
 } from './spec-arbitraries.js'
 
@@ -54,9 +55,14 @@ function bodyArbitrary (operation: SpecOperation): fc.Arbitrary<SentBody | undef
   return operation.bodyRequired ? sent : fc.option(sent, { nil: undefined, freq: 5 })
 }
 
-/** The body as a valid request sends it: its tool_results answer calls the request or the conversation holds. */
+/**
+ * The body as a valid request sends it: its tool_results answer calls the request or the conversation holds, its expiry
+ * is ahead. Each line of an import is a new conversation of its own: its results answer its own calls only.
+ */
 function answered (body: SentBody | undefined, { storedCalls, storedMessages }: Pick<Resolved, 'storedCalls' | 'storedMessages'>): SentBody | undefined {
-  return body === undefined ? undefined : { ...body, value: atStoredMessage(withAnsweredToolResults(body.value, storedCalls), storedMessages) }
+  if (body === undefined) return undefined
+  if (body.mediaType === NDJSON_MEDIA_TYPE) return { ...body, value: (body.value as unknown[]).map((line) => withAnsweredToolResults(line, [])) }
+  return { ...body, value: inTheFuture(atStoredMessage(withAnsweredToolResults(body.value, storedCalls), storedMessages)) }
 }
 
 /**
@@ -144,34 +150,44 @@ function withFreshKey ({ request: { headers = {} }, answered }: Broken): Record<
   return answered === true && headers['Idempotency-Key'] !== undefined ? { ...headers, 'Idempotency-Key': `answered-${++keys}` } : headers
 }
 
-/** The fuzz tests of one version's operations. */
-export function fuzzOperations (version: ContractVersion): void {
+/** How the fuzzed app takes its requests: AUTH_MODES' by name, `none` or `jwt`. */
+export type FuzzedAuth = 'none' | 'jwt'
+const authModes: Record<FuzzedAuth, (typeof AUTH_MODES)[number]> = { none: AUTH_MODES[0], jwt: AUTH_MODES[1] }
+
+/**
+ * The fuzz tests of one version's operations, in the auth modes given (every one by default): a version with many
+ * operations fuzzes each mode in a test file of its own, so that each file runs well within tap's timeout.
+ */
+export function fuzzOperations (version: ContractVersion, auth: readonly FuzzedAuth[] = ['none', 'jwt']): void {
   t.comment(`fast-check seed ${seed} (FUZZ_SEED=${seed} replays it)`)
   const { basePath } = contracts[version]
   const operations = specOperations(version)
 
-  t.test(`${version}: free-text query parameters percent-encoded as no string is get a documented answer, never a 5xx`, async (t) => {
-    const { request } = await startApp(t)
-    const freeText = operations.flatMap((operation) => operation.queryParams.filter((candidate) => isFreeText(candidate.schema as never)).map((parameter) => [operation, parameter] as const))
-    if (freeText.length === 0) t.pass(`no operation of ${version} has a free-text query parameter`)
-    for (const [operation, parameter] of freeText) {
-      // A valid request to rows made for it, but for the parameter's value, sent as is after the others.
-      const [query, body] = fc.sample(fc.tuple(queryArbitrary(operation), bodyArbitrary(operation)), { numRuns: 1, seed })[0]!
-      const stored = await resolveIds(request, version, Object.fromEntries(operation.pathParams.map(({ name }) => [name, FRESH])))
-      const { ids } = stored
-      const url = toUrl(basePath, fillPath(operation, ids), { ...query, [parameter.name]: undefined })
-      for (const raw of ODD_QUERY_ENCODINGS) {
-        const sent = `${url}${url.includes('?') ? '&' : '?'}${encodeURIComponent(parameter.name)}=${raw}`
-        // `request` fails the case if the answer breaks the spec or is a 5xx; a 400 is for that value alone.
-        const reply = await request(operation.method, sent, sending(answered(body, stored)))
-        const named = (reply.body?.errors ?? []).some((error: any) => error.in === 'query' && error.pointer === `/${parameter.name}`)
-        if (reply.status === 400 && !named) throw new Error(`${operation.operationId} ${sent} → 400 not naming query /${parameter.name}: ${reply.text.slice(0, 2000)}`)
+  // Once per version: in the file that fuzzes without tokens.
+  if (auth.includes('none')) {
+    t.test(`${version}: free-text query parameters percent-encoded as no string is get a documented answer, never a 5xx`, async (t) => {
+      const { request } = await startApp(t)
+      const freeText = operations.flatMap((operation) => operation.queryParams.filter((candidate) => isFreeText(candidate.schema as never)).map((parameter) => [operation, parameter] as const))
+      if (freeText.length === 0) t.pass(`no operation of ${version} has a free-text query parameter`)
+      for (const [operation, parameter] of freeText) {
+        // A valid request to rows made for it, but for the parameter's value, sent as is after the others.
+        const [query, body] = fc.sample(fc.tuple(queryArbitrary(operation), bodyArbitrary(operation)), { numRuns: 1, seed })[0]!
+        const stored = await resolveIds(request, version, Object.fromEntries(operation.pathParams.map(({ name }) => [name, FRESH])))
+        const { ids } = stored
+        const url = toUrl(basePath, fillPath(operation, ids), { ...query, [parameter.name]: undefined })
+        for (const raw of ODD_QUERY_ENCODINGS) {
+          const sent = `${url}${url.includes('?') ? '&' : '?'}${encodeURIComponent(parameter.name)}=${raw}`
+          // `request` fails the case if the answer breaks the spec or is a 5xx; a 400 is for that value alone.
+          const reply = await request(operation.method, sent, sending(answered(body, stored)))
+          const named = (reply.body?.errors ?? []).some((error: any) => error.in === 'query' && error.pointer === `/${parameter.name}`)
+          if (reply.status === 400 && !named) throw new Error(`${operation.operationId} ${sent} → 400 not naming query /${parameter.name}: ${reply.text.slice(0, 2000)}`)
+        }
+        t.pass(`${operation.operationId}: ${parameter.name} percent-encoded oddly answered as documented`)
       }
-      t.pass(`${operation.operationId}: ${parameter.name} percent-encoded oddly answered as documented`)
-    }
-  })
+    })
+  }
 
-  for (const mode of AUTH_MODES) {
+  for (const mode of auth.map((name) => authModes[name])) {
     t.test(`${version}: valid requests get a documented answer, never a 400 or a 5xx (${mode.name})`, async (t) => {
       const app = await startApp(t, mode.options)
       const request = withToken(app.request, await mode.token())

@@ -312,6 +312,17 @@ export function withAnsweredToolResults<T> (body: T, storedCalls: readonly strin
   return walk(body) as T
 }
 
+/**
+ * What ExpiresAt's description says in words: set by a create or an update, it is in the future. A body's (or each
+ * line's) `expiresAt` that is not is moved to the last instant the format allows; an import keeps any, so its lines
+ * are left alone by whoever sends them.
+ */
+export function inTheFuture<T> (body: T): T {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !('expiresAt' in body)) return body
+  const { expiresAt } = body as { expiresAt: unknown }
+  return typeof expiresAt === 'string' && Date.parse(expiresAt) <= Date.now() ? { ...body, expiresAt: '9999-12-31T23:59:59.999Z' } : body
+}
+
 /** A path template filled with ids: `/users/{userId}` → `/users/7`. */
 export function fillPath (operation: SpecOperation, ids: Record<string, unknown>): string {
   return operation.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(String(ids[name])))

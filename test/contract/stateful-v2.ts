@@ -6,7 +6,7 @@ import fc from 'fast-check'
 import type { OpenAPIV3 } from 'openapi-types'
 import { contracts } from '../contract.js'
 import type { Reply, Request } from '../helper.js'
-import { bodyValueFor, valueFor, withAnsweredToolResults } from './spec-arbitraries.js'
+import { bodyValueFor, inTheFuture, valueFor, withAnsweredToolResults } from './spec-arbitraries.js'
 import {
   canonical, CheckAll, CreateUser, DeleteConversation, DeleteMessage, DeleteUser, expectConversation, expectEqual, expectStatus, GetMessage, pick,
   statefulSuite, UpdateConversation, type Command, type Model as SharedModel, type ModelConversation as SharedConversation, type Version,
@@ -118,7 +118,7 @@ const v2: Version<ModelMessage> = {
   },
 }
 
-interface NewConversation { title?: string | null, metadata?: Record<string, string>, messages?: NewMessage[] }
+interface NewConversation { title?: string | null, metadata?: Record<string, string>, expiresAt?: string | null, messages?: NewMessage[] }
 
 class CreateConversation implements Command<Model> {
   constructor (readonly user: number, readonly body: NewConversation, readonly answered: boolean) {}
@@ -330,7 +330,7 @@ class ImportUserData implements Command<Model> {
       const source = model.conversations.get(from)!
       const read = await request('GET', `${v2.api}/conversations/${id}/messages`)
       expectEqual(read.body.map((message: any) => [message.createdAt, readBack(message)]), source.messages.map(({ createdAt, stored }) => [createdAt, stored]), `conversation ${from} imported as ${id}`)
-      const copy: ModelConversation = { userId: intoId, title: source.title, metadata: source.metadata, messages: read.body.map((message: any) => ({ id: message.id, createdAt: message.createdAt, stored: readBack(message) })) }
+      const copy: ModelConversation = { userId: intoId, title: source.title, metadata: { ...source.metadata }, messages: read.body.map((message: any) => ({ id: message.id, createdAt: message.createdAt, stored: readBack(message) })) }
       expectConversation(v2, (await request('GET', `${v2.api}/conversations/${id}`)).body, copy, `imported conversation ${id}`)
       model.users.get(intoId)!.conversations.add(id)
       model.conversations.set(id, copy)
@@ -349,7 +349,7 @@ const searchQuery = valueFor((contracts.v2.dereferencedSpec.components!.paramete
  */
 const newMessage = bodyValueFor(schemas.NewMessage!) as fc.Arbitrary<NewMessage>
 const newMessages = bodyValueFor(schemas.CreateMessagesRequest!).map((body) => (body as { messages: NewMessage[] }).messages)
-const newConversation = bodyValueFor(schemas.CreateConversationRequest!) as fc.Arbitrary<NewConversation>
+const newConversation = bodyValueFor(schemas.CreateConversationRequest!).map(inTheFuture) as fc.Arbitrary<NewConversation>
 const answered = fc.oneof({ arbitrary: fc.constant(true), weight: 3 }, { arbitrary: fc.constant(false), weight: 1 })
 
 /** An agent's turn, as an agent stores it. */

@@ -1,5 +1,6 @@
 // Past MAX_EVENT_LOOP_DELAY_MS of event-loop lag, API requests get the 503 problem with Retry-After at
-// once, and the health endpoints still answer; once the loop keeps up again, requests are served.
+// once, and the health endpoints and /metrics (which counts the shed requests) still answer; once the loop
+// keeps up again, requests are served.
 // The test lags its own event loop far past the bound for as long as it asserts the shedding, and waits
 // for states (the plugin's view of the lag), never for a duration: a busy machine only lengthens the waits.
 // Shedding does not depend on the store:
@@ -7,6 +8,7 @@
 import t from 'tap'
 import { loadConfig } from '../../src/config.js'
 import { API, startApp, until } from '../helper.js'
+import { scrape } from '../prometheus.js'
 
 // Well above the lag a loaded machine's scheduling adds to a one-second mean, far below the lag made below.
 const BOUND_MS = 100
@@ -45,6 +47,8 @@ t.test('a lagging event loop sheds API requests with a 503 problem, not the heal
   t.ok(shed.headers['x-request-id'], 'the platform headers are kept')
   t.equal((await request('GET', '/healthz')).status, 200, '/healthz still answers')
   t.equal((await request('GET', '/readyz')).status, 200, '/readyz still answers')
+  const metrics = await scrape(app)
+  t.same(metrics.find('trackbot_refusals_total').map((sample) => [sample.labels.reason, sample.value]), [['load_shed', 1]], '/metrics answers, and counts the 503 as shed')
   t.ok(app.isUnderPressure(), 'the loop lagged throughout')
 
   lag.stop()

@@ -20,6 +20,8 @@ t.test('bad configuration exits 1 with a clear message', async (t) => {
     [{ DATABASE_URL: 'mysql://localhost/x' }, /DATABASE_URL must be/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ LOG_FORMAT: 'xml' }, /LOG_FORMAT must be json or pretty, got "xml"/],
+    [{ METRICS_PORT: 'metrics' }, /METRICS_PORT must be an integer from 1 to 65535, or empty to serve \/metrics on PORT, got "metrics"/],
+    [{ RETENTION_DAYS: '0' }, /RETENTION_DAYS must be an integer from 1 to 36500/],
     [{ CORS_ORIGINS: 'https://ok.example, chat.example.com' }, /CORS_ORIGINS must be a comma-separated list of origins.*got "chat.example.com"/],
     [{ CORS_ORIGINS: 'https://chat.example.com/app' }, /CORS_ORIGINS must be .*got "https:\/\/chat.example.com\/app"/],
     [{ DATABASE_URL: `file:${notADirectory}/data/trackbot.db` }, /DATABASE_URL points at .*trackbot.db, but .*not-a-directory is not a directory/],

@@ -205,7 +205,7 @@ function dbCopy (...args: string[]) {
   return runScript('db-copy', args)
 }
 
-t.test('copies v2\'s data exactly: parts, model, usage, metadata, lastMessageAt and conversation usage, there and back', async (t) => {
+t.test('copies v2\'s data exactly: parts, model, usage, metadata, lastMessageAt, conversation usage and forkedFrom, there and back', async (t) => {
   const sqliteUrl = await testDatabaseUrl(t, { provider: 'sqlite' })
   const source = await startApp(t, { databaseUrl: sqliteUrl })
   const v2 = v2Fixtures(source.request)
@@ -234,6 +234,9 @@ t.test('copies v2\'s data exactly: parts, model, usage, metadata, lastMessageAt 
   const emptied = await v2.createConversation(grace.id, { messages: [{ role: 'user', content: 'gone', usage: { inputTokens: 1, outputTokens: 1 } }] })
   t.equal((await source.request('DELETE', `${API_V2}/conversations/${emptied.id}/messages/${emptied.messages[0]!.id}`)).status, 204)
   await v2.createConversation(grace.id, { title: 'Never used' })
+  // A fork, whose forkedFrom names its source and the last message it copied.
+  const fork = await source.request('POST', `${API_V2}/conversations/${full.id}/fork`, { body: { atMessageId: full.messages[1]!.id } })
+  t.strictSame(fork.body.forkedFrom, { conversationId: full.id, messageId: full.messages[1]!.id })
   // A keyed create_messages, whose retry after the move must get its first answer.
   const keyed = { url: `${API_V2}/conversations/${full.id}/messages/batch`, body: { messages: [{ role: 'user', content: 'keyed' }, loop[4]] } }
   const first = await source.request('POST', keyed.url, { body: keyed.body, headers: { 'idempotency-key': 'v2-move' } })
@@ -250,7 +253,7 @@ t.test('copies v2\'s data exactly: parts, model, usage, metadata, lastMessageAt 
   const postgresUrl = await testDatabaseUrl(t, { provider: 'postgres' })
   const copy = await dbCopy('--from', sqliteUrl, '--to', postgresUrl)
   t.equal(copy.code, 0, copy.output)
-  t.match(copy.output, /done: 2 users, 4 conversations, 9 messages, 1 idempotency keys copied and verified/)
+  t.match(copy.output, /done: 2 users, 5 conversations, 11 messages, 1 idempotency keys copied and verified/)
   t.strictSame(await v2Rows(postgresUrl), rowsBefore, 'every v2 column of every row, as stored')
 
   const target = await startApp(t, { databaseUrl: postgresUrl })
@@ -306,11 +309,11 @@ async function v2Rows (databaseUrl: string) {
   // PostgreSQL's timestamp(3) as its text (a Date would be read in the local time zone), SQLite's as stored.
   const lastMessageAt = databaseUrl.startsWith('file:') ? '"lastMessageAt"' : 'CAST("lastMessageAt" AS text)'
   const instant = (value: unknown) => value === null ? null : new Date(`${String(value).replace(' ', 'T').replace(/\+00:00$/, '')}Z`).toISOString()
-  const conversations = await runSql(databaseUrl, `SELECT id, usage, ${lastMessageAt} AS "lastMessageAt" FROM "Conversation" ORDER BY id`) as any[]
+  const conversations = await runSql(databaseUrl, `SELECT id, usage, ${lastMessageAt} AS "lastMessageAt", "forkedFrom" FROM "Conversation" ORDER BY id`) as any[]
   // SQL's NULL, not JSON's null, for a message without usage.
   const messages = await runSql(databaseUrl, 'SELECT id, content, parts, model, usage, CASE WHEN usage IS NULL THEN 1 ELSE 0 END AS "noUsage", metadata FROM "Message" ORDER BY id') as any[]
   return {
-    conversations: conversations.map((row) => ({ id: row.id, usage: json(row.usage), lastMessageAt: instant(row.lastMessageAt) })),
+    conversations: conversations.map((row) => ({ id: row.id, usage: json(row.usage), lastMessageAt: instant(row.lastMessageAt), forkedFrom: json(row.forkedFrom) })),
     messages: messages.map((row) => ({ id: row.id, content: row.content, parts: json(row.parts), model: row.model, usage: json(row.usage), noUsage: row.noUsage, metadata: json(row.metadata) })),
   }
 }

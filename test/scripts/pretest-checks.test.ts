@@ -1,6 +1,6 @@
 // The checks `npm test` (and build, typecheck, dev, bench) run first: scripts/ensure-chromium.sh,
-// ensure-pgbouncer.sh and ensure-wrk.sh install what the docs and PgBouncer tests and the benchmark need, or
-// say in one line what to install;
+// ensure-pgbouncer.sh, ensure-prometheus.sh and ensure-wrk.sh install what the docs, PgBouncer and Prometheus tests
+// and the benchmark need, or say in one line what to install;
 // scripts/ensure-generated.sh says in one line that the Prisma clients are missing. The ensure scripts run
 // with a PATH holding only fakes (apt-get, sudo, id, env, true), so no real package manager can run here,
 // and check a fake binary path.
@@ -180,6 +180,22 @@ t.test('ensure-pgbouncer: the same installer, for Debian\'s pgbouncer', async (t
   const refused = ensurePgbouncer(t, { uid: 1000, sudo: 'password' })
   t.equal(refused.code, 1)
   t.match(refused.stderr.trimEnd(), /^ensure-pgbouncer: test\/process\/pgbouncer\.test\.ts needs PgBouncer at \S+: it is missing and this user is not root and cannot sudo without a password; install Debian's pgbouncer package \(sudo apt-get install pgbouncer\)$/)
+})
+
+t.test('ensure-prometheus: the same installer, for Debian\'s prometheus (its server and promtool)', async (t) => {
+  const ensurePrometheus = (t: Test, machine: Machine = {}) => ensure(t, 'scripts/ensure-prometheus.sh', machine)
+  const present = ensurePrometheus(t, { browserExists: true, uid: 1000 })
+  t.equal(present.code, 0, present.stderr)
+  t.same(present.calls, [])
+
+  const installed = ensurePrometheus(t, { uid: 0, apt: 'stale' })
+  t.equal(installed.code, 0, installed.stderr)
+  t.same(installed.calls, [INSTALL, UPDATE, INSTALL].map((call) => call.replace('chromium', 'prometheus')))
+  t.ok(installed.installed)
+
+  const refused = ensurePrometheus(t, { uid: 1000, sudo: 'absent' })
+  t.equal(refused.code, 1)
+  t.match(refused.stderr.trimEnd(), /^ensure-prometheus: test\/process\/prometheus\.test\.ts needs Prometheus at \S+: it is missing and this user is not root and cannot sudo without a password; install Debian's prometheus package \(sudo apt-get install prometheus\)$/)
 })
 
 t.test('ensure-wrk: the same installer, for Debian\'s wrk (npm run bench\'s load generator)', async (t) => {

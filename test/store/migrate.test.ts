@@ -154,6 +154,7 @@ t.test('rich_messages: rows written before it read through v2 as one text part e
       usage: { inputTokens: 0, outputTokens: 0 },
       lastMessageAt: lastMessageAt[i],
       forkedFrom: null,
+      expiresAt: null,
       createdAt: c.createdAt,
       updatedAt: c.updatedAt,
     }, `${c.title}: usage zeros, lastMessageAt its newest message's createdAt`)

@@ -9,6 +9,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient as PostgresClient } from '../../generated/prisma/postgres/client.js'
 import { PrismaClient } from '../../generated/prisma/sqlite/client.js'
 import { storeLimits } from '../../src/contract/spec.js'
+import { EXPIRY_PASSED } from '../../src/store/conversations.js'
 import { UnknownToolCall } from '../../src/store/stored-messages.js'
 import { sqliteFile } from '../../src/store/database-url.js'
 import type { Provider } from '../../src/store/migrate/index.js'
@@ -16,8 +17,8 @@ import { createRepositories, fullListsOn } from '../../src/store/repositories.js
 import { runSql, store, testDatabaseUrl } from '../helper.js'
 
 /** A create's conversation, which these plain creates always make. */
-function created<T> (value: T | UnknownToolCall | null): T {
-  if (value === null || value instanceof UnknownToolCall) throw new Error('the create made no conversation')
+function created<T> (value: T | UnknownToolCall | typeof EXPIRY_PASSED | null): T {
+  if (value === null || value === EXPIRY_PASSED || value instanceof UnknownToolCall) throw new Error('the create made no conversation')
   return value
 }
 
@@ -131,10 +132,13 @@ t.test('PostgreSQL list pages are index scans on their index, without a sort', {
     await client.query('RESET plan_cache_mode; DEALLOCATE listed')
     return { 'for its parameters': nodesOf(custom['QUERY PLAN'][0].Plan), generic: nodesOf(generic['QUERY PLAN'][0].Plan) }
   }
-  const checkPlans = (plans: Record<string, any[]>, index: string, seek: RegExp) => {
+  /** `liveProbe`: the list first checks, once, that its conversation is live (src/store/expiry.ts): a lookup of its primary key, run as an InitPlan. */
+  const checkPlans = (plans: Record<string, any[]>, index: string, seek: RegExp, liveProbe = false) => {
     for (const [which, nodes] of Object.entries(plans)) {
       const plan = nodes.map(describe).join('; ')
-      const scans = nodes.filter((node) => /Scan/.test(node['Node Type']))
+      const probes = nodes.filter((node) => node['Index Name'] === 'Conversation_pkey' && node['Parent Relationship'] === 'InitPlan')
+      t.equal(probes.length, liveProbe ? 1 : 0, `${which}: ${liveProbe ? 'one' : 'no'} look-up of the conversation, once (${plan})`)
+      const scans = nodes.filter((node) => /Scan/.test(node['Node Type']) && !probes.includes(node))
       t.same(scans.map((node) => [node['Node Type'], node['Index Name']]), [['Index Scan', index]], `${which}: one index scan, on ${index} (${plan})`)
       t.match(scans[0]?.['Index Cond'], seek, `${which}: the keyset is a seek of the index, not a filter (${plan})`)
       t.notOk(nodes.some((node) => /Sort/.test(node['Node Type'])), `${which}: no sort (${plan})`)
@@ -149,5 +153,5 @@ t.test('PostgreSQL list pages are index scans on their index, without a sort', {
   const firstMessages = await messages.listByConversation(conversation.id, { limit: 5 })
   t.ok(firstMessages !== null, 'the conversation exists')
   await messages.listByConversation(conversation.id, { limit: 5, after: [conversation.messages[0]!.id] })
-  checkPlans(await plansOf('Message'), 'Message_conversationId_id_idx', /"conversationId" = .*id > /)
+  checkPlans(await plansOf('Message'), 'Message_conversationId_id_idx', /"conversationId" = .*id > /, true)
 })

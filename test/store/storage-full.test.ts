@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { CONTRACT_VERSIONS } from '../../src/contract/spec.js'
 import { contracts } from '../contract.js'
+import { scrape } from '../prometheus.js'
 import { API, API_V2, runSql, startApp, store, storeContents, tableRows, tempDir, type InProcessApp, type Reply, type TestApp } from '../helper.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
@@ -122,15 +123,19 @@ async function targets (app: InProcessApp): Promise<Ids> {
 async function checkWritesRefused (t: Test, app: InProcessApp, ids: Ids): Promise<void> {
   const contents = store === 'sqlite' ? storeContents : tableRows
   const before = await contents(app.databaseUrl)
+  let refused = 0
   for (const version of CONTRACT_VERSIONS) {
     for (const operationId of writesOf(version)) {
       const { method, url, body, headers } = WRITES[operationId]!(ids, contracts[version].basePath)
       const reply = await app.request(method, url, { body, headers, expectServerError })
       checkStorageFull(t, reply, `${version} ${operationId}: `)
+      refused++
     }
   }
   t.equal(await contents(app.databaseUrl), before, 'none of them changed anything')
   await checkReadsWhileFull(t, app.request, ids.conversation)
+  t.same((await scrape(app.app)).find('trackbot_refusals_total').map((sample) => [sample.labels.reason, sample.value]), [['storage_full', refused]],
+    'each counted in /metrics; /readyz\'s 503 is no refusal')
 }
 
 /** Once there is space, every write of every version succeeds (each version's on rows of its own), and the server is ready again. */
