@@ -1,18 +1,21 @@
-// The history scenario: fork_conversation and export_user_data, on a store of its own seeded through the API
-// (scripts/bench/history-seed.ts), ours only: each operation against what users do without it, measured one at a time
-// on an idle server. fork_conversation against a client script copying the conversation by hand (the whole list of its
-// messages, a new conversation, create_messages a hundred at a time); export_user_data against paging through the
-// user's conversations and each one's messages, 100 at a time. The figures of one operation: the server's CPU (on
-// PostgreSQL with its database backends'), the wall time the client waited, the bytes it read, and how much the
-// server's resident memory grew.
+// The history scenario: fork_conversation, export_user_data and import_user_data, on a store of its own seeded through
+// the API (scripts/bench/history-seed.ts), ours only: each operation against what users do without it, measured one at
+// a time on an idle server. fork_conversation against a client script copying the conversation by hand (the whole list
+// of its messages, a new conversation, create_messages a hundred at a time); export_user_data against paging through
+// the user's conversations and each one's messages, 100 at a time; import_user_data of that export's lines into a new
+// user against writing them by hand (create_conversation for each line, its messages by create_messages a hundred at a
+// time). The figures of one operation: the server's CPU (on PostgreSQL with its database backends'), the wall time the
+// client waited, the bytes it sent and read, and how much the server's resident memory grew.
 import { createHash, type Hash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { components } from '../../generated/v2.js'
-import { call, checkStatus, nextPage, UnexpectedAnswer } from './api-calls.js'
+import { NDJSON_BODY_LIMIT_BYTES } from '../../src/http/limits.js'
+import { call, checkStatus, nextPage, postLines, UnexpectedAnswer, type Answer } from './api-calls.js'
 import { progress, type Options, type Run } from './bench.js'
 import { backendSeconds, type DatabaseCpu } from './database-cpu.js'
-import { BATCH, HISTORY_FULL_SIZE, HISTORY_SMOKE_SIZE, seedHistory, type HistoryFixture, type HistorySeedSize } from './history-seed.js'
+import { BATCH, createUser, HISTORY_FULL_SIZE, HISTORY_SMOKE_SIZE, seedHistory, type HistoryFixture, type HistorySeedSize } from './history-seed.js'
 import { settle, startServer, type Started } from './measure.js'
 import { rssMb } from './proc.js'
 import type { HistoryCost, HistoryMeasure, HistoryResult } from './report.js'
@@ -21,9 +24,10 @@ import { assertAlive, stop } from './servers.js'
 type Conversation = components['schemas']['Conversation']
 type Message = components['schemas']['Message']
 type ExportedConversation = components['schemas']['ExportedConversation']
+type ImportResult = components['schemas']['ImportResult']
 
-/** Times each way runs: a fork is short, an export runs on a fresh server each time (measureExports). */
-const REPETITIONS = { fork: 5, export: 3 }
+/** Times each way runs: a fork is short, an export and an import run on a fresh server each time (measureExports, measureImports). */
+const REPETITIONS = { fork: 5, export: 3, import: 3 }
 /** The paging way's `limit`: pages of 100 rows, as a client script would ask for them (the API takes 1 to 1000). */
 const PAGE = 100
 const api = '/api/v2'
@@ -32,8 +36,8 @@ export function historySize (options: Options): HistorySeedSize {
   return options.smoke ? HISTORY_SMOKE_SIZE : HISTORY_FULL_SIZE
 }
 
-/** What one run of a way did, as the client saw it. */
-interface Done { requests: number, bytes: number }
+/** What one run of a way did, as the client saw it: its requests, the bytes of their answers and, for a way that writes, of their bodies. */
+interface Done { requests: number, bytes: number, sent?: number }
 
 /**
  * Runs `work` alone on the idle server, and its cost: the CPU the server (and its backends) spent from before it until
@@ -55,7 +59,15 @@ async function measured<T extends Done> (server: Started, work: () => Promise<T>
   assertAlive(server.spawned.child, 'history')
   const databaseCpuMs = before.backends === undefined || after.backends === undefined ? undefined : backendSeconds(before.backends, after.backends) * 1000
   return {
-    cost: { requests: done.requests, bytes: done.bytes, cpuMs: (after.server - before.server) * 1000, ...databaseCpuMs === undefined ? {} : { databaseCpuMs }, wallMs, rssGrowthMb },
+    cost: {
+      requests: done.requests,
+      bytes: done.bytes,
+      ...done.sent === undefined ? {} : { sent: done.sent },
+      cpuMs: (after.server - before.server) * 1000,
+      ...databaseCpuMs === undefined ? {} : { databaseCpuMs },
+      wallMs,
+      rssGrowthMb,
+    },
     done,
   }
 }
@@ -76,14 +88,16 @@ async function fork (origin: string, source: number): Promise<Done & { copy: num
   return { requests: 1, bytes, copy: body.id }
 }
 
+/** A message as a client writes it again: a NewMessage holds content or parts, not both, and the parts hold all of it. */
+const newMessage = ({ role, parts, model, usage, metadata }: Message) => ({ role, parts, model, usage, metadata })
+
 /** As a client script copies a conversation without fork_conversation: read it whole, write it back a batch at a time. */
 async function handCopy (origin: string, userId: number, source: number): Promise<Done & { copy: number }> {
   const list = await call<Message[]>(origin, 'GET', `${api}/conversations/${source}/messages`, 200)
   const created = await call<Conversation>(origin, 'POST', `${api}/users/${userId}/conversations`, 201, {})
   let [requests, bytes] = [2, list.bytes + created.bytes]
   for (let i = 0; i < list.body.length; i += BATCH) {
-    // A NewMessage: content or parts, not both; the parts hold all of it.
-    const messages = list.body.slice(i, i + BATCH).map(({ role, parts, model, usage, metadata }) => ({ role, parts, model, usage, metadata }))
+    const messages = list.body.slice(i, i + BATCH).map(newMessage)
     const answer = await call(origin, 'POST', `${api}/conversations/${created.body.id}/messages/batch`, 201, { messages })
     requests++
     bytes += answer.bytes
@@ -124,10 +138,15 @@ async function exportUser (origin: string, userId: number): Promise<Done & { chu
   return { requests: 1, bytes, chunks, contentType: response.headers.get('content-type') }
 }
 
+/** An export's lines, without their line ends. */
+function linesOf (chunks: Buffer[]): string[] {
+  const text = Buffer.concat(chunks).toString('utf8')
+  return text === '' ? [] : text.replace(/\n$/, '').split('\n')
+}
+
 function readExport ({ requests, bytes, chunks, contentType }: Awaited<ReturnType<typeof exportUser>>): Read {
   const hash = createHash('sha256')
-  const text = Buffer.concat(chunks).toString('utf8')
-  const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n')
+  const lines = linesOf(chunks)
   let [messages, mismatch] = [0, contentType?.startsWith('application/x-ndjson') ? undefined : `the export's content-type is ${contentType}`]
   for (const line of lines) {
     const { messages: items, ...conversation } = JSON.parse(line) as ExportedConversation
@@ -165,6 +184,115 @@ async function pageThrough (origin: string, userId: number): Promise<Read> {
   return { requests, bytes, conversations, messages, digest: hash.digest('hex'), mismatch }
 }
 
+/** A history to write into a user: an export's lines, parsed (as the way by hand writes them) and in import bodies. */
+interface History { lines: ExportedConversation[], bodies: string[] }
+
+/**
+ * An export's lines in bodies of whole lines within import_user_data's bound (64 MiB): one body, the export as it was
+ * read, when it fits. A line past the bound goes alone, and its import's 413 fails the run.
+ */
+function historyOf (exported: Awaited<ReturnType<typeof exportUser>>): History {
+  const lines = linesOf(exported.chunks)
+  const bodies: string[][] = []
+  let size = 0
+  for (const line of lines) {
+    const bytes = Buffer.byteLength(line) + 1
+    if (bodies.length === 0 || size + bytes > NDJSON_BODY_LIMIT_BYTES) {
+      bodies.push([])
+      size = 0
+    }
+    bodies.at(-1)!.push(line)
+    size += bytes
+  }
+  return { lines: lines.map((line) => JSON.parse(line) as ExportedConversation), bodies: bodies.map((body) => body.join('\n') + '\n') }
+}
+
+/** What a way that writes a history did: beside its requests, each line's conversation id and the id it was written as. */
+interface Written extends Done { sent: number, ids: Map<number, number> }
+
+function tally<T> (written: Written, answer: Answer<T>): Answer<T> {
+  written.requests++
+  written.bytes += answer.bytes
+  written.sent += answer.sent
+  return answer
+}
+
+/** import_user_data, a body at a time (one, unless the history is past its bound). */
+async function importHistory (origin: string, userId: number, history: History): Promise<Written> {
+  const written: Written = { requests: 0, bytes: 0, sent: 0, ids: new Map() }
+  for (const body of history.bodies) {
+    const answer = tally(written, await postLines<ImportResult>(origin, `${api}/users/${userId}/import`, 201, body))
+    // An exported line always has its id.
+    for (const { from, id } of answer.body.conversations) written.ids.set(from!, id)
+  }
+  return written
+}
+
+/**
+ * As a client script writes a history without import_user_data: each line's conversation created, its messages
+ * appended a batch at a time, as the hand copy of a fork does. It cannot keep their times.
+ */
+async function writeByHand (origin: string, userId: number, history: History): Promise<Written> {
+  const written: Written = { requests: 0, bytes: 0, sent: 0, ids: new Map() }
+  for (const { id, title, metadata, messages } of history.lines) {
+    const created = tally(written, await call<Conversation>(origin, 'POST', `${api}/users/${userId}/conversations`, 201, { title, metadata }))
+    written.ids.set(id, created.body.id)
+    for (let i = 0; i < messages.length; i += BATCH) {
+      tally(written, await call(origin, 'POST', `${api}/conversations/${created.body.id}/messages/batch`, 201, { messages: messages.slice(i, i + BATCH).map(newMessage) }))
+    }
+  }
+  return written
+}
+
+/**
+ * A line as a write of it must give it back, canonical: without what a write makes anew (ids, the user, forkedFrom,
+ * which the exported user's history does not use) and, for a way that cannot keep them, the times.
+ */
+function comparable ({ id: _id, userId: _user, forkedFrom: _forkedFrom, messages, ...conversation }: ExportedConversation, withTimes: boolean): string {
+  const { createdAt: _created, updatedAt: _updated, lastMessageAt: _last, ...timeless } = conversation
+  return canonical({
+    ...withTimes ? conversation : timeless,
+    messages: messages.map(({ id: _message, conversationId: _conversation, createdAt, ...message }) => withTimes ? { ...message, createdAt } : message),
+  })
+}
+
+/**
+ * The user's export, read to check what a run wrote. An import of this size holds the event loop for seconds at a time
+ * (on SQLite for nearly all of it), and the server then sheds load until its next sample of the loop's lag, a second
+ * later: a 503 is retried after its Retry-After, as a client does.
+ */
+async function exportToCheck (origin: string, userId: number): Promise<ExportedConversation[]> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return linesOf((await exportUser(origin, userId)).chunks).map((line) => JSON.parse(line) as ExportedConversation)
+    } catch (error) {
+      if (!(error instanceof UnexpectedAnswer) || error.status !== 503 || tries === 3) throw error
+      await sleep(Number(error.retryAfter ?? 1) * 1000)
+    }
+  }
+}
+
+/**
+ * The user's export against the history written into it, each line against the conversation it was written as (by id,
+ * not by place: conversations of one last activity come in either order): what differs, if anything.
+ */
+async function compareWritten (origin: string, userId: number, history: History, ids: Map<number, number>, withTimes: boolean): Promise<string | undefined> {
+  const exported = await exportToCheck(origin, userId)
+  if (exported.length !== history.lines.length) return `user ${userId} exports ${exported.length} conversations, not ${history.lines.length}`
+  const byId = new Map(exported.map((line) => [line.id, line]))
+  for (const [i, line] of history.lines.entries()) {
+    const copy = byId.get(ids.get(line.id) ?? -1)
+    if (copy === undefined) return `line ${i + 1}'s conversation is not in user ${userId}'s export`
+    const [got, wanted] = [comparable(copy, withTimes), comparable(line, withTimes)]
+    if (got === wanted) continue
+    let at = 0
+    while (got[at] === wanted[at]) at++
+    const near = (text: string) => text.slice(Math.max(0, at - 100), at + 100)
+    return `conversation ${copy.id} is not line ${i + 1}'s: …${near(got)}… against …${near(wanted)}…`
+  }
+  return undefined
+}
+
 const middle = <T> (values: T[], by: (value: T) => number) => [...values].sort((a, b) => by(a) - by(b))[Math.floor((values.length - 1) / 2)]!
 const totalCpuMs = (cost: HistoryCost) => cost.cpuMs + (cost.databaseCpuMs ?? 0)
 
@@ -175,6 +303,7 @@ function summary (runs: HistoryCost[]): HistoryMeasure | undefined {
   return {
     requests: runs[0]!.requests,
     bytes: runs[0]!.bytes,
+    ...runs[0]!.sent === undefined ? {} : { sent: runs[0]!.sent },
     cpuMs: cpu.cpuMs,
     ...cpu.databaseCpuMs === undefined ? {} : { databaseCpuMs: cpu.databaseCpuMs },
     wallMs: middle(runs, (run) => run.wallMs).wallMs,
@@ -272,6 +401,37 @@ async function measureExports (context: Context, fixture: HistoryFixture, size: 
   return { export: summary(runs.export), paging: summary(runs.paging) }
 }
 
+/**
+ * The exported user's history written into a new user by import and by hand, each run on a server of its own (as an
+ * export is: a heap an earlier run grew would hide how much this one needs), warmed up by both on the warm-up user's
+ * history; which goes first alternates, so that neither always writes into the smaller store. Each result is exported
+ * and compared with the history.
+ */
+async function measureImports (context: Context, fixture: HistoryFixture, repetitions: number): Promise<HistoryResult['import']> {
+  const [history, warmUp] = await withServer(context, async (server) => {
+    const origin = server.spawned.origin
+    return [historyOf(await exportUser(origin, fixture.exportUser)), historyOf(await exportUser(origin, fixture.warmUpUser))]
+  })
+  const runs = { import: [] as HistoryCost[], handWrite: [] as HistoryCost[] }
+  const ways = {
+    import: { write: importHistory, withTimes: true },
+    handWrite: { write: writeByHand, withTimes: false },
+  }
+  for (let i = 0; i < repetitions; i++) {
+    for (const name of i % 2 === 0 ? ['import', 'handWrite'] as const : ['handWrite', 'import'] as const) {
+      const cost = await attempt(context, name, () => withServer(context, async (server) => {
+        const origin = server.spawned.origin
+        for (const way of Object.values(ways)) await way.write(origin, await createUser(origin, 'Warm-up'), warmUp)
+        const userId = await createUser(origin, `Written by ${name}, run ${i + 1}`)
+        const { cost, done } = await measured(server, () => ways[name].write(origin, userId, history))
+        return await compareWritten(origin, userId, history, done.ids, ways[name].withTimes) ?? cost
+      }))
+      if (cost !== undefined) runs[name].push(cost)
+    }
+  }
+  return { bodies: history.bodies.length, import: summary(runs.import), handWrite: summary(runs.handWrite) }
+}
+
 export async function measureHistory (run: Run, options: Options, databaseCpu: DatabaseCpu | undefined): Promise<HistoryResult | undefined> {
   if (!options.only.includes('ours')) return undefined
   const size = historySize(options)
@@ -282,22 +442,26 @@ export async function measureHistory (run: Run, options: Options, databaseCpu: D
   // Seeded by a server of its own: the measured ones start with none of its heap.
   const fixture = await withServer(context, (server) => seedHistory(server.spawned.origin, size))
   progress(options.smoke, `history store seeded in ${fixture.seedSeconds.toFixed(0)} s`)
-  const [forkRuns, exportRuns] = options.smoke ? [1, 1] : [REPETITIONS.fork, REPETITIONS.export]
+  const [forkRuns, exportRuns, importRuns] = options.smoke ? [1, 1, 1] : [REPETITIONS.fork, REPETITIONS.export, REPETITIONS.import]
   const forks = await measureForks(context, fixture, forkRuns)
   const cpuOf = (measure: HistoryMeasure | undefined) => measure === undefined ? '-' : totalCpuMs(measure).toFixed(0)
   progress(options.smoke, `history: fork ${cpuOf(forks.fork)} ms CPU, by hand ${cpuOf(forks.handCopy)} ms`)
   const exports = await measureExports(context, fixture, size, exportRuns)
   progress(options.smoke, `history: export ${cpuOf(exports.export)} ms CPU, by hand ${cpuOf(exports.paging)} ms`)
+  const imports = await measureImports(context, fixture, importRuns)
+  progress(options.smoke, `history: import ${cpuOf(imports.import)} ms CPU, by hand ${cpuOf(imports.handWrite)} ms`)
   return {
     forkMessages: size.fork,
     exportUserId: fixture.exportUser,
     exportConversations: size.exportConversations,
     exportMessages: size.exportMessages,
     seedSeconds: fixture.seedSeconds,
-    repetitions: { fork: forkRuns, export: exportRuns },
+    repetitions: { fork: forkRuns, export: exportRuns, import: importRuns },
     pageSize: PAGE,
+    batchSize: BATCH,
     fork: forks,
     export: exports,
+    import: imports,
     failures: context.failures,
   }
 }

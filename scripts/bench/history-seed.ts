@@ -2,7 +2,8 @@
 // (create_user, create_conversation, create_messages), unlike the other stores' direct SQL: its messages carry parts,
 // models, usage and metadata, and a tool call's result must answer a call of the same conversation, all of which the
 // server checks and stores in its own formats. Three users: one owns the conversation that is forked, one the history
-// that is exported, one a small history that warms a server up before it is measured.
+// that is exported (and imported into users made for each import), one a small history that warms a server up before it
+// is measured.
 import type { components } from '../../generated/v2.js'
 import { mulberry32 } from '../mulberry32.js'
 import { call } from './api-calls.js'
@@ -86,7 +87,7 @@ function messageAt (k: number, next: () => number): NewMessage {
 
 const api = '/api/v2'
 
-async function createUser (origin: string, name: string): Promise<number> {
+export async function createUser (origin: string, name: string): Promise<number> {
   return (await call<{ id: number }>(origin, 'POST', `${api}/users`, 201, { name })).body.id
 }
 

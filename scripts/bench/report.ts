@@ -90,6 +90,8 @@ export interface HistoryCost {
   /** Requests the client made, and the bytes of their answers. */
   requests: number
   bytes: number
+  /** The bytes of their bodies, for the ways that write a history (import_user_data and by hand). */
+  sent?: number
   /** The server process's CPU time. */
   cpuMs: number
   /** PostgreSQL: its database backends' CPU time, not in cpuMs. */
@@ -105,7 +107,7 @@ export interface HistoryMeasure extends HistoryCost {
   runs: HistoryCost[]
 }
 
-/** The history scenario: fork_conversation and export_user_data, each beside what a client does without it. */
+/** The history scenario: fork_conversation, export_user_data and import_user_data, each beside what a client does without it. */
 export interface HistoryResult {
   /** The forked conversation's messages; the exported user, their conversations and messages. */
   forkMessages: number
@@ -114,12 +116,19 @@ export interface HistoryResult {
   exportMessages: number
   /** Writing all of it through the API. */
   seedSeconds: number
-  repetitions: { fork: number, export: number }
+  repetitions: { fork: number, export: number, import: number }
   /** The paging way's limit. */
   pageSize: number
+  /** create_messages' messages a request, when a client writes a conversation by hand. */
+  batchSize: number
   /** A way is missing when none of its runs succeeded. */
   fork: { fork?: HistoryMeasure, handCopy?: HistoryMeasure }
   export: { export?: HistoryMeasure, paging?: HistoryMeasure }
+  /**
+   * The exported user's history written into a new user, by import_user_data and by hand; bodies: the imports it took,
+   * of whole lines, each within the 64 MiB bound.
+   */
+  import: { bodies: number, import?: HistoryMeasure, handWrite?: HistoryMeasure }
   /** Requests that got another answer than theirs, results that were wrong: any fails the run. */
   failures: string[]
 }
@@ -240,29 +249,47 @@ function searchSection (report: Report, search: SearchResult): string[] {
 function historySection (report: Report, history: HistoryResult): string[] {
   const database = hasDatabaseCpu(report)
   const cpuMs = (cost: HistoryCost) => cost.cpuMs + (cost.databaseCpuMs ?? 0)
-  const cells = (cost: HistoryCost | undefined, reference: HistoryCost | undefined, memory: boolean) => cost === undefined
-    ? ['-', '-', ...database ? ['-'] : [], '-', ...memory ? ['-', '-'] : [], '-', '-']
+  // The columns a table shows beside requests, CPU and wall time.
+  const optional = {
+    'RSS growth MB': (cost: HistoryCost) => cost.rssGrowthMb.toFixed(1),
+    sent: (cost: HistoryCost) => megabytes(cost.sent ?? 0),
+    read: (cost: HistoryCost) => megabytes(cost.bytes),
+  }
+  type Optional = keyof typeof optional
+  const cells = (cost: HistoryCost | undefined, reference: HistoryCost | undefined, shown: Optional[]) => cost === undefined
+    ? ['-', '-', ...database ? ['-'] : [], '-', ...shown.map(() => '-'), '-', '-']
     : [grouped(cost.requests), cpuMs(cost).toFixed(0), ...database ? [(cost.databaseCpuMs ?? 0).toFixed(0)] : [], cost.wallMs.toFixed(0),
-        ...memory ? [cost.rssGrowthMb.toFixed(1), megabytes(cost.bytes)] : [],
+        ...shown.map((column) => optional[column](cost)),
         reference === undefined ? '-' : ratio(cpuMs(cost), cpuMs(reference)), reference === undefined ? '-' : ratio(cost.wallMs, reference.wallMs)]
-  const columns = (memory: boolean, of: string) => ['requests', 'CPU ms', ...database ? ['of it DB'] : [], 'wall ms', ...memory ? ['RSS growth MB', 'read'] : [],
-    `CPU vs ${of}`, `wall vs ${of}`]
+  const columns = (shown: Optional[], of: string) => ['requests', 'CPU ms', ...database ? ['of it DB'] : [], 'wall ms', ...shown, `CPU vs ${of}`, `wall vs ${of}`]
   const { fork, handCopy } = history.fork
   const { export: exported, paging } = history.export
+  const { bodies, import: imported, handWrite } = history.import
   const perConversation = grouped(history.exportMessages / history.exportConversations)
+  const { fork: forkRuns, export: exportRuns, import: importRuns } = history.repetitions
+  const readShown: Optional[] = ['RSS growth MB', 'read']
+  const writeShown: Optional[] = ['RSS growth MB', 'sent', 'read']
   return [
     `history: a fork of a conversation of ${grouped(history.forkMessages)} messages, an export of user ${history.exportUserId}'s ` +
-      `${grouped(history.exportConversations)} conversations of ${perConversation} messages, seeded through the API in ${history.seedSeconds.toFixed(0)} s; ` +
+      `${grouped(history.exportConversations)} conversations of ${perConversation} messages and an import of its lines into a new user, ` +
+      `seeded through the API in ${history.seedSeconds.toFixed(0)} s; ` +
       `ours alone, one operation at a time; CPU ms: the server's${database ? ' and its database backends\' (of it DB)' : ''}, ` +
-      `median of ${history.repetitions.fork} (fork) and ${history.repetitions.export} (export) runs`,
-    table(['way', 'what', ...columns(false, 'fork')], [
-      ['fork', 'fork_conversation', ...cells(fork, fork, false)],
-      ['by hand', `list_messages whole, create_conversation, create_messages of ${history.pageSize}`, ...cells(handCopy, fork, false)],
+      `median of ${forkRuns} (fork), ${exportRuns} (export) and ${importRuns} (import) runs`,
+    table(['way', 'what', ...columns([], 'fork')], [
+      ['fork', 'fork_conversation', ...cells(fork, fork, [])],
+      ['by hand', `list_messages whole, create_conversation, create_messages of ${history.batchSize}`, ...cells(handCopy, fork, [])],
     ]),
     'RSS growth: the most of the runs, each on a server started for it (the export\'s bound: under 50 MB); read: the bytes of the answers',
-    table(['way', 'what', ...columns(true, 'export')], [
-      ['export', 'export_user_data, read as a stream', ...cells(exported, exported, true)],
-      ['by hand', `list_conversations and list_messages, limit=${history.pageSize}`, ...cells(paging, exported, true)],
+    table(['way', 'what', ...columns(readShown, 'export')], [
+      ['export', 'export_user_data, read as a stream', ...cells(exported, exported, readShown)],
+      ['by hand', `list_conversations and list_messages, limit=${history.pageSize}`, ...cells(paging, exported, readShown)],
+    ]),
+    'the export\'s lines into a user created for each run, each on a server started for it, the result exported and compared with them; ' +
+      'RSS growth as above; sent: the bytes of the requests\' bodies',
+    table(['way', 'what', ...columns(writeShown, 'import')], [
+      ['import', `import_user_data, the export's lines${bodies === 1 ? '' : ` in ${bodies} bodies of whole lines (64 MiB each at most)`}`,
+        ...cells(imported, imported, writeShown)],
+      ['by hand', `create_conversation, create_messages of ${history.batchSize}`, ...cells(handWrite, imported, writeShown)],
     ]),
   ]
 }
